@@ -1,0 +1,30 @@
+# Outcry: `make run` serves the app with everything embedded; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+
+.PHONY: run test lint format bench clean
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Outcry needs Python 3.11 or newer" or 0)'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m webapp.devserver
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check webapp tasks tests
+	$(BIN)/ruff format --check webapp tasks tests
+
+format: $(STAMP)
+	$(BIN)/ruff format webapp tasks tests
+	$(BIN)/ruff check --fix webapp tasks tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache test-output

@@ -1,0 +1,1 @@
+"""Outcry test suite."""

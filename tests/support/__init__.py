@@ -1,0 +1,1 @@
+"""Helpers the tests share: a real SMTP server and small waiting utilities."""

@@ -1,0 +1,70 @@
+"""Outcry's Flask application: `create_app()` assembles config, extensions, blueprints and commands.
+
+Import direction (keep it one way):
+    views → services → models / extensions
+    tasks → services
+Services never import views; nothing imports `tasks.celery` except Celery itself. Views hand work
+to workers by task name (`celery.send_task`), so the web code never imports the tasks package.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from webapp import config as settings
+from webapp.extensions import celery_init_app, csrf, db, migrate, redis_init_app
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    settings.load(app.config, app.instance_path, test_config)
+    _register_logging(app)
+    _register_extensions(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_commands(app)
+    return app
+
+
+def _register_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _register_extensions(app: Flask) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR))
+    csrf.init_app(app)
+    redis_init_app(app)
+    celery_init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.api.views import bp as api
+    from webapp.campaigns.views import bp as campaigns
+    from webapp.health.views import bp as health
+    from webapp.letters.views import bp as letters
+
+    for blueprint in (campaigns, letters, api, health):
+        app.register_blueprint(blueprint)
+
+
+def _register_errors(app: Flask) -> None:
+    from webapp.errors import register
+
+    register(app)
+
+
+def _register_commands(app: Flask) -> None:
+    from webapp.campaigns.cli import campaigns_cli, totals_command
+    from webapp.letters.cli import letters_cli
+
+    app.cli.add_command(campaigns_cli)
+    app.cli.add_command(totals_command)
+    app.cli.add_command(letters_cli)

@@ -1,0 +1,74 @@
+"""JSON request bodies, validated with pydantic using the same field rules as the HTML forms."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+from webapp.letters import validation
+
+
+def _rule(rule, value: str) -> str:
+    try:
+        return rule(value)
+    except validation.FieldError as exc:
+        raise PydanticCustomError("invalid", str(exc)) from None
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=25_000)
+
+
+class SupporterIn(_Strict):
+    name: str
+    email: str
+    zip: str
+    address: str = ""
+    note: str = ""
+
+    @field_validator("name", "email", "zip", "address", "note")
+    @classmethod
+    def _check(cls, value: str, info) -> str:
+        rules = {
+            "name": validation.name,
+            "email": validation.email,
+            "zip": validation.zip_code,
+            "address": validation.address,
+            "note": validation.note,
+        }
+        return _rule(rules[info.field_name], value)
+
+
+class SmtpIn(_Strict):
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(ge=1, le=65535)
+    security: Literal["starttls", "ssl"]
+    username: str = Field(min_length=1, max_length=254)
+    password: SecretStr = Field(min_length=1, max_length=1024)
+
+    @field_validator("username")
+    @classmethod
+    def _check_username(cls, value: str) -> str:
+        return _rule(lambda text: validation.header_text(text, "The user name", 254), value)
+
+
+class SubmissionIn(_Strict):
+    campaign: str = Field(min_length=1, max_length=80)
+    template: str = Field(min_length=1, max_length=80)
+    targets: list[str] = Field(min_length=1, max_length=20)
+    supporter: SupporterIn
+    channel: Literal["smtp", "mailto"]
+    subject: str | None = None
+    body: str | None = None
+    smtp: SmtpIn | None = None
+
+
+def errors_of(exc: ValidationError) -> dict[str, list[str]]:
+    """pydantic's errors as {"supporter.email": ["message", …]}; input values are never echoed."""
+    errors: dict[str, list[str]] = {}
+    for error in exc.errors(include_input=False, include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "body"
+        errors.setdefault(path, []).append(error["msg"])
+    return errors

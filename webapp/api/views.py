@@ -1,0 +1,160 @@
+"""JSON API v1: campaigns, submissions, their status and totals. Errors are JSON with per-field messages."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from flask import Blueprint, abort, jsonify, request, url_for
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from webapp.api.schemas import SubmissionIn, errors_of
+from webapp.campaigns.service import active_templates, campaign_targets, find_campaign, published_campaigns
+from webapp.delivery.credentials import SmtpAccount
+from webapp.delivery.ssrf import RefusedHost
+from webapp.extensions import csrf, db
+from webapp.letters import service
+from webapp.totals.service import campaign_totals
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # no cookies authenticate the API; CSRF protects the HTML forms
+
+OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
+
+
+def unprocessable(errors: dict[str, list[str]]):
+    return jsonify({"errors": errors}), 422
+
+
+@bp.errorhandler(HTTPException)
+def json_error(exc: HTTPException):
+    return jsonify({"error": exc.description, "status": exc.code}), exc.code
+
+
+@lru_cache(maxsize=1)
+def _openapi() -> dict:
+    return yaml.safe_load(OPENAPI_FILE.read_text(encoding="utf-8"))
+
+
+@bp.route("/openapi.json")
+def openapi():
+    return jsonify(_openapi())
+
+
+@bp.route("/campaigns")
+def campaigns():
+    return jsonify(
+        {"campaigns": [{"slug": c.slug, "title": c.title, "summary": c.summary} for c in published_campaigns()]}
+    )
+
+
+def _campaign_or_404(slug: str):
+    campaign = find_campaign(slug)
+    if campaign is None:
+        abort(404, description=f"No campaign '{slug}'.")
+    return campaign
+
+
+@bp.route("/campaigns/<slug>")
+def campaign(slug: str):
+    found = _campaign_or_404(slug)
+    return jsonify(
+        {
+            "slug": found.slug,
+            "title": found.title,
+            "summary": found.summary,
+            "congress": found.congress,
+            "updates": [{"date": u.date.isoformat(), "text": u.text} for u in found.updates],
+            "resources": [{"kind": r.kind, "name": r.name, "url": r.url} for r in found.resources],
+            "templates": [
+                {
+                    "slug": t.slug,
+                    "name": t.name,
+                    "subject": t.subject,
+                    "channels": t.channels,
+                    "targets": t.target_ids,
+                    "kinds": t.target_kinds,
+                }
+                for t in active_templates(found)
+            ],
+            "targets": [
+                {
+                    "id": t.id,
+                    "kind": t.kind,
+                    "name": t.name,
+                    "title": t.title,
+                    "organization": t.organization,
+                    "channels": t.channels,
+                    "no_email_reason": t.no_email_reason,
+                }
+                for t in campaign_targets(found)
+            ],
+        }
+    )
+
+
+@bp.route("/campaigns/<slug>/totals")
+def totals(slug: str):
+    return jsonify(campaign_totals(db.session, _campaign_or_404(slug)).as_dict())
+
+
+def _json_body() -> dict:
+    try:
+        data = request.get_json(force=True)
+    except BadRequest:
+        abort(400, description="The request body is not valid JSON.")
+    if not isinstance(data, dict):
+        abort(400, description="The request body must be a JSON object.")
+    return data
+
+
+@bp.route("/submissions", methods=["POST"])
+def create_submission():
+    try:
+        body = SubmissionIn.model_validate(_json_body())
+    except ValidationError as exc:
+        return unprocessable(errors_of(exc))
+    found = _campaign_or_404(body.campaign)
+    if body.channel == "smtp" and body.smtp is None:
+        return unprocessable({"smtp": ["Mail server settings are required to send from your own email."]})
+    try:
+        template, targets = service.choose(found, body.template, body.targets, body.channel)
+    except service.NotFound as exc:
+        abort(404, description=str(exc))
+    except service.SubmissionInvalid as exc:
+        return unprocessable(exc.errors)
+    account = None
+    if body.channel == "smtp" and body.smtp is not None:
+        account = SmtpAccount(
+            host=body.smtp.host,
+            port=body.smtp.port,
+            security=body.smtp.security,
+            username=body.smtp.username,
+            password=body.smtp.password.get_secret_value(),
+        )
+        try:
+            service.check_smtp_host(account.host, account.port)
+        except RefusedHost as exc:
+            return unprocessable({"smtp.host": [str(exc)]})
+    supporter = service.Supporter(**body.supporter.model_dump())
+    try:
+        submission = service.submit(
+            found, template, targets, supporter, body.channel, edit_all=(body.subject, body.body), account=account
+        )
+    except service.SubmissionInvalid as exc:
+        return unprocessable(exc.errors)
+    except RedisError:
+        abort(503, description="Your password could not be stored safely just now; please try again in a minute.")
+    view = service.submission_view(submission)
+    return jsonify(view), 202, {"Location": url_for("api.submission", submission_id=submission.id)}
+
+
+@bp.route("/submissions/<submission_id>")
+def submission(submission_id: str):
+    found = service.find_submission(submission_id)
+    if found is None:
+        abort(404, description="No such submission.")
+    return jsonify(service.submission_view(found))

@@ -1,0 +1,1 @@
+"""Campaigns: the files organizers keep, the pages supporters open."""

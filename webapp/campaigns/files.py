@@ -1,0 +1,167 @@
+"""The `letter_templates/` file format: one folder per campaign, read into plain dataclasses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from webapp.letters.rendering import check_template
+from webapp.models import ALL_CHANNELS, TARGET_KINDS
+
+CAMPAIGN_FILE = "campaign.yaml"
+LETTERS_DIR = "letters"
+TARGET_FIELDS = (
+    "kind", "name", "first_name", "last_name", "title", "organization", "salutation",
+    "email", "phone", "contact_form", "website", "postal_address", "note",
+)
+
+
+class CampaignFileError(ValueError):
+    """A campaign folder that cannot be loaded; the message names the file and the problem."""
+
+
+@dataclass
+class TemplateSpec:
+    slug: str
+    name: str
+    subject: str
+    body: str
+    targets: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    position: int = 0
+
+
+@dataclass
+class CampaignSpec:
+    slug: str
+    title: str
+    summary: str
+    congress: bool
+    published: bool
+    position: int
+    updates: list[tuple[dt.date, str]]
+    resources: list[dict[str, str | None]]
+    targets: list[dict[str, Any]]
+    templates: list[TemplateSpec]
+
+
+def _split_front_matter(path: Path) -> tuple[dict[str, Any], str]:
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---\n"):
+        raise CampaignFileError(f"{path}: must start with a '---' line opening the front matter")
+    head, sep, body = text[4:].partition("\n---\n")
+    if not sep:
+        raise CampaignFileError(f"{path}: the front matter needs a closing '---' line")
+    try:
+        meta = yaml.safe_load(head) or {}
+    except yaml.YAMLError as exc:
+        raise CampaignFileError(f"{path}: front matter is not valid YAML: {exc}") from None
+    if not isinstance(meta, dict):
+        raise CampaignFileError(f"{path}: front matter must be a mapping of settings")
+    return meta, body.strip("\n") + "\n"
+
+
+def _list_of_str(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise CampaignFileError(f"{where}: must be a list like [a, b]")
+    return value
+
+
+def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
+    meta, body = _split_front_matter(path)
+    where = str(path)
+    for key in ("name", "subject"):
+        if not isinstance(meta.get(key), str) or not meta[key].strip():
+            raise CampaignFileError(f"{where}: '{key}' is missing")
+    spec = TemplateSpec(
+        slug=path.stem,
+        name=meta["name"].strip(),
+        subject=meta["subject"].strip(),
+        body=body,
+        targets=_list_of_str(meta.get("targets"), f"{where}: targets"),
+        kinds=_list_of_str(meta.get("kinds"), f"{where}: kinds"),
+        channels=_list_of_str(meta.get("channels"), f"{where}: channels"),
+        position=int(meta.get("position", 0)),
+    )
+    unknown_keys = set(meta) - {"name", "subject", "targets", "kinds", "channels", "position"}
+    if unknown_keys:
+        raise CampaignFileError(f"{where}: unknown settings {sorted(unknown_keys)}")
+    if not spec.targets and not spec.kinds:
+        raise CampaignFileError(f"{where}: say which targets (targets: [...]) or kinds (kinds: [...]) it fits")
+    for target_id in spec.targets:
+        if target_id not in known_targets:
+            raise CampaignFileError(f"{where}: target '{target_id}' is not in campaign.yaml")
+    for kind in spec.kinds:
+        if kind not in TARGET_KINDS:
+            raise CampaignFileError(f"{where}: kind '{kind}' is not one of {', '.join(TARGET_KINDS)}")
+    if not spec.channels or any(channel not in ALL_CHANNELS for channel in spec.channels):
+        raise CampaignFileError(f"{where}: channels must be some of {', '.join(ALL_CHANNELS)}")
+    kinds = sorted({*spec.kinds, *(known_targets[t] for t in spec.targets)})
+    problems = check_template(spec.subject, spec.body, target_kinds=kinds)
+    if problems:
+        raise CampaignFileError(f"{where}: " + "; ".join(str(p) for p in problems))
+    return spec
+
+
+def read_campaign(folder: Path) -> CampaignSpec:
+    path = folder / CAMPAIGN_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise CampaignFileError(f"{path}: {exc}") from None
+    if not isinstance(data.get("title"), str):
+        raise CampaignFileError(f"{path}: 'title' is missing")
+    targets = []
+    for index, target in enumerate(data.get("targets") or []):
+        if not isinstance(target, dict) or not target.get("id") or not target.get("name"):
+            raise CampaignFileError(f"{path}: target {index + 1} needs at least an id and a name")
+        if target.get("kind") not in TARGET_KINDS:
+            raise CampaignFileError(f"{path}: target '{target['id']}' has kind {target.get('kind')!r}; use one of {', '.join(TARGET_KINDS)}")
+        unknown = set(target) - {"id", *TARGET_FIELDS}
+        if unknown:
+            raise CampaignFileError(f"{path}: target '{target['id']}' has unknown fields {sorted(unknown)}")
+        targets.append({key: (value.strip() if isinstance(value, str) else value) for key, value in target.items()})
+    updates = []
+    for update in data.get("updates") or []:
+        if not isinstance(update, dict) or not isinstance(update.get("date"), dt.date) or not update.get("text"):
+            raise CampaignFileError(f"{path}: each update needs a date (YYYY-MM-DD) and a text")
+        updates.append((update["date"], str(update["text"]).strip()))
+    resources = []
+    for resource in data.get("resources") or []:
+        if not isinstance(resource, dict) or not resource.get("name"):
+            raise CampaignFileError(f"{path}: each resource needs a name")
+        resources.append(
+            {
+                "kind": resource.get("kind", "read"),
+                "name": resource["name"],
+                "url": resource.get("url"),
+                "description": resource.get("description", ""),
+            }
+        )
+    known_targets = {target["id"]: target["kind"] for target in targets}
+    letters = folder / LETTERS_DIR
+    templates = [read_template(p, known_targets) for p in sorted(letters.glob("*.txt"))] if letters.is_dir() else []
+    return CampaignSpec(
+        slug=folder.name,
+        title=data["title"].strip(),
+        summary=str(data.get("summary", "")).strip(),
+        congress=bool(data.get("congress", False)),
+        published=bool(data.get("published", True)),
+        position=int(data.get("position", 0)),
+        updates=updates,
+        resources=resources,
+        targets=targets,
+        templates=sorted(templates, key=lambda t: (t.position, t.slug)),
+    )
+
+
+def read_all(root: Path) -> list[CampaignSpec]:
+    """Every campaign folder under `root` (a folder with a campaign.yaml)."""
+    return [read_campaign(folder) for folder in sorted(root.iterdir()) if (folder / CAMPAIGN_FILE).is_file()]

@@ -1,0 +1,120 @@
+"""Settings: defaults, read from the environment inside the factory, checked before the app starts."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and how to fix it."""
+
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = PROJECT_DIR / "migrations"
+
+DEFAULTS: dict[str, Any] = {
+    # Where campaigns are read from by `flask campaigns load`.
+    "LETTER_TEMPLATES_DIR": str(PROJECT_DIR / "letter_templates"),
+    # 64 KiB: a letter plus its fields fits many times over; anything larger is refused with 413.
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "WTF_CSRF_TIME_LIMIT": None,  # the supporter may take their time writing
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_HTTPONLY": True,
+    # Outbound SMTP.
+    "SMTP_ALLOWED_HOSTS": "",
+    "SMTP_ALLOWED_PORTS": (25, 465, 587, 2525),
+    "SMTP_TIMEOUT": 30.0,
+    "SMTP_CA_FILE": None,  # extra CA bundle to trust (tests, private relays); system CAs otherwise
+    "SMTP_CREDENTIALS_TTL": 3600,  # seconds the encrypted password may wait in Redis
+    # Delivery retries: seconds before each retry; jitter adds up to this share of the delay.
+    "DELIVERY_RETRY_DELAYS": (30, 120, 600, 1800),
+    "DELIVERY_RETRY_JITTER": 0.25,
+    # A letter left queued/sending past its lease is re-queued by the sweeper.
+    "DELIVERY_QUEUE_LEASE": 300,
+    "DELIVERY_SEND_LEASE": 300,
+    "SWEEP_INTERVAL": 30.0,
+    "WORKER_HEARTBEAT_TTL": 30,
+    "MESSAGE_ID_DOMAIN": None,  # default: the supporter's own mail domain
+}
+
+# Settings that may come from the environment, with the type to read them as.
+ENVIRONMENT: dict[str, type] = {
+    "DATABASE_URL": str,
+    "REDIS_URL": str,
+    "SECRET_KEY": str,
+    "SMTP_ALLOWED_HOSTS": str,
+    "SMTP_TIMEOUT": float,
+    "SMTP_CA_FILE": str,
+    "SMTP_CREDENTIALS_TTL": int,
+    "DELIVERY_QUEUE_LEASE": int,
+    "DELIVERY_SEND_LEASE": int,
+    "SWEEP_INTERVAL": float,
+    "MESSAGE_ID_DOMAIN": str,
+    "LETTER_TEMPLATES_DIR": str,
+}
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Settings present in the environment, converted to their types."""
+    found: dict[str, Any] = {}
+    for name, kind in ENVIRONMENT.items():
+        raw = environ.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            found[name] = kind(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
+    if environ.get("DELIVERY_RETRY_DELAYS"):
+        try:
+            found["DELIVERY_RETRY_DELAYS"] = tuple(
+                float(part) for part in environ["DELIVERY_RETRY_DELAYS"].split(",")
+            )
+        except ValueError as exc:
+            raise ConfigError("DELIVERY_RETRY_DELAYS must be comma-separated seconds") from exc
+    return found
+
+
+def finalize(config: dict[str, Any], instance_path: str) -> None:
+    """Fill in derived settings and refuse to start with unsafe ones."""
+    database_url = config.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'outcry.db'}"
+    if database_url.startswith("postgres://"):  # the scheme some hosts still hand out
+        database_url = "postgresql://" + database_url[len("postgres://") :]
+    config["SQLALCHEMY_DATABASE_URI"] = database_url
+    config["DATABASE_URL"] = database_url
+    if not config.get("SECRET_KEY"):
+        if not (config.get("DEBUG") or config.get("TESTING")):
+            raise ConfigError(
+                "SECRET_KEY is not set. Set it to a long random string, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+            )
+        config["SECRET_KEY"] = "insecure-development-key"  # noqa: S105 - debug and tests only
+    if not (config.get("DEBUG") or config.get("TESTING")):
+        config.setdefault("SESSION_COOKIE_SECURE", True)
+    config["SMTP_ALLOWED_HOSTS"] = parse_allowed_hosts(config.get("SMTP_ALLOWED_HOSTS", ""))
+
+
+def parse_allowed_hosts(value: str | frozenset) -> frozenset[tuple[str, int]]:
+    """`host:port,host:port` → {(host, port)}; hosts compared lower-case."""
+    if isinstance(value, frozenset):
+        return value
+    allowed = set()
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        host, sep, port = item.rpartition(":")
+        if not sep or not port.isdigit() or not host:
+            raise ConfigError(f"SMTP_ALLOWED_HOSTS entry {item!r} must look like host:port")
+        allowed.add((host.strip("[]").lower(), int(port)))
+    return frozenset(allowed)
+
+
+def load(app_config: dict[str, Any], instance_path: str, test_config: Mapping | None) -> None:
+    """Defaults, then the environment, then the test's overrides, then derived values."""
+    app_config.update(DEFAULTS)
+    app_config.update(read_environment(os.environ))
+    if test_config:
+        app_config.update(test_config)
+    finalize(app_config, instance_path)

@@ -1,0 +1,66 @@
+"""SMTP credentials kept only in Redis, Fernet-encrypted, with a short TTL; never in SQL, logs or task arguments."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import current_app
+
+from webapp.extensions import get_redis
+
+SECURITY_CHOICES = ("starttls", "ssl")
+
+
+@dataclass(frozen=True)
+class SmtpAccount:
+    """Where and how to log in. `repr` hides the password so it cannot leak through a log line."""
+
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"SmtpAccount(host={self.host!r}, port={self.port}, security={self.security!r}, username=…, password=…)"
+
+    __str__ = __repr__
+
+
+def _fernet() -> Fernet:
+    """A key derived from SECRET_KEY (or CREDENTIALS_KEY) with HKDF, so operators manage one secret."""
+    secret = current_app.config.get("CREDENTIALS_KEY") or current_app.config["SECRET_KEY"]
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry smtp credentials").derive(
+        secret.encode()
+    )
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def _key(submission_id: str) -> str:
+    return f"outcry:smtp-credentials:{submission_id}"
+
+
+def store(submission_id: str, account: SmtpAccount) -> None:
+    payload = json.dumps(account.__dict__).encode()
+    ttl = int(current_app.config["SMTP_CREDENTIALS_TTL"])
+    get_redis().set(_key(submission_id), _fernet().encrypt(payload), ex=ttl)
+
+
+def load(submission_id: str) -> SmtpAccount | None:
+    """The account, or None when it expired (or was never stored)."""
+    token = get_redis().get(_key(submission_id))
+    if token is None:
+        return None
+    try:
+        return SmtpAccount(**json.loads(_fernet().decrypt(token)))
+    except InvalidToken:  # SECRET_KEY changed since it was stored: as good as expired
+        return None
+
+
+def forget(submission_id: str) -> None:
+    get_redis().delete(_key(submission_id))

@@ -1,0 +1,209 @@
+"""Talking to the supporter's mail server: a pinned, verified-TLS connection, safe messages, readable failures."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from email import policy as email_policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser
+from email.utils import formatdate
+
+from webapp.delivery.credentials import SmtpAccount
+from webapp.delivery.ssrf import CheckedAddress
+
+# The only headers a letter carries; the supporter writes none of them directly.
+HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding")
+
+
+class DeliveryError(Exception):
+    """A failure with a reason a supporter understands. `transient` ones are retried."""
+
+    def __init__(self, reason: str, *, transient: bool, code: int | None = None):
+        super().__init__(reason)
+        self.reason, self.transient, self.code = reason, transient, code
+
+
+class _PinnedMixin:
+    """Connect only to addresses the SSRF check approved, while TLS still checks the host's name."""
+
+    pinned_addresses: tuple[str, ...]
+
+    def _get_socket(self, host, port, timeout):  # noqa: ANN001 - smtplib's signature
+        sock, error = None, None
+        for address in self.pinned_addresses:
+            try:
+                sock = socket.create_connection((address, port), timeout, self.source_address)
+                break
+            except OSError as exc:
+                error = exc
+        if sock is None:
+            raise error or OSError("no address to connect to")
+        if isinstance(self, smtplib.SMTP_SSL):
+            return self.context.wrap_socket(sock, server_hostname=self._host)
+        return sock
+
+
+class PinnedSMTP(_PinnedMixin, smtplib.SMTP):
+    def __init__(self, pinned_addresses: tuple[str, ...], **kwargs):
+        self.pinned_addresses = pinned_addresses
+        super().__init__(**kwargs)
+
+
+class PinnedSMTPSSL(_PinnedMixin, smtplib.SMTP_SSL):
+    def __init__(self, pinned_addresses: tuple[str, ...], **kwargs):
+        self.pinned_addresses = pinned_addresses
+        super().__init__(**kwargs)
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """System trust store plus an optional extra CA; certificates and host names always verified."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
+def connect(account: SmtpAccount, checked: CheckedAddress, *, timeout: float, ca_file: str | None) -> smtplib.SMTP:
+    """Open, encrypt and log in, or raise DeliveryError. The password is never part of an error."""
+    context = tls_context(ca_file)
+    connection: smtplib.SMTP | None = None
+    try:
+        if account.security == "ssl":
+            connection = PinnedSMTPSSL(checked.addresses, timeout=timeout, context=context)
+        else:
+            connection = PinnedSMTP(checked.addresses, timeout=timeout)
+        code, message = connection.connect(checked.host, checked.port)
+        if code != 220:
+            raise smtplib.SMTPConnectError(code, message)
+        connection.ehlo()
+        if account.security != "ssl":
+            if not connection.has_extn("starttls"):
+                raise DeliveryError(
+                    "Your mail server doesn't offer an encrypted connection on this port, so your "
+                    "password wasn't sent. Try port 465 with SSL/TLS.",
+                    transient=False,
+                )
+            connection.starttls(context=context)
+            connection.ehlo()
+        connection.login(account.username, account.password)
+        return connection
+    except DeliveryError:
+        if connection is not None:
+            close(connection)
+        raise
+    except (smtplib.SMTPException, OSError) as exc:
+        if connection is not None:
+            close(connection)
+        raise explain(exc) from None
+
+
+def close(connection: smtplib.SMTP) -> None:
+    """Say goodbye politely if the server still listens; drop the socket either way."""
+    try:
+        connection.quit()
+    except (smtplib.SMTPException, OSError):
+        connection.close()
+
+
+def explain(exc: Exception) -> DeliveryError:
+    """Map whatever smtplib, ssl or the network raised to a supporter-readable DeliveryError."""
+    code = getattr(exc, "smtp_code", None)
+    if isinstance(exc, smtplib.SMTPAuthenticationError) and not (isinstance(code, int) and 400 <= code < 500):
+        return DeliveryError(
+            "Your mail server rejected the user name or password. Check them (Gmail, Yahoo and iCloud "
+            "need an app password) and send again.",
+            transient=False,
+            code=code,
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code = next(iter(exc.recipients.values()))[0] if exc.recipients else None
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return DeliveryError(
+            "Your mail server's security certificate could not be verified, so nothing was sent. "
+            "Check the server name.",
+            transient=False,
+        )
+    if isinstance(exc, smtplib.SMTPNotSupportedError):
+        return DeliveryError("Your mail server doesn't support what sending needs (login over an encrypted connection).", transient=False)
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, ssl.SSLError, socket.timeout, TimeoutError, ConnectionError, OSError)) and code is None:
+        return DeliveryError("We couldn't reach your mail server just now; we'll keep trying for a while.", transient=True)
+    if isinstance(code, int) and 400 <= code < 500:
+        return DeliveryError(
+            f"Your mail server asked us to try again later (code {code}); we'll keep trying for a while.",
+            transient=True,
+            code=code,
+        )
+    if isinstance(exc, smtplib.SMTPSenderRefused):
+        return DeliveryError(
+            "Your mail server refused to send from your address. Use the email address of the account you log in with.",
+            transient=False,
+            code=code,
+        )
+    if isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)):
+        return DeliveryError("The recipient's server refused the letter.", transient=False, code=code)
+    if isinstance(exc, smtplib.SMTPConnectError):
+        return DeliveryError("Your mail server refused the connection.", transient=False, code=code)
+    return DeliveryError("Your mail server gave an error we didn't expect, so the letter wasn't sent.", transient=False, code=code)
+
+
+@dataclass(frozen=True)
+class OutgoingLetter:
+    letter_id: str
+    sender_name: str
+    sender_email: str
+    recipient: str
+    recipient_name: str
+    subject: str
+    body: str
+    message_id_domain: str | None = None
+
+
+def message_id(letter_id: str, sender_email: str, domain: str | None = None) -> str:
+    """Deterministic, so a letter sent twice (the crash-after-250 window) shows up as a duplicate."""
+    return f"<outcry.{letter_id}@{domain or sender_email.rsplit('@', 1)[-1]}>"
+
+
+def build_message(letter: OutgoingLetter) -> bytes:
+    """The letter as RFC 5322 bytes, checked to carry exactly the expected headers and one recipient."""
+    msg = EmailMessage(policy=email_policy.SMTP)
+    msg["From"] = Address(display_name=letter.sender_name, addr_spec=letter.sender_email)
+    msg["To"] = Address(display_name=letter.recipient_name, addr_spec=letter.recipient)
+    msg["Subject"] = letter.subject
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = message_id(letter.letter_id, letter.sender_email, letter.message_id_domain)
+    msg.set_content(letter.body)
+    data = msg.as_bytes()
+    _verify_headers(data, letter)
+    return data
+
+
+def _verify_headers(data: bytes, letter: OutgoingLetter) -> None:
+    """Re-read what we built: a defence against header injection whatever the email package did."""
+    parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(data)
+    names = [name.lower() for name in parsed]
+    if sorted(names) != sorted(h.lower() for h in HEADERS) or len(set(names)) != len(names):
+        raise DeliveryError("The letter could not be made into a safe email.", transient=False)
+    for name in names:
+        value = str(parsed[name])
+        if "\n" in value or "\r" in value:
+            raise DeliveryError("The letter could not be made into a safe email.", transient=False)
+    to = parsed["To"].addresses
+    if len(to) != 1 or to[0].addr_spec.lower() != letter.recipient.lower():
+        raise DeliveryError("The letter could not be made into a safe email.", transient=False)
+
+
+def send(connection: smtplib.SMTP, letter: OutgoingLetter) -> None:
+    """Send one letter to exactly one envelope recipient, or raise DeliveryError."""
+    data = build_message(letter)
+    try:
+        refused = connection.sendmail(letter.sender_email, [letter.recipient], data)
+    except smtplib.SMTPException as exc:
+        raise explain(exc) from None
+    except OSError as exc:
+        raise explain(exc) from None
+    if refused:  # only possible with several recipients; kept for completeness
+        raise DeliveryError("The recipient's server refused the letter.", transient=False)

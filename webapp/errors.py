@@ -1,0 +1,50 @@
+"""Error pages and JSON errors: every failure a supporter can cause gets a clear answer, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+MESSAGES = {
+    400: "Something in that request didn't make sense to us.",
+    404: "We couldn't find that page. The link may be old or mistyped.",
+    405: "That page can't be used that way.",
+    413: "That was more text than we can take at once (the limit is 64 KB). Please shorten your letter.",
+    429: "Too many letters from here in a short time. Please wait a little and try again.",
+    500: "Something went wrong on our side. What you wrote was not lost: go back and try again.",
+    503: "A service we rely on is briefly unavailable. Please try again in a minute.",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz" or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _respond(code: int, description: str | None = None):
+    message = description if description and code not in (500,) else MESSAGES.get(code, "Something went wrong.")
+    if _wants_json():
+        return jsonify({"error": message, "status": code}), code
+    return render_template("error.html", code=code, message=message), code
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return _respond(400, "This form expired or came from somewhere else. Go back, reload the page and send again; what you typed is still in the form.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        default = type(exc).description
+        return _respond(exc.code or 500, None if exc.description == default else exc.description)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(exc: InternalServerError):
+        log.error("request.failed path=%s", request.path, exc_info=exc.original_exception)
+        return _respond(500)

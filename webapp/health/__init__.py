@@ -1,0 +1,1 @@
+"""Health checks for operators and orchestrators."""

@@ -1,0 +1,128 @@
+"""The supporter's forms: what they write, how they edit it, and how they send it."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+    widgets,
+)
+from wtforms.validators import Optional
+
+from webapp.delivery import ssrf
+from webapp.delivery.credentials import SECURITY_CHOICES, SmtpAccount
+from webapp.letters import validation
+from webapp.letters.providers import BY_KEY, PROVIDERS
+
+
+class Check:
+    """Run one of the shared field rules and keep the value it normalized (e.g. the email address)."""
+
+    def __init__(self, rule):
+        self.rule = rule
+
+    def __call__(self, form, field) -> None:
+        try:
+            field.data = self.rule(field.data or "")
+        except validation.FieldError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class CheckboxListField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class WriteForm(FlaskForm):
+    """Step one: who to write to, which letter, and who the supporter is."""
+
+    targets = CheckboxListField("Who do you want to write to?")
+    template = RadioField("Which letter?")
+    name = StringField("Your name", [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX})
+    email = EmailField("Your email address", [Check(validation.email)], render_kw={"autocomplete": "email", "maxlength": validation.EMAIL_MAX})
+    zip = StringField("ZIP code", [Check(validation.zip_code)], render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10})
+    address = TextAreaField("Postal address (optional)", [Check(validation.address)], render_kw={"autocomplete": "street-address", "rows": 3, "maxlength": validation.ADDRESS_MAX})
+    note = TextAreaField("In your own words (optional)", [Check(validation.note)], render_kw={"rows": 5, "maxlength": validation.NOTE_MAX})
+
+    def validate_targets(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Choose at least one person to write to.")
+
+    def supporter_fields(self) -> dict[str, str]:
+        return {
+            "name": self.name.data,
+            "email": self.email.data,
+            "zip": self.zip.data,
+            "address": self.address.data or "",
+            "note": self.note.data or "",
+        }
+
+
+class LetterEditForm(Form):
+    """One letter as the supporter edits it on the preview page."""
+
+    target = HiddenField()
+    subject = StringField("Subject", [Check(validation.subject)], render_kw={"maxlength": validation.SUBJECT_MAX})
+    body = TextAreaField("Letter", [Check(validation.body)], render_kw={"rows": 16, "maxlength": validation.BODY_MAX})
+
+
+class SendForm(WriteForm):
+    """Step two: the edited letters and how to send them. SMTP fields matter only for own-email sending."""
+
+    letters = FieldList(FormField(LetterEditForm))
+    provider = SelectField(
+        "Your email provider",
+        choices=[("", "Choose…"), *((p.key, p.label) for p in PROVIDERS), ("other", "Other (enter server details)")],
+        validate_choice=True,
+        default="",
+    )
+    smtp_host = StringField("Outgoing mail server (SMTP)", [Optional()], render_kw={"placeholder": "smtp.example.org", "autocapitalize": "off", "spellcheck": "false"})
+    smtp_port = IntegerField("Port", [Optional()], default=587)
+    smtp_security = SelectField("Encryption", choices=[("starttls", "STARTTLS (usually port 587)"), ("ssl", "SSL/TLS (usually port 465)")], default="starttls")
+    smtp_username = StringField("User name (usually your email address)", [Optional()], render_kw={"autocomplete": "username", "autocapitalize": "off", "spellcheck": "false"})
+    smtp_password = PasswordField("Password or app password", [Optional()], render_kw={"autocomplete": "current-password"})
+
+    def smtp_account(self) -> SmtpAccount | None:
+        """The account to send through, or None with the problems attached to the fields."""
+        provider = BY_KEY.get(self.provider.data or "")
+        if provider is not None:
+            self.smtp_host.data, self.smtp_port.data, self.smtp_security.data = provider.host, provider.port, provider.security
+        ok = True
+        if not self.provider.data:
+            self.provider.errors = [*self.provider.errors, "Choose your email provider, or Other."]
+            ok = False
+        host = ssrf.normalize_host(self.smtp_host.data or "")
+        if not host:
+            self.smtp_host.errors = [*self.smtp_host.errors, "Enter your mail server's host name."]
+            ok = False
+        if not self.smtp_port.data or not 0 < self.smtp_port.data < 65536:
+            self.smtp_port.errors = [*self.smtp_port.errors, "Enter the port number, usually 587 or 465."]
+            ok = False
+        if self.smtp_security.data not in SECURITY_CHOICES:
+            self.smtp_security.errors = [*self.smtp_security.errors, "Choose STARTTLS or SSL/TLS."]
+            ok = False
+        username = (self.smtp_username.data or "").strip() or (self.email.data or "")
+        if len(username) > 254 or any(ord(c) < 32 for c in username):
+            self.smtp_username.errors = [*self.smtp_username.errors, "That user name can't be right; check it."]
+            ok = False
+        if not self.smtp_password.data:
+            self.smtp_password.errors = [*self.smtp_password.errors, "Enter your password or app password."]
+            ok = False
+        elif len(self.smtp_password.data) > 1024:
+            self.smtp_password.errors = [*self.smtp_password.errors, "That password is too long."]
+            ok = False
+        if not ok:
+            return None
+        return SmtpAccount(host, int(self.smtp_port.data), self.smtp_security.data, username, self.smtp_password.data)

@@ -1,0 +1,310 @@
+"""A supporter's letters: drafting them from a template, writing the outbox, and reporting their status."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, url_for
+from kombu.exceptions import KombuError
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from webapp.campaigns.service import active_templates, campaign_targets
+from webapp.delivery import credentials, ssrf
+from webapp.delivery.credentials import SmtpAccount
+from webapp.extensions import db
+from webapp.letters import validation, words
+from webapp.letters.mailto import hand_off
+from webapp.letters.rendering import LetterTemplateError, context_for, render, supporter_variables
+from webapp.models import (
+    FAILED,
+    HANDED_OFF,
+    MAILTO,
+    QUEUED,
+    SMTP,
+    Campaign,
+    Letter,
+    LetterTemplate,
+    Submission,
+    Target,
+    utcnow,
+)
+from webapp.totals import service as totals
+
+log = logging.getLogger(__name__)
+
+SEND_TASK = "tasks.delivery.send_submission"
+
+
+class SubmissionInvalid(Exception):
+    """Input that cannot become letters: field path → messages, for a 422 or the form."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class NotFound(LookupError):
+    """An unknown campaign, template or target id: a 404."""
+
+
+@dataclass(frozen=True)
+class Supporter:
+    name: str
+    email: str
+    zip: str
+    address: str = ""
+    note: str = ""
+
+    def variables(self, *, with_note: bool = True) -> dict[str, str]:
+        return supporter_variables(self.name, self.email, self.zip, self.address, self.note if with_note else "")
+
+
+def target_variables(target: Target) -> dict[str, Any]:
+    """What a template sees as `target` (documented in letter_templates/README.md)."""
+    role = {"senator": "Senator", "representative": "Representative", "delegate": "Delegate"}.get(target.kind, "")
+    salutation = target.salutation or (f"{role} {target.last_name}" if role and target.last_name else target.name)
+    return {
+        "id": target.id,
+        "kind": target.kind,
+        "name": target.name,
+        "first_name": target.first_name,
+        "last_name": target.last_name,
+        "title": target.title,
+        "organization": target.organization,
+        "salutation": salutation,
+        "role": role,
+        "state": target.state or "",
+        "district": target.district,
+    }
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One target's letter as the template renders it, before the supporter's edits."""
+
+    target: Target
+    subject: str
+    body: str
+    baseline: str  # the body without the supporter's note, for the personal-words meter
+
+    def share(self, final_body: str | None = None) -> float:
+        return words.personal_share(self.baseline, self.body if final_body is None else final_body)
+
+
+def draft_letters(
+    campaign: Campaign, template: LetterTemplate, targets: list[Target], supporter: Supporter, today: dt.date | None = None
+) -> list[Draft]:
+    campaign_vars = {"title": campaign.title, "slug": campaign.slug}
+    drafts = []
+    for target in targets:
+        target_vars = target_variables(target)
+        try:
+            full = render(
+                template.subject,
+                template.body,
+                context_for(supporter=supporter.variables(), target=target_vars, campaign=campaign_vars, today=today),
+            )
+            baseline = render(
+                template.subject,
+                template.body,
+                context_for(supporter=supporter.variables(with_note=False), target=target_vars, campaign=campaign_vars, today=today),
+            )
+        except LetterTemplateError as exc:
+            # Templates are checked when saved; reaching this means the check missed something.
+            log.error("template.render_failed template=%s target=%s error=%s", template.id, target.id, exc)
+            raise SubmissionInvalid({"template": ["This letter can't be written right now; please pick another."]}) from None
+        drafts.append(Draft(target, full.subject, full.body, baseline.body))
+    return drafts
+
+
+def choose(campaign: Campaign, template_slug: str, target_ids: list[str], channel: str | None) -> tuple[LetterTemplate, list[Target]]:
+    """The template and targets a request names, checked against the campaign. Raises NotFound or SubmissionInvalid."""
+    template = next((t for t in active_templates(campaign) if t.slug == template_slug), None)
+    if template is None:
+        raise NotFound(f"No letter '{template_slug}' in this campaign.")
+    if not target_ids:
+        raise SubmissionInvalid({"targets": ["Choose at least one person to write to."]})
+    if len(set(target_ids)) != len(target_ids):
+        raise SubmissionInvalid({"targets": ["Each person can be chosen only once."]})
+    offered = {target.id: target for target in campaign_targets(campaign)}
+    chosen = []
+    errors: list[str] = []
+    for target_id in target_ids:
+        target = offered.get(target_id)
+        if target is None:
+            if db.session.get(Target, target_id) is None:
+                raise NotFound(f"No target '{target_id}'.")
+            errors.append(f"'{target_id}' is not someone this campaign writes to.")
+            continue
+        if not template.fits(target):
+            errors.append(f"The letter '{template.name}' is not meant for {target.name}.")
+            continue
+        if channel and channel not in template.channels_for(target):
+            reason = target.no_email_reason if channel in (SMTP, MAILTO) else None
+            errors.append(reason or f"{target.name} can't be reached that way.")
+            continue
+        chosen.append(target)
+    if errors:
+        raise SubmissionInvalid({"targets": errors})
+    return template, chosen
+
+
+def check_smtp_host(host: str, port: int) -> None:
+    """Refuse a host the SSRF policy would refuse, now, so the supporter can fix it on the form."""
+    config = current_app.config
+    ssrf.check(host, port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))
+
+
+Edit = tuple[str | None, str | None]  # (subject, body); None keeps the template's text
+
+
+def _edited(draft: Draft, edit: Edit | None) -> tuple[str, str]:
+    subject, body = edit or (None, None)
+    errors: dict[str, list[str]] = {}
+    if subject is not None:
+        try:
+            subject = validation.subject(subject)
+        except validation.FieldError as exc:
+            errors["subject"] = [str(exc)]
+    if body is not None:
+        try:
+            body = validation.body(body)
+        except validation.FieldError as exc:
+            errors["body"] = [str(exc)]
+    if errors:
+        raise SubmissionInvalid(errors)
+    return subject if subject is not None else draft.subject, body if body is not None else draft.body
+
+
+def submit(
+    campaign: Campaign,
+    template: LetterTemplate,
+    targets: list[Target],
+    supporter: Supporter,
+    channel: str,
+    *,
+    edits: dict[str, Edit] | None = None,
+    edit_all: Edit | None = None,
+    account: SmtpAccount | None = None,
+) -> Submission:
+    """Write the submission and one letter per target (the outbox), then queue delivery.
+
+    Rows are committed before anything is queued; if queuing fails the sweeper picks the
+    letters up when their lease runs out. Hand-offs are counted at once.
+    """
+    if channel == SMTP and account is None:
+        raise SubmissionInvalid({"smtp": ["Your mail server settings are needed to send from your own email."]})
+    drafts = draft_letters(campaign, template, targets, supporter)
+    now = utcnow()
+    submission = Submission(
+        campaign_id=campaign.id,
+        template_id=template.id,
+        channel=channel,
+        supporter_name=supporter.name,
+        supporter_email=supporter.email,
+        supporter_zip=supporter.zip,
+        supporter_address=supporter.address,
+        supporter_note=supporter.note,
+        smtp_host=account.host if account else None,
+        smtp_port=account.port if account else None,
+        created_at=now,
+    )
+    lease = now + dt.timedelta(seconds=current_app.config["DELIVERY_QUEUE_LEASE"])
+    letters = []
+    for position, draft in enumerate(drafts):
+        subject, body = _edited(draft, (edits or {}).get(draft.target.id, edit_all))
+        letters.append(
+            Letter(
+                position=position,
+                campaign_id=campaign.id,
+                target_id=draft.target.id,
+                template_id=template.id,
+                template_version=template.version,
+                channel=channel,
+                status=QUEUED if channel == SMTP else HANDED_OFF,
+                recipient=draft.target.email,
+                subject=subject,
+                body=body,
+                personal_share=draft.share(body),
+                lease_until=lease if channel == SMTP else None,
+                finished_at=None if channel == SMTP else now,
+                created_at=now,
+            )
+        )
+    submission.letters = letters
+    db.session.add(submission)
+    db.session.flush()  # gives the submission its id before the credentials are stored under it
+    if account is not None:
+        try:
+            credentials.store(submission.id, account)
+        except RedisError:
+            db.session.rollback()
+            log.error("credentials.store_failed campaign=%s", campaign.slug)
+            raise
+    for letter in letters:
+        if letter.status == HANDED_OFF:
+            totals.bump(db.session, letter, HANDED_OFF, now)
+    db.session.commit()
+    log.info("submission.created submission=%s letters=%d channel=%s", submission.id, len(letters), channel)
+    if channel == SMTP:
+        enqueue(submission.id)
+    return submission
+
+
+def enqueue(submission_id: str) -> None:
+    """Ask a worker to deliver; a broker outage only delays delivery until the sweeper runs."""
+    try:
+        current_app.extensions["celery"].send_task(SEND_TASK, args=[submission_id])
+    except (KombuError, RedisError, OSError) as exc:
+        log.warning("submission.enqueue_failed submission=%s error=%s", submission_id, type(exc).__name__)
+
+
+def find_submission(submission_id: str) -> Submission | None:
+    if not submission_id or len(submission_id) > 64:
+        return None
+    return db.session.get(Submission, submission_id)
+
+
+def letter_view(letter: Letter) -> dict[str, Any]:
+    """A letter as the API and the status page show it (never any credential)."""
+    view: dict[str, Any] = {
+        "id": letter.id,
+        "target": {"id": letter.target.id, "name": letter.target.name},
+        "channel": letter.channel,
+        "status": letter.status,
+        "subject": letter.subject,
+        "body": letter.body,
+        "personal_share": letter.personal_share,
+    }
+    if letter.channel == MAILTO and letter.recipient:
+        links = hand_off(letter.recipient, letter.subject, letter.body)
+        view.update(
+            mailto_url=links.mailto_url,
+            mailto_complete=links.complete,
+            gmail_url=links.gmail_url,
+            outlook_url=links.outlook_url,
+            recipient=letter.recipient,
+        )
+    if letter.error and letter.status == FAILED:
+        view["error"] = letter.error
+    elif letter.error and letter.status == QUEUED:
+        view["waiting"] = letter.error  # the temporary problem that the next try should get past
+    return view
+
+
+def submission_view(submission: Submission) -> dict[str, Any]:
+    letters = list(
+        db.session.scalars(select(Letter).where(Letter.submission_id == submission.id).order_by(Letter.position))
+    )
+    return {
+        "id": submission.id,
+        "status_url": url_for("letters.status", submission_id=submission.id, _external=True),
+        "campaign": submission.campaign.slug,
+        "channel": submission.channel,
+        "done": all(letter.terminal for letter in letters),
+        "letters": [letter_view(letter) for letter in letters],
+    }

@@ -1,0 +1,299 @@
+"""Database models: campaigns and their content, targets, submissions, letters and the totals kept beside them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: the same on SQLite and PostgreSQL columns without time zone."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+# Letter statuses. Terminal ones are counted in LetterTally.
+QUEUED, SENDING, SENT, FAILED, HANDED_OFF = "queued", "sending", "sent", "failed", "handed_off"
+TERMINAL = (SENT, FAILED, HANDED_OFF)
+PENDING = (QUEUED, SENDING)
+COUNTED = (SENT, HANDED_OFF, FAILED, "confirmed")
+
+# Channels: how a letter leaves. Email channels need the target's address.
+SMTP, MAILTO = "smtp", "mailto"
+EMAIL_CHANNELS = (SMTP, MAILTO)
+ALL_CHANNELS = (SMTP, MAILTO, "contact_form", "call", "print")
+
+# Target kinds. Legislators never have email channels.
+LEGISLATOR_KINDS = ("senator", "representative", "delegate")
+TARGET_KINDS = ("ceo", "company", "un_office", "government", "person", *LEGISLATOR_KINDS)
+
+
+class Campaign(db.Model):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    # Whether the campaign offers writing to the supporter's own members of Congress.
+    congress: Mapped[bool] = mapped_column(Boolean, default=False)
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    updates: Mapped[list[CampaignUpdate]] = relationship(
+        back_populates="campaign",
+        cascade="all, delete-orphan",
+        order_by="(CampaignUpdate.date.desc(), CampaignUpdate.id)",
+    )
+    resources: Mapped[list[Resource]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", order_by="Resource.position"
+    )
+    templates: Mapped[list[LetterTemplate]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", order_by="LetterTemplate.position"
+    )
+    target_links: Mapped[list[CampaignTarget]] = relationship(
+        back_populates="campaign", cascade="all, delete-orphan", order_by="CampaignTarget.position"
+    )
+
+    @property
+    def targets(self) -> list[Target]:
+        return [link.target for link in self.target_links]
+
+
+class CampaignUpdate(db.Model):
+    """A dated note shown above the actions ("Update, June 21: …")."""
+
+    __tablename__ = "campaign_updates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    date: Mapped[dt.date] = mapped_column(Date)
+    text: Mapped[str] = mapped_column(Text)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="updates")
+
+
+class Resource(db.Model):
+    """A group to donate to, a petition, something to read. The link is optional."""
+
+    __tablename__ = "campaign_resources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20), default="read")  # donate | petition | read
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="resources")
+
+
+class Target(db.Model):
+    """Someone letters go to. Ids are stable strings: a slug, or a bioguide id for legislators."""
+
+    __tablename__ = "targets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    first_name: Mapped[str] = mapped_column(String(100), default="")
+    last_name: Mapped[str] = mapped_column(String(100), default="")
+    title: Mapped[str] = mapped_column(String(200), default="")
+    organization: Mapped[str] = mapped_column(String(200), default="")
+    salutation: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    contact_form: Mapped[str | None] = mapped_column(String(500))
+    website: Mapped[str | None] = mapped_column(String(500))
+    postal_address: Mapped[str | None] = mapped_column(Text)
+    # Shown to supporters, e.g. why there is no email address yet.
+    note: Mapped[str] = mapped_column(Text, default="")
+    party: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str | None] = mapped_column(String(2))
+    district: Mapped[int | None] = mapped_column(Integer)
+    # Members who left office stay (their totals stay) but are no longer offered.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    @property
+    def is_legislator(self) -> bool:
+        return self.kind in LEGISLATOR_KINDS
+
+    @property
+    def channels(self) -> list[str]:
+        """Channels this target can take, from what is known about it."""
+        found = []
+        if self.email and not self.is_legislator:
+            found += [SMTP, MAILTO]
+        if self.contact_form or (self.is_legislator and self.website):
+            found.append("contact_form")
+        if self.phone:
+            found.append("call")
+        if self.postal_address:
+            found.append("print")
+        return found
+
+    @property
+    def no_email_reason(self) -> str | None:
+        """Why email channels are missing, in words a supporter understands."""
+        if self.is_legislator:
+            return "Members of Congress don't publish email addresses; use their contact form, call, or send a printed letter."
+        if not self.email:
+            return self.note or (
+                f"We don't have an email address for {self.name} yet, so email isn't offered."
+            )
+        return None
+
+
+class CampaignTarget(db.Model):
+    __tablename__ = "campaign_targets"
+
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    target_id: Mapped[str] = mapped_column(ForeignKey("targets.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="target_links")
+    target: Mapped[Target] = relationship(lazy="joined")
+
+
+class LetterTemplate(db.Model):
+    """An organizer's letter: subject and body in sandboxed Jinja2, for some targets and channels."""
+
+    __tablename__ = "letter_templates"
+    __table_args__ = (UniqueConstraint("campaign_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    # Which targets it fits: explicit target ids and/or target kinds.
+    target_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    target_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Retired templates stay for the letters that used them but are no longer offered.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="templates")
+
+    def fits(self, target: Target) -> bool:
+        return target.id in self.target_ids or target.kind in self.target_kinds
+
+    def channels_for(self, target: Target) -> list[str]:
+        return [channel for channel in target.channels if channel in self.channels]
+
+
+def new_submission_id() -> str:
+    return secrets.token_urlsafe(18)
+
+
+def new_letter_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Submission(db.Model):
+    """One supporter's action: their details and the letters it produced. The id is unguessable."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_submission_id)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("letter_templates.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    supporter_name: Mapped[str] = mapped_column(String(200))
+    supporter_email: Mapped[str] = mapped_column(String(254))
+    supporter_zip: Mapped[str] = mapped_column(String(10))
+    supporter_address: Mapped[str] = mapped_column(Text, default="")
+    supporter_note: Mapped[str] = mapped_column(Text, default="")
+    # Where the supporter's mail server is (no credentials: those live encrypted in Redis).
+    smtp_host: Mapped[str | None] = mapped_column(String(253))
+    smtp_port: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    campaign: Mapped[Campaign] = relationship()
+    template: Mapped[LetterTemplate] = relationship()
+    letters: Mapped[list[Letter]] = relationship(
+        back_populates="submission", order_by="Letter.position"
+    )
+
+
+class Letter(db.Model):
+    """One letter to one target. Written before anything is queued; its status is the truth."""
+
+    __tablename__ = "letters"
+    __table_args__ = (
+        Index("ix_letters_submission", "submission_id"),
+        Index("ix_letters_status_lease", "status", "lease_until"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_letter_id)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id"))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    target_id: Mapped[str] = mapped_column(ForeignKey("targets.id"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("letter_templates.id"))
+    template_version: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    # Copied from the target record when the letter is written; never from the request.
+    recipient: Mapped[str | None] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    personal_share: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Outbox bookkeeping: who holds the letter, until when, and when it may be tried again.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    submission: Mapped[Submission] = relationship(back_populates="letters")
+    target: Mapped[Target] = relationship()
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class LetterTally(db.Model):
+    """Counts per campaign, target, template, channel and day, bumped in the letter's own transaction."""
+
+    __tablename__ = "letter_tallies"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    target_id: Mapped[str] = mapped_column(ForeignKey("targets.id"), primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("letter_templates.id"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    handed_off: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed: Mapped[int] = mapped_column(Integer, default=0)

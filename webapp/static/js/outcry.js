@@ -1,0 +1,130 @@
+// Outcry's only script: copy buttons, provider presets, a note counter, and live status and totals.
+// Every page works without it; it only saves taps and reloads.
+(function () {
+  "use strict";
+
+  function onReady(fn) {
+    if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    var area = document.createElement("textarea");
+    area.value = text; area.setAttribute("readonly", ""); area.style.position = "fixed"; area.style.opacity = "0";
+    document.body.appendChild(area); area.select();
+    try { document.execCommand("copy"); } finally { document.body.removeChild(area); }
+    return Promise.resolve();
+  }
+
+  function setupCopyButtons() {
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-copy]");
+      if (!button) return;
+      var source = document.getElementById(button.getAttribute("data-copy"));
+      if (!source) return;
+      var text = source.value !== undefined && source.tagName !== "OUTPUT" ? source.value : source.textContent;
+      copyText(text).then(function () {
+        var label = button.textContent;
+        button.textContent = "Copied"; button.classList.add("copied");
+        setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 2000);
+      });
+    });
+  }
+
+  function setupProviders() {
+    var select = document.querySelector("[data-provider-select]");
+    if (!select) return;
+    var details = document.querySelector("[data-server-details]");
+    var form = select.form;
+    function apply() {
+      var chosen = select.value;
+      document.querySelectorAll("[data-provider-help]").forEach(function (help) {
+        var match = help.getAttribute("data-provider-help") === chosen;
+        help.hidden = !match;
+        if (match) {
+          form.elements.smtp_host.value = help.getAttribute("data-host");
+          form.elements.smtp_port.value = help.getAttribute("data-port");
+          form.elements.smtp_security.value = help.getAttribute("data-security");
+        }
+      });
+      if (details) details.hidden = chosen !== "other";
+    }
+    select.addEventListener("change", apply);
+    apply();
+  }
+
+  function setupCounters() {
+    document.querySelectorAll("[data-counter-for]").forEach(function (counter) {
+      var field = document.getElementById(counter.getAttribute("data-counter-for"));
+      var max = parseInt(counter.getAttribute("data-max"), 10);
+      if (!field) return;
+      function update() { counter.textContent = field.value.length.toLocaleString() + " of " + max.toLocaleString() + " characters"; }
+      field.addEventListener("input", update);
+      update();
+    });
+  }
+
+  var STATUS_TEXT = {
+    sent: "Sent from your email account.",
+    failed: "Not sent.",
+    handed_off: "Ready for you to send.",
+    sending: "Sending…",
+    queued: "Waiting to be sent…"
+  };
+
+  function poll(url, everyMs, handle) {
+    var delay = everyMs;
+    function tick() {
+      fetch(url, { headers: { Accept: "application/json" }, cache: "no-store" })
+        .then(function (response) { if (!response.ok) throw new Error(response.status); return response.json(); })
+        .then(function (data) { delay = everyMs; if (handle(data) !== false) setTimeout(tick, delay); })
+        .catch(function () { delay = Math.min(delay * 2, 30000); setTimeout(tick, delay); });
+    }
+    setTimeout(tick, everyMs);
+  }
+
+  function setupStatus() {
+    var box = document.getElementById("status");
+    if (!box || box.getAttribute("data-done") === "true") return;
+    poll(box.getAttribute("data-status-url"), 1500, function (data) {
+      data.letters.forEach(function (letter) {
+        var card = box.querySelector('[data-letter="' + letter.id + '"]');
+        if (!card) return;
+        var status = card.querySelector('[data-field="status"]');
+        status.textContent = STATUS_TEXT[letter.status] || letter.status;
+        status.className = "status status-" + letter.status;
+        var error = card.querySelector('[data-field="error"]');
+        error.textContent = letter.error || ""; error.hidden = !letter.error;
+        var waiting = card.querySelector('[data-field="waiting"]');
+        waiting.textContent = letter.waiting ? "Trying again soon: " + letter.waiting : ""; waiting.hidden = !letter.waiting;
+      });
+      box.setAttribute("data-done", data.done ? "true" : "false");
+      return !data.done;
+    });
+  }
+
+  function setupTotals() {
+    var section = document.querySelector("[data-totals-url]");
+    if (!section) return;
+    poll(section.getAttribute("data-totals-url"), 10000, function (data) {
+      var all = section.querySelector('[data-total="all"]');
+      if (all) all.textContent = data.totals.sent + data.totals.handed_off;
+      data.targets.forEach(function (row) {
+        var tr = section.querySelector('tr[data-target="' + row.id + '"]');
+        if (!tr) return;
+        ["sent", "handed_off", "failed"].forEach(function (name) {
+          var cell = tr.querySelector('[data-count="' + name + '"]');
+          if (cell) cell.textContent = row[name];
+        });
+      });
+    });
+  }
+
+  onReady(function () {
+    setupCopyButtons();
+    setupProviders();
+    setupCounters();
+    setupStatus();
+    setupTotals();
+  });
+})();

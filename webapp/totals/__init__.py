@@ -1,0 +1,1 @@
+"""Totals: exact counters per campaign, target, template, channel and day."""

@@ -1,0 +1,116 @@
+"""Letter totals: counters bumped in the same transaction as a letter's status change, and read without scanning letters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from webapp.models import COUNTED, Campaign, Letter, LetterTally, Target, utcnow
+
+
+def bump(session: Session, letter: Letter, counter: str, when: dt.datetime | None = None) -> None:
+    """Add one to `counter` (sent, handed_off, failed, confirmed) for this letter's bucket.
+
+    One INSERT … ON CONFLICT DO UPDATE, so concurrent workers never lose an increment. The caller
+    commits it together with the letter's new status.
+    """
+    if counter not in COUNTED:
+        raise ValueError(f"not a counter: {counter}")
+    day = (when or utcnow()).date()
+    values = {
+        "campaign_id": letter.campaign_id,
+        "target_id": letter.target_id,
+        "template_id": letter.template_id,
+        "channel": letter.channel,
+        "day": day,
+        **{name: 0 for name in COUNTED},
+        counter: 1,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    statement = insert(LetterTally).values(**values)
+    statement = statement.on_conflict_do_update(
+        index_elements=["campaign_id", "target_id", "template_id", "channel", "day"],
+        set_={counter: getattr(LetterTally, counter) + 1},
+    )
+    session.execute(statement)
+
+
+@dataclass
+class Counts:
+    sent: int = 0
+    handed_off: int = 0
+    failed: int = 0
+    confirmed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in COUNTED}
+
+    @property
+    def letters(self) -> int:
+        """Letters that went out or were handed off (failures and confirmations excluded)."""
+        return self.sent + self.handed_off
+
+
+@dataclass
+class TargetCounts(Counts):
+    target_id: str = ""
+    name: str = ""
+
+
+@dataclass
+class CampaignTotals:
+    campaign: str
+    totals: Counts
+    targets: list[TargetCounts] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "campaign": self.campaign,
+            "totals": self.totals.as_dict(),
+            "targets": [
+                {"id": t.target_id, "name": t.name, **t.as_dict()} for t in self.targets
+            ],
+        }
+
+
+def _sums():
+    return [func.coalesce(func.sum(getattr(LetterTally, name)), 0) for name in COUNTED]
+
+
+def campaign_totals(session: Session, campaign: Campaign) -> CampaignTotals:
+    """Totals for the campaign and per target: the campaign's own targets first, then any other written to."""
+    rows = session.execute(
+        select(LetterTally.target_id, *_sums())
+        .where(LetterTally.campaign_id == campaign.id)
+        .group_by(LetterTally.target_id)
+    ).all()
+    by_target = {row[0]: row[1:] for row in rows}
+    targets: list[TargetCounts] = []
+    listed = set()
+    for target in campaign.targets:
+        targets.append(TargetCounts(*by_target.get(target.id, (0,) * len(COUNTED)), target_id=target.id, name=target.name))
+        listed.add(target.id)
+    others = [target_id for target_id in by_target if target_id not in listed]
+    if others:
+        names = dict(session.execute(select(Target.id, Target.name).where(Target.id.in_(others))).all())
+        extra = [TargetCounts(*by_target[t], target_id=t, name=names.get(t, t)) for t in others]
+        extra.sort(key=lambda t: (-(t.sent + t.handed_off + t.confirmed), t.name))
+        targets.extend(extra)
+    overall = Counts(*(sum(t[i] for t in by_target.values()) for i in range(len(COUNTED))))
+    return CampaignTotals(campaign.slug, overall, targets)
+
+
+def breakdown(session: Session, campaign: Campaign, by: str) -> list[tuple]:
+    """Totals grouped by `channel`, `template_id` or `day`, for `flask totals` and dashboards."""
+    column = {"channel": LetterTally.channel, "template_id": LetterTally.template_id, "day": LetterTally.day}[by]
+    return session.execute(
+        select(column, *_sums())
+        .where(LetterTally.campaign_id == campaign.id)
+        .group_by(column)
+        .order_by(column)
+    ).all()
