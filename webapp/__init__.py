@@ -48,10 +48,11 @@ def _register_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from webapp.api.views import bp as api
     from webapp.campaigns.views import bp as campaigns
+    from webapp.congress.views import bp as congress
     from webapp.health.views import bp as health
     from webapp.letters.views import bp as letters
 
-    for blueprint in (campaigns, letters, api, health):
+    for blueprint in (campaigns, letters, api, congress, health):
         app.register_blueprint(blueprint)
 
 
@@ -63,8 +64,10 @@ def _register_errors(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     from webapp.campaigns.cli import campaigns_cli, totals_command
+    from webapp.congress.cli import congress_cli
     from webapp.letters.cli import letters_cli
 
     app.cli.add_command(campaigns_cli)
     app.cli.add_command(totals_command)
     app.cli.add_command(letters_cli)
+    app.cli.add_command(congress_cli)

@@ -1,0 +1,1 @@
+"""Benchmarks: programs that measure, run with `python -m bench.<name>`; timing never lives in tests."""
