@@ -33,7 +33,7 @@ class Received:
 
     @property
     def message(self) -> EmailMessage:
-        return message_from_bytes(self.data, policy=policy.default)
+        return message_from_bytes(self.data.replace(b"\r\n", b"\n"), policy=policy.default)
 
 
 @dataclass

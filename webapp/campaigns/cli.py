@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from webapp.campaigns.files import CampaignFileError
@@ -35,6 +35,7 @@ def load_command(folder: Path | None) -> None:
 
 @click.command("totals")
 @click.argument("campaign")
+@with_appcontext
 def totals_command(campaign: str) -> None:
     """Print a campaign's totals per target, channel, letter and day."""
     found = db.session.scalar(select(Campaign).where(Campaign.slug == campaign))

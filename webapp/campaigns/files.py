@@ -124,6 +124,9 @@ def read_campaign(folder: Path) -> CampaignSpec:
             raise CampaignFileError(f"{path}: target {index + 1} needs at least an id and a name")
         if target.get("kind") not in TARGET_KINDS:
             raise CampaignFileError(f"{path}: target '{target['id']}' has kind {target.get('kind')!r}; use one of {', '.join(TARGET_KINDS)}")
+        for key in ("contact_form", "website"):
+            if target.get(key) and not str(target[key]).startswith(("https://", "http://")):
+                raise CampaignFileError(f"{path}: target '{target['id']}' {key} must be an http(s):// link")
         unknown = set(target) - {"id", *TARGET_FIELDS}
         if unknown:
             raise CampaignFileError(f"{path}: target '{target['id']}' has unknown fields {sorted(unknown)}")
@@ -137,6 +140,9 @@ def read_campaign(folder: Path) -> CampaignSpec:
     for resource in data.get("resources") or []:
         if not isinstance(resource, dict) or not resource.get("name"):
             raise CampaignFileError(f"{path}: each resource needs a name")
+        url = resource.get("url")
+        if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+            raise CampaignFileError(f"{path}: resource '{resource['name']}' needs an http(s):// link or none")
         resources.append(
             {
                 "kind": resource.get("kind", "read"),

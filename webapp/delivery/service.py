@@ -199,9 +199,19 @@ def deliver_submission(submission_id: str) -> None:
         raise RetryLater(countdown, "temporary failure")
 
 
+# Claims beyond the retry schedule: an unexpected error (a bug, a crash) keeps re-queueing a letter.
+EXTRA_CLAIMS = 3
+
+
 def _deliver(batch: _Batch) -> float | None:
     config = current_app.config
     submission_id = batch.submission.id
+    most = len(config["DELIVERY_RETRY_DELAYS"]) + 1 + EXTRA_CLAIMS
+    for letter in [letter for letter in batch.letters if letter.attempts > most]:
+        _finish(letter, FAILED, "We couldn't send this letter after many tries. Please send it again.")
+        batch.letters.remove(letter)
+    if not batch.letters:
+        return None
     account = credentials.load(submission_id)
     if account is None:
         for letter in batch.letters:

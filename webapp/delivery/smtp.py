@@ -33,6 +33,7 @@ class _PinnedMixin:
     pinned_addresses: tuple[str, ...]
 
     def _get_socket(self, host, port, timeout):  # noqa: ANN001 - smtplib's signature
+        self._host = host  # smtplib only sets it in __init__; STARTTLS checks the certificate against it
         sock, error = None, None
         for address in self.pinned_addresses:
             try:
@@ -89,7 +90,7 @@ def connect(account: SmtpAccount, checked: CheckedAddress, *, timeout: float, ca
                 )
             connection.starttls(context=context)
             connection.ehlo()
-        connection.login(account.username, account.password)
+        _login(connection, account)
         return connection
     except DeliveryError:
         if connection is not None:
@@ -99,6 +100,23 @@ def connect(account: SmtpAccount, checked: CheckedAddress, *, timeout: float, ca
         if connection is not None:
             close(connection)
         raise explain(exc) from None
+
+
+def _login(connection: smtplib.SMTP, account: SmtpAccount) -> None:
+    """Log in once, with PLAIN or LOGIN. smtplib's login() would try every mechanism with the same
+    wrong password, and some providers lock an account after a few failures."""
+    offered = connection.esmtp_features.get("auth", "").upper().split()
+    for mechanism in ("PLAIN", "LOGIN"):
+        if mechanism in offered:
+            connection.user, connection.password = account.username, account.password
+            try:
+                connection.auth(mechanism, getattr(connection, f"auth_{mechanism.lower()}"))
+            finally:
+                connection.password = ""
+            return
+    raise DeliveryError(
+        "Your mail server doesn't offer a way to log in that we support (PLAIN or LOGIN).", transient=False
+    )
 
 
 def close(connection: smtplib.SMTP) -> None:

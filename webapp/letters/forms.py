@@ -19,6 +19,7 @@ from wtforms import (
     ValidationError,
     widgets,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from webapp.delivery import ssrf
@@ -84,13 +85,21 @@ class SendForm(WriteForm):
     letters = FieldList(FormField(LetterEditForm))
     provider = SelectField(
         "Your email provider",
-        choices=[("", "Choose…"), *((p.key, p.label) for p in PROVIDERS), ("other", "Other (enter server details)")],
+        choices=[
+            SelectChoice("", "Choose…"),
+            *(SelectChoice(p.key, p.label) for p in PROVIDERS),
+            SelectChoice("other", "Other (enter server details)"),
+        ],
         validate_choice=True,
         default="",
     )
     smtp_host = StringField("Outgoing mail server (SMTP)", [Optional()], render_kw={"placeholder": "smtp.example.org", "autocapitalize": "off", "spellcheck": "false"})
     smtp_port = IntegerField("Port", [Optional()], default=587)
-    smtp_security = SelectField("Encryption", choices=[("starttls", "STARTTLS (usually port 587)"), ("ssl", "SSL/TLS (usually port 465)")], default="starttls")
+    smtp_security = SelectField(
+        "Encryption",
+        choices=[SelectChoice("starttls", "STARTTLS (usually port 587)"), SelectChoice("ssl", "SSL/TLS (usually port 465)")],
+        default="starttls",
+    )
     smtp_username = StringField("User name (usually your email address)", [Optional()], render_kw={"autocomplete": "username", "autocapitalize": "off", "spellcheck": "false"})
     smtp_password = PasswordField("Password or app password", [Optional()], render_kw={"autocomplete": "current-password"})
 

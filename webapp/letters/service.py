@@ -17,7 +17,7 @@ from webapp.delivery import credentials, ssrf
 from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db
 from webapp.letters import validation, words
-from webapp.letters.mailto import hand_off
+from webapp.letters.handoff import hand_off
 from webapp.letters.rendering import LetterTemplateError, context_for, render, supporter_variables
 from webapp.models import (
     FAILED,

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
+from wtforms.fields.choices import SelectChoice
 
 from webapp.campaigns.service import active_templates, campaign_targets, find_campaign
 from webapp.delivery.ssrf import RefusedHost
 from webapp.letters import service, words
+from webapp.letters.handoff import tel_uri
 from webapp.letters.forms import SendForm, WriteForm
 from webapp.letters.providers import PROVIDERS
 from webapp.models import EMAIL_CHANNELS, MAILTO, SMTP, Campaign, LetterTemplate, Target
 
 bp = Blueprint("letters", __name__)
+bp.add_app_template_filter(tel_uri, "tel")
 
 ACTIONS = (SMTP, MAILTO)
 
@@ -27,8 +30,8 @@ def _campaign(slug: str) -> Campaign:
 def _offer(form: WriteForm, campaign: Campaign) -> tuple[list[Target], list[LetterTemplate]]:
     targets = campaign_targets(campaign)
     templates = active_templates(campaign)
-    form.targets.choices = [(target.id, target.name) for target in targets]
-    form.template.choices = [(template.slug, template.name) for template in templates]
+    form.targets.choices = [SelectChoice(target.id, target.name) for target in targets]
+    form.template.choices = [SelectChoice(template.slug, template.name) for template in templates]
     return targets, templates
 
 

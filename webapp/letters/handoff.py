@@ -1,7 +1,8 @@
-"""Hand-off links: mailto: per RFC 6068, and Gmail / Outlook web compose links."""
+"""Hand-off links: mailto: per RFC 6068, Gmail / Outlook web compose links, and tel: links."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
@@ -45,3 +46,11 @@ def hand_off(to: str, subject: str, body: str) -> HandOff:
         {"to": to, "subject": subject, "body": web_body}, quote_via=quote
     )
     return HandOff(full if complete else mailto_url(to, subject, None), complete, gmail, outlook)
+
+
+def tel_uri(phone: str) -> str:
+    """`(212) 415-4000` → `tel:+12124154000` (RFC 3966); US numbers get their +1."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) == 10:
+        digits = "1" + digits
+    return f"tel:+{digits}"

@@ -1,0 +1,128 @@
+"""Campaign files: the launch campaign loads, a second load changes nothing, edits are picked up, bad files are named."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import LAUNCH, PROJECT
+from webapp.campaigns.files import CampaignFileError, read_campaign
+from webapp.campaigns.service import load_campaigns
+from webapp.extensions import db
+from webapp.models import Campaign, LetterTemplate, Target
+
+SOURCE = PROJECT / "letter_templates"
+
+
+def test_launch_campaign_content():
+    spec = read_campaign(SOURCE / LAUNCH)
+    targets = {t["id"]: t for t in spec.targets}
+    assert targets["general-dynamics-ceo"]["name"] == "Phebe Novakovic"
+    assert not targets["general-dynamics-ceo"].get("email"), "never invent an address"
+    assert targets["ohchr"]["email"] == "petitions@ohchr.org"
+    assert targets["us-mission-un"]["phone"] == "(212) 415-4000"
+    assert "799 United Nations Plaza" in targets["us-mission-un"]["postal_address"]
+    slugs = {t.slug for t in spec.templates}
+    assert {"general-dynamics-open-the-doors", "un-human-rights-office"} <= slugs
+    assert spec.congress is True
+    assert spec.updates and spec.resources
+    names = {r["name"] for r in spec.resources}
+    for group in ("Kids in Need of Defense", "United We Dream", "Human Rights First", "Women's Refugee Commission"):
+        assert any(group in name for name in names)
+
+
+def test_second_load_changes_nothing(app, runner):
+    result = runner.invoke(args=["campaigns", "load"])
+    assert result.exit_code == 0, result.output
+    assert f"{LAUNCH}: unchanged" in result.output
+
+
+def test_letters_check_command(runner):
+    result = runner.invoke(args=["letters", "check"])
+    assert result.exit_code == 0, result.output
+    assert "letters OK" in result.output
+
+
+@pytest.fixture
+def campaign_copy(tmp_path, app):
+    root = tmp_path / "letter_templates"
+    shutil.copytree(SOURCE, root)
+    yield root / LAUNCH
+    with app.app_context():
+        load_campaigns(SOURCE)  # put the shipped content back for the other tests
+
+
+def test_edited_template_gets_a_new_version(app, campaign_copy, runner):
+    letter = campaign_copy / "letters" / "un-human-rights-office.txt"
+    letter.write_text(letter.read_text().replace("Thank you for standing up", "Thank you, truly, for standing up"))
+    with app.app_context():
+        before = db.session.scalar(select(LetterTemplate.version).where(LetterTemplate.slug == "un-human-rights-office"))
+    result = runner.invoke(args=["campaigns", "load", str(campaign_copy.parent)])
+    assert result.exit_code == 0, result.output
+    assert "letter un-human-rights-office (body; now v" in result.output
+    with app.app_context():
+        after = db.session.scalar(select(LetterTemplate.version).where(LetterTemplate.slug == "un-human-rights-office"))
+    assert after == before + 1
+
+
+def test_filled_in_email_enables_email_channels(app, campaign_copy, runner, client):
+    config = campaign_copy / "campaign.yaml"
+    config.write_text(config.read_text().replace("    salutation: Ms. Novakovic\n", "    salutation: Ms. Novakovic\n    email: ceo-office@example.com\n"))
+    result = runner.invoke(args=["campaigns", "load", str(campaign_copy.parent)])
+    assert "target general-dynamics-ceo (email)" in result.output
+    detail = client.get(f"/api/v1/campaigns/{LAUNCH}").get_json()
+    ceo = next(t for t in detail["targets"] if t["id"] == "general-dynamics-ceo")
+    assert ceo["channels"][:2] == ["smtp", "mailto"]
+
+
+def test_broken_template_is_refused_with_its_file_and_line(app, campaign_copy, runner):
+    letter = campaign_copy / "letters" / "un-human-rights-office.txt"
+    letter.write_text(letter.read_text().replace("{{ supporter.name }}", "{{ supporter.name }", 1))
+    result = runner.invoke(args=["campaigns", "load", str(campaign_copy.parent)])
+    assert result.exit_code != 0
+    assert "un-human-rights-office.txt" in result.output
+    assert "line" in result.output
+    with app.app_context():  # nothing half-loaded
+        assert db.session.scalar(select(Campaign).where(Campaign.slug == LAUNCH)) is not None
+
+
+@pytest.mark.parametrize(
+    "old,new,message",
+    [
+        ("kind: ceo", "kind: dictator", "kind"),
+        ("targets: [ohchr]", "targets: [nobody]", "not in campaign.yaml"),
+        ("channels: [smtp, mailto, print]\nposition: 2", "channels: [fax]\nposition: 2", "channels"),
+    ],
+)
+def test_invalid_files_are_named(campaign_copy, old, new, message):
+    for path in [campaign_copy / "campaign.yaml", *(campaign_copy / "letters").glob("*.txt")]:
+        text = path.read_text()
+        if old in text:
+            path.write_text(text.replace(old, new))
+            break
+    with pytest.raises(CampaignFileError, match=message):
+        read_campaign(campaign_copy)
+
+
+def test_targets_are_loaded_from_the_files(app):
+    with app.app_context():
+        mission = db.session.get(Target, "us-mission-un")
+        assert mission.phone == "(212) 415-4000"
+        assert mission.channels == ["call", "print"]
+        assert mission.no_email_reason
+
+
+def test_resource_links_must_be_web_links(campaign_copy):
+    config = campaign_copy / "campaign.yaml"
+    config.write_text(config.read_text().replace("    name: United We Dream\n", "    name: United We Dream\n    url: javascript:alert(1)\n"))
+    with pytest.raises(CampaignFileError, match="http"):
+        read_campaign(campaign_copy)
+
+
+def test_files_are_plain_text_an_organizer_can_edit():
+    for path in Path(SOURCE).rglob("*"):
+        if path.is_file():
+            path.read_text(encoding="utf-8")

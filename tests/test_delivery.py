@@ -1,0 +1,297 @@
+"""Letters through the API, a real Celery worker, real Redis and a real SMTP server (aiosmtpd with AUTH + TLS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import LAUNCH
+from tests.support.mailserver import PASSWORD
+from tests.support.waiting import wait_for
+from webapp.extensions import db, get_redis
+from webapp.models import Letter, Submission
+
+pytestmark = pytest.mark.usefixtures("celery_worker")
+
+
+def submit_smtp(client, supporter, server, *, targets=("ohchr",), template="un-human-rights-office", **extra):
+    payload = {
+        "campaign": LAUNCH,
+        "template": template,
+        "targets": list(targets),
+        "supporter": supporter,
+        "channel": "smtp",
+        "smtp": server.smtp_settings(),
+        **extra,
+    }
+    response = client.post("/api/v1/submissions", json=payload)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()
+
+
+def wait_terminal(client, submission_id: str, timeout: float = 30) -> dict:
+    def done():
+        view = client.get(f"/api/v1/submissions/{submission_id}").get_json()
+        return view if view["done"] else None
+
+    return wait_for(done, timeout=timeout, what=f"submission {submission_id} to finish")
+
+
+def test_letter_arrives_with_the_right_headers_and_body(client, supporter, mail_server):
+    created = submit_smtp(client, supporter, mail_server)
+    assert [letter["status"] for letter in created["letters"]] == ["queued"]
+    view = wait_terminal(client, created["id"])
+    letter = view["letters"][0]
+    assert letter["status"] == "sent", letter
+
+    assert len(mail_server.received) == 1
+    received = mail_server.received[0]
+    assert received.mail_from == "supporter@example.org"
+    assert received.rcpt_tos == ["petitions@ohchr.org"]
+    message = received.message
+    assert message["From"] == "Maria Lopez <supporter@example.org>"
+    assert message["To"] == '"UN Human Rights Office (OHCHR)" <petitions@ohchr.org>'
+    assert message["Subject"] == "Children separated from their parents at the US border"
+    assert message["Message-ID"] == f"<outcry.{letter['id']}@example.org>"
+    body = message.get_content()
+    assert body.startswith("Dear Office of the High Commissioner,")
+    assert "My grandmother crossed this border with my mother in her arms." in body
+    assert body.rstrip().endswith("500 Valencia St\nSan Francisco, CA 94110")
+    assert mail_server.auth_attempts == [("PLAIN", True)]
+
+
+def test_supporter_edits_are_what_is_sent(client, supporter, mail_server):
+    created = submit_smtp(
+        client, supporter, mail_server, subject="Please act for these children", body="Dear Office,\n\nMy own letter."
+    )
+    assert wait_terminal(client, created["id"])["letters"][0]["status"] == "sent"
+    message = mail_server.received[0].message
+    assert message["Subject"] == "Please act for these children"
+    assert message.get_content().strip() == "Dear Office,\n\nMy own letter."
+
+
+def test_implicit_tls_server(client, supporter, ssl_mail_server):
+    created = submit_smtp(client, supporter, ssl_mail_server)
+    assert wait_terminal(client, created["id"])["letters"][0]["status"] == "sent"
+    assert len(ssl_mail_server.received) == 1
+
+
+def test_wrong_password_fails_at_once_with_a_readable_reason(client, supporter, mail_server):
+    payload_smtp = mail_server.smtp_settings(password="not the password")
+    response = client.post(
+        "/api/v1/submissions",
+        json={
+            "campaign": LAUNCH,
+            "template": "un-human-rights-office",
+            "targets": ["ohchr"],
+            "supporter": supporter,
+            "channel": "smtp",
+            "smtp": payload_smtp,
+        },
+    )
+    view = wait_terminal(client, response.get_json()["id"])
+    letter = view["letters"][0]
+    assert letter["status"] == "failed"
+    assert "rejected the user name or password" in letter["error"]
+    assert len(mail_server.auth_attempts) == 1, "an authentication failure must not be retried"
+    assert mail_server.received == []
+
+
+def test_temporary_refusal_twice_then_accepted(client, supporter, mail_server, app):
+    mail_server.script.rcpt = ["451 4.3.0 Try again later", "451 4.3.0 Try again later"]
+    created = submit_smtp(client, supporter, mail_server)
+    view = wait_terminal(client, created["id"])
+    assert view["letters"][0]["status"] == "sent"
+    assert mail_server.rcpt_attempts == 3
+    assert len(mail_server.received) == 1
+    with app.app_context():
+        assert db.session.get(Letter, created["letters"][0]["id"]).attempts == 3
+
+
+def test_permanent_refusal_fails_with_the_recipient_reason(client, supporter, mail_server):
+    mail_server.script.rcpt = ["550 5.1.1 No such mailbox"]
+    created = submit_smtp(client, supporter, mail_server)
+    letter = wait_terminal(client, created["id"])["letters"][0]
+    assert letter["status"] == "failed"
+    assert letter["error"] == "The recipient's server refused the letter."
+    assert mail_server.rcpt_attempts == 1
+
+
+def test_temporary_refusals_give_up_after_the_schedule(client, supporter, mail_server, app):
+    tries = len(app.config["DELIVERY_RETRY_DELAYS"]) + 1
+    mail_server.script.rcpt = ["451 4.3.0 Try again later"] * (tries + 2)
+    created = submit_smtp(client, supporter, mail_server)
+    letter = wait_terminal(client, created["id"])["letters"][0]
+    assert letter["status"] == "failed"
+    assert f"We tried {tries} times and gave up" in letter["error"]
+    assert mail_server.rcpt_attempts == tries
+
+
+def test_expired_credentials_fail_with_please_send_again(client, supporter, mail_server, app):
+    """The password outlived its TTL before a worker got to it."""
+    celery = app.extensions["celery"]
+    # Hold delivery back by writing the outbox directly and removing the credentials before queueing.
+    created = client.post(
+        "/api/v1/submissions",
+        json={
+            "campaign": LAUNCH,
+            "template": "un-human-rights-office",
+            "targets": ["ohchr"],
+            "supporter": supporter,
+            "channel": "mailto",
+        },
+    ).get_json()
+    with app.app_context():
+        submission = db.session.get(Submission, created["id"])
+        letter = submission.letters[0]
+        letter.channel, letter.status, letter.recipient = "smtp", "queued", "petitions@ohchr.org"
+        letter_id = letter.id
+        db.session.commit()
+    celery.send_task("tasks.delivery.send_submission", args=[created["id"]])
+    with app.app_context():
+        wait_for(lambda: db.session.get(Letter, letter_id, populate_existing=True).status == "failed", what="failure")
+        assert "Please send again" in db.session.get(Letter, letter_id).error
+    assert mail_server.received == []
+
+
+def test_credentials_deleted_and_password_nowhere_after_delivery(client, supporter, mail_server, app, log_records):
+    created = submit_smtp(client, supporter, mail_server, targets=("ohchr",))
+    assert wait_terminal(client, created["id"])["letters"][0]["status"] == "sent"
+    secret = PASSWORD.encode()
+    with app.app_context():
+        redis = get_redis()
+        leftovers = [key for key in redis.scan_iter() if b"credentials" in key]
+        assert leftovers == []
+        for key in redis.scan_iter():
+            if redis.type(key) == b"string":
+                assert secret not in (redis.get(key) or b"")
+        database_url = app.config["SQLALCHEMY_DATABASE_URI"]
+        if database_url.startswith("sqlite:///"):
+            db.session.remove()
+            path = Path(database_url.removeprefix("sqlite:///"))
+            for file in path.parent.glob(path.name + "*"):  # the database, its WAL and shared memory
+                assert secret not in file.read_bytes()
+        else:
+            rows = db.session.execute(select(Submission)).scalars().all()
+            assert all(PASSWORD not in repr(vars(row)) for row in rows)
+    assert PASSWORD not in log_records.text
+    for record in log_records.records:
+        assert PASSWORD not in str(record.args)
+
+
+def test_one_connection_for_several_letters(client, supporter, mail_server, app):
+    """Both email targets of one submission go over a single login."""
+    from webapp.models import LetterTemplate, Target
+
+    with app.app_context():
+        # A second email target for the UN letter, as an organizer could add one.
+        target = db.session.get(Target, "ohchr-copy") or Target(
+            id="ohchr-copy", kind="un_office", name="OHCHR (copy)", email="copy@ohchr.example"
+        )
+        db.session.add(target)
+        template = db.session.scalar(select(LetterTemplate).where(LetterTemplate.slug == "un-human-rights-office"))
+        template.target_ids = ["ohchr", "ohchr-copy"]
+        from webapp.models import Campaign, CampaignTarget
+
+        campaign = db.session.scalar(select(Campaign).where(Campaign.slug == LAUNCH))
+        campaign.target_links.append(CampaignTarget(target_id="ohchr-copy", position=99))
+        db.session.commit()
+    try:
+        created = submit_smtp(client, supporter, mail_server, targets=("ohchr", "ohchr-copy"))
+        view = wait_terminal(client, created["id"])
+        assert [letter["status"] for letter in view["letters"]] == ["sent", "sent"]
+        assert len(mail_server.auth_attempts) == 1
+        assert sorted(r.rcpt_tos[0] for r in mail_server.received) == ["copy@ohchr.example", "petitions@ohchr.org"]
+        assert all(len(r.rcpt_tos) == 1 for r in mail_server.received)
+    finally:
+        with app.app_context():
+            campaign = db.session.scalar(select(Campaign).where(Campaign.slug == LAUNCH))
+            campaign.target_links = [link for link in campaign.target_links if link.target_id != "ohchr-copy"]
+            template = db.session.scalar(select(LetterTemplate).where(LetterTemplate.slug == "un-human-rights-office"))
+            template.target_ids = ["ohchr"]
+            db.session.commit()
+
+
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("name", "Maria\r\nBcc: victim@example.com"),
+        ("name", "Maria\nBcc: victim@example.com"),
+        ("name", "=?utf-8?q?Maria=0ABcc:_victim@example.com?="),
+        ("name", "Maria\u2028Bcc: victim@example.com"),
+        ("email", "supporter@example.org\r\nBcc: victim@example.com"),
+        ("email", "supporter@example.org, victim@example.com"),
+    ],
+)
+def test_header_injection_in_supporter_fields_is_refused(client, supporter, mail_server, field, value):
+    payload = {
+        "campaign": LAUNCH,
+        "template": "un-human-rights-office",
+        "targets": ["ohchr"],
+        "supporter": {**supporter, field: value},
+        "channel": "smtp",
+        "smtp": mail_server.smtp_settings(),
+    }
+    response = client.post("/api/v1/submissions", json=payload)
+    assert response.status_code == 422
+    assert f"supporter.{field}" in response.get_json()["errors"]
+    assert mail_server.received == []
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Hello\r\nBcc: victim@example.com",
+        "Hello\nBcc: victim@example.com",
+        "=?utf-8?q?Hello=0D=0ABcc:_victim@example.com?=",
+        "Hello\x0bBcc: victim@example.com",
+    ],
+)
+def test_header_injection_in_subject_is_refused(client, supporter, mail_server, subject):
+    payload = {
+        "campaign": LAUNCH,
+        "template": "un-human-rights-office",
+        "targets": ["ohchr"],
+        "supporter": supporter,
+        "channel": "smtp",
+        "smtp": mail_server.smtp_settings(),
+        "subject": subject,
+    }
+    response = client.post("/api/v1/submissions", json=payload)
+    assert response.status_code == 422
+    assert "subject" in response.get_json()["errors"]
+
+
+def test_hostile_body_and_note_travel_as_plain_text(client, supporter, mail_server):
+    """Header-looking lines and encoded words in the body stay in the body; recipients do not change."""
+    note = "Bcc: victim@example.com\r\n=?utf-8?q?=0ABcc:_x@example.com?=\n{{ 7 * 7 }} {% if true %}x{% endif %}"
+    created = submit_smtp(client, {**supporter, "note": note}, mail_server)
+    assert wait_terminal(client, created["id"])["letters"][0]["status"] == "sent"
+    received = mail_server.received[0]
+    assert received.rcpt_tos == ["petitions@ohchr.org"]
+    message = received.message
+    assert sorted(message.keys()) == sorted(
+        ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Content-Type", "Content-Transfer-Encoding"]
+    )
+    body = message.get_content()
+    assert "{{ 7 * 7 }} {% if true %}x{% endif %}" in body
+    assert "Bcc: victim@example.com" in body
+    assert "49" not in body
+
+
+def test_refused_smtp_host_is_a_field_error_and_nothing_is_written(client, supporter, app):
+    payload = {
+        "campaign": LAUNCH,
+        "template": "un-human-rights-office",
+        "targets": ["ohchr"],
+        "supporter": supporter,
+        "channel": "smtp",
+        "smtp": {"host": "127.0.0.1", "port": 25, "security": "starttls", "username": "u", "password": "p"},
+    }
+    response = client.post("/api/v1/submissions", json=payload)
+    assert response.status_code == 422
+    assert "this server itself" in response.get_json()["errors"]["smtp.host"][0]
+    with app.app_context():
+        assert db.session.scalar(select(Letter.id).limit(1)) is None

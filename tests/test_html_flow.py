@@ -1,0 +1,203 @@
+"""The supporter's pages with CSRF on: campaign → write → preview → send or hand off → status."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from tests.conftest import LAUNCH, csrf_token
+from tests.support.forms import form_fields
+from tests.support.waiting import wait_for
+
+WRITE = f"/c/{LAUNCH}/write"
+SEND = f"/c/{LAUNCH}/send"
+
+
+def text_of(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def write_form(client, supporter, **overrides) -> dict:
+    page = client.get(f"{WRITE}?target=ohchr")
+    assert page.status_code == 200
+    return {
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
+        "targets": ["ohchr"],
+        "template": "un-human-rights-office",
+        **supporter,
+        **overrides,
+    }
+
+
+def preview(client, supporter, **overrides):
+    response = client.post(WRITE, data=write_form(client, supporter, **overrides))
+    return response
+
+
+def send_form(preview_response) -> dict:
+    """Everything the preview page's form would submit, as a browser would."""
+    return form_fields(preview_response.get_data(as_text=True))
+
+
+def test_campaign_list_and_page(client):
+    index = text_of(client.get("/"))
+    assert "Reunite families separated at the border" in index
+    page = client.get(f"/c/{LAUNCH}")
+    assert page.status_code == 200
+    text = text_of(page)
+    assert "Update, November 29, 2026:" in text
+    assert "Phebe Novakovic" in text
+    assert "We don't know a public email address for Ms. Novakovic yet" in text
+    assert 'href="tel:+12124154000"' in text
+    assert "799 United Nations Plaza" in text
+    assert "Kids in Need of Defense (KIND)" in text
+    assert "Letters so far" in text
+    assert "<script>" not in text  # no inline script: the CSP can forbid it
+
+
+def test_unknown_campaign_page_is_404_html(client):
+    response = client.get("/c/nope")
+    assert response.status_code == 404
+    assert "couldn't find that page" in text_of(response)
+
+
+def test_write_page_preselects_the_target(client):
+    text = client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*value="ohchr"|<input[^>]*value="ohchr"[^>]*checked', text)
+    assert 'name="csrf_token"' in text
+
+
+def test_preview_shows_the_exact_letter_and_the_meter(client, supporter):
+    response = preview(client, supporter)
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Check and edit your letter" in text
+    assert "Dear Office of the High Commissioner," in text
+    assert supporter["note"] in text
+    assert "of this letter is in your own words" in text
+    assert "Send from my email" in text
+    assert "Get the mail links" in text
+    for provider in ("Gmail", "Outlook.com", "Yahoo Mail", "iCloud Mail", "Fastmail"):
+        assert provider in text
+    assert "app password" in text
+
+
+def test_errors_show_next_to_fields_and_keep_what_was_typed(client, supporter):
+    response = preview(client, supporter, email="not an email", zip="123", note="My own story, kept.")
+    assert response.status_code == 422
+    text = text_of(response)
+    assert "is not valid" in text or "must have an @-sign" in text
+    assert "Please enter a 5-digit ZIP code" in text
+    assert "My own story, kept." in text
+    assert 'value="Maria Lopez"' in text
+    assert 'value="not an email"' in text
+
+
+def test_post_without_csrf_token_is_refused_politely(client, supporter):
+    data = write_form(client, supporter)
+    del data["csrf_token"]
+    response = client.post(WRITE, data=data)
+    assert response.status_code == 400
+    assert "This form expired" in text_of(response)
+
+
+def test_mailto_hand_off_through_the_pages(client, supporter):
+    fields = send_form(preview(client, supporter))
+    fields["action"] = ["mailto"]
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 303
+    status = client.get(response.headers["Location"])
+    text = text_of(status)
+    assert "Ready for you to send." in text
+    assert "mailto:petitions@ohchr.org?subject=Children%20separated" in text
+    assert "https://mail.google.com/mail/?view=cm" in text
+    assert "https://outlook.office.com/mail/deeplink/compose?" in text
+    assert "Copy the letter" in text
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()
+    assert totals["totals"]["handed_off"] == 1
+
+
+def test_edits_on_the_preview_are_kept(client, supporter):
+    fields = send_form(preview(client, supporter))
+    fields["letters-0-body"] = ["Dear Office,\n\nThese are my own words from start to end."]
+    fields["action"] = ["mailto"]
+    response = client.post(SEND, data=fields)
+    status = text_of(client.get(response.headers["Location"]))
+    assert "These are my own words from start to end." in status
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_send_through_own_smtp_and_watch_it_turn_sent(client, supporter, mail_server):
+    fields = send_form(preview(client, supporter))
+    settings = mail_server.smtp_settings()
+    fields.update(
+        action=["smtp"],
+        provider=["other"],
+        smtp_host=[settings["host"]],
+        smtp_port=[str(settings["port"])],
+        smtp_security=["starttls"],
+        smtp_username=[settings["username"]],
+        smtp_password=[settings["password"]],
+    )
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 303, text_of(response)
+    status_page = client.get(response.headers["Location"])
+    assert status_page.status_code == 200
+    assert settings["password"] not in status_page.get_data(as_text=True)
+    submission_id = response.headers["Location"].rsplit("/", 1)[1]
+
+    def sent():
+        view = client.get(f"/api/v1/submissions/{submission_id}").get_json()
+        return view["letters"][0]["status"] == "sent"
+
+    wait_for(sent, what="the letter to be sent")
+    assert "Sent from your email account." in text_of(client.get(response.headers["Location"]))
+    assert len(mail_server.received) == 1
+    campaign_page = text_of(client.get(f"/c/{LAUNCH}"))
+    assert re.search(r'data-target="ohchr"><th scope="row">UN Human Rights Office \(OHCHR\)</th><td data-count="sent">1</td>', campaign_page)
+
+
+def test_smtp_errors_keep_the_letter_and_ask_again_for_the_password(client, supporter):
+    fields = send_form(preview(client, supporter))
+    fields["letters-0-body"] = ["My carefully edited letter."]
+    fields.update(action=["smtp"], provider=["other"], smtp_host=["10.0.0.1"], smtp_port=["587"], smtp_security=["starttls"], smtp_password=["secret-pass"])
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 422
+    text = text_of(response)
+    assert "private network address" in text
+    assert "My carefully edited letter." in text
+    assert "secret-pass" not in text
+
+
+def test_smtp_without_provider_or_password_shows_field_errors(client, supporter):
+    fields = send_form(preview(client, supporter))
+    fields.update(action=["smtp"])
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 422
+    text = text_of(response)
+    assert "Choose your email provider, or Other." in text
+    assert "Enter your password or app password." in text
+
+
+def test_back_to_edit_keeps_the_details(client, supporter):
+    fields = send_form(preview(client, supporter))
+    fields["action"] = ["edit"]
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 200
+    text = text_of(response)
+    assert "Write your letter" in text
+    assert supporter["note"] in text
+    assert 'value="94110"' in text
+
+
+def test_unknown_status_page_is_404(client):
+    assert client.get("/s/not-a-real-submission").status_code == 404
+
+
+def test_oversized_form_is_413_html(client, supporter):
+    data = write_form(client, supporter, note="x" * (70 * 1024))
+    response = client.post(WRITE, data=data)
+    assert response.status_code == 413
+    assert "64 KB" in text_of(response)
