@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 from tests.support.mailserver import MailServer
 from webapp import create_app
+from webapp.config import sqlalchemy_url
 from webapp.campaigns.service import load_campaigns
 from webapp.extensions import db, get_redis
 from webapp.models import Letter, LetterTally, Submission
@@ -47,7 +48,7 @@ def redis_url(tmp_root):
 
 def _fresh_postgres(url: str) -> None:
     """Start from an empty schema so the migrations run exactly as on a new install."""
-    engine = create_engine(url)
+    engine = create_engine(sqlalchemy_url(url))
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
         connection.execute(text("CREATE SCHEMA public"))

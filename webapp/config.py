@@ -46,6 +46,7 @@ ENVIRONMENT: dict[str, type] = {
     "DATABASE_URL": str,
     "REDIS_URL": str,
     "SECRET_KEY": str,
+    "CREDENTIALS_KEY": str,
     "SMTP_ALLOWED_HOSTS": str,
     "SMTP_TIMEOUT": float,
     "SMTP_CA_FILE": str,
@@ -79,11 +80,17 @@ def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     return found
 
 
+def sqlalchemy_url(database_url: str) -> str:
+    """`postgres://` (what some hosts hand out) and `postgresql://` name the driver we ship: psycopg2."""
+    for scheme in ("postgres://", "postgresql://"):
+        if database_url.startswith(scheme):
+            return "postgresql+psycopg2://" + database_url[len(scheme) :]
+    return database_url
+
+
 def finalize(config: dict[str, Any], instance_path: str) -> None:
     """Fill in derived settings and refuse to start with unsafe ones."""
-    database_url = config.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'outcry.db'}"
-    if database_url.startswith("postgres://"):  # the scheme some hosts still hand out
-        database_url = "postgresql://" + database_url[len("postgres://") :]
+    database_url = sqlalchemy_url(config.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'outcry.db'}")
     config["SQLALCHEMY_DATABASE_URI"] = database_url
     config["DATABASE_URL"] = database_url
     if not config.get("SECRET_KEY"):
@@ -96,6 +103,9 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     if not (config.get("DEBUG") or config.get("TESTING")):
         config.setdefault("SESSION_COOKIE_SECURE", True)
     config["SMTP_ALLOWED_HOSTS"] = parse_allowed_hosts(config.get("SMTP_ALLOWED_HOSTS", ""))
+    ca_file = config.get("SMTP_CA_FILE")
+    if ca_file and not Path(ca_file).is_file():
+        raise ConfigError(f"SMTP_CA_FILE={ca_file!r} does not exist; point it at a PEM file of CA certificates.")
 
 
 def parse_allowed_hosts(value: str | frozenset) -> frozenset[tuple[str, int]]:
