@@ -55,6 +55,8 @@ class Campaign(db.Model):
     summary: Mapped[str] = mapped_column(Text, default="")
     # Whether the campaign offers writing to the supporter's own members of Congress.
     congress: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Sandboxed Jinja2 for the phone script (supporter and target variables, like a letter).
+    call_script: Mapped[str] = mapped_column(Text, default="")
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -274,6 +276,11 @@ class Letter(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # For printed letters: the district office chosen (None = the DC office).
+    office_id: Mapped[str | None] = mapped_column(String(64))
+    # What the supporter told us happened after a hand-off ("sent", "called", "voicemail"); once only.
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     submission: Mapped[Submission] = relationship(back_populates="letters")
     target: Mapped[Target] = relationship()
