@@ -36,10 +36,13 @@ TERMINAL = (SENT, FAILED, HANDED_OFF)
 PENDING = (QUEUED, SENDING)
 COUNTED = (SENT, HANDED_OFF, FAILED, "confirmed")
 
-# Channels: how a letter leaves. Email channels need the target's address.
-SMTP, MAILTO = "smtp", "mailto"
+# Channels: how a letter leaves. Email channels need the target's address; the others are hand-offs.
+SMTP, MAILTO, CONTACT_FORM, CALL, PRINT = "smtp", "mailto", "contact_form", "call", "print"
 EMAIL_CHANNELS = (SMTP, MAILTO)
-ALL_CHANNELS = (SMTP, MAILTO, "contact_form", "call", "print")
+HANDOFF_CHANNELS = (MAILTO, CONTACT_FORM, CALL, PRINT)
+ALL_CHANNELS = (SMTP, MAILTO, CONTACT_FORM, CALL, PRINT)
+# What a supporter may tell us happened after a hand-off, per channel (recorded once, as `confirmed`).
+OUTCOMES = {MAILTO: ("sent",), CONTACT_FORM: ("sent",), PRINT: ("sent",), CALL: ("called", "voicemail")}
 
 # Target kinds. Legislators never have email channels.
 LEGISLATOR_KINDS = ("senator", "representative", "delegate")
@@ -55,8 +58,6 @@ class Campaign(db.Model):
     summary: Mapped[str] = mapped_column(Text, default="")
     # Whether the campaign offers writing to the supporter's own members of Congress.
     congress: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Sandboxed Jinja2 for the phone script (supporter and target variables, like a letter).
-    call_script: Mapped[str] = mapped_column(Text, default="")
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
@@ -148,13 +149,25 @@ class Target(db.Model):
         found = []
         if self.email and not self.is_legislator:
             found += [SMTP, MAILTO]
-        if self.contact_form or (self.is_legislator and self.website):
-            found.append("contact_form")
+        if self.contact_url:
+            found.append(CONTACT_FORM)
         if self.phone:
-            found.append("call")
+            found.append(CALL)
         if self.postal_address:
-            found.append("print")
+            found.append(PRINT)
         return found
+
+    @property
+    def contact_url(self) -> str | None:
+        """The web form letters can be pasted into: the contact form, else a legislator's website."""
+        return self.contact_form or (self.website if self.is_legislator else None)
+
+    @property
+    def role(self) -> str:
+        """How a legislator is addressed: Senator, Representative, Delegate, Resident Commissioner."""
+        if not self.is_legislator:
+            return ""
+        return (self.extra or {}).get("role") or {"senator": "Senator", "representative": "Representative", "delegate": "Delegate"}[self.kind]
 
     @property
     def no_email_reason(self) -> str | None:
@@ -276,8 +289,6 @@ class Letter(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    # For printed letters: the district office chosen (None = the DC office).
-    office_id: Mapped[str | None] = mapped_column(String(64))
     # What the supporter told us happened after a hand-off ("sent", "called", "voicemail"); once only.
     outcome: Mapped[str | None] = mapped_column(String(20))
     confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -1,4 +1,4 @@
-"""hand-off outcomes, printed-letter office, campaign call script
+"""hand-off outcomes: what the supporter said happened, and when
 
 Revision ID: 0003
 Revises: 0002
@@ -14,10 +14,7 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("campaigns") as batch:
-        batch.add_column(sa.Column("call_script", sa.Text(), nullable=False, server_default=""))
     with op.batch_alter_table("letters") as batch:
-        batch.add_column(sa.Column("office_id", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("outcome", sa.String(length=20), nullable=True))
         batch.add_column(sa.Column("confirmed_at", sa.DateTime(), nullable=True))
 
@@ -26,6 +23,3 @@ def downgrade():
     with op.batch_alter_table("letters") as batch:
         batch.drop_column("confirmed_at")
         batch.drop_column("outcome")
-        batch.drop_column("office_id")
-    with op.batch_alter_table("campaigns") as batch:
-        batch.drop_column("call_script")
