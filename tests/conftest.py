@@ -21,6 +21,7 @@ from tests.support.mailserver import MailServer
 from webapp import create_app
 from webapp.config import sqlalchemy_url
 from webapp.campaigns.service import load_campaigns
+from webapp.congress import service as congress
 from webapp.extensions import db, get_redis
 from webapp.models import Letter, LetterTally, Submission
 
@@ -110,6 +111,7 @@ def app(tmp_root, redis_url, database_url, mail_server, ssl_mail_server):
     with app.app_context():
         upgrade()
         load_campaigns(PROJECT / "letter_templates")
+        congress.ensure_loaded()
     return app
 
 

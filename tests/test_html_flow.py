@@ -50,7 +50,8 @@ def test_campaign_list_and_page(client):
     assert "Update, November 29, 2026:" in text
     assert "Phebe Novakovic" in text
     assert "We don't know a public email address for Ms. Novakovic yet" in text
-    assert 'href="tel:+12124154000"' in text
+    assert f'href="/c/{LAUNCH}/call?target=us-mission-un"' in text
+    assert "Call (212) 415-4000" in text
     assert "799 United Nations Plaza" in text
     assert "Kids in Need of Defense (KIND)" in text
     assert "Letters so far" in text
@@ -110,7 +111,7 @@ def test_mailto_hand_off_through_the_pages(client, supporter):
     assert response.status_code == 303
     status = client.get(response.headers["Location"])
     text = text_of(status)
-    assert "Ready for you to send." in text
+    assert "Ready for you to send from your mail app." in text
     assert "mailto:petitions@ohchr.org?subject=Children%20separated" in text
     assert "https://mail.google.com/mail/?view=cm" in text
     assert "https://outlook.office.com/mail/deeplink/compose?" in text

@@ -33,10 +33,13 @@ def _prepare() -> None:
 
     from webapp import create_app
     from webapp.campaigns.service import load_campaigns
+    from webapp.congress.service import ensure_loaded
 
     app = create_app()
     with app.app_context():
         upgrade()
+        if ensure_loaded():
+            print("  congress: loaded the bundled members of Congress and ZIP codes")
         report = load_campaigns(Path(app.config["LETTER_TEMPLATES_DIR"]))
         for line in report.lines:
             print(f"  campaigns: {line}")
@@ -55,6 +58,7 @@ def main() -> int:
         os.environ["REDIS_URL"] = embedded_redis.url_for(str(INSTANCE))
         started_redis = True
         print(f"  redis: embedded (appendonly, data in {INSTANCE / 'redis'})")
+    print("  preparing the database (migrations, Congress data, campaigns)…", flush=True)
     _prepare()
     children = [
         subprocess.Popen(

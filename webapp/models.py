@@ -34,7 +34,9 @@ def utcnow() -> dt.datetime:
 QUEUED, SENDING, SENT, FAILED, HANDED_OFF = "queued", "sending", "sent", "failed", "handed_off"
 TERMINAL = (SENT, FAILED, HANDED_OFF)
 PENDING = (QUEUED, SENDING)
-COUNTED = (SENT, HANDED_OFF, FAILED, "confirmed")
+# What the totals count: the terminal statuses, and hand-offs the supporter confirmed afterwards.
+CONFIRMED = "confirmed"
+COUNTED = (SENT, HANDED_OFF, FAILED, CONFIRMED)
 
 # Channels: how a letter leaves. Email channels need the target's address; the others are hand-offs.
 SMTP, MAILTO, CONTACT_FORM, CALL, PRINT = "smtp", "mailto", "contact_form", "call", "print"
@@ -161,6 +163,17 @@ class Target(db.Model):
     def contact_url(self) -> str | None:
         """The web form letters can be pasted into: the contact form, else a legislator's website."""
         return self.contact_form or (self.website if self.is_legislator else None)
+
+    @property
+    def display_name(self) -> str:
+        """`Senator Alex Padilla (D-CA)`, `Representative Nancy Pelosi (D-CA-11)`; others by name."""
+        if not self.is_legislator:
+            return self.name
+        party = (self.party or "?")[:1]
+        seat = self.state or ""
+        if self.kind != "senator" and self.district:
+            seat += f"-{self.district}"
+        return f"{self.role} {self.name} ({party}-{seat})"
 
     @property
     def role(self) -> str:

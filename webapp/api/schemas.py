@@ -23,7 +23,7 @@ class _Strict(BaseModel):
 
 class SupporterIn(_Strict):
     name: str
-    email: str
+    email: str = ""  # required for every channel but a phone call (the service says so)
     zip: str
     address: str = ""
     note: str = ""
@@ -31,6 +31,8 @@ class SupporterIn(_Strict):
     @field_validator("name", "email", "zip", "address", "note")
     @classmethod
     def _check(cls, value: str, info) -> str:
+        if info.field_name == "email" and not value.strip():
+            return ""
         rules = {
             "name": validation.name,
             "email": validation.email,
@@ -59,7 +61,7 @@ class SubmissionIn(_Strict):
     template: str = Field(min_length=1, max_length=80)
     targets: list[str] = Field(min_length=1, max_length=20)
     supporter: SupporterIn
-    channel: Literal["smtp", "mailto"]
+    channel: Literal["smtp", "mailto", "contact_form", "call", "print"]
     subject: str | None = None
     body: str | None = None
     smtp: SmtpIn | None = None
@@ -72,3 +74,7 @@ def errors_of(exc: ValidationError) -> dict[str, list[str]]:
         path = ".".join(str(part) for part in error["loc"]) or "body"
         errors.setdefault(path, []).append(error["msg"])
     return errors
+
+
+class ConfirmIn(_Strict):
+    outcome: Literal["sent", "called", "voicemail"]

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from webapp.api.schemas import SubmissionIn, errors_of
+from webapp.api.schemas import ConfirmIn, SubmissionIn, errors_of
 from webapp.campaigns.service import active_templates, campaign_targets, find_campaign, published_campaigns
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
@@ -121,7 +121,7 @@ def create_submission():
     if body.channel == "smtp" and body.smtp is None:
         return unprocessable({"smtp": ["Mail server settings are required to send from your own email."]})
     try:
-        template, targets = service.choose(found, body.template, body.targets, body.channel)
+        template, targets = service.choose(found, body.template, body.targets, body.channel, body.supporter.zip)
     except service.NotFound as exc:
         abort(404, description=str(exc))
     except service.SubmissionInvalid as exc:
@@ -158,3 +158,19 @@ def submission(submission_id: str):
     if found is None:
         abort(404, description="No such submission.")
     return jsonify(service.submission_view(found))
+
+
+@bp.route("/letters/<letter_id>/confirm", methods=["POST"])
+def confirm_letter(letter_id: str):
+    """The supporter says a hand-off happened (sent, called, voicemail). Once per letter."""
+    letter = service.find_letter(letter_id)
+    if letter is None:
+        abort(404, description="No such letter.")
+    try:
+        outcome = ConfirmIn.model_validate(_json_body()).outcome
+        recorded = service.confirm(letter, outcome)
+    except ValidationError as exc:
+        return unprocessable(errors_of(exc))
+    except service.SubmissionInvalid as exc:
+        return unprocessable(exc.errors)
+    return jsonify({"id": letter.id, "outcome": letter.outcome, "recorded": recorded})

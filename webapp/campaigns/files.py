@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from webapp.letters.rendering import check_template
-from webapp.models import ALL_CHANNELS, TARGET_KINDS
+from webapp.models import ALL_CHANNELS, CALL, TARGET_KINDS
 
 CAMPAIGN_FILE = "campaign.yaml"
 LETTERS_DIR = "letters"
@@ -103,8 +103,10 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
             raise CampaignFileError(f"{where}: kind '{kind}' is not one of {', '.join(TARGET_KINDS)}")
     if not spec.channels or any(channel not in ALL_CHANNELS for channel in spec.channels):
         raise CampaignFileError(f"{where}: channels must be some of {', '.join(ALL_CHANNELS)}")
+    if CALL in spec.channels and spec.channels != [CALL]:
+        raise CampaignFileError(f"{where}: a call script has channels: [call] and nothing else")
     kinds = sorted({*spec.kinds, *(known_targets[t] for t in spec.targets)})
-    problems = check_template(spec.subject, spec.body, target_kinds=kinds)
+    problems = check_template(spec.subject, spec.body, target_kinds=kinds, require_note=spec.channels != [CALL])
     if problems:
         raise CampaignFileError(f"{where}: " + "; ".join(str(p) for p in problems))
     return spec

@@ -1,19 +1,37 @@
-"""Campaign pages: the list, and one campaign with its updates, actions and live totals."""
+"""Campaign pages: the list, and one campaign with its updates, the supporter's members of Congress, actions and live totals."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, render_template, request
 
 from webapp.campaigns import service
+from webapp.congress import service as congress
 from webapp.extensions import db
+from webapp.models import CALL
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("campaigns", __name__)
+
+MOST_WRITTEN = 10
 
 
 @bp.route("/")
 def index():
     return render_template("campaigns/index.html", campaigns=service.published_campaigns())
+
+
+def _congress_lookup(raw_zip: str | None) -> tuple[congress.ZipLookup | None, str | None]:
+    """The supporter's members for the ZIP they typed, or a message saying what went wrong."""
+    if not raw_zip:
+        return None, None
+    try:
+        return congress.lookup(raw_zip), None
+    except congress.InvalidZip:
+        return None, "Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234)."
+    except congress.UnknownZip as exc:
+        return None, str(exc) or "We don't know that ZIP code. Check it, or use the House's find-your-representative page."
+    except congress.CongressDataMissing:
+        return None, "The list of members of Congress isn't loaded on this server yet. Please try again later."
 
 
 @bp.route("/c/<slug>")
@@ -22,10 +40,25 @@ def campaign(slug: str):
     if found is None:
         abort(404)
     targets = service.campaign_targets(found)
+    zip_code = (request.args.get("zip") or "").strip()
+    lookup, zip_error = _congress_lookup(zip_code) if found.congress else (None, None)
+    letters = [t for t in service.active_templates(found) if CALL not in t.channels]
+    totals = campaign_totals(db.session, found)
+    own = {target.id for target in targets}
+    # "Write to all": both senators and the representative, unless the supporter must pick a district first.
+    write_all = [m.id for m in (lookup.senators + ([] if lookup.split else lookup.representatives))] if lookup else []
     return render_template(
         "campaigns/campaign.html",
         campaign=found,
         targets=targets,
-        templates_for={target.id: service.templates_for(found, target) for target in targets},
-        totals=campaign_totals(db.session, found),
+        templates_for={target.id: [t for t in letters if t.fits(target)] for target in targets},
+        has_call_script={target.id: any(t.fits(target) for t in service.active_templates(found) if CALL in t.channels) for target in targets},
+        congress_letters=[t for t in letters if set(t.target_kinds) & {"senator", "representative", "delegate"}],
+        zip_code=zip_code,
+        lookup=lookup,
+        write_all=write_all,
+        zip_error=zip_error,
+        find_representative_url=congress.FIND_REPRESENTATIVE_URL,
+        totals=totals,
+        most_written=[row for row in totals.targets if row.target_id not in own][:MOST_WRITTEN],
     )

@@ -20,7 +20,7 @@ from wtforms import (
     widgets,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
+from wtforms.validators import DataRequired, Optional
 
 from webapp.delivery import ssrf
 from webapp.delivery.credentials import SECURITY_CHOICES, SmtpAccount
@@ -135,3 +135,17 @@ class SendForm(WriteForm):
         if not ok:
             return None
         return SmtpAccount(host, int(self.smtp_port.data), self.smtp_security.data, username, self.smtp_password.data)
+
+
+class CallForm(FlaskForm):
+    """A phone call needs only who to call and the name and ZIP the script gives."""
+
+    target = SelectField("Who are you calling?", validate_choice=True)
+    name = StringField("Your name", [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX})
+    zip = StringField("ZIP code", [Check(validation.zip_code)], render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10})
+
+
+class ConfirmForm(FlaskForm):
+    """'I sent it' / 'I called' / 'voicemail': the supporter's own word, recorded once."""
+
+    outcome = HiddenField(validators=[DataRequired()])

@@ -184,11 +184,12 @@ SAMPLE_TARGETS: dict[str, dict[str, Any]] = {
 
 
 def check_template(
-    subject: str, body: str, *, target_kinds: list[str] | None = None
+    subject: str, body: str, *, target_kinds: list[str] | None = None, require_note: bool = True
 ) -> list[LetterTemplateError]:
     """Every problem with a template, found by parsing it and rendering it for each kind it fits.
 
-    The organizer form, `flask letters check` and the tests all call this one function.
+    The organizer form, `flask letters check` and the tests all call this one function. Letters
+    must give the supporter's note a place; call scripts (`require_note=False`) need not.
     """
     problems: list[LetterTemplateError] = []
     for field, source in (("subject", subject), ("body", body)):
@@ -210,7 +211,7 @@ def check_template(
                     field, f"'{name}' is not a letter variable (use {', '.join(VARIABLES)})", line
                 )
             )
-        if field == "body" and not _uses_note(parsed):
+        if field == "body" and require_note and not _uses_note(parsed):
             problems.append(
                 LetterTemplateError(
                     "body",

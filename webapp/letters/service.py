@@ -10,19 +10,26 @@ from typing import Any
 from flask import current_app, url_for
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp.campaigns.service import active_templates, campaign_targets
+from webapp.congress import service as congress
 from webapp.delivery import credentials, ssrf
 from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db
 from webapp.letters import validation, words
-from webapp.letters.handoff import hand_off
+from webapp.letters.handoff import hand_off, tel_uri
 from webapp.letters.rendering import LetterTemplateError, context_for, render, supporter_variables
 from webapp.models import (
+    CALL,
+    CONFIRMED,
+    CONTACT_FORM,
+    EMAIL_CHANNELS,
     FAILED,
     HANDED_OFF,
     MAILTO,
+    OUTCOMES,
+    PRINT,
     QUEUED,
     SMTP,
     Campaign,
@@ -65,7 +72,7 @@ class Supporter:
 
 def target_variables(target: Target) -> dict[str, Any]:
     """What a template sees as `target` (documented in letter_templates/README.md)."""
-    role = {"senator": "Senator", "representative": "Representative", "delegate": "Delegate"}.get(target.kind, "")
+    role = target.role
     salutation = target.salutation or (f"{role} {target.last_name}" if role and target.last_name else target.name)
     return {
         "id": target.id,
@@ -121,8 +128,14 @@ def draft_letters(
     return drafts
 
 
-def choose(campaign: Campaign, template_slug: str, target_ids: list[str], channel: str | None) -> tuple[LetterTemplate, list[Target]]:
-    """The template and targets a request names, checked against the campaign. Raises NotFound or SubmissionInvalid."""
+def choose(
+    campaign: Campaign, template_slug: str, target_ids: list[str], channel: str | None, zip_code: str = ""
+) -> tuple[LetterTemplate, list[Target]]:
+    """The template and targets a request names, checked against the campaign and the supporter's ZIP.
+
+    Recipients come only from target records: the campaign's own targets, or, for a campaign that
+    writes to Congress, the members who represent `zip_code`. Raises NotFound or SubmissionInvalid.
+    """
     template = next((t for t in active_templates(campaign) if t.slug == template_slug), None)
     if template is None:
         raise NotFound(f"No letter '{template_slug}' in this campaign.")
@@ -134,23 +147,44 @@ def choose(campaign: Campaign, template_slug: str, target_ids: list[str], channe
     chosen = []
     errors: list[str] = []
     for target_id in target_ids:
-        target = offered.get(target_id)
+        target = offered.get(target_id) or db.session.get(Target, target_id)
         if target is None:
-            if db.session.get(Target, target_id) is None:
-                raise NotFound(f"No target '{target_id}'.")
-            errors.append(f"'{target_id}' is not someone this campaign writes to.")
-            continue
-        if not template.fits(target):
-            errors.append(f"The letter '{template.name}' is not meant for {target.name}.")
-            continue
-        if channel and channel not in template.channels_for(target):
-            reason = target.no_email_reason if channel in (SMTP, MAILTO) else None
-            errors.append(reason or f"{target.name} can't be reached that way.")
-            continue
-        chosen.append(target)
+            raise NotFound(f"No target '{target_id}'.")
+        problem = _not_offered(campaign, target, zip_code) if target_id not in offered else None
+        if problem is None and not template.fits(target):
+            problem = f"The letter '{template.name}' is not meant for {target.name}."
+        if problem is None and channel and channel not in template.channels_for(target):
+            problem = (target.no_email_reason if channel in EMAIL_CHANNELS else None) or _unreachable(target, channel)
+        if problem:
+            errors.append(problem)
+        else:
+            chosen.append(target)
     if errors:
         raise SubmissionInvalid({"targets": errors})
     return template, chosen
+
+
+def _not_offered(campaign: Campaign, target: Target, zip_code: str) -> str | None:
+    """Why a target outside the campaign's own list may not be written to, or None if it may."""
+    if not (target.is_legislator and campaign.congress):
+        return f"'{target.id}' is not someone this campaign writes to."
+    if not target.active:
+        return f"{target.name} is no longer in office."
+    if target.id not in congress.allowed_legislator_ids(zip_code):
+        where = f"ZIP code {zip_code}" if zip_code else "the ZIP code you gave"
+        return (
+            f"{target.role} {target.name} ({target.state}) does not represent {where}. "
+            "You can write only to your own members of Congress."
+        )
+    return None
+
+
+def _unreachable(target: Target, channel: str) -> str:
+    return {
+        CONTACT_FORM: f"We don't know a contact form for {target.name}.",
+        CALL: f"We don't have a phone number for {target.name}.",
+        PRINT: f"We don't have a postal address for {target.name}.",
+    }.get(channel, f"{target.name} can't be reached that way.")
 
 
 def check_smtp_host(host: str, port: int) -> None:
@@ -198,6 +232,12 @@ def submit(
     """
     if channel == SMTP and account is None:
         raise SubmissionInvalid({"smtp": ["Your mail server settings are needed to send from your own email."]})
+    if channel != CALL and not supporter.email:
+        raise SubmissionInvalid({"supporter.email": ["Please enter your email address."]})
+    if channel == PRINT and not supporter.address:
+        raise SubmissionInvalid(
+            {"supporter.address": ["A printed letter needs your postal address: offices answer constituents by mail."]}
+        )
     drafts = draft_letters(campaign, template, targets, supporter)
     now = utcnow()
     submission = Submission(
@@ -269,6 +309,35 @@ def find_submission(submission_id: str) -> Submission | None:
     return db.session.get(Submission, submission_id)
 
 
+def find_letter(letter_id: str) -> Letter | None:
+    if not letter_id or len(letter_id) > 64:
+        return None
+    return db.session.get(Letter, letter_id)
+
+
+def confirm(letter: Letter, outcome: str) -> bool:
+    """Record what the supporter says happened after a hand-off, once; True if this call recorded it."""
+    allowed = OUTCOMES.get(letter.channel, ())
+    if outcome not in allowed:
+        if not allowed:
+            raise SubmissionInvalid({"outcome": ["Letters sent from your own email are counted when your server accepts them."]})
+        raise SubmissionInvalid({"outcome": [f"Use one of: {', '.join(allowed)}."]})
+    now = utcnow()
+    changed = db.session.execute(
+        update(Letter)
+        .where(Letter.id == letter.id, Letter.status == HANDED_OFF, Letter.outcome.is_(None))
+        .values(outcome=outcome, confirmed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        totals.bump(db.session, letter, CONFIRMED, now)
+    db.session.commit()
+    db.session.refresh(letter)
+    if changed:
+        log.info("letter.confirmed submission=%s letter=%s outcome=%s", letter.submission_id, letter.id, outcome)
+    return bool(changed)
+
+
 def letter_view(letter: Letter) -> dict[str, Any]:
     """A letter as the API and the status page show it (never any credential)."""
     view: dict[str, Any] = {
@@ -280,6 +349,7 @@ def letter_view(letter: Letter) -> dict[str, Any]:
         "body": letter.body,
         "personal_share": letter.personal_share,
     }
+    target = letter.target
     if letter.channel == MAILTO and letter.recipient:
         links = hand_off(letter.recipient, letter.subject, letter.body)
         view.update(
@@ -289,6 +359,21 @@ def letter_view(letter: Letter) -> dict[str, Any]:
             outlook_url=links.outlook_url,
             recipient=letter.recipient,
         )
+    elif letter.channel == CONTACT_FORM:
+        view["contact_url"] = target.contact_url
+    elif letter.channel == CALL:
+        view["phone"] = target.phone
+        view["phone_url"] = tel_uri(target.phone) if target.phone else None
+        view["offices"] = [
+            {"label": office.label, "phone": office.phone, "phone_url": tel_uri(office.phone)}
+            for office in (congress.district_offices(target.id) if target.is_legislator else [])
+            if office.phone
+        ]
+    elif letter.channel == PRINT:
+        view["print_url"] = url_for("letters.print_letter", letter_id=letter.id, _external=True)
+    if letter.channel in OUTCOMES:
+        view["outcome"] = letter.outcome
+        view["outcomes"] = list(OUTCOMES[letter.channel])
     if letter.error and letter.status == FAILED:
         view["error"] = letter.error
     elif letter.error and letter.status == QUEUED:

@@ -1,23 +1,28 @@
-"""The supporter's pages: write, preview and edit, send or hand off, and watch the letters' status."""
+"""The supporter's pages: write, preview and edit, send or hand off, call, print, and watch the letters' status."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
 from wtforms.fields.choices import SelectChoice
 
 from webapp.campaigns.service import active_templates, campaign_targets, find_campaign
+from webapp.congress import service as congress
 from webapp.delivery.ssrf import RefusedHost
 from webapp.letters import service, words
+from webapp.letters.forms import CallForm, ConfirmForm, SendForm, WriteForm
 from webapp.letters.handoff import tel_uri
-from webapp.letters.forms import SendForm, WriteForm
 from webapp.letters.providers import PROVIDERS
-from webapp.models import EMAIL_CHANNELS, MAILTO, SMTP, Campaign, LetterTemplate, Target
+from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
 
 bp = Blueprint("letters", __name__)
 bp.add_app_template_filter(tel_uri, "tel")
 
-ACTIONS = (SMTP, MAILTO)
+# How a written letter can leave, in the order the preview page offers them.
+SEND_CHANNELS = (SMTP, MAILTO, CONTACT_FORM, PRINT)
+SUPPORTER_FIELDS = ("name", "email", "zip", "address", "note")
 
 
 def _campaign(slug: str) -> Campaign:
@@ -27,25 +32,53 @@ def _campaign(slug: str) -> Campaign:
     return campaign
 
 
-def _offer(form: WriteForm, campaign: Campaign) -> tuple[list[Target], list[LetterTemplate]]:
-    targets = campaign_targets(campaign)
-    templates = active_templates(campaign)
-    form.targets.choices = [SelectChoice(target.id, target.name) for target in targets]
+def _legislators(campaign: Campaign, zip_code: str | None) -> list[Target]:
+    """The members of Congress for this ZIP, if the campaign writes to Congress and the ZIP is known."""
+    if not (campaign.congress and zip_code):
+        return []
+    try:
+        return congress.legislators_for_zip(zip_code)
+    except (congress.InvalidZip, congress.UnknownZip, congress.CongressDataMissing):
+        return []
+
+
+def _offer(form: WriteForm, campaign: Campaign, zip_code: str | None) -> tuple[list[Target], list[LetterTemplate]]:
+    """Targets and letters a supporter may choose: the campaign's own, plus their members of Congress."""
+    targets = campaign_targets(campaign) + _legislators(campaign, zip_code)
+    templates = [t for t in active_templates(campaign) if CALL not in t.channels]
+    form.targets.choices = [SelectChoice(target.id, target.display_name) for target in targets]
     form.template.choices = [SelectChoice(template.slug, template.name) for template in templates]
     return targets, templates
 
 
 def _render_write(form: WriteForm, campaign: Campaign, targets, templates, status: int = 200):
     return (
-        render_template("letters/write.html", form=form, campaign=campaign, targets=targets, templates=templates),
+        render_template(
+            "letters/write.html",
+            form=form,
+            campaign=campaign,
+            targets=targets,
+            templates=templates,
+            channel_names=CHANNEL_NAMES,
+        ),
         status,
     )
 
 
-def _attach(form: WriteForm, errors: dict[str, list[str]]) -> None:
-    """Put service errors next to the fields they are about."""
+CHANNEL_NAMES = {
+    SMTP: "email from your account",
+    MAILTO: "your mail app",
+    CONTACT_FORM: "their web form",
+    PRINT: "a printed letter",
+    CALL: "a phone call",
+}
+
+
+def _attach(form, errors: dict[str, list[str]]) -> None:
+    """Put service errors next to the fields they are about ("supporter.email" → the email field)."""
     for key, messages in errors.items():
-        field = getattr(form, key, None) if key in ("targets", "template") else None
+        name = key.removeprefix("supporter.")
+        field = getattr(form, name, None) if name in (*SUPPORTER_FIELDS, "targets", "template") else None
         field = field or form.targets
         field.errors = [*field.errors, *messages]
 
@@ -54,18 +87,26 @@ def _attach(form: WriteForm, errors: dict[str, list[str]]) -> None:
 def write(slug: str):
     campaign = _campaign(slug)
     form = WriteForm()
-    targets, templates = _offer(form, campaign)
+    zip_code = request.args.get("zip") if request.method == "GET" else request.form.get("zip")
+    targets, templates = _offer(form, campaign, zip_code)
     if request.method == "GET":
-        wanted = [t for t in request.args.getlist("target") if t in {target.id for target in targets}]
-        form.targets.data = wanted or ([targets[0].id] if len(targets) == 1 else [])
-        fitting = [t for t in templates if any(t.fits(target) for target in targets if target.id in form.targets.data)]
-        chosen = request.args.get("template")
-        form.template.data = chosen if chosen in {t.slug for t in templates} else (fitting[0].slug if fitting else None)
+        offered = {target.id for target in targets}
+        form.targets.data = [t for t in request.args.getlist("target") if t in offered]
+        if not form.targets.data and len(targets) == 1:
+            form.targets.data = [targets[0].id]
+        if zip_code and not form.zip.data:
+            form.zip.data = zip_code
+        chosen = [target for target in targets if target.id in form.targets.data]
+        fitting = [t for t in templates if chosen and all(t.fits(target) for target in chosen)]
+        wanted = request.args.get("template")
+        form.template.data = wanted if wanted in {t.slug for t in templates} else (fitting[0].slug if fitting else None)
         return _render_write(form, campaign, targets, templates)
     if not form.validate_on_submit():
         return _render_write(form, campaign, targets, templates, 422)
     try:
-        template, chosen_targets = service.choose(campaign, form.template.data, form.targets.data, channel=None)
+        template, chosen_targets = service.choose(
+            campaign, form.template.data, form.targets.data, channel=None, zip_code=form.zip.data
+        )
         supporter = service.Supporter(**form.supporter_fields())
         drafts = service.draft_letters(campaign, template, chosen_targets, supporter)
     except service.NotFound as exc:
@@ -75,15 +116,15 @@ def write(slug: str):
         _attach(form, exc.errors)
         return _render_write(form, campaign, targets, templates, 422)
     send_form = SendForm(formdata=None, data={**form.supporter_fields(), "targets": form.targets.data, "template": template.slug})
-    _offer(send_form, campaign)
+    _offer(send_form, campaign, form.zip.data)
     for draft in drafts:
         send_form.letters.append_entry({"target": draft.target.id, "subject": draft.subject, "body": draft.body})
     return _render_preview(send_form, campaign, template, drafts)
 
 
 def _channels(template: LetterTemplate, targets: list[Target]) -> list[str]:
-    """Email channels every chosen target can take with this letter."""
-    return [c for c in EMAIL_CHANNELS if all(c in template.channels_for(target) for target in targets)]
+    """Ways out that every chosen target can take with this letter."""
+    return [c for c in SEND_CHANNELS if all(c in template.channels_for(target) for target in targets)]
 
 
 def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate, drafts, status: int = 200):
@@ -94,6 +135,7 @@ def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate
         if draft is not None:
             shares[draft.target.id] = draft.share(entry.form.body.data or "")
     targets = [draft.target for draft in drafts]
+    channels = _channels(template, targets)
     return (
         render_template(
             "letters/preview.html",
@@ -103,8 +145,8 @@ def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate
             drafts=by_target,
             shares=shares,
             describe_share=words.describe,
-            channels=_channels(template, targets),
-            blocked=[t for t in targets if t.no_email_reason],
+            channels=channels,
+            blocked=[t for t in targets if t.no_email_reason] if not set(channels) & {SMTP, MAILTO} else [],
             providers=PROVIDERS,
         ),
         status,
@@ -115,16 +157,16 @@ def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate
 def send(slug: str):
     campaign = _campaign(slug)
     form = SendForm()
-    targets, templates = _offer(form, campaign)
+    targets, templates = _offer(form, campaign, request.form.get("zip"))
     action = request.form.get("action")
     if action == "edit":
         back = WriteForm()
-        _offer(back, campaign)
+        _offer(back, campaign, request.form.get("zip"))
         return _render_write(back, campaign, targets, templates)
-    if not form.validate_on_submit() or action not in ACTIONS:
+    if not form.validate_on_submit() or action not in SEND_CHANNELS:
         return _preview_or_write(form, campaign, targets, templates)
     try:
-        template, chosen = service.choose(campaign, form.template.data, form.targets.data, channel=action)
+        template, chosen = service.choose(campaign, form.template.data, form.targets.data, channel=action, zip_code=form.zip.data)
     except (service.NotFound, service.SubmissionInvalid) as exc:
         errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]}
         _attach(form, errors)
@@ -163,16 +205,50 @@ def _preview_or_write(form: SendForm, campaign: Campaign, targets, templates, st
     chosen = [t for t in targets if t.id in (form.targets.data or [])]
     if template is None or not chosen:
         return _render_write(form, campaign, targets, templates, status)
-    supporter_ok = not any(getattr(form, name).errors for name in ("name", "email", "zip", "address", "note"))
-    fields = form.supporter_fields()
-    supporter = service.Supporter(**fields) if supporter_ok else service.Supporter(
-        name=fields["name"] or "", email=fields["email"] or "", zip=fields["zip"] or ""
-    )
+    fields = {name: getattr(form, name).data or "" for name in SUPPORTER_FIELDS}
+    if any(getattr(form, name).errors for name in SUPPORTER_FIELDS):
+        fields.update(address="", note="")  # draft with what is surely usable; the errors are shown
     try:
-        drafts = service.draft_letters(campaign, template, chosen, supporter)
+        drafts = service.draft_letters(campaign, template, chosen, service.Supporter(**fields))
     except service.SubmissionInvalid:
         return _render_write(form, campaign, targets, templates, status)
     return _render_preview(form, campaign, template, drafts, status)
+
+
+@bp.route("/c/<slug>/call", methods=["GET", "POST"])
+def call(slug: str):
+    """A phone call: name and ZIP are all the script needs; the call is counted, the outcome is the supporter's to tell."""
+    campaign = _campaign(slug)
+    form = CallForm()
+    zip_code = request.values.get("zip")
+    targets = [t for t in campaign_targets(campaign) + _legislators(campaign, zip_code) if CALL in t.channels]
+    scripts = [t for t in active_templates(campaign) if t.channels == [CALL]]
+    form.target.choices = [SelectChoice(target.id, target.display_name) for target in targets]
+    if request.method == "GET":
+        form.target.data = request.args.get("target")
+        form.zip.data = form.zip.data or zip_code
+    elif form.validate_on_submit():
+        target = next(t for t in targets if t.id == form.target.data)
+        script = next((s for s in scripts if s.fits(target)), None)
+        if script is None:
+            form.target.errors = [*form.target.errors, f"This campaign has no call script for {target.name} yet."]
+        else:
+            try:
+                template, chosen = service.choose(campaign, script.slug, [target.id], CALL, form.zip.data)
+                supporter = service.Supporter(name=form.name.data, email="", zip=form.zip.data)
+                submission = service.submit(campaign, template, chosen, supporter, CALL)
+            except (service.NotFound, service.SubmissionInvalid) as exc:
+                _attach_call(form, exc)
+            else:
+                return redirect(url_for("letters.status", submission_id=submission.id), 303)
+    return render_template("letters/call.html", form=form, campaign=campaign, targets=targets), 200 if request.method == "GET" else 422
+
+
+def _attach_call(form: CallForm, exc: Exception) -> None:
+    errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"target": [str(exc)]}
+    for key, messages in errors.items():
+        field = {"supporter.name": form.name, "supporter.zip": form.zip}.get(key, form.target)
+        field.errors = [*field.errors, *messages]
 
 
 @bp.route("/s/<submission_id>")
@@ -180,4 +256,69 @@ def status(submission_id: str):
     submission = service.find_submission(submission_id)
     if submission is None:
         abort(404)
-    return render_template("letters/status.html", submission=submission, view=service.submission_view(submission))
+    return render_template(
+        "letters/status.html",
+        submission=submission,
+        view=service.submission_view(submission),
+        confirm_form=ConfirmForm(),
+        outcome_labels=OUTCOME_LABELS,
+    )
+
+
+OUTCOME_LABELS = {
+    (MAILTO, "sent"): "I sent it",
+    (CONTACT_FORM, "sent"): "I sent it through the form",
+    (PRINT, "sent"): "I mailed it",
+    (CALL, "called"): "I called and spoke to someone",
+    (CALL, "voicemail"): "No answer / I left a voicemail",
+}
+
+
+@bp.route("/l/<letter_id>/confirm", methods=["POST"])
+def confirm(letter_id: str):
+    letter = service.find_letter(letter_id)
+    if letter is None:
+        abort(404)
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            service.confirm(letter, form.outcome.data)
+        except service.SubmissionInvalid:
+            abort(422)
+    else:
+        abort(400)
+    return redirect(url_for("letters.status", submission_id=letter.submission_id, _anchor=f"letter-{letter.id}"), 303)
+
+
+@bp.route("/l/<letter_id>/print")
+def print_letter(letter_id: str):
+    """A print-ready letter: the supporter's address block, the date, the office's address, the letter."""
+    letter = service.find_letter(letter_id)
+    if letter is None or letter.channel != PRINT:
+        abort(404)
+    target = letter.target
+    offices = [office for office in congress.district_offices(target.id) if office.postal_address] if target.is_legislator else []
+    chosen = next((office for office in offices if office.id == request.args.get("office")), None)
+    return render_template(
+        "letters/print.html",
+        letter=letter,
+        submission=letter.submission,
+        target=target,
+        offices=offices,
+        chosen=chosen,
+        recipient_block=_recipient_block(target, chosen),
+        today=dt.date.today(),
+    )
+
+
+def _recipient_block(target: Target, office: congress.Office | None) -> str:
+    """The address block of a printed letter: a district office, the DC office, or the target's address."""
+    if not target.is_legislator:
+        return target.postal_address or target.name
+    lines = [f"The Honorable {target.name}"]
+    if office is not None:
+        lines.append(office.postal_address or "")
+    else:
+        lines.append("United States Senate" if target.kind == "senator" else "United States House of Representatives")
+        lines.append(target.postal_address or "")
+    return "\n".join(line for line in lines if line)

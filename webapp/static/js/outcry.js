@@ -89,7 +89,7 @@
     poll(box.getAttribute("data-status-url"), 1500, function (data) {
       data.letters.forEach(function (letter) {
         var card = box.querySelector('[data-letter="' + letter.id + '"]');
-        if (!card) return;
+        if (!card || letter.channel !== "smtp") return;
         var status = card.querySelector('[data-field="status"]');
         status.textContent = STATUS_TEXT[letter.status] || letter.status;
         status.className = "status status-" + letter.status;
@@ -109,10 +109,14 @@
     poll(section.getAttribute("data-totals-url"), 10000, function (data) {
       var all = section.querySelector('[data-total="all"]');
       if (all) all.textContent = data.totals.sent + data.totals.handed_off;
+      ["sent", "handed_off", "confirmed"].forEach(function (name) {
+        var span = section.querySelector('[data-total="' + name + '"]');
+        if (span) span.textContent = data.totals[name];
+      });
       data.targets.forEach(function (row) {
         var tr = section.querySelector('tr[data-target="' + row.id + '"]');
         if (!tr) return;
-        ["sent", "handed_off", "failed"].forEach(function (name) {
+        ["sent", "handed_off", "confirmed", "failed"].forEach(function (name) {
           var cell = tr.querySelector('[data-count="' + name + '"]');
           if (cell) cell.textContent = row[name];
         });
@@ -120,7 +124,17 @@
     });
   }
 
+  function setupPrintPage() {
+    document.querySelectorAll("[data-print]").forEach(function (button) {
+      button.addEventListener("click", function () { window.print(); });
+    });
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      select.addEventListener("change", function () { select.form.submit(); });
+    });
+  }
+
   onReady(function () {
+    setupPrintPage();
     setupCopyButtons();
     setupProviders();
     setupCounters();
