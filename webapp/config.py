@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message says which and how to fix it."""
@@ -39,7 +41,30 @@ DEFAULTS: dict[str, Any] = {
     "SWEEP_INTERVAL": 30.0,
     "WORKER_HEARTBEAT_TTL": 30,
     "MESSAGE_ID_DOMAIN": None,  # default: the supporter's own mail domain
+    # Rate limits (webapp/security/limits.py), in the `limits` notation: "20 per hour;100 per day".
+    "RATELIMIT_ENABLED": True,
+    "RATELIMIT_PER_ADDRESS": "20 per hour;100 per day",  # submissions (HTML and API) from one client address
+    "RATELIMIT_DEFAULT": "300 per minute",  # every other request from one client address (pages, previews, API reads)
+    "RATELIMIT_PER_SENDER": "20 per hour;50 per day",  # letters from one supporter email address
+    "RATELIMIT_PER_TARGET": "2000 per day",  # letters to one target through one campaign
+    "RATELIMIT_LIFT_FACTOR": 10,  # how far a campaign's lift (Campaign.limits_lifted_until) raises its limits
+    # Behind a reverse proxy: how many X-Forwarded-For / X-Forwarded-Proto hops to trust (0: none).
+    "PROXY_FIX_HOPS": 0,
+    # Privacy: days after which a finished submission's personal data is erased (counts stay).
+    "RETENTION_DAYS": 30,
+    "PURGE_INTERVAL": 3600.0,  # seconds between the scheduler's retention purges
 }
+
+
+def boolean(raw: str) -> bool:
+    """`true/false`, `yes/no`, `on/off`, `1/0` (any case); anything else is a mistake worth stopping for."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
 
 # Settings that may come from the environment, with the type to read them as.
 ENVIRONMENT: dict[str, type] = {
@@ -56,6 +81,14 @@ ENVIRONMENT: dict[str, type] = {
     "SWEEP_INTERVAL": float,
     "MESSAGE_ID_DOMAIN": str,
     "LETTER_TEMPLATES_DIR": str,
+    "RATELIMIT_ENABLED": boolean,
+    "RATELIMIT_PER_ADDRESS": str,
+    "RATELIMIT_DEFAULT": str,
+    "RATELIMIT_PER_SENDER": str,
+    "RATELIMIT_PER_TARGET": str,
+    "RATELIMIT_LIFT_FACTOR": int,
+    "PROXY_FIX_HOPS": int,
+    "RETENTION_DAYS": int,
 }
 
 
@@ -106,6 +139,16 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     ca_file = config.get("SMTP_CA_FILE")
     if ca_file and not Path(ca_file).is_file():
         raise ConfigError(f"SMTP_CA_FILE={ca_file!r} does not exist; point it at a PEM file of CA certificates.")
+    for name in ("RETENTION_DAYS", "PROXY_FIX_HOPS"):
+        if int(config[name]) < 0:
+            raise ConfigError(f"{name} must be 0 or more, not {config[name]!r}")
+    if int(config["RATELIMIT_LIFT_FACTOR"]) < 1:
+        raise ConfigError("RATELIMIT_LIFT_FACTOR must be 1 or more (1 means a lift changes nothing)")
+    for name in ("RATELIMIT_PER_ADDRESS", "RATELIMIT_DEFAULT", "RATELIMIT_PER_SENDER", "RATELIMIT_PER_TARGET"):
+        try:
+            parse_many(config[name])
+        except ValueError:
+            raise ConfigError(f"{name}={config[name]!r} is not a rate limit; write e.g. '20 per hour;100 per day'") from None
 
 
 def parse_allowed_hosts(value: str | frozenset) -> frozenset[tuple[str, int]]:

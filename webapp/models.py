@@ -62,6 +62,8 @@ class Campaign(db.Model):
     congress: Mapped[bool] = mapped_column(Boolean, default=False)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Until when the campaign's rate limits are raised for a planned push (webapp/security/limits.py).
+    limits_lifted_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -249,6 +251,7 @@ class Submission(db.Model):
     """One supporter's action: their details and the letters it produced. The id is unguessable."""
 
     __tablename__ = "submissions"
+    __table_args__ = (Index("ix_submissions_created_at", "created_at"),)  # the retention purge's lookup
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_submission_id)
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
@@ -263,6 +266,8 @@ class Submission(db.Model):
     smtp_host: Mapped[str | None] = mapped_column(String(253))
     smtp_port: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # When the supporter's personal data was erased (retention purge or their request); counts stay.
+    purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     campaign: Mapped[Campaign] = relationship()
     template: Mapped[LetterTemplate] = relationship()
