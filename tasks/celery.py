@@ -15,7 +15,7 @@ from webapp.health.views import WORKER_KEY_PATTERN
 
 flask_app = create_app()
 app = flask_app.extensions["celery"]
-app.conf.include = ["tasks.delivery"]
+app.conf.include = ["tasks.delivery", "tasks.privacy"]
 
 
 class Heartbeat(bootsteps.StartStopStep):

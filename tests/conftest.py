@@ -105,6 +105,8 @@ def app(tmp_root, redis_url, database_url, mail_server, ssl_mail_server):
             "DELIVERY_RETRY_DELAYS": (0.2, 0.4, 0.6),
             "DELIVERY_RETRY_JITTER": 0.1,
             "SERVER_NAME": "outcry.test",
+            # Limits have their own tests (tests/security/test_rate_limits.py); elsewhere they'd only add flakiness.
+            "RATELIMIT_ENABLED": False,
         }
     )
     app.instance_path = str(tmp_root / "instance")

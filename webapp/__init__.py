@@ -26,6 +26,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _register_logging(app)
     _register_extensions(app)
     _register_blueprints(app)
+    _register_security(app)
     _register_errors(app)
     _register_commands(app)
     return app
@@ -56,6 +57,14 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
 
 
+def _register_security(app: Flask) -> None:
+    """Proxy hops, security headers and rate limits (which wrap views: after the blueprints), and privacy."""
+    from webapp import privacy, security
+
+    security.init_app(app)
+    privacy.init_app(app)
+
+
 def _register_errors(app: Flask) -> None:
     from webapp.errors import register
 
@@ -66,8 +75,12 @@ def _register_commands(app: Flask) -> None:
     from webapp.campaigns.cli import campaigns_cli, totals_command
     from webapp.congress.cli import congress_cli
     from webapp.letters.cli import letters_cli
+    from webapp.privacy.cli import privacy_cli
+    from webapp.security.cli import limits_cli
 
     app.cli.add_command(campaigns_cli)
     app.cli.add_command(totals_command)
     app.cli.add_command(letters_cli)
     app.cli.add_command(congress_cli)
+    app.cli.add_command(privacy_cli)
+    app.cli.add_command(limits_cli)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
+
+from webapp.security import limits
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,21 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         default = type(exc).description
         return _respond(exc.code or 500, None if exc.description == default else exc.description)
+
+    @app.errorhandler(TooManyRequests)
+    def too_many_requests(exc: TooManyRequests):
+        """Any limit, HTML or JSON: say which and when to try again, in words and in Retry-After."""
+        seconds = limits.retry_after(exc)
+        message = limits.explain(exc, seconds)
+        if _wants_json():
+            response = jsonify({"error": message, "status": 429, "retry_after": seconds})
+        else:
+            if request.method == "POST":
+                message += " What you wrote is still in the form: use your browser's Back button."
+            response = make_response(render_template("error.html", code=429, message=message))
+        response.status_code = 429
+        response.headers["Retry-After"] = str(seconds)
+        return response
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):

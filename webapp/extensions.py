@@ -37,6 +37,8 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Erased personal data is overwritten in the file, not just unlinked (webapp/privacy/service.py).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -87,7 +89,8 @@ def celery_init_app(app: Flask) -> Celery:
                 "sweep-outbox": {
                     "task": "tasks.delivery.sweep_outbox",
                     "schedule": app.config["SWEEP_INTERVAL"],
-                }
+                },
+                "purge-personal-data": {"task": "tasks.privacy.purge_expired", "schedule": app.config["PURGE_INTERVAL"]},
             },
             **app.config.get("CELERY", {}),
         }

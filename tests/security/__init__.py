@@ -1,0 +1,1 @@
+"""Tests that try the attacks Outcry must resist (issue 5)."""

@@ -1,0 +1,14 @@
+"""Abuse resistance for every request: the proxy hop we trust, security headers, and rate limits."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Wire proxy handling, headers and limits; call after the blueprints are registered."""
+    from webapp.security import headers, limits, proxy
+
+    proxy.init_app(app)
+    headers.init_app(app)
+    limits.init_app(app)

@@ -1,0 +1,264 @@
+"""Rate limits: per client address (Flask-Limiter), per sender and per target (`check_submission`), all in Redis.
+
+Every key is a keyed hash (HMAC with a secret derived from SECRET_KEY), so Redis never holds a raw
+client address or email address, and every key expires with its window. IPv6 clients are counted
+per /64, the block one subscriber usually gets. Organizers can raise a campaign's limits for a
+planned push (`lift`); the per-sender limit stays, since one person needs no more letters then.
+
+If Redis cannot be reached the limits let requests through (and say so in the log): mail hand-offs
+keep working, and own-email sending fails on its own without Redis.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Iterable
+from functools import lru_cache
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from limits import RateLimitItem, parse_many
+from redis.exceptions import RedisError
+from werkzeug.exceptions import TooManyRequests
+
+from webapp.extensions import db
+from webapp.models import Campaign, utcnow
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "outcry.limiter"
+KEY_PREFIX = "outcry:ratelimit"  # under outcry:* like every other key the app writes
+SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
+# The endpoints that create letters; they share one per-address budget, HTML and API alike.
+SUBMISSION_ENDPOINTS = ("letters.send", "letters.call", "api.create_submission")
+# Never limited: the health check (polled by the orchestrator) and static files.
+EXEMPT_ENDPOINTS = ("health.healthz", "static")
+
+
+class RateLimited(TooManyRequests):
+    """Too many letters for one sender or one target; `retry_after_seconds` says when to try again."""
+
+    def __init__(self, retry_after_seconds: int, message: str):
+        seconds = max(1, math.ceil(retry_after_seconds))
+        super().__init__(description=message, retry_after=seconds)
+        self.retry_after_seconds = seconds
+        self.message = message
+
+
+# ---- keys ---------------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=8)
+def _hash_key(secret: str) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry rate-limit keys").derive(
+        secret.encode()
+    )
+
+
+def pseudonym(kind: str, value: str) -> str:
+    """A stable, secret-keyed stand-in for an address: the same value gives the same key, nothing reverses it."""
+    key = _hash_key(current_app.config["SECRET_KEY"])
+    return hmac.new(key, f"{kind}\0{value}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def client_network(remote_addr: str | None) -> str:
+    """The address a client is counted by: IPv4 as is, IPv6 by its /64, IPv4-mapped IPv6 as IPv4."""
+    try:
+        ip = ipaddress.ip_address((remote_addr or "").split("%", 1)[0])
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def address_key() -> str:
+    return "address/" + pseudonym("address", client_network(request.remote_addr))
+
+
+# ---- lifting a campaign's limits ----------------------------------------------------------------------------
+
+
+def lifted(campaign: Campaign | None, now: dt.datetime | None = None) -> bool:
+    until = getattr(campaign, "limits_lifted_until", None)
+    return until is not None and (now or utcnow()) < until
+
+
+def lift(campaign: Campaign, until: dt.datetime | None) -> None:
+    """Raise the campaign's per-address and per-target limits by RATELIMIT_LIFT_FACTOR until `until`
+    (naive UTC); None ends a lift at once. Commits."""
+    campaign.limits_lifted_until = until
+    db.session.commit()
+    log.info("limits.lift campaign=%s until=%s", campaign.slug, until.isoformat() if until else "-")
+
+
+def _factor(campaign: Campaign | None) -> int:
+    return int(current_app.config["RATELIMIT_LIFT_FACTOR"]) if lifted(campaign) else 1
+
+
+def scaled(limits: str, factor: int) -> str:
+    """`"20 per hour;100 per day"` times 3 → `"60 per 1 hour;300 per 1 day"`."""
+    if factor == 1:
+        return limits
+    return ";".join(
+        f"{item.amount * factor} per {item.multiples} {item.GRANULARITY.name}" for item in parse_many(limits)
+    )
+
+
+def _requested_campaign() -> Campaign | None:
+    """The campaign a submission request names: in the URL (HTML) or in the JSON body (API)."""
+    slug = (request.view_args or {}).get("slug")
+    if slug is None and request.is_json:
+        length = request.content_length
+        if length is not None and length <= (current_app.config.get("MAX_CONTENT_LENGTH") or 0):
+            body = request.get_json(silent=True)
+            slug = body.get("campaign") if isinstance(body, dict) else None
+    if not isinstance(slug, str) or not slug or len(slug) > 80:
+        return None
+    return db.session.scalar(db.select(Campaign).where(Campaign.slug == slug))
+
+
+def _submission_limit() -> str:
+    return scaled(current_app.config["RATELIMIT_PER_ADDRESS"], _factor(_requested_campaign()))
+
+
+# ---- per sender and per target ------------------------------------------------------------------------------
+
+
+def check_submission(campaign: Campaign, supporter_email: str, target_ids: Iterable[str]) -> None:
+    """Count a submission's letters against its sender's and its targets' limits, or raise RateLimited.
+
+    Call it once per submission, after the input is valid and before anything is written. Nothing is
+    counted when any limit would be exceeded, so a refused submission costs the supporter nothing.
+    """
+    limiter = _limiter()
+    if limiter is None:
+        return
+    target_ids = list(target_ids)
+    config = current_app.config
+    factor = _factor(campaign)
+    sender = pseudonym("sender", supporter_email.strip().lower())
+    checks: list[tuple[str, RateLimitItem, tuple[str, ...], int]] = [
+        ("sender", item, ("sender", sender), len(target_ids)) for item in parse_many(config["RATELIMIT_PER_SENDER"])
+    ]
+    for target_id in target_ids:
+        target = pseudonym("target", f"{campaign.id}\0{target_id}")
+        checks += [
+            ("target", item, ("target", target), 1)
+            for item in parse_many(scaled(config["RATELIMIT_PER_TARGET"], factor))
+        ]
+    strategy = limiter.limiter
+    try:
+        refused = [check for check in checks if not strategy.test(check[1], *check[2], cost=check[3])]
+        if not refused:
+            for _kind, item, identifiers, cost in checks:
+                strategy.hit(item, *identifiers, cost=cost)
+            return
+        now = time.time()
+        wait = max(strategy.get_window_stats(item, *identifiers).reset_time - now for _k, item, identifiers, _c in refused)
+    except RedisError as exc:
+        log.warning("limits.unavailable check=submission error=%s", type(exc).__name__)
+        return
+    kinds = {check[0] for check in refused}
+    log.info("limits.refused campaign=%s limits=%s", campaign.slug, ",".join(sorted(kinds)))
+    if "sender" in kinds:
+        message = (
+            "You have sent as many letters from this email address as we allow for now. "
+            f"Please try again in {in_words(wait)}."
+        )
+    else:
+        message = (
+            "The person you chose has received as many letters through this campaign as we can send "
+            f"for now. Please try again in {in_words(wait)}."
+        )
+    raise RateLimited(math.ceil(wait), message)
+
+
+# ---- answering a 429 ----------------------------------------------------------------------------------------
+
+
+def in_words(seconds: float) -> str:
+    """How long to wait, the way a person would say it."""
+    if seconds <= 60:
+        return "a minute"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours = math.ceil(seconds / 3600)
+    return "an hour" if hours == 1 else f"about {hours} hours"
+
+
+def retry_after(exc: TooManyRequests) -> int:
+    """Seconds until the limit that refused this request lets it through again (at least 1)."""
+    if isinstance(exc, RateLimited):
+        return exc.retry_after_seconds
+    limiter = _limiter()
+    if isinstance(exc, RateLimitExceeded) and limiter is not None:
+        current = limiter.current_limit
+        if current is not None:
+            try:
+                return max(1, math.ceil(current.window.reset_time - time.time()))
+            except RedisError:
+                pass
+    seconds = getattr(exc, "retry_after", None)
+    return max(1, int(seconds)) if isinstance(seconds, int | float) else 60
+
+
+def explain(exc: TooManyRequests, seconds: int) -> str:
+    """The 429 message: why, and when to try again."""
+    if isinstance(exc, RateLimited):
+        return exc.message
+    if isinstance(exc, RateLimitExceeded) and getattr(exc.limit, "scope", None) == SUBMISSIONS:
+        return (
+            "Many letters have been sent from your internet connection in a short time, so we paused it "
+            f"to stop abuse. Please try again in {in_words(seconds)}."
+        )
+    return f"Too many requests from your internet connection in a short time. Please try again in {in_words(seconds)}."
+
+
+# ---- wiring -------------------------------------------------------------------------------------------------
+
+
+def storage_uri(redis_url: str) -> str:
+    """The `limits` library spells a Redis unix socket `redis+unix://`; redis-py spells it `unix://`."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://") :]
+    return redis_url
+
+
+def _limiter() -> Limiter | None:
+    limiter = current_app.extensions.get(EXTENSION)
+    return limiter if limiter is not None and limiter.enabled else None
+
+
+def init_app(app: Flask) -> None:
+    """One Limiter per app (Flask-Limiter keeps its storage and switches on the instance, so a shared
+    one would follow whichever app was set up last). Call after the blueprints are registered."""
+    limiter = Limiter(
+        key_func=address_key,
+        storage_uri=storage_uri(app.config["REDIS_URL"]),
+        storage_options={"key_prefix": KEY_PREFIX, "socket_timeout": 2, "socket_connect_timeout": 2},
+        strategy="moving-window",
+        swallow_errors=True,
+        headers_enabled=False,  # the 429 handler in webapp/errors.py sets Retry-After itself
+    )
+    limiter.request_filter(lambda: request.endpoint in EXEMPT_ENDPOINTS)
+    limiter.init_app(app)  # reads RATELIMIT_ENABLED and RATELIMIT_DEFAULT from the config
+    app.extensions[EXTENSION] = limiter
+    if not limiter.enabled:
+        return
+    per_address = limiter.shared_limit(_submission_limit, scope=SUBMISSIONS, methods=["POST"])
+    for endpoint in SUBMISSION_ENDPOINTS:
+        if endpoint in app.view_functions:
+            app.view_functions[endpoint] = per_address(app.view_functions[endpoint])
