@@ -1,0 +1,327 @@
+"""Privacy by default: the retention purge, `flask privacy purge --dry-run`, `flask privacy forget EMAIL`,
+"delete my data now", and proof that after a purge no personal field survives in the database files,
+in Redis (and its append-only file) or in the logs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect as sql_inspect
+from sqlalchemy import select, text, update
+
+from tests.conftest import LAUNCH
+from tests.support.waiting import wait_for
+from webapp.delivery import credentials
+from webapp.delivery.credentials import SmtpAccount
+from webapp.extensions import db, get_redis
+from webapp.models import FAILED, QUEUED, SMTP, Letter, LetterTally, Submission, utcnow
+from webapp.privacy import service
+from webapp.privacy.service import CANCELLED
+
+API = "/api/v1/submissions"
+
+
+def marked_supporter(tag: str | None = None) -> dict:
+    """A supporter whose every field carries a unique marker, so any copy of it can be found."""
+    tag = tag or secrets.token_hex(6)
+    return {
+        "name": f"Quinn Marker{tag}",
+        "email": f"quinn.{tag}@example.org",
+        "zip": "94110",
+        "address": f"{tag} Marker Lane\nSan Francisco, CA 94110",
+        "note": f"My own words {tag}, about my cousin's family.",
+    }
+
+
+def markers(supporter: dict) -> list[str]:
+    tag = supporter["email"].split(".")[1].split("@")[0]
+    return [supporter["name"], supporter["email"], f"{tag} Marker Lane", supporter["note"], tag]
+
+
+def submit(client, supporter, **extra) -> str:
+    payload = {
+        "campaign": LAUNCH,
+        "template": "un-human-rights-office",
+        "targets": ["ohchr"],
+        "supporter": supporter,
+        "channel": "mailto",
+        **extra,
+    }
+    response = client.post(API, json=payload)
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()["id"]
+
+
+def age(submission_id: str, days: float) -> None:
+    """Move a submission and its letters `days` into the past."""
+    then = utcnow() - dt.timedelta(days=days)
+    db.session.execute(update(Submission).where(Submission.id == submission_id).values(created_at=then))
+    db.session.execute(
+        update(Letter).where(Letter.submission_id == submission_id).values(created_at=then, finished_at=then)
+    )
+    db.session.commit()
+
+
+def tallies() -> list[tuple]:
+    return sorted(
+        db.session.execute(
+            select(LetterTally.target_id, LetterTally.channel, LetterTally.day, LetterTally.sent, LetterTally.handed_off, LetterTally.failed)
+        ).all()
+    )
+
+
+def assert_erased(submission_id: str) -> None:
+    db.session.expire_all()
+    submission = db.session.get(Submission, submission_id)
+    assert submission.purged_at is not None
+    assert (submission.supporter_name, submission.supporter_email, submission.supporter_zip) == ("", "", "")
+    assert (submission.supporter_address, submission.supporter_note) == ("", "")
+    assert submission.smtp_host is None and submission.smtp_port is None
+    assert submission.created_at.time() == dt.time()  # only the day is kept
+    for letter in submission.letters:
+        assert (letter.subject, letter.body) == ("", "")
+        assert letter.created_at.time() == dt.time()
+        assert letter.finished_at is None or letter.finished_at.time() == dt.time()
+        # What the counts need stays.
+        assert letter.target_id and letter.template_id and letter.channel and letter.status
+
+
+# ---- the retention purge ----------------------------------------------------------------------------------------
+
+
+def test_purge_erases_old_finished_submissions_and_keeps_the_counts(client, ctx):
+    old, recent = marked_supporter(), marked_supporter()
+    old_id, recent_id = submit(client, old), submit(client, recent)
+    age(old_id, 31)
+    age(recent_id, 29)
+    counts = tallies()
+    before = db.session.get(Letter, db.session.get(Submission, old_id).letters[0].id)
+    kept = (before.target_id, before.template_id, before.channel, before.status, before.created_at.date())
+
+    result = service.purge()
+
+    assert (result.submissions, result.letters) == (1, 1)
+    assert_erased(old_id)
+    letter = db.session.get(Submission, old_id).letters[0]
+    assert (letter.target_id, letter.template_id, letter.channel, letter.status, letter.created_at.date()) == kept
+    assert db.session.get(Submission, recent_id).supporter_email == recent["email"]  # inside the window
+    assert tallies() == counts
+    assert client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]["handed_off"] == 2
+    assert service.purge().submissions == 0  # nothing twice
+
+
+def test_purge_waits_for_letters_still_on_their_way(client, ctx):
+    submission_id = submit(client, marked_supporter())
+    age(submission_id, 40)
+    db.session.execute(update(Letter).where(Letter.submission_id == submission_id).values(status=QUEUED))
+    db.session.commit()
+    assert service.purge().submissions == 0
+    db.session.execute(update(Letter).where(Letter.submission_id == submission_id).values(status=FAILED))
+    db.session.commit()
+    assert service.purge().submissions == 1
+
+
+def test_retention_days_is_a_setting(client, app, ctx, monkeypatch):
+    submission_id = submit(client, marked_supporter())
+    age(submission_id, 3)
+    monkeypatch.setitem(app.config, "RETENTION_DAYS", 7)
+    assert service.purge().submissions == 0
+    monkeypatch.setitem(app.config, "RETENTION_DAYS", 2)
+    assert service.purge().submissions == 1
+
+
+def test_purge_dry_run_shows_what_would_go_and_changes_nothing(client, runner, app):
+    supporter = marked_supporter()
+    with app.app_context():
+        submission_id = submit(client, supporter)
+        submit(client, marked_supporter())
+        age(submission_id, 45)
+    result = runner.invoke(args=["privacy", "purge", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "Would erase the personal data of 1 submission (1 letter)" in result.output
+    assert "older than 30 days" in result.output and "Nothing was changed" in result.output
+    with app.app_context():
+        assert db.session.get(Submission, submission_id).supporter_email == supporter["email"]
+    result = runner.invoke(args=["privacy", "purge"])
+    assert "Erased the personal data of 1 submission (1 letter)" in result.output
+    with app.app_context():
+        assert_erased(submission_id)
+
+
+def test_the_scheduler_runs_the_purge(app):
+    schedule = app.extensions["celery"].conf.beat_schedule
+    assert schedule["purge-personal-data"]["task"] == "tasks.privacy.purge_expired"
+    assert schedule["purge-personal-data"]["schedule"] == app.config["PURGE_INTERVAL"] <= 24 * 3600
+    from tasks.privacy import purge_expired
+
+    assert purge_expired.name == "tasks.privacy.purge_expired"
+
+
+# ---- erasure on request ---------------------------------------------------------------------------------------
+
+
+def queued_smtp_submission(supporter: dict) -> str:
+    """A submission whose own-email letter is still waiting, with its password in Redis."""
+    submission = Submission(
+        campaign_id=db.session.scalar(text("SELECT id FROM campaigns WHERE slug = :s"), {"s": LAUNCH}),
+        template_id=db.session.scalar(text("SELECT id FROM letter_templates WHERE slug = 'un-human-rights-office'")),
+        channel=SMTP,
+        supporter_name=supporter["name"],
+        supporter_email=supporter["email"],
+        supporter_zip=supporter["zip"],
+        supporter_address=supporter["address"],
+        supporter_note=supporter["note"],
+        smtp_host="smtp.example.org",
+        smtp_port=587,
+    )
+    later = utcnow() + dt.timedelta(hours=1)
+    submission.letters = [
+        Letter(
+            campaign_id=submission.campaign_id, target_id="ohchr", template_id=submission.template_id, template_version=1,
+            channel=SMTP, status=QUEUED, recipient="petitions@ohchr.org", subject=f"About {supporter['name']}",
+            body=supporter["note"], next_attempt_at=later, lease_until=later,
+        )
+    ]
+    db.session.add(submission)
+    db.session.commit()
+    credentials.store(submission.id, SmtpAccount("smtp.example.org", 587, "starttls", supporter["email"], "hunter2-" + supporter["name"]))
+    return submission.id
+
+
+def test_forget_email_erases_everything_of_that_supporter_at_once(client, runner, app):
+    supporter, other = marked_supporter(), marked_supporter()
+    with app.app_context():
+        handed_off = submit(client, supporter)
+        waiting = queued_smtp_submission(supporter)
+        untouched = submit(client, other)
+        failed_before = sum(row[5] for row in tallies())
+    result = runner.invoke(args=["privacy", "forget", supporter["email"].upper()])  # any case
+    assert result.exit_code == 0, result.output
+    assert "Erased the personal data of 2 submissions (2 letters)" in result.output
+    assert "1 letter still waiting to be sent were cancelled" in result.output
+    with app.app_context():
+        assert_erased(handed_off)
+        assert_erased(waiting)
+        letter = db.session.get(Submission, waiting).letters[0]
+        assert (letter.status, letter.error) == (FAILED, CANCELLED)
+        assert sum(row[5] for row in tallies()) == failed_before + 1  # counted, as failed
+        assert credentials.load(waiting) is None
+        assert db.session.get(Submission, untouched).supporter_email == other["email"]
+    again = runner.invoke(args=["privacy", "forget", supporter["email"]])
+    assert "No personal data is stored for that email address" in again.output
+
+
+def test_forget_submission_is_the_delete_my_data_button(client, ctx):
+    supporter = marked_supporter()
+    mine, also_mine = submit(client, supporter), submit(client, supporter)
+    assert service.forget_submission(mine) is True
+    assert_erased(mine)
+    assert db.session.get(Submission, also_mine).supporter_email == supporter["email"]  # only that one
+    assert service.forget_submission(mine) is True  # pressing twice is harmless
+    assert service.forget_submission("no-such-submission") is False
+    assert service.forget_submission("x" * 500) is False
+    view = client.get(f"/api/v1/submissions/{mine}").get_json()  # the status stays readable
+    assert view["letters"][0]["status"] == "handed_off" and view["letters"][0]["body"] == ""
+
+
+def test_the_notice_says_what_is_kept_and_for_how_long(app, monkeypatch):
+    with app.test_request_context("/"):
+        notice = service.retention_notice()
+        assert "for 30 days" in notice and "only the count stays" in notice and "never store your IP address" in notice
+        assert "until your letters are on their way" in service.retention_notice(0)
+        monkeypatch.setitem(app.config, "RETENTION_DAYS", 7)
+        assert "for 7 days" in service.retention_notice()
+
+
+# ---- nothing personal survives anywhere ------------------------------------------------------------------------
+
+
+def sqlite_files(app) -> list[Path]:
+    path = Path(app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///"))
+    return [p for p in (path, Path(f"{path}-wal"), Path(f"{path}-journal")) if p.exists()]
+
+
+def database_text(app) -> bytes:
+    """Every byte of the SQLite files; on PostgreSQL every text value in every table."""
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            return b"".join(path.read_bytes() for path in sqlite_files(app))
+        chunks = []
+        inspector = sql_inspect(db.engine)
+        for table in inspector.get_table_names():
+            for column in inspector.get_columns(table):
+                rows = db.session.execute(text(f'SELECT CAST("{column["name"]}" AS TEXT) FROM "{table}"'))  # noqa: S608
+                chunks += [str(value).encode() for (value,) in rows if value is not None]
+        return b"\n".join(chunks)
+
+
+def redis_text(app, redis_files: list[Path]) -> bytes:
+    """Every key and value in Redis, read by type, plus its append-only and dump files when embedded."""
+    redis = get_redis(app)
+    chunks = []
+    for key in redis.scan_iter(count=1000):
+        chunks.append(key)
+        kind = redis.type(key)
+        if kind == b"string":
+            chunks.append(redis.get(key) or b"")
+        elif kind == b"list":
+            chunks += redis.lrange(key, 0, -1)
+        elif kind == b"hash":
+            for field, value in redis.hgetall(key).items():
+                chunks += [field, value]
+        elif kind == b"set":
+            chunks += list(redis.smembers(key))
+        elif kind == b"zset":
+            chunks += redis.zrange(key, 0, -1)
+    chunks += [path.read_bytes() for path in redis_files if path.is_file()]
+    return b"\n".join(chunks)
+
+
+def test_after_a_purge_no_personal_field_survives_in_the_database_redis_or_logs(
+    app, client, mail_server, celery_worker, tmp_root, log_records
+):
+    supporter = marked_supporter()
+    secret_words = markers(supporter)
+    own_email = submit(
+        client, supporter, channel="smtp", smtp=mail_server.smtp_settings(),
+        subject=f"Reunite them, from {supporter['name']}", body=f"{supporter['note']}\n\nSigned, {supporter['name']}",
+    )
+    hand_off = submit(client, supporter)
+    with app.app_context():
+        wait_for(lambda: db.session.get(Letter, db.session.get(Submission, own_email).letters[0].id).status == "sent",
+                 what="the own-email letter to be sent")
+        db.session.expire_all()
+    assert len(mail_server.received) == 1  # it really went out, through Redis and a worker
+    # Before: the data is there (so the checks below can see it when it is).
+    assert supporter["email"].encode() in database_text(app)
+
+    with app.app_context():
+        assert service.purge(days=0).submissions == 2
+        assert_erased(own_email)
+        assert_erased(hand_off)
+
+    stored = database_text(app)
+    redis_files = [] if os.environ.get("REDIS_URL") else list((tmp_root / "redis").glob("*"))
+    cached = redis_text(app, redis_files)
+    logged = "\n".join(
+        record.getMessage() + (f"\n{record.exc_text}" if record.exc_text else "")
+        for record in log_records.records
+        if not record.name.startswith("mail.log")  # the test's SMTP server, standing in for the supporter's own
+    )
+    for word in secret_words:
+        assert word.encode() not in stored, f"{word!r} is still in the database"
+        assert word.encode() not in cached, f"{word!r} is in Redis"
+        assert word not in logged, f"{word!r} was logged"
+    assert mail_server.smtp_settings()["password"].encode() not in cached
+    assert mail_server.smtp_settings()["password"] not in logged
+
+
+@pytest.mark.parametrize("days", [0, 1, 30, 365])
+def test_the_window_is_counted_from_the_day_of_the_submission(days, app):
+    now = dt.datetime(2026, 6, 30, 12, 0)
+    with app.app_context():
+        assert service.cutoff(now, days) == now - dt.timedelta(days=days)
