@@ -134,7 +134,8 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
             )
         config["SECRET_KEY"] = "insecure-development-key"  # noqa: S105 - debug and tests only
     if not (config.get("DEBUG") or config.get("TESTING")):
-        config.setdefault("SESSION_COOKIE_SECURE", True)
+        # Not setdefault: Flask's own defaults already hold SESSION_COOKIE_SECURE=False.
+        config["SESSION_COOKIE_SECURE"] = True
     config["SMTP_ALLOWED_HOSTS"] = parse_allowed_hosts(config.get("SMTP_ALLOWED_HOSTS", ""))
     ca_file = config.get("SMTP_CA_FILE")
     if ca_file and not Path(ca_file).is_file():
