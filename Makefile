@@ -18,6 +18,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark stage against its baseline in one run (bench/README.md); BENCH_ARGS passes options.
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check webapp tasks tests
 	$(BIN)/ruff format --check webapp tasks tests

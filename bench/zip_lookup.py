@@ -1,6 +1,7 @@
 """ZIP → members-of-Congress lookups per second: the in-process cache versus querying the database each time.
 
-Run from the project folder: `.venv/bin/python -m bench.zip_lookup [--seconds 2] [--db-lookups 2000]`.
+Run from the project folder: `.venv/bin/python -m bench.zip_lookup [--seconds 2] [--db-lookups 2000]`;
+`make bench` calls `measure()` as its ZIP stage.
 Builds a fresh SQLite database under /tmp, migrates it, loads the bundled Congress data, then measures.
 """
 
@@ -71,16 +72,16 @@ def uncached(zip_code: str) -> None:
     db.session.remove()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=2.0, help="time per cached measurement")
-    parser.add_argument("--db-lookups", type=int, default=2000, help="lookups for the uncached baseline")
-    parser.add_argument("--api-requests", type=int, default=2000, help="GET /api/v1/congress requests")
-    parser.add_argument("--zips", type=int, default=5000, help="distinct real ZIPs in the mix")
-    parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--no-json", action="store_true", help="don't write bench/results.json")
-    args = parser.parse_args(argv)
-
+def measure(
+    *,
+    seconds: float = 2.0,
+    db_lookups: int = 2000,
+    api_requests: int = 2000,
+    zips: int = 5000,
+    seed: int = 2026,
+    say: Callable[[str], object] = print,
+) -> dict:
+    """Measure on a fresh SQLite database under /tmp, print the report with `say`, return the figures."""
     workdir = Path(tempfile.mkdtemp(prefix="outcry-bench-", dir="/tmp"))
     try:
         app = create_app(
@@ -88,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "SECRET_KEY": "bench-only",
                 "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
                 "REDIS_URL": "redis://127.0.0.1:1/0",  # the lookup never uses Redis; nothing connects
+                "RATELIMIT_ENABLED": False,  # the API loop below is one client asking thousands of times
             }
         )
         with app.app_context():
@@ -112,17 +114,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             traced, _peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
 
-            mix = zip_mix(args.zips, args.seed)
+            mix = zip_mix(zips, seed)
             found = [service.lookup(z) for z in mix]
             split = sum(result.split for result in found)
             supplement = sum(result.source == "supplement" for result in found)
 
-            cached_calls, cached_seconds = rate(service.lookup, mix, seconds=args.seconds)
-            dict_calls, dict_seconds = rate(lambda z: service.lookup(z).as_dict(), mix, seconds=args.seconds)
-            db_calls, db_seconds = rate(uncached, mix, seconds=0, limit=args.db_lookups)
+            cached_calls, cached_seconds = rate(service.lookup, mix, seconds=seconds)
+            dict_calls, dict_seconds = rate(lambda z: service.lookup(z).as_dict(), mix, seconds=seconds)
+            db_calls, db_seconds = rate(uncached, mix, seconds=0, limit=db_lookups)
         client = app.test_client()
         api_calls, api_seconds = rate(
-            lambda z: client.get("/api/v1/congress", query_string={"zip": z}), mix, seconds=0, limit=args.api_requests
+            lambda z: client.get("/api/v1/congress", query_string={"zip": z}), mix, seconds=0, limit=api_requests
         )
         with app.app_context():
             db.engine.dispose()
@@ -138,38 +140,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("GET /api/v1/congress (test client)", api_calls, api_seconds),
     ]
     mib = 1024 * 1024
-    print(f"ZIP lookup benchmark: SQLite, {len(mix):,} real ZIPs ({split:,} split, {supplement:,} supplement-only)")
-    print(f"{'path':<38}{'lookups':>12}{'seconds':>10}{'lookups/s':>13}")
-    for label, calls, seconds in rows:
-        print(f"{label:<38}{calls:>12,}{seconds:>10.2f}{calls / seconds:>13,.0f}")
-    print(f"cached / uncached: {cached_rate / db_rate:,.0f}x")
-    print(f"first load into the database: {load_seconds:.2f} s; cache build from the database: {build_seconds:.2f} s")
+    say(f"ZIP lookup benchmark: SQLite, {len(mix):,} real ZIPs ({split:,} split, {supplement:,} supplement-only)")
+    say(f"{'path':<38}{'lookups':>12}{'seconds':>10}{'lookups/s':>13}")
+    for label, calls, spent in rows:
+        say(f"{label:<38}{calls:>12,}{spent:>10.2f}{calls / spent:>13,.0f}")
+    say(f"cached / uncached: {cached_rate / db_rate:,.0f}x")
+    say(f"first load into the database: {load_seconds:.2f} s; cache build from the database: {build_seconds:.2f} s")
     rss_text = f"{(rss_after - rss_before) / mib:.1f} MiB" if rss_before and rss_after else "n/a"
-    print(f"memory held by the Congress cache: {traced / mib:.1f} MiB (tracemalloc, what the snapshot keeps)")
-    print(f"process RSS growth over the first build: +{rss_text} (adds SQLite's page cache and freed build garbage)")
+    say(f"memory held by the Congress cache: {traced / mib:.1f} MiB (tracemalloc, what the snapshot keeps)")
+    say(f"process RSS growth over the first build: +{rss_text} (adds SQLite's page cache and freed build garbage)")
     verdict = "met" if cached_rate >= TARGET_PER_SECOND else "NOT met"
-    print(f"target ≥ {TARGET_PER_SECOND:,} cached lookups/s: {verdict}")
+    say(f"target ≥ {TARGET_PER_SECOND:,} cached lookups/s: {verdict}")
+    return {
+        "database": "sqlite",
+        "zips_in_mix": len(mix),
+        "cached_lookups_per_s": round(cached_rate),
+        "cached_with_as_dict_per_s": round(dict_calls / dict_seconds),
+        "uncached_lookups_per_s": round(db_rate),
+        "api_requests_per_s": round(api_calls / api_seconds),
+        "ratio_cached_to_uncached": round(cached_rate / db_rate, 1),
+        "first_load_s": round(load_seconds, 3),
+        "cache_build_s": round(build_seconds, 3),
+        "cache_memory_mib_tracemalloc": round(traced / mib, 1),
+        "cache_memory_mib_rss": round((rss_after - rss_before) / mib, 1) if rss_before and rss_after else None,
+        "target_cached_lookups_per_s": TARGET_PER_SECOND,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
 
+
+def write_results(key: str, figures: dict) -> None:
+    """Merge one stage's figures into bench/results.json, keeping every other key."""
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[key] = figures
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="time per cached measurement")
+    parser.add_argument("--db-lookups", type=int, default=2000, help="lookups for the uncached baseline")
+    parser.add_argument("--api-requests", type=int, default=2000, help="GET /api/v1/congress requests")
+    parser.add_argument("--zips", type=int, default=5000, help="distinct real ZIPs in the mix")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--no-json", action="store_true", help="don't write bench/results.json")
+    args = parser.parse_args(argv)
+    figures = measure(
+        seconds=args.seconds, db_lookups=args.db_lookups, api_requests=args.api_requests, zips=args.zips, seed=args.seed
+    )
     if not args.no_json:
-        results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        results["zip_lookup"] = {
-            "database": "sqlite",
-            "zips_in_mix": len(mix),
-            "cached_lookups_per_s": round(cached_rate),
-            "cached_with_as_dict_per_s": round(dict_calls / dict_seconds),
-            "uncached_lookups_per_s": round(db_rate),
-            "api_requests_per_s": round(api_calls / api_seconds),
-            "ratio_cached_to_uncached": round(cached_rate / db_rate, 1),
-            "first_load_s": round(load_seconds, 3),
-            "cache_build_s": round(build_seconds, 3),
-            "cache_memory_mib_tracemalloc": round(traced / mib, 1),
-            "cache_memory_mib_rss": round((rss_after - rss_before) / mib, 1) if rss_before and rss_after else None,
-            "target_cached_lookups_per_s": TARGET_PER_SECOND,
-            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+        write_results("zip_lookup", figures)
         print(f"wrote {RESULTS.name} (zip_lookup)")
-    return 0 if cached_rate >= TARGET_PER_SECOND else 1
+    return 0 if figures["cached_lookups_per_s"] >= TARGET_PER_SECOND else 1
 
 
 if __name__ == "__main__":

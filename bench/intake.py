@@ -1,0 +1,73 @@
+"""Stage 2, intake: API submissions/s (mailto, smtp) under gunicorn against a bare Flask endpoint on the same settings."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+
+from bench.harness import (
+    GUNICORN_THREADS,
+    GUNICORN_WORKERS,
+    Processes,
+    child_env,
+    free_port,
+    make_workdir,
+    new_database,
+    prepare,
+    start_gunicorn,
+    start_redis,
+)
+from bench.loadgen import run_load
+from bench.payloads import submission_requests
+
+TARGET_RATIO = 0.33
+
+
+@dataclass
+class IntakeOptions:
+    clients: int = 64
+    seconds: float = 8.0
+    warmup: float = 2.0
+    keep: bool = False
+
+
+def run(options: IntakeOptions, say=print) -> dict:
+    workdir = make_workdir("outcry-bench-intake-")
+    database = None
+    try:
+        with Processes(workdir) as processes:
+            redis_url = start_redis(processes)
+            database = new_database(workdir, "intake")
+            prepare(database, redis_url)
+            # The SSRF check resolves this allowed host at intake; nothing connects to it (no worker runs here).
+            env = child_env(database, redis_url, SMTP_ALLOWED_HOSTS=f"localhost:{free_port()}")
+            load = dict(concurrency=options.clients, duration=options.seconds, warmup=options.warmup, expect=(202,))
+
+            bare, port = start_gunicorn(processes, "gunicorn-bare", env, app="bench.bare_app:create_app()")
+            say(f"  intake: bare Flask endpoint, {options.clients} clients, {options.seconds:.0f}s …")
+            baseline = run_load("127.0.0.1", port, submission_requests(port, "mailto"), **load)
+            processes.stop(bare)
+
+            _app, port = start_gunicorn(processes, "gunicorn-app", env)
+            results = {}
+            for channel in ("mailto", "smtp"):
+                say(f"  intake: POST /api/v1/submissions channel={channel} …")
+                smtp_port = int(env["SMTP_ALLOWED_HOSTS"].rsplit(":", 1)[1])
+                results[channel] = run_load("127.0.0.1", port, submission_requests(port, channel, smtp_port), **load)
+    finally:
+        if database is not None:
+            database.drop()
+        if not options.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    out = {
+        "gunicorn": {"workers": GUNICORN_WORKERS, "threads": GUNICORN_THREADS, "worker_class": "gthread"},
+        "clients": options.clients,
+        "seconds": options.seconds,
+        "baseline": baseline.summary(),
+        "target_ratio": TARGET_RATIO,
+    }
+    for channel, result in results.items():
+        ratio = result.rate / baseline.rate if baseline.rate else None
+        out[channel] = {**result.summary(), "ratio": round(ratio, 3) if ratio is not None else None}
+    return out
