@@ -72,7 +72,14 @@ def test_mailto_submission_is_handed_off_and_counted(client, supporter):
 
     totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()
     assert totals["totals"]["handed_off"] == 1
-    assert {"id": "ohchr", "name": "UN Human Rights Office (OHCHR)", "sent": 0, "handed_off": 1, "failed": 0, "confirmed": 0} in totals["targets"]
+    assert {
+        "id": "ohchr",
+        "name": "UN Human Rights Office (OHCHR)",
+        "sent": 0,
+        "handed_off": 1,
+        "failed": 0,
+        "confirmed": 0,
+    } in totals["targets"]
 
 
 def test_the_response_never_contains_the_password(client, supporter, mail_server, celery_worker):
@@ -105,7 +112,12 @@ def test_email_is_stored_normalized(client, supporter, app):
 
 @pytest.mark.parametrize(
     "data,content_type",
-    [(b"{not json", "application/json"), (b"[1, 2]", "application/json"), (b"", "application/json"), (b"\xff\xfe", "application/json")],
+    [
+        (b"{not json", "application/json"),
+        (b"[1, 2]", "application/json"),
+        (b"", "application/json"),
+        (b"\xff\xfe", "application/json"),
+    ],
 )
 def test_malformed_json_is_400(client, data, content_type):
     response = client.post("/api/v1/submissions", data=data, content_type=content_type)
@@ -134,8 +146,20 @@ def test_body_over_64_kib_is_413(client, supporter):
         ({"targets": ["us-mission-un"]}, "targets"),
         ({"channel": "carrier-pigeon"}, "channel"),
         ({"channel": "smtp"}, "smtp"),
-        ({"channel": "smtp", "smtp": {"host": "smtp.example.org", "port": 587, "security": "tls?", "username": "u", "password": "p"}}, "smtp.security"),
-        ({"channel": "smtp", "smtp": {"host": "mail.example.org", "port": 6379, "security": "ssl", "username": "u", "password": "p"}}, "smtp.host"),
+        (
+            {
+                "channel": "smtp",
+                "smtp": {"host": "smtp.example.org", "port": 587, "security": "tls?", "username": "u", "password": "p"},
+            },
+            "smtp.security",
+        ),
+        (
+            {
+                "channel": "smtp",
+                "smtp": {"host": "mail.example.org", "port": 6379, "security": "ssl", "username": "u", "password": "p"},
+            },
+            "smtp.host",
+        ),
         ({"subject": ""}, "subject"),
         ({"body": "   "}, "body"),
         ({"body": "x" * 20001}, "body"),

@@ -59,7 +59,9 @@ def test_edited_template_gets_a_new_version(app, campaign_copy, runner):
     letter = campaign_copy / "letters" / "un-human-rights-office.txt"
     letter.write_text(letter.read_text().replace("Thank you for standing up", "Thank you, truly, for standing up"))
     with app.app_context():
-        before = db.session.scalar(select(LetterTemplate.version).where(LetterTemplate.slug == "un-human-rights-office"))
+        before = db.session.scalar(
+            select(LetterTemplate.version).where(LetterTemplate.slug == "un-human-rights-office")
+        )
     result = runner.invoke(args=["campaigns", "load", str(campaign_copy.parent)])
     assert result.exit_code == 0, result.output
     assert "letter un-human-rights-office (body; now v" in result.output
@@ -70,7 +72,11 @@ def test_edited_template_gets_a_new_version(app, campaign_copy, runner):
 
 def test_filled_in_email_enables_email_channels(app, campaign_copy, runner, client):
     config = campaign_copy / "campaign.yaml"
-    config.write_text(config.read_text().replace("    salutation: Ms. Novakovic\n", "    salutation: Ms. Novakovic\n    email: ceo-office@example.com\n"))
+    config.write_text(
+        config.read_text().replace(
+            "    salutation: Ms. Novakovic\n", "    salutation: Ms. Novakovic\n    email: ceo-office@example.com\n"
+        )
+    )
     result = runner.invoke(args=["campaigns", "load", str(campaign_copy.parent)])
     assert "target general-dynamics-ceo (email)" in result.output
     detail = client.get(f"/api/v1/campaigns/{LAUNCH}").get_json()
@@ -117,7 +123,11 @@ def test_targets_are_loaded_from_the_files(app):
 
 def test_resource_links_must_be_web_links(campaign_copy):
     config = campaign_copy / "campaign.yaml"
-    config.write_text(config.read_text().replace("    name: United We Dream\n", "    name: United We Dream\n    url: javascript:alert(1)\n"))
+    config.write_text(
+        config.read_text().replace(
+            "    name: United We Dream\n", "    name: United We Dream\n    url: javascript:alert(1)\n"
+        )
+    )
     with pytest.raises(CampaignFileError, match="http"):
         read_campaign(campaign_copy)
 

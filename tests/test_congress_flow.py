@@ -23,7 +23,14 @@ def text_of(response) -> str:
 def submit(client, supporter, channel, targets, template=LETTER, **extra):
     return client.post(
         "/api/v1/submissions",
-        json={"campaign": LAUNCH, "template": template, "targets": targets, "supporter": supporter, "channel": channel, **extra},
+        json={
+            "campaign": LAUNCH,
+            "template": template,
+            "targets": targets,
+            "supporter": supporter,
+            "channel": channel,
+            **extra,
+        },
     )
 
 
@@ -36,7 +43,10 @@ def test_zip_shows_both_senators_and_the_representative(client):
         assert name in text
     assert "Democrat · CA · district 11" in text
     assert "Write one letter to all 3" in text
-    assert f"/c/{LAUNCH}/call?zip=94110&amp;target={PELOSI}" in html.escape(text, quote=False) or f"target={PELOSI}" in text
+    assert (
+        f"/c/{LAUNCH}/call?zip=94110&amp;target={PELOSI}" in html.escape(text, quote=False)
+        or f"target={PELOSI}" in text
+    )
 
 
 def test_split_zip_shows_every_candidate_and_asks_to_pick(client):
@@ -168,7 +178,9 @@ def test_the_launch_letters_do_not_fit_congress(client, supporter):
 
 
 def test_confirm_is_recorded_once(client, supporter):
-    letter = submit(client, {"name": "Maria Lopez", "zip": "94110"}, "call", [PADILLA], template=SCRIPT).get_json()["letters"][0]
+    letter = submit(client, {"name": "Maria Lopez", "zip": "94110"}, "call", [PADILLA], template=SCRIPT).get_json()[
+        "letters"
+    ][0]
     first = client.post(f"/api/v1/letters/{letter['id']}/confirm", json={"outcome": "called"})
     assert first.status_code == 200
     assert first.get_json() == {"id": letter["id"], "outcome": "called", "recorded": True}
@@ -186,7 +198,10 @@ def test_confirm_errors(client, supporter):
     assert client.post(f"/api/v1/letters/{letter['id']}/confirm", json={"outcome": "called"}).status_code == 422
     assert client.post(f"/api/v1/letters/{letter['id']}/confirm", json={"outcome": "maybe"}).status_code == 422
     assert client.post("/api/v1/letters/nope/confirm", json={"outcome": "sent"}).status_code == 404
-    assert client.post(f"/api/v1/letters/{letter['id']}/confirm", data="x", content_type="application/json").status_code == 400
+    assert (
+        client.post(f"/api/v1/letters/{letter['id']}/confirm", data="x", content_type="application/json").status_code
+        == 400
+    )
 
 
 # ------------------------------------------------------------------ pages, end to end
@@ -199,7 +214,9 @@ def test_write_preview_and_contact_form_through_the_pages(client, supporter):
     fields = form_fields(text)
     assert fields["targets"] == [PADILLA, PELOSI]
     assert fields["template"] == [LETTER]
-    fields.update(name=[supporter["name"]], email=[supporter["email"]], address=[supporter["address"]], note=[supporter["note"]])
+    fields.update(
+        name=[supporter["name"]], email=[supporter["email"]], address=[supporter["address"]], note=[supporter["note"]]
+    )
     preview = client.post(f"/c/{LAUNCH}/write", data=fields)
     assert preview.status_code == 200, text_of(preview)
     preview_text = text_of(preview)

@@ -12,10 +12,7 @@ from webapp.letters.handoff import MAILTO_MAX, hand_off, mailto_url, tel_uri
 
 def test_spaces_and_line_breaks_are_encoded_the_rfc_6068_way():
     url = mailto_url("petitions@ohchr.org", "Two words", "Line one\nLine two\r\nLine three")
-    assert url == (
-        "mailto:petitions@ohchr.org?subject=Two%20words"
-        "&body=Line%20one%0D%0ALine%20two%0D%0ALine%20three"
-    )
+    assert url == ("mailto:petitions@ohchr.org?subject=Two%20words&body=Line%20one%0D%0ALine%20two%0D%0ALine%20three")
     assert "+" not in url
 
 

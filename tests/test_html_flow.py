@@ -157,13 +157,23 @@ def test_send_through_own_smtp_and_watch_it_turn_sent(client, supporter, mail_se
     assert "Sent from your email account." in text_of(client.get(response.headers["Location"]))
     assert len(mail_server.received) == 1
     campaign_page = text_of(client.get(f"/c/{LAUNCH}"))
-    assert re.search(r'data-target="ohchr"><th scope="row">UN Human Rights Office \(OHCHR\)</th><td data-count="sent">1</td>', campaign_page)
+    assert re.search(
+        r'data-target="ohchr"><th scope="row">UN Human Rights Office \(OHCHR\)</th><td data-count="sent">1</td>',
+        campaign_page,
+    )
 
 
 def test_smtp_errors_keep_the_letter_and_ask_again_for_the_password(client, supporter):
     fields = send_form(preview(client, supporter))
     fields["letters-0-body"] = ["My carefully edited letter."]
-    fields.update(action=["smtp"], provider=["other"], smtp_host=["10.0.0.1"], smtp_port=["587"], smtp_security=["starttls"], smtp_password=["secret-pass"])
+    fields.update(
+        action=["smtp"],
+        provider=["other"],
+        smtp_host=["10.0.0.1"],
+        smtp_port=["587"],
+        smtp_security=["starttls"],
+        smtp_password=["secret-pass"],
+    )
     response = client.post(SEND, data=fields)
     assert response.status_code == 422
     text = text_of(response)

@@ -29,7 +29,10 @@ def shipped_templates():
 @pytest.mark.parametrize("template", list(shipped_templates()))
 def test_every_shipped_template_passes_the_check(template):
     kinds = template.kinds or list(SAMPLE_TARGETS)
-    assert check_template(template.subject, template.body, target_kinds=kinds, require_note=template.channels != ["call"]) == []
+    assert (
+        check_template(template.subject, template.body, target_kinds=kinds, require_note=template.channels != ["call"])
+        == []
+    )
 
 
 @pytest.mark.parametrize(

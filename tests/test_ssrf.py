@@ -20,8 +20,7 @@ def fake_dns(table: dict[str, list[str]]):
         except KeyError:
             return socket.getaddrinfo(host, port, *args, **kwargs) if _is_literal(host) else _missing(host)
         return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
-            for a in addresses
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses
         ]
 
     return getaddrinfo
@@ -58,10 +57,33 @@ def dns(monkeypatch):
 @pytest.mark.parametrize(
     "host",
     [
-        "127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0", "10.0.0.1", "172.16.0.1", "192.168.1.1",
-        "169.254.169.254", "[::ffff:127.0.0.1]", "::ffff:10.0.0.1", "2130706433", "0x7f000001", "017700000001",
-        "127.1", "loopback.example.org", "mixed.example.org", "metadata.example.org", "100.64.0.1", "224.0.0.1",
-        "fe80::1", "fc00::1", "240.0.0.1", "no-such-host.example.org", "", "exa mple.org", "a..b",
+        "127.0.0.1",
+        "localhost",
+        "::1",
+        "[::1]",
+        "0.0.0.0",
+        "10.0.0.1",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "[::ffff:127.0.0.1]",
+        "::ffff:10.0.0.1",
+        "2130706433",
+        "0x7f000001",
+        "017700000001",
+        "127.1",
+        "loopback.example.org",
+        "mixed.example.org",
+        "metadata.example.org",
+        "100.64.0.1",
+        "224.0.0.1",
+        "fe80::1",
+        "fc00::1",
+        "240.0.0.1",
+        "no-such-host.example.org",
+        "",
+        "exa mple.org",
+        "a..b",
     ],
 )
 def test_refused_hosts(dns, host):

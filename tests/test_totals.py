@@ -70,7 +70,13 @@ def test_concurrent_counting_loses_nothing(app, client, supporter):
     """Many threads bump the same counter at once; the upsert must not lose an increment."""
     letter_id = client.post(
         "/api/v1/submissions",
-        json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": supporter, "channel": "mailto"},
+        json={
+            "campaign": LAUNCH,
+            "template": "un-human-rights-office",
+            "targets": ["ohchr"],
+            "supporter": supporter,
+            "channel": "mailto",
+        },
     ).get_json()["letters"][0]["id"]
     threads, per_thread = 8, 25
     errors = []
@@ -101,7 +107,13 @@ def test_campaign_page_reads_counters_not_letters(app, client, supporter):
     for _ in range(3):
         client.post(
             "/api/v1/submissions",
-            json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": supporter, "channel": "mailto"},
+            json={
+                "campaign": LAUNCH,
+                "template": "un-human-rights-office",
+                "targets": ["ohchr"],
+                "supporter": supporter,
+                "channel": "mailto",
+            },
         )
     with app.app_context():
         db.session.query(Letter).delete()

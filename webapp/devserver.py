@@ -62,13 +62,34 @@ def main() -> int:
     _prepare()
     children = [
         subprocess.Popen(
-            [str(bin_dir / "celery"), "-A", "tasks", "worker", "--beat", "--concurrency", "2",
-             "--loglevel", "INFO", "--schedule", str(INSTANCE / "celerybeat-schedule")],
+            [
+                str(bin_dir / "celery"),
+                "-A",
+                "tasks",
+                "worker",
+                "--beat",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(INSTANCE / "celerybeat-schedule"),
+            ],
             cwd=PROJECT_DIR,
         ),
         subprocess.Popen(
-            [str(bin_dir / "gunicorn"), "webapp:create_app()", "--bind", f"127.0.0.1:{port}",
-             "--workers", "2", "--threads", "4", "--access-logfile", "-"],
+            [
+                str(bin_dir / "gunicorn"),
+                "webapp:create_app()",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                "-",
+            ],
             cwd=PROJECT_DIR,
         ),
     ]

@@ -55,7 +55,11 @@ def totals_command(campaign: str) -> None:
     for target in result.targets:
         click.echo(row(target.name, target.as_dict().values()))
     names = dict(db.session.execute(select(LetterTemplate.id, LetterTemplate.slug)).all())
-    for title, by, label in (("per channel", "channel", str), ("per letter", "template_id", lambda v: names.get(v, str(v))), ("per day", "day", str)):
+    for title, by, label in (
+        ("per channel", "channel", str),
+        ("per letter", "template_id", lambda v: names.get(v, str(v))),
+        ("per day", "day", str),
+    ):
         rows = breakdown(db.session, found, by)
         if rows:
             click.echo(f"\n{title}")

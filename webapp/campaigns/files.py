@@ -15,8 +15,19 @@ from webapp.models import ALL_CHANNELS, CALL, TARGET_KINDS
 CAMPAIGN_FILE = "campaign.yaml"
 LETTERS_DIR = "letters"
 TARGET_FIELDS = (
-    "kind", "name", "first_name", "last_name", "title", "organization", "salutation",
-    "email", "phone", "contact_form", "website", "postal_address", "note",
+    "kind",
+    "name",
+    "first_name",
+    "last_name",
+    "title",
+    "organization",
+    "salutation",
+    "email",
+    "phone",
+    "contact_form",
+    "website",
+    "postal_address",
+    "note",
 )
 
 
@@ -125,7 +136,9 @@ def read_campaign(folder: Path) -> CampaignSpec:
         if not isinstance(target, dict) or not target.get("id") or not target.get("name"):
             raise CampaignFileError(f"{path}: target {index + 1} needs at least an id and a name")
         if target.get("kind") not in TARGET_KINDS:
-            raise CampaignFileError(f"{path}: target '{target['id']}' has kind {target.get('kind')!r}; use one of {', '.join(TARGET_KINDS)}")
+            raise CampaignFileError(
+                f"{path}: target '{target['id']}' has kind {target.get('kind')!r}; use one of {', '.join(TARGET_KINDS)}"
+            )
         for key in ("contact_form", "website"):
             if target.get(key) and not str(target[key]).startswith(("https://", "http://")):
                 raise CampaignFileError(f"{path}: target '{target['id']}' {key} must be an http(s):// link")

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp.campaigns.files import CampaignSpec, read_all
 from webapp.extensions import db
-from webapp.models import Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target
+from webapp.models import CALL, Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target
 
 
 @dataclass
@@ -36,8 +36,13 @@ def _assign(obj: object, values: dict) -> list[str]:
 
 
 def _target_values(spec: dict) -> dict:
-    values = {key: spec.get(key) or "" for key in ("name", "first_name", "last_name", "title", "organization", "salutation", "note")}
-    values.update({key: spec.get(key) or None for key in ("email", "phone", "contact_form", "website", "postal_address")})
+    values = {
+        key: spec.get(key) or ""
+        for key in ("name", "first_name", "last_name", "title", "organization", "salutation", "note")
+    }
+    values.update(
+        {key: spec.get(key) or None for key in ("email", "phone", "contact_form", "website", "postal_address")}
+    )
     values["kind"] = spec["kind"]
     values["active"] = True
     return values
@@ -168,6 +173,16 @@ def find_campaign(slug: str) -> Campaign | None:
 
 def active_templates(campaign: Campaign) -> list[LetterTemplate]:
     return [template for template in campaign.templates if template.active]
+
+
+def letter_templates(campaign: Campaign) -> list[LetterTemplate]:
+    """Letters supporters write (everything but call scripts)."""
+    return [template for template in active_templates(campaign) if CALL not in template.channels]
+
+
+def call_scripts(campaign: Campaign) -> list[LetterTemplate]:
+    """Templates whose only channel is a phone call: what a supporter says, not what they send."""
+    return [template for template in active_templates(campaign) if template.channels == [CALL]]
 
 
 def campaign_targets(campaign: Campaign) -> list[Target]:

@@ -7,7 +7,6 @@ from flask import Blueprint, abort, render_template, request
 from webapp.campaigns import service
 from webapp.congress import service as congress
 from webapp.extensions import db
-from webapp.models import CALL
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("campaigns", __name__)
@@ -29,7 +28,9 @@ def _congress_lookup(raw_zip: str | None) -> tuple[congress.ZipLookup | None, st
     except congress.InvalidZip:
         return None, "Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234)."
     except congress.UnknownZip as exc:
-        return None, str(exc) or "We don't know that ZIP code. Check it, or use the House's find-your-representative page."
+        return None, str(
+            exc
+        ) or "We don't know that ZIP code. Check it, or use the House's find-your-representative page."
     except congress.CongressDataMissing:
         return None, "The list of members of Congress isn't loaded on this server yet. Please try again later."
 
@@ -42,7 +43,8 @@ def campaign(slug: str):
     targets = service.campaign_targets(found)
     zip_code = (request.args.get("zip") or "").strip()
     lookup, zip_error = _congress_lookup(zip_code) if found.congress else (None, None)
-    letters = [t for t in service.active_templates(found) if CALL not in t.channels]
+    letters = service.letter_templates(found)
+    scripts = service.call_scripts(found)
     totals = campaign_totals(db.session, found)
     own = {target.id for target in targets}
     # "Write to all": both senators and the representative, unless the supporter must pick a district first.
@@ -52,8 +54,7 @@ def campaign(slug: str):
         campaign=found,
         targets=targets,
         templates_for={target.id: [t for t in letters if t.fits(target)] for target in targets},
-        has_call_script={target.id: any(t.fits(target) for t in service.active_templates(found) if CALL in t.channels) for target in targets},
-        congress_letters=[t for t in letters if set(t.target_kinds) & {"senator", "representative", "delegate"}],
+        has_call_script={target.id: any(script.fits(target) for script in scripts) for target in targets},
         zip_code=zip_code,
         lookup=lookup,
         write_all=write_all,

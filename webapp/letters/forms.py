@@ -51,11 +51,29 @@ class WriteForm(FlaskForm):
 
     targets = CheckboxListField("Who do you want to write to?")
     template = RadioField("Which letter?")
-    name = StringField("Your name", [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX})
-    email = EmailField("Your email address", [Check(validation.email)], render_kw={"autocomplete": "email", "maxlength": validation.EMAIL_MAX})
-    zip = StringField("ZIP code", [Check(validation.zip_code)], render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10})
-    address = TextAreaField("Postal address (optional)", [Check(validation.address)], render_kw={"autocomplete": "street-address", "rows": 3, "maxlength": validation.ADDRESS_MAX})
-    note = TextAreaField("In your own words (optional)", [Check(validation.note)], render_kw={"rows": 5, "maxlength": validation.NOTE_MAX})
+    name = StringField(
+        "Your name", [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX}
+    )
+    email = EmailField(
+        "Your email address",
+        [Check(validation.email)],
+        render_kw={"autocomplete": "email", "maxlength": validation.EMAIL_MAX},
+    )
+    zip = StringField(
+        "ZIP code",
+        [Check(validation.zip_code)],
+        render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10},
+    )
+    address = TextAreaField(
+        "Postal address (optional)",
+        [Check(validation.address)],
+        render_kw={"autocomplete": "street-address", "rows": 3, "maxlength": validation.ADDRESS_MAX},
+    )
+    note = TextAreaField(
+        "In your own words (optional)",
+        [Check(validation.note)],
+        render_kw={"rows": 5, "maxlength": validation.NOTE_MAX},
+    )
 
     def validate_targets(self, field) -> None:
         if not field.data:
@@ -93,21 +111,38 @@ class SendForm(WriteForm):
         validate_choice=True,
         default="",
     )
-    smtp_host = StringField("Outgoing mail server (SMTP)", [Optional()], render_kw={"placeholder": "smtp.example.org", "autocapitalize": "off", "spellcheck": "false"})
+    smtp_host = StringField(
+        "Outgoing mail server (SMTP)",
+        [Optional()],
+        render_kw={"placeholder": "smtp.example.org", "autocapitalize": "off", "spellcheck": "false"},
+    )
     smtp_port = IntegerField("Port", [Optional()], default=587)
     smtp_security = SelectField(
         "Encryption",
-        choices=[SelectChoice("starttls", "STARTTLS (usually port 587)"), SelectChoice("ssl", "SSL/TLS (usually port 465)")],
+        choices=[
+            SelectChoice("starttls", "STARTTLS (usually port 587)"),
+            SelectChoice("ssl", "SSL/TLS (usually port 465)"),
+        ],
         default="starttls",
     )
-    smtp_username = StringField("User name (usually your email address)", [Optional()], render_kw={"autocomplete": "username", "autocapitalize": "off", "spellcheck": "false"})
-    smtp_password = PasswordField("Password or app password", [Optional()], render_kw={"autocomplete": "current-password"})
+    smtp_username = StringField(
+        "User name (usually your email address)",
+        [Optional()],
+        render_kw={"autocomplete": "username", "autocapitalize": "off", "spellcheck": "false"},
+    )
+    smtp_password = PasswordField(
+        "Password or app password", [Optional()], render_kw={"autocomplete": "current-password"}
+    )
 
     def smtp_account(self) -> SmtpAccount | None:
         """The account to send through, or None with the problems attached to the fields."""
         provider = BY_KEY.get(self.provider.data or "")
         if provider is not None:
-            self.smtp_host.data, self.smtp_port.data, self.smtp_security.data = provider.host, provider.port, provider.security
+            self.smtp_host.data, self.smtp_port.data, self.smtp_security.data = (
+                provider.host,
+                provider.port,
+                provider.security,
+            )
         ok = True
         if not self.provider.data:
             self.provider.errors = [*self.provider.errors, "Choose your email provider, or Other."]
@@ -141,8 +176,14 @@ class CallForm(FlaskForm):
     """A phone call needs only who to call and the name and ZIP the script gives."""
 
     target = SelectField("Who are you calling?", validate_choice=True)
-    name = StringField("Your name", [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX})
-    zip = StringField("ZIP code", [Check(validation.zip_code)], render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10})
+    name = StringField(
+        "Your name", [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX}
+    )
+    zip = StringField(
+        "ZIP code",
+        [Check(validation.zip_code)],
+        render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10},
+    )
 
 
 class ConfirmForm(FlaskForm):

@@ -135,9 +135,7 @@ def context_for(
     }
 
 
-def supporter_variables(
-    name: str, email: str, zip_code: str, address: str = "", note: str = ""
-) -> dict[str, str]:
+def supporter_variables(name: str, email: str, zip_code: str, address: str = "", note: str = "") -> dict[str, str]:
     return {
         "name": name,
         "first_name": name.split()[0] if name.split() else "",
@@ -177,7 +175,16 @@ SAMPLE_TARGETS: dict[str, dict[str, Any]] = {
         ("government", "Example Mission", "", "Example Government", "Ambassador", "", "", None),
         ("person", "Sam Example", "", "", "Sam Example", "", "", None),
         ("senator", "Pat Example", "Senator", "US Senate", "Senator Example", "Senator", "CA", None),
-        ("representative", "Kim Example", "Representative", "US House", "Representative Example", "Representative", "CA", 11),
+        (
+            "representative",
+            "Kim Example",
+            "Representative",
+            "US House",
+            "Representative Example",
+            "Representative",
+            "CA",
+            11,
+        ),
         ("delegate", "Lee Example", "Delegate", "US House", "Delegate Example", "Delegate", "DC", 0),
     )
 }
@@ -203,13 +210,9 @@ def check_template(
             continue
         unknown = sorted(meta.find_undeclared_variables(parsed) - set(VARIABLES))
         for name in unknown:
-            line = next(
-                (n.lineno for n in parsed.find_all(nodes.Name) if n.name == name), None
-            )
+            line = next((n.lineno for n in parsed.find_all(nodes.Name) if n.name == name), None)
             problems.append(
-                LetterTemplateError(
-                    field, f"'{name}' is not a letter variable (use {', '.join(VARIABLES)})", line
-                )
+                LetterTemplateError(field, f"'{name}' is not a letter variable (use {', '.join(VARIABLES)})", line)
             )
         if field == "body" and require_note and not _uses_note(parsed):
             problems.append(
@@ -224,9 +227,7 @@ def check_template(
     for kind in kinds:
         target = SAMPLE_TARGETS.get(kind, SAMPLE_TARGETS["person"])
         for supporter in (SAMPLE_SUPPORTER, {**SAMPLE_SUPPORTER, "address": "", "note": ""}):
-            context = context_for(
-                supporter=supporter, target=target, campaign={"title": "Sample", "slug": "sample"}
-            )
+            context = context_for(supporter=supporter, target=target, campaign={"title": "Sample", "slug": "sample"})
             try:
                 render(subject, body, context)
             except LetterTemplateError as exc:

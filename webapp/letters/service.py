@@ -103,7 +103,11 @@ class Draft:
 
 
 def draft_letters(
-    campaign: Campaign, template: LetterTemplate, targets: list[Target], supporter: Supporter, today: dt.date | None = None
+    campaign: Campaign,
+    template: LetterTemplate,
+    targets: list[Target],
+    supporter: Supporter,
+    today: dt.date | None = None,
 ) -> list[Draft]:
     campaign_vars = {"title": campaign.title, "slug": campaign.slug}
     drafts = []
@@ -118,12 +122,19 @@ def draft_letters(
             baseline = render(
                 template.subject,
                 template.body,
-                context_for(supporter=supporter.variables(with_note=False), target=target_vars, campaign=campaign_vars, today=today),
+                context_for(
+                    supporter=supporter.variables(with_note=False),
+                    target=target_vars,
+                    campaign=campaign_vars,
+                    today=today,
+                ),
             )
         except LetterTemplateError as exc:
             # Templates are checked when saved; reaching this means the check missed something.
             log.error("template.render_failed template=%s target=%s error=%s", template.id, target.id, exc)
-            raise SubmissionInvalid({"template": ["This letter can't be written right now; please pick another."]}) from None
+            raise SubmissionInvalid(
+                {"template": ["This letter can't be written right now; please pick another."]}
+            ) from None
         drafts.append(Draft(target, full.subject, full.body, baseline.body))
     return drafts
 
@@ -320,7 +331,9 @@ def confirm(letter: Letter, outcome: str) -> bool:
     allowed = OUTCOMES.get(letter.channel, ())
     if outcome not in allowed:
         if not allowed:
-            raise SubmissionInvalid({"outcome": ["Letters sent from your own email are counted when your server accepts them."]})
+            raise SubmissionInvalid(
+                {"outcome": ["Letters sent from your own email are counted when your server accepts them."]}
+            )
         raise SubmissionInvalid({"outcome": [f"Use one of: {', '.join(allowed)}."]})
     now = utcnow()
     changed = db.session.execute(

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
 from wtforms.fields.choices import SelectChoice
 
-from webapp.campaigns.service import active_templates, campaign_targets, find_campaign
+from webapp.campaigns.service import call_scripts, campaign_targets, find_campaign, letter_templates
 from webapp.congress import service as congress
 from webapp.delivery.ssrf import RefusedHost
 from webapp.letters import service, words
@@ -45,7 +45,7 @@ def _legislators(campaign: Campaign, zip_code: str | None) -> list[Target]:
 def _offer(form: WriteForm, campaign: Campaign, zip_code: str | None) -> tuple[list[Target], list[LetterTemplate]]:
     """Targets and letters a supporter may choose: the campaign's own, plus their members of Congress."""
     targets = campaign_targets(campaign) + _legislators(campaign, zip_code)
-    templates = [t for t in active_templates(campaign) if CALL not in t.channels]
+    templates = letter_templates(campaign)
     form.targets.choices = [SelectChoice(target.id, target.display_name) for target in targets]
     form.template.choices = [SelectChoice(template.slug, template.name) for template in templates]
     return targets, templates
@@ -115,7 +115,9 @@ def write(slug: str):
     except service.SubmissionInvalid as exc:
         _attach(form, exc.errors)
         return _render_write(form, campaign, targets, templates, 422)
-    send_form = SendForm(formdata=None, data={**form.supporter_fields(), "targets": form.targets.data, "template": template.slug})
+    send_form = SendForm(
+        formdata=None, data={**form.supporter_fields(), "targets": form.targets.data, "template": template.slug}
+    )
     _offer(send_form, campaign, form.zip.data)
     for draft in drafts:
         send_form.letters.append_entry({"target": draft.target.id, "subject": draft.subject, "body": draft.body})
@@ -166,7 +168,9 @@ def send(slug: str):
     if not form.validate_on_submit() or action not in SEND_CHANNELS:
         return _preview_or_write(form, campaign, targets, templates)
     try:
-        template, chosen = service.choose(campaign, form.template.data, form.targets.data, channel=action, zip_code=form.zip.data)
+        template, chosen = service.choose(
+            campaign, form.template.data, form.targets.data, channel=action, zip_code=form.zip.data
+        )
     except (service.NotFound, service.SubmissionInvalid) as exc:
         errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]}
         _attach(form, errors)
@@ -187,13 +191,22 @@ def send(slug: str):
             return _preview_or_write(form, campaign, targets, templates)
     try:
         submission = service.submit(
-            campaign, template, chosen, service.Supporter(**form.supporter_fields()), action, edits=edits, account=account
+            campaign,
+            template,
+            chosen,
+            service.Supporter(**form.supporter_fields()),
+            action,
+            edits=edits,
+            account=account,
         )
     except service.SubmissionInvalid as exc:
         _attach(form, exc.errors)
         return _preview_or_write(form, campaign, targets, templates)
     except RedisError:
-        form.smtp_password.errors = [*form.smtp_password.errors, "We couldn't store your password safely just now. Please try again in a minute."]
+        form.smtp_password.errors = [
+            *form.smtp_password.errors,
+            "We couldn't store your password safely just now. Please try again in a minute.",
+        ]
         return _preview_or_write(form, campaign, targets, templates, 503)
     return redirect(url_for("letters.status", submission_id=submission.id), 303)
 
@@ -222,7 +235,7 @@ def call(slug: str):
     form = CallForm()
     zip_code = request.values.get("zip")
     targets = [t for t in campaign_targets(campaign) + _legislators(campaign, zip_code) if CALL in t.channels]
-    scripts = [t for t in active_templates(campaign) if t.channels == [CALL]]
+    scripts = call_scripts(campaign)
     form.target.choices = [SelectChoice(target.id, target.display_name) for target in targets]
     if request.method == "GET":
         form.target.data = request.args.get("target")
@@ -241,7 +254,9 @@ def call(slug: str):
                 _attach_call(form, exc)
             else:
                 return redirect(url_for("letters.status", submission_id=submission.id), 303)
-    return render_template("letters/call.html", form=form, campaign=campaign, targets=targets), 200 if request.method == "GET" else 422
+    return render_template(
+        "letters/call.html", form=form, campaign=campaign, targets=targets
+    ), 200 if request.method == "GET" else 422
 
 
 def _attach_call(form: CallForm, exc: Exception) -> None:
@@ -297,7 +312,11 @@ def print_letter(letter_id: str):
     if letter is None or letter.channel != PRINT:
         abort(404)
     target = letter.target
-    offices = [office for office in congress.district_offices(target.id) if office.postal_address] if target.is_legislator else []
+    offices = (
+        [office for office in congress.district_offices(target.id) if office.postal_address]
+        if target.is_legislator
+        else []
+    )
     chosen = next((office for office in offices if office.id == request.args.get("office")), None)
     return render_template(
         "letters/print.html",

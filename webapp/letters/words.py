@@ -35,5 +35,7 @@ def describe(share: float) -> str:
             "ones: a sentence or two of your own makes a difference."
         )
     if percent < 20:
-        return f"About {percent}% of this letter is in your own words. A little more of your own story helps it stand out."
+        return (
+            f"About {percent}% of this letter is in your own words. A little more of your own story helps it stand out."
+        )
     return f"About {percent}% of this letter is in your own words. Offices notice letters like this."

@@ -72,9 +72,7 @@ class CampaignTotals:
         return {
             "campaign": self.campaign,
             "totals": self.totals.as_dict(),
-            "targets": [
-                {"id": t.target_id, "name": t.name, **t.as_dict()} for t in self.targets
-            ],
+            "targets": [{"id": t.target_id, "name": t.name, **t.as_dict()} for t in self.targets],
         }
 
 
@@ -93,7 +91,9 @@ def campaign_totals(session: Session, campaign: Campaign) -> CampaignTotals:
     targets: list[TargetCounts] = []
     listed = set()
     for target in campaign.targets:
-        targets.append(TargetCounts(*by_target.get(target.id, (0,) * len(COUNTED)), target_id=target.id, name=target.name))
+        targets.append(
+            TargetCounts(*by_target.get(target.id, (0,) * len(COUNTED)), target_id=target.id, name=target.name)
+        )
         listed.add(target.id)
     others = [target_id for target_id in by_target if target_id not in listed]
     if others:
@@ -109,8 +109,5 @@ def breakdown(session: Session, campaign: Campaign, by: str) -> list[tuple]:
     """Totals grouped by `channel`, `template_id` or `day`, for `flask totals` and dashboards."""
     column = {"channel": LetterTally.channel, "template_id": LetterTally.template_id, "day": LetterTally.day}[by]
     return session.execute(
-        select(column, *_sums())
-        .where(LetterTally.campaign_id == campaign.id)
-        .group_by(column)
-        .order_by(column)
+        select(column, *_sums()).where(LetterTally.campaign_id == campaign.id).group_by(column).order_by(column)
     ).all()
