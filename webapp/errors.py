@@ -6,7 +6,7 @@ import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError, TooManyRequests
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
 
 from webapp.security import limits
 
@@ -45,6 +45,11 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):
         default = type(exc).description
         return _respond(exc.code or 500, None if exc.description == default else exc.description)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc: RequestEntityTooLarge):
+        """Registered by code so it also answers for the API (whose own handler would echo Werkzeug's text)."""
+        return _respond(413)
 
     @app.errorhandler(TooManyRequests)
     def too_many_requests(exc: TooManyRequests):

@@ -1,0 +1,112 @@
+"""SSRF end to end (tests/test_ssrf.py has the table against the check itself): every host of the issue's list
+refused by the API with a 422 while a listening socket sees no connection, and DNS rebinding between the
+API's check and the worker's connection caught by the worker's own check. DNS is stubbed."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from tests.conftest import LAUNCH
+from tests.support.waiting import wait_for
+from tests.test_ssrf import fake_dns
+from webapp.delivery import ssrf
+from webapp.extensions import db
+from webapp.models import Letter
+
+ISSUE_HOSTS = [
+    "127.0.0.1", "localhost", "::1", "0.0.0.0", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+    "[::ffff:127.0.0.1]", "2130706433", "0x7f000001", "017700000001", "loopback.example.org",
+]
+
+
+@pytest.fixture
+def listener(app, monkeypatch):
+    """A socket on loopback, on a port the app is told is a mail port, so only the address check can stop it."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    sock.settimeout(0.2)
+    port = sock.getsockname()[1]
+    monkeypatch.setitem(app.config, "SMTP_ALLOWED_PORTS", (25, 465, 587, 2525, port))
+    yield sock, port
+    sock.close()
+
+
+def assert_no_connection(sock) -> None:
+    with pytest.raises(TimeoutError):
+        sock.accept()
+
+
+@pytest.fixture
+def dns(monkeypatch):
+    table = {"loopback.example.org": ["127.0.0.1"], "localhost": ["127.0.0.1", "::1"]}
+    monkeypatch.setattr(ssrf, "getaddrinfo", fake_dns(table))
+    return table
+
+
+def smtp_payload(supporter, host: str, port: int) -> dict:
+    return {
+        "campaign": LAUNCH,
+        "template": "un-human-rights-office",
+        "targets": ["ohchr"],
+        "channel": "smtp",
+        "supporter": supporter,
+        "smtp": {"host": host, "port": port, "security": "starttls", "username": "u@example.org", "password": "pw"},
+    }
+
+
+@pytest.mark.parametrize("host", ISSUE_HOSTS)
+def test_the_api_refuses_internal_hosts_without_connecting(client, supporter, dns, listener, host):
+    sock, port = listener
+    response = client.post("/api/v1/submissions", json=smtp_payload(supporter, host, port))
+    assert response.status_code == 422
+    assert "smtp.host" in response.get_json()["errors"]
+    assert_no_connection(sock)
+
+
+@pytest.mark.parametrize("port", [6379, 5432, 22])
+def test_other_ports_of_an_allowed_mail_server_are_refused(client, supporter, mail_server, port):
+    response = client.post("/api/v1/submissions", json=smtp_payload(supporter, mail_server.host, port))
+    assert response.status_code == 422
+    assert "port" in response.get_json()["errors"]["smtp.host"][0]
+
+
+def test_rebinding_between_the_api_and_the_worker_is_caught_by_the_worker(
+    app, client, supporter, dns, listener, celery_worker, monkeypatch
+):
+    """The name is public when the API checks it and loopback when the worker is about to connect: the
+    worker checks again, refuses, and the letter fails with a reason; nothing connects anywhere."""
+    sock, port = listener
+    connections = []
+    real_create_connection = socket.create_connection
+
+    def guarded(address, *args, **kwargs):
+        if address[1] == port or address[0] == "93.184.216.34":
+            connections.append(address)
+            raise ConnectionRefusedError("test: no connection to this address may be made")
+        return real_create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "create_connection", guarded)
+    answers = iter([["93.184.216.34"]])  # the first answer (the API's check) is public, every later one loopback
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.example.org":
+            return fake_dns(dns)(host, port, *args, **kwargs)
+        addresses = next(answers, ["127.0.0.1"])
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port)) for address in addresses]
+
+    monkeypatch.setattr(ssrf, "getaddrinfo", rebinding)
+    created = client.post("/api/v1/submissions", json=smtp_payload(supporter, "rebind.example.org", port))
+    assert created.status_code == 202, created.get_json()
+    letter_id = created.get_json()["letters"][0]["id"]
+    with app.app_context():
+        letter = wait_for(
+            lambda: (db.session.expire_all(), db.session.get(Letter, letter_id))[1].status == "failed"
+            and db.session.get(Letter, letter_id),
+            what="the worker to refuse the letter",
+        )
+        assert "won't connect" in letter.error or "points at this server" in letter.error
+    assert connections == []
+    assert_no_connection(sock)
