@@ -3,7 +3,9 @@
 Every key is a keyed hash (HMAC with a secret derived from SECRET_KEY), so Redis never holds a raw
 client address or email address, and every key expires with its window. IPv6 clients are counted
 per /64, the block one subscriber usually gets. Organizers can raise a campaign's limits for a
-planned push (`lift`); the per-sender limit stays, since one person needs no more letters then.
+planned push (`lift`): while it lasts, the per-address and per-target limits are counted in budgets
+of their own, RATELIMIT_LIFT_FACTOR times as large; the per-sender limit stays, since one person
+needs no more letters then.
 
 If Redis cannot be reached the limits let requests through (and say so in the log): mail hand-offs
 keep working, and own-email sending fails on its own without Redis.
