@@ -69,7 +69,14 @@ def age(submission_id: str, days: float) -> None:
 def tallies() -> list[tuple]:
     return sorted(
         db.session.execute(
-            select(LetterTally.target_id, LetterTally.channel, LetterTally.day, LetterTally.sent, LetterTally.handed_off, LetterTally.failed)
+            select(
+                LetterTally.target_id,
+                LetterTally.channel,
+                LetterTally.day,
+                LetterTally.sent,
+                LetterTally.handed_off,
+                LetterTally.failed,
+            )
         ).all()
     )
 
@@ -181,14 +188,25 @@ def queued_smtp_submission(supporter: dict) -> str:
     later = utcnow() + dt.timedelta(hours=1)
     submission.letters = [
         Letter(
-            campaign_id=submission.campaign_id, target_id="ohchr", template_id=submission.template_id, template_version=1,
-            channel=SMTP, status=QUEUED, recipient="petitions@ohchr.org", subject=f"About {supporter['name']}",
-            body=supporter["note"], next_attempt_at=later, lease_until=later,
+            campaign_id=submission.campaign_id,
+            target_id="ohchr",
+            template_id=submission.template_id,
+            template_version=1,
+            channel=SMTP,
+            status=QUEUED,
+            recipient="petitions@ohchr.org",
+            subject=f"About {supporter['name']}",
+            body=supporter["note"],
+            next_attempt_at=later,
+            lease_until=later,
         )
     ]
     db.session.add(submission)
     db.session.commit()
-    credentials.store(submission.id, SmtpAccount("smtp.example.org", 587, "starttls", supporter["email"], "hunter2-" + supporter["name"]))
+    credentials.store(
+        submission.id,
+        SmtpAccount("smtp.example.org", 587, "starttls", supporter["email"], "hunter2-" + supporter["name"]),
+    )
     return submission.id
 
 
@@ -287,13 +305,19 @@ def test_after_a_purge_no_personal_field_survives_in_the_database_redis_or_logs(
     supporter = marked_supporter()
     secret_words = markers(supporter)
     own_email = submit(
-        client, supporter, channel="smtp", smtp=mail_server.smtp_settings(),
-        subject=f"Reunite them, from {supporter['name']}", body=f"{supporter['note']}\n\nSigned, {supporter['name']}",
+        client,
+        supporter,
+        channel="smtp",
+        smtp=mail_server.smtp_settings(),
+        subject=f"Reunite them, from {supporter['name']}",
+        body=f"{supporter['note']}\n\nSigned, {supporter['name']}",
     )
     hand_off = submit(client, supporter)
     with app.app_context():
-        wait_for(lambda: db.session.get(Letter, db.session.get(Submission, own_email).letters[0].id).status == "sent",
-                 what="the own-email letter to be sent")
+        wait_for(
+            lambda: db.session.get(Letter, db.session.get(Submission, own_email).letters[0].id).status == "sent",
+            what="the own-email letter to be sent",
+        )
         db.session.expire_all()
     assert len(mail_server.received) == 1  # it really went out, through Redis and a worker
     # Before: the data is there (so the checks below can see it when it is).

@@ -24,8 +24,10 @@ MESSAGES = {
 
 
 def _wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path == "/healthz" or (
-        request.accept_mimetypes.best == "application/json"
+    return (
+        request.path.startswith("/api/")
+        or request.path == "/healthz"
+        or (request.accept_mimetypes.best == "application/json")
     )
 
 
@@ -39,7 +41,10 @@ def _respond(code: int, description: str | None = None):
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        return _respond(400, "This form expired or came from somewhere else. Go back, reload the page and send again; what you typed is still in the form.")
+        return _respond(
+            400,
+            "This form expired or came from somewhere else. Go back, reload the page and send again; what you typed is still in the form.",
+        )
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

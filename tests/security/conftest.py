@@ -9,8 +9,16 @@ from webapp.extensions import db
 
 # What every extra app shares with the suite's app: the same database, Redis and mail servers.
 SHARED = (
-    "TESTING", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SMTP_ALLOWED_HOSTS", "SMTP_CA_FILE", "SMTP_TIMEOUT",
-    "DELIVERY_RETRY_DELAYS", "DELIVERY_RETRY_JITTER", "SERVER_NAME",
+    "TESTING",
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SMTP_ALLOWED_HOSTS",
+    "SMTP_CA_FILE",
+    "SMTP_TIMEOUT",
+    "DELIVERY_RETRY_DELAYS",
+    "DELIVERY_RETRY_JITTER",
+    "SERVER_NAME",
 )
 
 

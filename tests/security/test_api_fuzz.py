@@ -27,7 +27,9 @@ from tests.conftest import LAUNCH
 from webapp.delivery import ssrf
 
 OPENAPI = yaml.safe_load((Path(__file__).resolve().parents[2] / "webapp" / "api" / "openapi.yaml").read_text())
-OPERATIONS = [(method.upper(), path) for path, item in OPENAPI["paths"].items() for method in item if method != "parameters"]
+OPERATIONS = [
+    (method.upper(), path) for path, item in OPENAPI["paths"].items() for method in item if method != "parameters"
+]
 # Invalid input only means something where a body can be invalid (every string is a valid path parameter).
 WITH_BODY = [(method, path) for method, path in OPERATIONS if "requestBody" in OPENAPI["paths"][path][method.lower()]]
 # Examples per operation and mode; with the operations in the document this stays well under a minute.
@@ -58,7 +60,10 @@ def pin_to_the_launch_campaign(case):
 CASES = (
     [(method, path, GenerationMode.POSITIVE, False) for method, path in OPERATIONS]
     + [(method, path, GenerationMode.NEGATIVE, False) for method, path in WITH_BODY]
-    + [("POST", "/api/v1/submissions", GenerationMode.POSITIVE, True), ("POST", "/api/v1/submissions", GenerationMode.NEGATIVE, True)]
+    + [
+        ("POST", "/api/v1/submissions", GenerationMode.POSITIVE, True),
+        ("POST", "/api/v1/submissions", GenerationMode.NEGATIVE, True),
+    ]
 )
 
 

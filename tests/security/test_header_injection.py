@@ -25,37 +25,107 @@ EXPECTED = sorted(name.lower() for name in HEADERS)
 
 # What an attacker reaches for when they want a header of their own.
 ATTACKS = [
-    "\r", "\n", "\r\n", "\r\n\r\n", "\x00", "\x0b", "\x0c", "\x1b", "\x7f", "\x85", "\u2028", "\u2029",
-    "\u200b", "\ufeff", "\t",
-    "\r\nBcc: evil@example.net", "\nTo: evil@example.net", "\r\n Cc: evil@example.net", "\nX-Injected: 1",
-    "=?utf-8?q?=0D=0ABcc:_evil@example.net?=", "=?UTF-8?B?DQpCY2M6IGV2aWxAZXhhbXBsZS5uZXQ=?=",
-    "=?iso-8859-1?Q?a?=", "=?", "?=", "Bcc: evil@example.net", ",evil@example.net", ";evil@example.net",
-    "<evil@example.net>", '"', "'", "\\", "(comment)", ":", "%0d%0a", "&#13;&#10;",
-    "a" * 200, "b" * 1200, "é", "漢字", "🙂",
+    "\r",
+    "\n",
+    "\r\n",
+    "\r\n\r\n",
+    "\x00",
+    "\x0b",
+    "\x0c",
+    "\x1b",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\u200b",
+    "\ufeff",
+    "\t",
+    "\r\nBcc: evil@example.net",
+    "\nTo: evil@example.net",
+    "\r\n Cc: evil@example.net",
+    "\nX-Injected: 1",
+    "=?utf-8?q?=0D=0ABcc:_evil@example.net?=",
+    "=?UTF-8?B?DQpCY2M6IGV2aWxAZXhhbXBsZS5uZXQ=?=",
+    "=?iso-8859-1?Q?a?=",
+    "=?",
+    "?=",
+    "Bcc: evil@example.net",
+    ",evil@example.net",
+    ";evil@example.net",
+    "<evil@example.net>",
+    '"',
+    "'",
+    "\\",
+    "(comment)",
+    ":",
+    "%0d%0a",
+    "&#13;&#10;",
+    "a" * 200,
+    "b" * 1200,
+    "é",
+    "漢字",
+    "🙂",
 ]
 
 piece = st.one_of(st.sampled_from(ATTACKS), st.text(min_size=1, max_size=12))
 hostile_text = st.lists(piece, min_size=1, max_size=6).map("".join)
 # Text the rules accept but that still looks like headers, addresses or SMTP commands once in a message.
 TRICKY = [
-    "Bcc: evil@example.net", "<evil@example.net>", "'", "%0d%0a", "=?", "?=", ":", ",", ";", "(x)", "Ana", "Lopez",
-    "c" * 200, "é", "漢字", "🙂", " ", "To: evil@example.net", "MAIL FROM:<x@y.z>", "=0D=0A",
+    "Bcc: evil@example.net",
+    "<evil@example.net>",
+    "'",
+    "%0d%0a",
+    "=?",
+    "?=",
+    ":",
+    ",",
+    ";",
+    "(x)",
+    "Ana",
+    "Lopez",
+    "c" * 200,
+    "é",
+    "漢字",
+    "🙂",
+    " ",
+    "To: evil@example.net",
+    "MAIL FROM:<x@y.z>",
+    "=0D=0A",
 ]
-tricky_line = st.lists(st.sampled_from(TRICKY), min_size=1, max_size=5).map(lambda parts: "".join(parts).strip()[:200] or "Hi")
+tricky_line = st.lists(st.sampled_from(TRICKY), min_size=1, max_size=5).map(
+    lambda parts: "".join(parts).strip()[:200] or "Hi"
+)
 tricky_name = st.lists(st.sampled_from([p for p in TRICKY if not set(p) & set('<>"@')]), min_size=1, max_size=4).map(
     lambda parts: "".join(parts).strip()[:100] or "Ana"
 )
-tricky_email = st.sampled_from(["ana@example.org", "o'brien+x@Example.ORG", "a.b@example.org", "x=y?z@example.org", "{ok}@example.org"])
-tricky_body = st.lists(
-    st.one_of(tricky_line, st.just("."), st.just("d" * 1500)), min_size=1, max_size=5
-).flatmap(lambda lines: st.sampled_from(["\n", "\r\n"]).map(lambda eol: eol.join(lines)))
+tricky_email = st.sampled_from(
+    ["ana@example.org", "o'brien+x@Example.ORG", "a.b@example.org", "x=y?z@example.org", "{ok}@example.org"]
+)
+tricky_body = st.lists(st.one_of(tricky_line, st.just("."), st.just("d" * 1500)), min_size=1, max_size=5).flatmap(
+    lambda lines: st.sampled_from(["\n", "\r\n"]).map(lambda eol: eol.join(lines))
+)
 local_part = st.lists(
-    st.one_of(st.sampled_from(["a", "o'brien", "x+tag", "=?q?", "{x}", "a.b", "`", "!#$%&*/=?^_|~-"]), st.sampled_from(ATTACKS)),
-    min_size=1, max_size=3,
+    st.one_of(
+        st.sampled_from(["a", "o'brien", "x+tag", "=?q?", "{x}", "a.b", "`", "!#$%&*/=?^_|~-"]),
+        st.sampled_from(ATTACKS),
+    ),
+    min_size=1,
+    max_size=3,
 ).map("".join)
 hostile_email = st.one_of(
-    st.builds(lambda local, domain: f"{local}@{domain}", local_part, st.sampled_from(["example.org", "EXAMPLE.org", "example.org\r\nBcc: x@y.z"])),
-    st.sampled_from(["supporter@example.org", "a@example.org, b@example.org", "a@example.org\nBcc: b@example.net", "<a@example.org>"]),
+    st.builds(
+        lambda local, domain: f"{local}@{domain}",
+        local_part,
+        st.sampled_from(["example.org", "EXAMPLE.org", "example.org\r\nBcc: x@y.z"]),
+    ),
+    st.sampled_from(
+        [
+            "supporter@example.org",
+            "a@example.org, b@example.org",
+            "a@example.org\nBcc: b@example.net",
+            "<a@example.org>",
+        ]
+    ),
 )
 
 
@@ -161,8 +231,12 @@ def received_for(mail_server, letter_id: str):
 )
 @example(fields={"name": "Ana", "email": "a@example.org", "subject": "Hi\r\nBcc: evil@example.net", "body": "x"})
 @example(
-    fields={"name": "Ana Lopez", "email": "o'brien+tag@example.org", "subject": "Reunite families now",
-            "body": "Line one\r\n.\r\nBcc: evil@example.net\r\n" + "z" * 1500}
+    fields={
+        "name": "Ana Lopez",
+        "email": "o'brien+tag@example.org",
+        "subject": "Reunite families now",
+        "body": "Line one\r\n.\r\nBcc: evil@example.net\r\n" + "z" * 1500,
+    }
 )
 def test_every_message_that_arrives_has_one_recipient_and_only_our_headers(client, mail_server, celery_worker, fields):
     """One field at a time is hostile (or none); the others are valid but look like headers and commands."""

@@ -89,7 +89,12 @@ def html_send(client, supporter, address: str):
     """The HTML flow from one address: the write page, the preview, and the send (mailto)."""
     env = from_address(address)
     page = client.get(f"{WRITE}?target=ohchr", **env)
-    data = {"csrf_token": csrf_token(page.get_data(as_text=True)), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter}
+    data = {
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
+        "targets": ["ohchr"],
+        "template": "un-human-rights-office",
+        **supporter,
+    }
     preview = client.post(WRITE, data=data, **env)
     assert preview.status_code == 200, preview.get_data(as_text=True)[:500]
     fields = form_fields(preview.get_data(as_text=True))
@@ -178,7 +183,10 @@ def test_lift_command(runner, app):
 @pytest.fixture
 def limited_ctx(make_app):
     limited = make_app(
-        RATELIMIT_ENABLED=True, RATELIMIT_PER_SENDER="3 per day", RATELIMIT_PER_TARGET="4 per day", RATELIMIT_LIFT_FACTOR=2
+        RATELIMIT_ENABLED=True,
+        RATELIMIT_PER_SENDER="3 per day",
+        RATELIMIT_PER_TARGET="4 per day",
+        RATELIMIT_LIFT_FACTOR=2,
     )
     with limited.test_request_context("/"):
         yield limited
@@ -245,7 +253,9 @@ def test_rate_limited_renders_as_429_in_html_and_json(make_app):
     }
 
 
-@pytest.mark.xfail(strict=True, reason="integration: letters.service.submit() must call check_submission (report to the flow owner)")
+@pytest.mark.xfail(
+    strict=True, reason="integration: letters.service.submit() must call check_submission (report to the flow owner)"
+)
 def test_sender_limit_through_the_api(make_app, supporter):
     client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_SENDER="2 per day").test_client()
     for n in range(2):
@@ -281,17 +291,31 @@ def test_forwarded_for_is_ignored_without_a_configured_proxy(limited, supporter)
     client = limited.test_client()
     for n in range(3):
         spoofed = {"X-Forwarded-For": f"192.0.2.{n}"}
-        assert client.post(API, json=payload(supporter), headers=spoofed, **from_address("203.0.113.40")).status_code == 202
+        assert (
+            client.post(API, json=payload(supporter), headers=spoofed, **from_address("203.0.113.40")).status_code
+            == 202
+        )
     # A fresh X-Forwarded-For does not buy a fresh budget.
-    assert client.post(API, json=payload(supporter), headers={"X-Forwarded-For": "192.0.2.99"}, **from_address("203.0.113.40")).status_code == 429
+    assert (
+        client.post(
+            API, json=payload(supporter), headers={"X-Forwarded-For": "192.0.2.99"}, **from_address("203.0.113.40")
+        ).status_code
+        == 429
+    )
 
 
 def test_one_trusted_proxy_hop_gives_each_client_its_own_budget(make_app, supporter):
     limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_ADDRESS="1 per hour", PROXY_FIX_HOPS=1)
     client = limited.test_client()
     proxy = from_address("10.0.0.2")
-    assert client.post(API, json=payload(supporter), headers={"X-Forwarded-For": "198.51.100.1"}, **proxy).status_code == 202
-    assert client.post(API, json=payload(supporter), headers={"X-Forwarded-For": "198.51.100.2"}, **proxy).status_code == 202
+    assert (
+        client.post(API, json=payload(supporter), headers={"X-Forwarded-For": "198.51.100.1"}, **proxy).status_code
+        == 202
+    )
+    assert (
+        client.post(API, json=payload(supporter), headers={"X-Forwarded-For": "198.51.100.2"}, **proxy).status_code
+        == 202
+    )
     # A client cannot hide behind a made-up hop: only the last one (added by the proxy) counts.
     again = {"X-Forwarded-For": "192.0.2.50, 198.51.100.1"}
     assert client.post(API, json=payload(supporter), headers=again, **proxy).status_code == 429

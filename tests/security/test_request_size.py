@@ -15,7 +15,14 @@ WRITE = f"/c/{LAUNCH}/write"
 
 
 def payload(supporter, **extra) -> dict:
-    return {"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": supporter, "channel": "mailto", **extra}
+    return {
+        "campaign": LAUNCH,
+        "template": "un-human-rights-office",
+        "targets": ["ohchr"],
+        "supporter": supporter,
+        "channel": "mailto",
+        **extra,
+    }
 
 
 def padded(supporter, size: int) -> bytes:
@@ -25,7 +32,10 @@ def padded(supporter, size: int) -> bytes:
 
 
 def test_api_takes_64_kib_and_refuses_one_byte_more(client, supporter):
-    assert client.post("/api/v1/submissions", data=padded(supporter, LIMIT), content_type="application/json").status_code == 202
+    assert (
+        client.post("/api/v1/submissions", data=padded(supporter, LIMIT), content_type="application/json").status_code
+        == 202
+    )
     refused = client.post("/api/v1/submissions", data=padded(supporter, LIMIT + 1), content_type="application/json")
     assert refused.status_code == 413
     assert refused.get_json() == {"error": refused.get_json()["error"], "status": 413}
@@ -34,7 +44,13 @@ def test_api_takes_64_kib_and_refuses_one_byte_more(client, supporter):
 
 def test_a_huge_form_post_is_413_with_a_page_that_says_why(client, supporter):
     page = client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)
-    data = {"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter, "note": "x" * (LIMIT + 10)}
+    data = {
+        "csrf_token": csrf_token(page),
+        "targets": ["ohchr"],
+        "template": "un-human-rights-office",
+        **supporter,
+        "note": "x" * (LIMIT + 10),
+    }
     refused = client.post(WRITE, data=data)
     assert refused.status_code == 413
     assert "the limit is 64 KB" in html.unescape(refused.get_data(as_text=True))
@@ -63,11 +79,21 @@ def test_field_caps_are_422_with_a_message(client, supporter, field, value, path
 
 @pytest.mark.parametrize(
     "field,value,message",
-    [("name", "n" * 101, "at most 100 characters"), ("note", "n" * 5001, "at most 5,000 characters"), ("address", "a" * 501, "at most 500 characters")],
+    [
+        ("name", "n" * 101, "at most 100 characters"),
+        ("note", "n" * 5001, "at most 5,000 characters"),
+        ("address", "a" * 501, "at most 500 characters"),
+    ],
 )
 def test_field_caps_on_the_form_keep_the_page_and_say_what_is_wrong(client, supporter, field, value, message):
     page = client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)
-    data = {"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter, field: value}
+    data = {
+        "csrf_token": csrf_token(page),
+        "targets": ["ohchr"],
+        "template": "un-human-rights-office",
+        **supporter,
+        field: value,
+    }
     response = client.post(WRITE, data=data)
     assert response.status_code == 422
     assert message in html.unescape(response.get_data(as_text=True))

@@ -16,8 +16,19 @@ from webapp.extensions import db
 from webapp.models import Letter
 
 ISSUE_HOSTS = [
-    "127.0.0.1", "localhost", "::1", "0.0.0.0", "10.0.0.1", "172.16.0.1", "192.168.1.1", "169.254.169.254",
-    "[::ffff:127.0.0.1]", "2130706433", "0x7f000001", "017700000001", "loopback.example.org",
+    "127.0.0.1",
+    "localhost",
+    "::1",
+    "0.0.0.0",
+    "10.0.0.1",
+    "172.16.0.1",
+    "192.168.1.1",
+    "169.254.169.254",
+    "[::ffff:127.0.0.1]",
+    "2130706433",
+    "0x7f000001",
+    "017700000001",
+    "loopback.example.org",
 ]
 
 
@@ -103,8 +114,10 @@ def test_rebinding_between_the_api_and_the_worker_is_caught_by_the_worker(
     letter_id = created.get_json()["letters"][0]["id"]
     with app.app_context():
         letter = wait_for(
-            lambda: (db.session.expire_all(), db.session.get(Letter, letter_id))[1].status == "failed"
-            and db.session.get(Letter, letter_id),
+            lambda: (
+                (db.session.expire_all(), db.session.get(Letter, letter_id))[1].status == "failed"
+                and db.session.get(Letter, letter_id)
+            ),
             what="the worker to refuse the letter",
         )
         assert "won't connect" in letter.error or "points at this server" in letter.error

@@ -83,7 +83,9 @@ WIDTH_BOMBS = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="webapp/letters/rendering.py caps output after building it; see the issue-5 report")
+@pytest.mark.xfail(
+    strict=True, reason="webapp/letters/rendering.py caps output after building it; see the issue-5 report"
+)
 @pytest.mark.parametrize("body", WIDTH_BOMBS)
 def test_width_and_replace_bombs_are_refused_without_building_them(body):
     tracemalloc.start()
@@ -101,7 +103,9 @@ def test_width_and_replace_bombs_are_refused(body):
     assert check_template("Subject", f"{body}\n{NOTE}")
 
 
-@pytest.mark.xfail(strict=True, reason="webapp/letters/rendering.py lets RecursionError escape check_template; see the issue-5 report")
+@pytest.mark.xfail(
+    strict=True, reason="webapp/letters/rendering.py lets RecursionError escape check_template; see the issue-5 report"
+)
 def test_a_recursive_macro_is_a_validation_error_not_a_crash():
     problems = check_template("Subject", "{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}\n" + NOTE)
     assert problems and all(isinstance(problem, LetterTemplateError) for problem in problems)
@@ -152,8 +156,13 @@ def test_supporter_edits_that_look_like_templates_are_kept_literally(client):
     response = client.post(
         "/api/v1/submissions",
         json={
-            "campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "channel": "mailto",
-            "supporter": {"name": "Ana", "email": "ana@example.org", "zip": "94110"}, "subject": subject, "body": body,
+            "campaign": LAUNCH,
+            "template": "un-human-rights-office",
+            "targets": ["ohchr"],
+            "channel": "mailto",
+            "supporter": {"name": "Ana", "email": "ana@example.org", "zip": "94110"},
+            "subject": subject,
+            "body": body,
         },
     )
     assert response.status_code == 202

@@ -29,7 +29,9 @@ def responses(client):
         "400 csrf": client.post(WRITE, data={}),
         "api": client.get("/api/v1/campaigns"),
         "api 404": client.get("/api/v1/submissions/nope"),
-        "api 413": client.post("/api/v1/submissions", data=b"{" + b" " * (70 * 1024) + b"}", content_type="application/json"),
+        "api 413": client.post(
+            "/api/v1/submissions", data=b"{" + b" " * (70 * 1024) + b"}", content_type="application/json"
+        ),
         "openapi": client.get("/api/v1/openapi.json"),
         "static": client.get("/static/js/outcry.js"),
         "health": client.get("/healthz"),
@@ -99,7 +101,10 @@ def test_pages_work_under_the_csp(client, supporter):
     """The pages a supporter walks through use nothing the CSP forbids, and the mail hand-offs are links."""
     pages = [client.get("/"), client.get(f"/c/{LAUNCH}"), client.get(f"{WRITE}?target=ohchr")]
     page = pages[-1].get_data(as_text=True)
-    preview = client.post(WRITE, data={"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter})
+    preview = client.post(
+        WRITE,
+        data={"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter},
+    )
     pages.append(preview)
     fields = form_fields(preview.get_data(as_text=True))
     fields["action"] = ["mailto"]
@@ -141,8 +146,18 @@ def test_same_origin_referrers_keep_https_form_posts_working(make_app, supporter
     https = {"base_url": "https://outcry.test"}
     page = client.get(f"{WRITE}?target=ohchr", **https)
     assert page.headers["Referrer-Policy"] == "same-origin"
-    data = {"csrf_token": csrf_token(page.get_data(as_text=True)), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter}
-    assert client.post(WRITE, data=data, headers={"Referer": f"https://outcry.test{WRITE}?target=ohchr"}, **https).status_code == 200
+    data = {
+        "csrf_token": csrf_token(page.get_data(as_text=True)),
+        "targets": ["ohchr"],
+        "template": "un-human-rights-office",
+        **supporter,
+    }
+    assert (
+        client.post(
+            WRITE, data=data, headers={"Referer": f"https://outcry.test{WRITE}?target=ohchr"}, **https
+        ).status_code
+        == 200
+    )
     assert client.post(WRITE, data=data, **https).status_code == 400  # what no-referrer would cause
     assert client.post(WRITE, data=data, headers={"Referer": "https://evil.example/"}, **https).status_code == 400
 
@@ -165,10 +180,16 @@ def fill(rule: str, client) -> str:
     """A URL for a rule: the launch campaign, and a real submission or letter where one is needed."""
     path = rule.replace("<slug>", LAUNCH)
     if "<" in path:
-        created = client.post("/api/v1/submissions", json={
-            "campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "channel": "mailto",
-            "supporter": {"name": "Ana", "email": "ana@example.org", "zip": "94110"},
-        }).get_json()
+        created = client.post(
+            "/api/v1/submissions",
+            json={
+                "campaign": LAUNCH,
+                "template": "un-human-rights-office",
+                "targets": ["ohchr"],
+                "channel": "mailto",
+                "supporter": {"name": "Ana", "email": "ana@example.org", "zip": "94110"},
+            },
+        ).get_json()
         path = path.replace("<submission_id>", created["id"]).replace("<letter_id>", created["letters"][0]["id"])
     return path
 
@@ -178,7 +199,11 @@ def test_every_form_endpoint_refuses_posts_without_a_valid_token(app, client):
     assert {endpoint for _m, _r, endpoint in endpoints} >= {"letters.write", "letters.send"}
     for method, rule, endpoint in endpoints:
         url = fill(rule, client)
-        for data in ({}, {"csrf_token": "forged"}, {"csrf_token": csrf_token(client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)) + "x"}):
+        for data in (
+            {},
+            {"csrf_token": "forged"},
+            {"csrf_token": csrf_token(client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)) + "x"},
+        ):
             response = client.open(url, method=method, data={**data, "outcome": "sent", "action": "mailto"})
             assert response.status_code == 400, f"{method} {rule} ({endpoint}) accepted {data}"
             assert "This form expired" in html.unescape(response.get_data(as_text=True))
@@ -186,7 +211,10 @@ def test_every_form_endpoint_refuses_posts_without_a_valid_token(app, client):
 
 def test_every_post_form_on_every_page_carries_a_token(client, supporter):
     page = client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)
-    preview = client.post(WRITE, data={"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter})
+    preview = client.post(
+        WRITE,
+        data={"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter},
+    )
     fields = form_fields(preview.get_data(as_text=True))
     fields["action"] = ["mailto"]
     status = client.get(client.post(SEND, data=fields).headers["Location"])
@@ -207,7 +235,9 @@ def test_a_foreign_site_cannot_post_with_the_supporters_session(client, supporte
     """Cross-site: the attacker's page has no token of ours; our session cookie alone is not enough."""
     client.get(f"{WRITE}?target=ohchr")  # the supporter has a session
     forged = {"targets": ["ohchr"], "template": "un-human-rights-office", "action": "mailto", **supporter}
-    response = client.post(SEND, data=forged, headers={"Origin": "https://evil.example", "Referer": "https://evil.example/"})
+    response = client.post(
+        SEND, data=forged, headers={"Origin": "https://evil.example", "Referer": "https://evil.example/"}
+    )
     assert response.status_code == 400
 
 
@@ -241,7 +271,10 @@ def test_supporter_text_is_escaped_on_the_preview_and_status_pages(client, suppo
         "note": f"My note {payload}",
     }
     page = client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)
-    preview = client.post(WRITE, data={"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **typed})
+    preview = client.post(
+        WRITE,
+        data={"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **typed},
+    )
     assert preview.status_code == 200
     text = preview.get_data(as_text=True)
     assert_escaped(text, payload)

@@ -111,7 +111,9 @@ def _expired(before: dt.datetime):
     return (Submission.purged_at.is_(None), Submission.created_at < before, ~pending)
 
 
-def purge(*, dry_run: bool = False, now: dt.datetime | None = None, days: int | None = None, batch: int = 500) -> Erased:
+def purge(
+    *, dry_run: bool = False, now: dt.datetime | None = None, days: int | None = None, batch: int = 500
+) -> Erased:
     """Erase the personal data of finished submissions older than RETENTION_DAYS (or `days`).
 
     With `dry_run`, only count what would be erased. Letters still queued or sending are left alone
@@ -159,7 +161,14 @@ def _cancel_waiting(submission_ids: Sequence[str], now: dt.datetime) -> int:
         changed = db.session.execute(
             update(Letter)
             .where(Letter.id == letter.id, Letter.status == QUEUED)
-            .values(status=FAILED, error=CANCELLED, finished_at=now, lease_until=None, next_attempt_at=None, claim_token=None)
+            .values(
+                status=FAILED,
+                error=CANCELLED,
+                finished_at=now,
+                lease_until=None,
+                next_attempt_at=None,
+                claim_token=None,
+            )
             .execution_options(synchronize_session=False)
         ).rowcount
         if changed:
@@ -206,14 +215,16 @@ def forget_email(email: str) -> Erased:
         return Erased()
     ids = list(
         db.session.scalars(
-            select(Submission.id).where(func.lower(Submission.supporter_email) == wanted, Submission.purged_at.is_(None))
+            select(Submission.id).where(
+                func.lower(Submission.supporter_email) == wanted, Submission.purged_at.is_(None)
+            )
         )
     )
     return _forget(ids)
 
 
 def forget_submission(submission_id: str) -> bool:
-    """"Delete my data now" on the status page: erase this one submission at once. Letters still queued
+    """ "Delete my data now" on the status page: erase this one submission at once. Letters still queued
     are cancelled. True if there was such a submission (erasing twice is harmless and still True)."""
     if not submission_id or len(submission_id) > 64:
         return False

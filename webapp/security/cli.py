@@ -17,8 +17,13 @@ limits_cli = AppGroup("limits", help="Rate limits.")
 
 @limits_cli.command("lift")
 @click.argument("slug")
-@click.option("--hours", type=click.FloatRange(min=0, min_open=True), default=24.0, show_default=True,
-              help="How long the lift lasts.")
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True),
+    default=24.0,
+    show_default=True,
+    help="How long the lift lasts.",
+)
 @click.option("--end", is_flag=True, help="End a lift now.")
 def lift_command(slug: str, hours: float, end: bool) -> None:
     """Raise SLUG's per-address and per-target limits by RATELIMIT_LIFT_FACTOR for a while."""

@@ -61,9 +61,7 @@ class RateLimited(TooManyRequests):
 
 @lru_cache(maxsize=8)
 def _hash_key(secret: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry rate-limit keys").derive(
-        secret.encode()
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry rate-limit keys").derive(secret.encode())
 
 
 def pseudonym(kind: str, value: str) -> str:
@@ -168,7 +166,9 @@ def check_submission(campaign: Campaign, supporter_email: str, target_ids: Itera
                 strategy.hit(item, *identifiers, cost=cost)
             return
         now = time.time()
-        wait = max(strategy.get_window_stats(item, *identifiers).reset_time - now for _k, item, identifiers, _c in refused)
+        wait = max(
+            strategy.get_window_stats(item, *identifiers).reset_time - now for _k, item, identifiers, _c in refused
+        )
     except RedisError as exc:
         log.warning("limits.unavailable check=submission error=%s", type(exc).__name__)
         return
