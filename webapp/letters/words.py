@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from difflib import SequenceMatcher
+from collections import Counter
 
 _WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 
@@ -17,13 +17,20 @@ def personal_share(template_text: str, final_text: str) -> float:
 
     `template_text` is the letter as the template rendered it with the supporter's details but
     without their note, so a name or ZIP does not count as personal writing; the note and any edits do.
+    Words are compared as a multiset (each template word can cover one word of the letter), the same
+    rule static/js/outcry.js applies while the supporter edits, so the page and the records agree.
     """
     final = words(final_text)
     if not final:
         return 0.0
-    matcher = SequenceMatcher(None, words(template_text), final, autojunk=False)
-    kept = sum(block.size for block in matcher.get_matching_blocks())
-    return round((len(final) - kept) / len(final), 3)
+    supplied = Counter(words(template_text))
+    own = 0
+    for word in final:
+        if supplied[word] > 0:
+            supplied[word] -= 1
+        else:
+            own += 1
+    return round(own / len(final), 3)
 
 
 def describe(share: float) -> str:
