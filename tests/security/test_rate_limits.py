@@ -209,6 +209,12 @@ def test_per_sender_counts_letters_and_ignores_case(limited_ctx):
     check_submission(campaign, "someone.else@example.org", ["ohchr"])  # another sender is unaffected
 
 
+def test_callers_without_an_email_address_share_no_sender_budget(limited_ctx):
+    campaign = launch()
+    for n in range(4):  # more than the per-sender limit of 3, to four different targets' budgets
+        check_submission(campaign, "", [f"target-{n}"])
+
+
 def test_a_refused_submission_costs_nothing(limited_ctx):
     campaign = launch()
     check_submission(campaign, "a@example.org", ["ohchr", "us-mission-un"])

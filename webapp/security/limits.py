@@ -148,10 +148,12 @@ def check_submission(campaign: Campaign, supporter_email: str, target_ids: Itera
     target_ids = list(target_ids)
     config = current_app.config
     factor = _factor(campaign)
-    sender = pseudonym("sender", supporter_email.strip().lower())
-    checks: list[tuple[str, RateLimitItem, tuple[str, ...], int]] = [
-        ("sender", item, ("sender", sender), len(target_ids)) for item in parse_many(config["RATELIMIT_PER_SENDER"])
-    ]
+    checks: list[tuple[str, RateLimitItem, tuple[str, ...], int]] = []
+    if supporter_email.strip():  # a call needs no email address; those callers share no sender budget
+        sender = pseudonym("sender", supporter_email.strip().lower())
+        checks += [
+            ("sender", item, ("sender", sender), len(target_ids)) for item in parse_many(config["RATELIMIT_PER_SENDER"])
+        ]
     for target_id in target_ids:
         target = pseudonym("target", f"{campaign.id}\0{target_id}")
         checks += [
