@@ -49,6 +49,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-json", action="store_true", help="don't write bench/results.json")
     parser.add_argument("--keep", action="store_true", help="keep the /tmp work folders (logs, databases) for a look")
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the table of bench/results.json as Markdown and exit (for the README)",
+    )
     args = parser.parse_args(argv)
     args.only = [stage.strip() for stage in args.only.split(",") if stage.strip()]
     unknown = set(args.only) - set(STAGES) - {"memory"}
@@ -96,6 +101,18 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str, str]]:
             "", "sent / failed / intake errors", f"{app['sent']:,} / {app['failed']:,} / {app['intake_errors']}",
             f"{base['sent']:,} / {base['errors']}", "", "all sent", _verdict(app["sent"] == d["letters"] and not app["intake_errors"]),
         ))  # fmt: skip
+        if "worker_cpu_ms_per_letter" in app:
+            app_cpu = app["web_cpu_ms_per_letter"] + app["worker_cpu_ms_per_letter"]
+            base_cpu = base.get("client_cpu_ms_per_letter")
+            out.append((
+                "", "CPU ms/letter: web + worker (baseline: client)",
+                f"{_num(app['web_cpu_ms_per_letter'], 1)} + {_num(app['worker_cpu_ms_per_letter'], 1)}",
+                _num(base_cpu, 1), _num(base_cpu / app_cpu if base_cpu and app_cpu else None, 3), "", "—",
+            ))  # fmt: skip
+            out.append((
+                "", "submissions accepted/s during delivery",
+                _num(app["accepted"] / app["intake_seconds"], 1) if app["intake_seconds"] else "—", "", "", "", "—",
+            ))  # fmt: skip
     if i := results.get("intake"):
         base = i["baseline"]
         for channel in ("mailto", "smtp"):
@@ -111,6 +128,11 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str, str]]:
                 "", f"{channel} p50 / p99 ms, errors", f"{_num(r['p50_ms'], 1)} / {_num(r['p99_ms'], 1)}, {r['errors']}",
                 f"{_num(base['p50_ms'], 1)} / {_num(base['p99_ms'], 1)}, {base['errors']}", "", "0 errors", _verdict(r["errors"] == 0),
             ))  # fmt: skip
+            if "server_cpu_ms_per_request" in r:
+                out.append((
+                    "", f"{channel} gunicorn CPU ms/request", _num(r["server_cpu_ms_per_request"], 2),
+                    _num(base["server_cpu_ms_per_request"], 2), _num(r["cpu_ratio"], 3), "", "—",
+                ))  # fmt: skip
     if t := results.get("totals"):
         small, large = t["small"], t["large"]
         out.append((
@@ -178,6 +200,9 @@ def markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.markdown:
+        print(markdown(json.loads(RESULTS.read_text())))
+        return 0
     _stop_on_sigterm()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import logging

@@ -20,6 +20,7 @@ from bench.harness import (
     Database,
     Processes,
     child_env,
+    cpu_seconds,
     free_port,
     http_json,
     make_workdir,
@@ -84,7 +85,9 @@ def _messages(app, count: int) -> list[dict]:
     return messages
 
 
-def _baseline(processes: Processes, workdir, sink_port: int, ca_file, messages: list[dict], workers: int) -> dict:
+def _baseline(
+    processes: Processes, workdir, sink_port: int, ca_file, messages: list[dict], workers: int, sink_pid: int
+) -> dict:
     path = workdir / "messages.json"
     path.write_text(json.dumps(messages))
     share, extra = divmod(len(messages), workers)
@@ -116,10 +119,11 @@ def _baseline(processes: Processes, workdir, sink_port: int, ca_file, messages: 
     for loop in loops:
         if loop.read_line(60) != "ready":
             raise BenchError(f"{loop.name} did not get ready:\n{loop.tail()}")
-    go = time.time()
+    go, sink_cpu = time.time(), cpu_seconds(sink_pid)
     for loop in loops:
         loop.say("go")
     reports = [json.loads(loop.read_line(600)) for loop in loops]
+    sink_cpu = cpu_seconds(sink_pid) - sink_cpu
     for loop in loops:
         processes.stop(loop)
     finished = max(report["finished"] for report in reports)
@@ -133,6 +137,8 @@ def _baseline(processes: Processes, workdir, sink_port: int, ca_file, messages: 
         "errors": errors,
         "seconds": round(seconds, 3),
         "letters_per_s": round(sent / seconds, 1) if seconds > 0 else None,
+        "client_cpu_ms_per_letter": round(1000 * sum(r["cpu"] for r in reports) / max(1, sent), 2),
+        "sink_cpu_ms_per_letter": round(1000 * sink_cpu / max(1, sent), 2),
     }
 
 
@@ -212,7 +218,7 @@ def run(options: DeliveryOptions, say=print) -> dict:
 
             say(f"  delivery: baseline, {options.workers} smtplib processes, {options.letters:,} messages …")
             baseline = _baseline(
-                processes, workdir, sink_port, ca_file, _messages(app, options.letters), options.workers
+                processes, workdir, sink_port, ca_file, _messages(app, options.letters), options.workers, sink.pid
             )
 
             env = child_env(database, redis_url, SMTP_ALLOWED_HOSTS=f"localhost:{sink_port}", SMTP_CA_FILE=str(ca_file))
@@ -225,6 +231,9 @@ def run(options: DeliveryOptions, say=print) -> dict:
                 celery,
             )
             check, engine = _progress(database)
+            cpu_before = {
+                name: cpu_seconds(pid) for name, pid in (("web", web.pid), ("worker", celery.pid), ("sink", sink.pid))
+            }
             say(f"  delivery: app, {options.letters:,} submissions from {options.clients} clients, "
                 f"{options.workers} Celery processes …")  # fmt: skip
             intake = run_load(
@@ -244,6 +253,10 @@ def run(options: DeliveryOptions, say=print) -> dict:
                 say(f"  delivery: {exc}".splitlines()[0])
             sent, failed, other, last = check()
             engine.dispose()
+            cpu = {
+                name: cpu_seconds(pid) - cpu_before[name]
+                for name, pid in (("web", web.pid), ("worker", celery.pid), ("sink", sink.pid))
+            }
             memory = _memory(web.pid, celery.pid)
             processes.stop(web)
             processes.stop(celery)
@@ -275,6 +288,10 @@ def run(options: DeliveryOptions, say=print) -> dict:
         "failed": failed,
         "seconds_first_submit_to_last_sent": round(seconds, 3) if seconds else None,
         "letters_per_s": round(rate, 1) if rate else None,
+        # CPU per letter (steadier than letters/s on a busy machine): gunicorn, Celery (all processes), sink.
+        "web_cpu_ms_per_letter": round(1000 * cpu["web"] / max(1, sent), 2),
+        "worker_cpu_ms_per_letter": round(1000 * cpu["worker"] / max(1, sent), 2),
+        "sink_cpu_ms_per_letter": round(1000 * cpu["sink"] / max(1, sent), 2),
     }
     return {
         "letters": options.letters,

@@ -402,6 +402,20 @@ def peak_rss(pid: int) -> int | None:
     return None
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU used so far by a process and its live descendants (psutil)."""
+    import psutil
+
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            times = psutil.Process(member).cpu_times()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+    return total
+
+
 def process_tree(pid: int) -> Iterator[int]:
     """The process and its descendants (psutil)."""
     import psutil

@@ -10,6 +10,7 @@ from bench.harness import (
     GUNICORN_WORKERS,
     Processes,
     child_env,
+    cpu_seconds,
     free_port,
     make_workdir,
     new_database,
@@ -45,15 +46,19 @@ def run(options: IntakeOptions, say=print) -> dict:
 
             bare, port = start_gunicorn(processes, "gunicorn-bare", env, app="bench.bare_app:create_app()")
             say(f"  intake: bare Flask endpoint, {options.clients} clients, {options.seconds:.0f}s …")
+            cpu = cpu_seconds(bare.pid)
             baseline = run_load("127.0.0.1", port, submission_requests(port, "mailto"), **load)
+            server_cpu = {"baseline": (cpu_seconds(bare.pid) - cpu) / max(1, baseline.answered)}
             processes.stop(bare)
 
-            _app, port = start_gunicorn(processes, "gunicorn-app", env)
+            web, port = start_gunicorn(processes, "gunicorn-app", env)
             results = {}
             for channel in ("mailto", "smtp"):
                 say(f"  intake: POST /api/v1/submissions channel={channel} …")
                 smtp_port = int(env["SMTP_ALLOWED_HOSTS"].rsplit(":", 1)[1])
+                cpu = cpu_seconds(web.pid)
                 results[channel] = run_load("127.0.0.1", port, submission_requests(port, channel, smtp_port), **load)
+                server_cpu[channel] = (cpu_seconds(web.pid) - cpu) / max(1, results[channel].answered)
     finally:
         if database is not None:
             database.drop()
@@ -64,10 +69,17 @@ def run(options: IntakeOptions, say=print) -> dict:
         "gunicorn": {"workers": GUNICORN_WORKERS, "threads": GUNICORN_THREADS, "worker_class": "gthread"},
         "clients": options.clients,
         "seconds": options.seconds,
-        "baseline": baseline.summary(),
+        # CPU the gunicorn workers spent per answered request: steadier than requests/s on a busy machine.
+        "baseline": {**baseline.summary(), "server_cpu_ms_per_request": round(server_cpu["baseline"] * 1000, 3)},
         "target_ratio": TARGET_RATIO,
     }
     for channel, result in results.items():
         ratio = result.rate / baseline.rate if baseline.rate else None
-        out[channel] = {**result.summary(), "ratio": round(ratio, 3) if ratio is not None else None}
+        cpu_ratio = server_cpu["baseline"] / server_cpu[channel] if server_cpu[channel] else None
+        out[channel] = {
+            **result.summary(),
+            "ratio": round(ratio, 3) if ratio is not None else None,
+            "server_cpu_ms_per_request": round(server_cpu[channel] * 1000, 3),
+            "cpu_ratio": round(cpu_ratio, 3) if cpu_ratio is not None else None,  # baseline CPU / app CPU
+        }
     return out

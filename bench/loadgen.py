@@ -27,6 +27,7 @@ class LoadResult:
     first_sent: float = 0.0  # wall clock (time.time()) of the first request written
     last_done: float = 0.0  # wall clock of the last answer
     cpu_seconds: float = 0.0  # CPU the generator itself used
+    answered: int = 0  # every response, warm-up included (to divide server CPU by)
 
     @property
     def rate(self) -> float:
@@ -152,6 +153,7 @@ async def _run(
                     continue
                 done_at = loop_clock()
                 result.last_done = time.time()
+                result.answered += 1
                 if sent_at >= window_start and (window_end is None or done_at <= window_end):
                     result.statuses[status] += 1
                     if status in expect:

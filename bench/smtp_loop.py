@@ -33,7 +33,7 @@ def main() -> int:
     context.load_verify_locations(cafile=args.ca)
     print("ready", flush=True)
     sys.stdin.readline()
-    started = time.time()
+    started, cpu = time.time(), time.process_time()
     sent = errors = 0
     for sender, recipient, data in messages:
         try:
@@ -47,7 +47,10 @@ def main() -> int:
             sent += 1
         except (smtplib.SMTPException, OSError):
             errors += 1
-    print(json.dumps({"started": started, "finished": time.time(), "sent": sent, "errors": errors}), flush=True)
+    finished, cpu = time.time(), time.process_time() - cpu
+    print(
+        json.dumps({"started": started, "finished": finished, "cpu": cpu, "sent": sent, "errors": errors}), flush=True
+    )
     return 0
 
 
