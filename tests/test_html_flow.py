@@ -212,3 +212,35 @@ def test_oversized_form_is_413_html(client, supporter):
     response = client.post(WRITE, data=data)
     assert response.status_code == 413
     assert "64 KB" in text_of(response)
+
+
+def test_preview_says_what_is_kept_and_for_how_long(client, supporter):
+    text = text_of(preview(client, supporter))
+    assert "for 30 days so you can follow your letters, and then erase them" in text
+
+
+def test_delete_my_data_now(client, supporter, app):
+    from webapp.models import Submission
+
+    fields = send_form(preview(client, supporter))
+    fields["action"] = ["mailto"]
+    status_url = client.post(SEND, data=fields).headers["Location"]
+    page = client.get(status_url)
+    assert "Delete my data now" in text_of(page)
+    token = form_fields(page.get_data(as_text=True))["csrf_token"][0]
+    submission_id = status_url.rsplit("/", 1)[1]
+    assert client.post(f"/s/{submission_id}/forget", data={}).status_code == 400  # CSRF
+    done = client.post(f"/s/{submission_id}/forget", data={"csrf_token": token})
+    assert done.status_code == 303
+    after = text_of(client.get(done.headers["Location"]))
+    assert "You deleted your details" in after
+    assert supporter["note"] not in after and "Dear Office" not in after
+    with app.app_context():
+        from webapp.extensions import db
+
+        stored = db.session.get(Submission, submission_id)
+        assert stored.supporter_email == "" or stored.supporter_email is None or "@" not in stored.supporter_email
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()
+    assert totals["totals"]["handed_off"] == 1
+    assert client.get(f"/api/v1/submissions/{submission_id}").get_json()["purged"] is True
+    assert client.post("/s/nope/forget", data={"csrf_token": token}).status_code == 404

@@ -259,9 +259,6 @@ def test_rate_limited_renders_as_429_in_html_and_json(make_app):
     }
 
 
-@pytest.mark.xfail(
-    strict=True, reason="integration: letters.service.submit() must call check_submission (report to the flow owner)"
-)
 def test_sender_limit_through_the_api(make_app, supporter):
     client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_SENDER="2 per day").test_client()
     for n in range(2):
@@ -327,3 +324,25 @@ def test_one_trusted_proxy_hop_gives_each_client_its_own_budget(make_app, suppor
     assert client.post(API, json=payload(supporter), headers=again, **proxy).status_code == 429
     secure = client.get("/", headers={"X-Forwarded-Proto": "https"}, **proxy)
     assert secure.status_code == 200
+
+
+def test_sender_limit_on_the_pages_keeps_the_letter(make_app, supporter):
+    """A 429 in the HTML flow re-shows the preview with everything typed, and says when to retry."""
+    client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_SENDER="1 per day").test_client()
+    write = f"/c/{LAUNCH}/write"
+    responses = []
+    for _ in range(2):
+        page = client.get(f"{write}?target=ohchr", **from_address("203.0.113.50"))
+        data = {"csrf_token": csrf_token(page.get_data(as_text=True)), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter}
+        preview = client.post(write, data=data, **from_address("203.0.113.50"))
+        fields = form_fields(preview.get_data(as_text=True))
+        fields["letters-0-body"] = ["My own careful words, kept."]
+        fields["action"] = ["mailto"]
+        responses.append(client.post(f"/c/{LAUNCH}/send", data=fields, **from_address("203.0.113.50")))
+    assert responses[0].status_code == 303
+    refused = responses[1]
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0
+    text = html.unescape(refused.get_data(as_text=True))
+    assert "My own careful words, kept." in text
+    assert "this email address" in text

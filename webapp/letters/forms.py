@@ -190,3 +190,7 @@ class ConfirmForm(FlaskForm):
     """'I sent it' / 'I called' / 'voicemail': the supporter's own word, recorded once."""
 
     outcome = HiddenField(validators=[DataRequired()])
+
+
+class ForgetForm(FlaskForm):
+    """"Delete my data now": a button, protected like every other change."""

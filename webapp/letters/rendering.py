@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import operator
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -36,10 +38,79 @@ def _limited_range(*args: int) -> range:
     return result
 
 
-class LetterSandbox(ImmutableSandboxedEnvironment):
-    """No globals but a short range(), no mutation, no powers, no giant strings."""
+# Widths in '%10s' and '{:>10}' and numbers passed to filters and string methods: a letter never needs
+# more than a line's worth, and a huge one would build a huge string before any output cap could see it.
+_PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_FORMAT_FIELD = re.compile(r"\{([^{}]*)\}")
 
-    intercepted_binops = frozenset({"*", "**", "+"})
+
+def _refuse_big_number(value: Any) -> None:
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > SEQUENCE_MAX:
+        raise SecurityError(f"numbers above {SEQUENCE_MAX:,} are not available in letters")
+
+
+def _check_format_string(fmt: str) -> None:
+    for match in _PRINTF_SPEC.finditer(fmt):
+        for number in match.groups():
+            if number == "*":
+                raise SecurityError("'*' widths are not available in letters")
+            if number:
+                _refuse_big_number(int(number))
+    for match in _FORMAT_FIELD.finditer(fmt):
+        for number in re.findall(r"\d+", match.group(1).partition(":")[2]):
+            _refuse_big_number(int(number))
+
+
+def _check_replace(text: Any, old: Any, new: Any, count: Any = None) -> None:
+    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
+        hits = text.count(old) if old else len(text) + 1
+        if isinstance(count, int) and count >= 0:
+            hits = min(hits, count)
+        if len(text) + hits * (len(new) - len(old)) > SEQUENCE_MAX:
+            raise SecurityError("that replacement would make the letter far too long")
+
+
+def _check_call(name: str, owner: Any, args: tuple, kwargs: dict) -> None:
+    """Refuse, before running it, any call that would build a string or list beyond SEQUENCE_MAX."""
+    for value in (*args, *kwargs.values()):
+        _refuse_big_number(value)
+    if name in ("format", "format_map") and isinstance(owner, str):
+        _check_format_string(owner)
+    elif name == "replace":
+        _check_replace(owner, *args[:3])
+    elif name == "indent" and isinstance(owner, str):
+        width = args[0] if args else kwargs.get("width", 4)
+        width = len(width) if isinstance(width, str) else width
+        if isinstance(width, int) and width * (owner.count("\n") + 1) + len(owner) > SEQUENCE_MAX:
+            raise SecurityError("that indentation would make the letter far too long")
+
+
+def _guarded_filter(name: str, function):
+    """A built-in filter that first checks its arguments like any other call (see _check_call)."""
+
+    @functools.wraps(function)  # keeps jinja_pass_arg, so context-taking filters still get theirs
+    def guarded(*args, **kwargs):
+        values = [a for a in args if not hasattr(a, "environment")]  # drop an eval context, if passed
+        value, rest = (values[0], tuple(values[1:])) if values else (None, ())
+        if name == "format" and isinstance(value, str):
+            _check_format_string(value)
+        _check_call(name, value, rest, kwargs)
+        return function(*args, **kwargs)
+
+    return guarded
+
+
+# Letter-shaped templates need none of these: each is a way to loop, recurse or hide code.
+_FORBIDDEN_NODES = {
+    nodes.Macro: "macros are not available in letters",
+    nodes.CallBlock: "call blocks are not available in letters",
+}
+
+
+class LetterSandbox(ImmutableSandboxedEnvironment):
+    """No globals but a short range(), no mutation, no powers, no giant strings, no giant widths."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self) -> None:
         super().__init__(
@@ -51,10 +122,32 @@ class LetterSandbox(ImmutableSandboxedEnvironment):
         )
         # cycler, joiner, namespace, lipsum, dict: none is needed in a letter, each is attack surface.
         self.globals = {"range": _limited_range}
+        self.filters = {name: _guarded_filter(name, function) for name, function in self.filters.items()}
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
+        _check_call(getattr(__obj, "__name__", ""), getattr(__obj, "__self__", None), args, kwargs)
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """Every `'…'.format(…)` in a template is wrapped here by the sandbox; check its widths first."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        fmt = value.__self__
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            _check_format_string(fmt)
+            return wrapped(*args, **kwargs)
+
+        return functools.update_wrapper(checked, wrapped)
 
     def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
         if op == "**":
             raise SecurityError("the power operator is not available in letters")
+        if op == "%":
+            if isinstance(left, str):
+                _check_format_string(left)
+            return operator.mod(left, right)
         if op == "*" and (isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple))):
             count = right if isinstance(left, (str, list, tuple)) else left
             sequence = left if isinstance(left, (str, list, tuple)) else right
@@ -91,6 +184,8 @@ def _render(field: str, source: str, context: dict[str, Any], limit: int) -> str
         raise LetterTemplateError(field, exc.message or str(exc), _line_of(exc)) from None
     except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise LetterTemplateError(field, f"{type(exc).__name__}: {exc}", _line_of(exc)) from None
+    except RecursionError:
+        raise LetterTemplateError(field, "the template calls itself without end") from None
     return "".join(parts).strip()
 
 
@@ -208,6 +303,7 @@ def check_template(
         except TemplateSyntaxError as exc:
             problems.append(LetterTemplateError(field, exc.message or "syntax error", exc.lineno))
             continue
+        problems += _structure_problems(field, parsed)
         unknown = sorted(meta.find_undeclared_variables(parsed) - set(VARIABLES))
         for name in unknown:
             line = next((n.lineno for n in parsed.find_all(nodes.Name) if n.name == name), None)
@@ -233,6 +329,20 @@ def check_template(
             except LetterTemplateError as exc:
                 if str(exc) not in {str(p) for p in problems}:
                     problems.append(exc)
+    return problems
+
+
+def _structure_problems(field: str, parsed: nodes.Template) -> list[LetterTemplateError]:
+    """Shapes a letter never needs and that could run for hours: macros, recursion, loops in loops."""
+    problems = []
+    for node_type, message in _FORBIDDEN_NODES.items():
+        for node in parsed.find_all(node_type):
+            problems.append(LetterTemplateError(field, message, node.lineno))
+    for loop in parsed.find_all(nodes.For):
+        if loop.recursive:
+            problems.append(LetterTemplateError(field, "recursive loops are not available in letters", loop.lineno))
+        for inner in [*loop.find_all(nodes.For)]:
+            problems.append(LetterTemplateError(field, "a loop inside a loop is not available in letters", inner.lineno))
     return problems
 
 

@@ -39,6 +39,7 @@ from webapp.models import (
     Target,
     utcnow,
 )
+from webapp.security import limits
 from webapp.totals import service as totals
 
 log = logging.getLogger(__name__)
@@ -287,6 +288,7 @@ def submit(
             )
         )
     submission.letters = letters
+    limits.check_submission(campaign, supporter.email, [target.id for target in targets])  # raises RateLimited
     db.session.add(submission)
     db.session.flush()  # gives the submission its id before the credentials are stored under it
     if account is not None:
@@ -404,5 +406,6 @@ def submission_view(submission: Submission) -> dict[str, Any]:
         "campaign": submission.campaign.slug,
         "channel": submission.channel,
         "done": all(letter.terminal for letter in letters),
+        "purged": submission.purged_at is not None,
         "letters": [letter_view(letter) for letter in letters],
     }

@@ -12,9 +12,11 @@ from webapp.campaigns.service import call_scripts, campaign_targets, find_campai
 from webapp.congress import service as congress
 from webapp.delivery.ssrf import RefusedHost
 from webapp.letters import service, words
-from webapp.letters.forms import CallForm, ConfirmForm, SendForm, WriteForm
+from webapp.letters.forms import CallForm, ConfirmForm, ForgetForm, SendForm, WriteForm
 from webapp.letters.handoff import tel_uri
 from webapp.letters.providers import PROVIDERS
+from webapp.privacy import service as privacy
+from webapp.security import limits
 from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
 
 bp = Blueprint("letters", __name__)
@@ -208,6 +210,10 @@ def send(slug: str):
             "We couldn't store your password safely just now. Please try again in a minute.",
         ]
         return _preview_or_write(form, campaign, targets, templates, 503)
+    except limits.RateLimited as exc:
+        form.targets.errors = [*form.targets.errors, exc.description]
+        page, status = _preview_or_write(form, campaign, targets, templates, 429)
+        return page, status, {"Retry-After": str(exc.retry_after_seconds)}
     return redirect(url_for("letters.status", submission_id=submission.id), 303)
 
 
@@ -252,6 +258,10 @@ def call(slug: str):
                 submission = service.submit(campaign, template, chosen, supporter, CALL)
             except (service.NotFound, service.SubmissionInvalid) as exc:
                 _attach_call(form, exc)
+            except limits.RateLimited as exc:
+                form.target.errors = [*form.target.errors, exc.description]
+                page = render_template("letters/call.html", form=form, campaign=campaign, targets=targets)
+                return page, 429, {"Retry-After": str(exc.retry_after_seconds)}
             else:
                 return redirect(url_for("letters.status", submission_id=submission.id), 303)
     return render_template(
@@ -276,8 +286,19 @@ def status(submission_id: str):
         submission=submission,
         view=service.submission_view(submission),
         confirm_form=ConfirmForm(),
+        forget_form=ForgetForm(),
         outcome_labels=OUTCOME_LABELS,
     )
+
+
+@bp.route("/s/<submission_id>/forget", methods=["POST"])
+def forget(submission_id: str):
+    """Erase this submission's personal data now; the counts stay."""
+    if not ForgetForm().validate_on_submit():
+        abort(400)
+    if not privacy.forget_submission(submission_id):
+        abort(404)
+    return redirect(url_for("letters.status", submission_id=submission_id), 303)
 
 
 OUTCOME_LABELS = {
