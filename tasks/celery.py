@@ -11,7 +11,7 @@ from redis.exceptions import RedisError
 
 from webapp import create_app
 from webapp.extensions import get_redis
-from webapp.health.views import WORKER_KEY_PATTERN
+from webapp.health.service import WORKER_KEY_PATTERN
 
 flask_app = create_app()
 app = flask_app.extensions["celery"]

@@ -9,7 +9,6 @@ to workers by task name (`celery.send_task`), so the web code never imports the 
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -33,8 +32,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_logging(app: Flask) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from webapp.operations import logs
+
+    logs.configure()  # one line per event, unless gunicorn or pytest already set logging up
 
 
 def _register_extensions(app: Flask) -> None:
@@ -75,12 +75,15 @@ def _register_commands(app: Flask) -> None:
     from webapp.campaigns.cli import campaigns_cli, totals_command
     from webapp.congress.cli import congress_cli
     from webapp.letters.cli import letters_cli
+    from webapp.operations.cli import config_cli, mail_cli  # also adds `letters requeue` and `letters stuck`
     from webapp.privacy.cli import privacy_cli
     from webapp.security.cli import limits_cli
 
     app.cli.add_command(campaigns_cli)
     app.cli.add_command(totals_command)
     app.cli.add_command(letters_cli)
+    app.cli.add_command(config_cli)
+    app.cli.add_command(mail_cli)
     app.cli.add_command(congress_cli)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(limits_cli)

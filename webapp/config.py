@@ -22,7 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "LETTER_TEMPLATES_DIR": str(PROJECT_DIR / "letter_templates"),
     # 64 KiB: a letter plus its fields fits many times over; anything larger is refused with 413.
     "MAX_CONTENT_LENGTH": 64 * 1024,
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # hide_parameters: a database error in a log shows the SQL, never the values (names, letters, emails).
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
     "WTF_CSRF_TIME_LIMIT": None,  # the supporter may take their time writing
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
@@ -76,9 +77,11 @@ ENVIRONMENT: dict[str, type] = {
     "SMTP_TIMEOUT": float,
     "SMTP_CA_FILE": str,
     "SMTP_CREDENTIALS_TTL": int,
+    "DELIVERY_RETRY_JITTER": float,
     "DELIVERY_QUEUE_LEASE": int,
     "DELIVERY_SEND_LEASE": int,
     "SWEEP_INTERVAL": float,
+    "WORKER_HEARTBEAT_TTL": int,
     "MESSAGE_ID_DOMAIN": str,
     "LETTER_TEMPLATES_DIR": str,
     "RATELIMIT_ENABLED": boolean,

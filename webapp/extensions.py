@@ -10,6 +10,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
+from kombu import Queue
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -64,6 +65,12 @@ def broker_url(redis_url: str) -> str:
     return redis_url
 
 
+# Deliveries wait in the default queue; the sweeper has a queue of its own so that a long backlog of
+# deliveries never holds back the sweep that rescues letters of a dead worker (workers consume both).
+DELIVERY_QUEUE = "celery"
+SWEEP_QUEUE = "outcry.sweeps"
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Celery the Flask-docs way: every task runs inside this app's context."""
 
@@ -85,10 +92,18 @@ def celery_init_app(app: Flask) -> Celery:
             "accept_content": ["json"],
             "worker_prefetch_multiplier": 1,
             "worker_hijack_root_logger": False,
+            "task_default_queue": DELIVERY_QUEUE,
+            "task_queues": (
+                Queue(DELIVERY_QUEUE, routing_key=DELIVERY_QUEUE),
+                Queue(SWEEP_QUEUE, routing_key=SWEEP_QUEUE),
+            ),
+            "task_routes": {"tasks.delivery.sweep_outbox": {"queue": SWEEP_QUEUE}},
             "beat_schedule": {
                 "sweep-outbox": {
                     "task": "tasks.delivery.sweep_outbox",
                     "schedule": app.config["SWEEP_INTERVAL"],
+                    # A sweep nobody ran in time is dropped: the next one is already on its way.
+                    "options": {"expires": app.config["SWEEP_INTERVAL"]},
                 },
                 "purge-personal-data": {"task": "tasks.privacy.purge_expired", "schedule": app.config["PURGE_INTERVAL"]},
             },

@@ -1,4 +1,4 @@
-"""A real SMTP server for tests (aiosmtpd) with AUTH, STARTTLS or implicit TLS, and scripted replies."""
+"""A real SMTP server for tests (aiosmtpd) with AUTH, STARTTLS or implicit TLS, scripted replies and faults."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import asyncio
 import socket
 import ssl
 import threading
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -38,11 +40,18 @@ class Received:
 
 @dataclass
 class Script:
-    """Replies to give instead of 250, consumed in order (e.g. two 451s then normal service)."""
+    """Replies to give instead of 250, consumed in order (e.g. two 451s then normal service).
+
+    `connect` replaces the 220 greeting of the next connections (then hangs up), `data_cuts` says for
+    each of the next DATA transfers whether the line goes dead halfway through it, and `data_delay`
+    is how long the server thinks before answering each DATA.
+    """
 
     rcpt: list[str] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
     data_delay: float = 0.0
+    connect: list[str] = field(default_factory=list)
+    data_cuts: list[bool] = field(default_factory=list)
 
 
 class Handler:
@@ -66,8 +75,54 @@ class Handler:
         if reply:
             return reply
         with self.server.lock:
-            self.server.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content))
+            self.server.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content)
+            )
+            accepted = len(self.server.received)
+        if self.server.on_accept is not None:
+            # Runs after the message is kept and before the client hears 250: a crash here is the
+            # crash-after-250 window seen from the sender's side.
+            self.server.on_accept(accepted)
         return "250 Message accepted for delivery"
+
+
+class FaultySMTP(SMTP):
+    """aiosmtpd's server, plus the faults a Script asks for at connect time and during DATA."""
+
+    def __init__(self, mail_server: MailServer, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mail_server = mail_server
+
+    async def _handle_client(self) -> None:
+        with self.mail_server.lock:
+            self.mail_server.connections += 1
+            reply = self.mail_server.script.connect.pop(0) if self.mail_server.script.connect else None
+        if reply is None:
+            await super()._handle_client()
+            return
+        await self.push(reply)
+        self.transport.close()
+
+    async def smtp_DATA(self, arg: str) -> None:
+        with self.mail_server.lock:
+            cuts = self.mail_server.script.data_cuts
+            cut = bool(cuts.pop(0)) if cuts and self.envelope is not None and self.envelope.rcpt_tos else False
+            self.mail_server.data_disconnected += cut
+        if not cut:
+            await super().smtp_DATA(arg)
+            return
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        await self._reader.readuntil(b"\r\n")  # the first line of the message, then the line goes dead
+        self.transport.abort()
+
+
+class _FaultyController(Controller):
+    def __init__(self, mail_server: MailServer, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.mail_server = mail_server
+
+    def factory(self) -> SMTP:
+        return FaultySMTP(self.mail_server, self.handler, **self.SMTP_kwargs)
 
 
 class MailServer:
@@ -81,7 +136,11 @@ class MailServer:
         self.received: list[Received] = []
         self.auth_attempts: list[tuple[str, bool]] = []
         self.rcpt_attempts = 0
+        self.connections = 0
+        self.data_disconnected = 0
         self.script = Script()
+        # Called with the number of messages accepted so far, before the 250 goes out.
+        self.on_accept: Callable[[int], None] | None = None
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("localhost", "127.0.0.1").configure_cert(self.context)
         kwargs = dict(
@@ -95,10 +154,14 @@ class MailServer:
             kwargs.update(ssl_context=self.context, auth_require_tls=False)
         else:
             kwargs.update(tls_context=self.context, require_starttls=True)
-        self.controller = Controller(Handler(self), **kwargs)
+        self.controller = _FaultyController(self, Handler(self), **kwargs)
 
     def _authenticate(self, server: SMTP, session, envelope, mechanism: str, auth_data) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login == USERNAME.encode() and auth_data.password == PASSWORD.encode()
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == USERNAME.encode()
+            and auth_data.password == PASSWORD.encode()
+        )
         with self.lock:
             self.auth_attempts.append((mechanism, ok))
         return AuthResult(success=ok, handled=False)
@@ -119,7 +182,16 @@ class MailServer:
             self.received.clear()
             self.auth_attempts.clear()
             self.rcpt_attempts = 0
+            self.connections = 0
+            self.data_disconnected = 0
             self.script = Script()
+            self.on_accept = None
+
+    def message_ids(self) -> Counter[str]:
+        """How many times each Message-ID arrived (more than once: a duplicate)."""
+        with self.lock:
+            received = list(self.received)
+        return Counter(str(item.message["Message-ID"]) for item in received)
 
     def smtp_settings(self, **overrides) -> dict:
         """The `smtp` object a supporter would send for this server."""
@@ -131,3 +203,42 @@ class MailServer:
             "password": PASSWORD,
             **overrides,
         }
+
+
+class SilentServer:
+    """Accepts TCP connections and never says a word: the mail server that hangs before its greeting."""
+
+    def __init__(self):
+        self.host, self.port = "localhost", free_port()
+        self.connections = 0
+        self._sockets: list[socket.socket] = []
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener.settimeout(0.2)  # so stop() is noticed
+        self._thread = threading.Thread(target=self._accept, name="silent-smtp", daemon=True)
+        self._stopped = False
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _accept(self) -> None:
+        while not self._stopped:
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            self._sockets.append(connection)  # held open, unread, until stop()
+
+    def start(self) -> SilentServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._thread.join(timeout=5)
+        self._listener.close()
+        for connection in self._sockets:
+            connection.close()

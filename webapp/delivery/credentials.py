@@ -35,9 +35,7 @@ class SmtpAccount:
 def _fernet() -> Fernet:
     """A key derived from SECRET_KEY (or CREDENTIALS_KEY) with HKDF, so operators manage one secret."""
     secret = current_app.config.get("CREDENTIALS_KEY") or current_app.config["SECRET_KEY"]
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry smtp credentials").derive(
-        secret.encode()
-    )
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry smtp credentials").derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(key))
 
 
@@ -64,3 +62,9 @@ def load(submission_id: str) -> SmtpAccount | None:
 
 def forget(submission_id: str) -> None:
     get_redis().delete(_key(submission_id))
+
+
+def stored_submission_ids() -> list[str]:
+    """Submissions whose credentials are still waiting in Redis (ids only; nothing is decrypted)."""
+    prefix = _key("")
+    return [key.decode()[len(prefix) :] for key in get_redis().scan_iter(match=_key("*"), count=1000)]

@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from redis.exceptions import RedisError
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from webapp.delivery import credentials, smtp, ssrf
 from webapp.delivery.smtp import DeliveryError, OutgoingLetter
@@ -18,6 +23,7 @@ from webapp.models import FAILED, QUEUED, SENDING, SENT, SMTP, Letter, Submissio
 from webapp.totals import service as totals
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 EXPIRED = (
     "For your safety we keep your mail password for only a short time, and it ran out before "
@@ -35,6 +41,54 @@ class RetryLater(Exception):
 
 def _seconds(value: float) -> dt.timedelta:
     return dt.timedelta(seconds=value)
+
+
+# How long a worker keeps trying to record what already happened at the mail server while the database
+# is unreachable (a restart, a failover). Giving up would leave a letter that went out to be sent again.
+RECORD_RETRY_SECONDS = 30.0
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """A database error that another try, a moment later, may not meet: lost connection, server restarting."""
+    return isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+def _recorded(write: Callable[[], T], what: str, letter_id: str) -> T:
+    """Run `write` and commit it; while the database is unreachable, roll back and try again for up to
+    RECORD_RETRY_SECONDS. `write` must be safe to repeat (every write here is a conditional UPDATE)."""
+    deadline = time.monotonic() + RECORD_RETRY_SECONDS
+    pause = 0.1
+    while True:
+        try:
+            result = write()
+            db.session.commit()
+            return result
+        except DBAPIError as exc:
+            db.session.rollback()
+            if not database_unreachable(exc) or time.monotonic() + pause > deadline:
+                raise
+            log.warning("database.retry what=%s letter=%s error=%s", what, letter_id, type(exc.orig).__name__)
+            time.sleep(pause)  # a backoff while the database comes back, not a wait for anything else
+            pause = min(pause * 2, 2.0)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed letter's facts, read once at claim time, so that sending it and recording the outcome need
+    nothing more from the database (a restart mid-batch then costs no extra reads, and no sends).
+
+    It carries the attributes totals.bump() reads, so it is counted exactly as a Letter would be.
+    """
+
+    id: str
+    submission_id: str
+    claim_token: str
+    attempts: int
+    campaign_id: int
+    target_id: str
+    template_id: int
+    channel: str
+    outgoing: OutgoingLetter
 
 
 def claim(submission_id: str) -> list[Letter]:
@@ -65,88 +119,114 @@ def claim(submission_id: str) -> list[Letter]:
     db.session.commit()
     return list(
         db.session.scalars(
-            select(Letter)
-            .where(Letter.claim_token == token, Letter.status == SENDING)
-            .order_by(Letter.position)
+            select(Letter).where(Letter.claim_token == token, Letter.status == SENDING).order_by(Letter.position)
         )
     )
 
 
-def _finish(letter: Letter, status: str, error: str | None = None) -> bool:
+def _finish(letter: Claimed, status: str, error: str | None = None, *, cause: str = "") -> bool:
     """Record a terminal status and its count in one transaction, if this claim still holds the letter."""
     now = utcnow()
-    changed = db.session.execute(
-        update(Letter)
-        .where(Letter.id == letter.id, Letter.claim_token == letter.claim_token, Letter.status == SENDING)
-        .values(status=status, error=error, finished_at=now, lease_until=None, next_attempt_at=None)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed:
-        totals.bump(db.session, letter, status, now)
-    db.session.commit()
-    if changed:
-        log.info("letter.%s submission=%s letter=%s attempt=%d", status, letter.submission_id, letter.id, letter.attempts)
+
+    def write() -> bool:
+        changed = db.session.execute(
+            update(Letter)
+            .where(Letter.id == letter.id, Letter.claim_token == letter.claim_token, Letter.status == SENDING)
+            .values(status=status, error=error, finished_at=now, lease_until=None, next_attempt_at=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed:
+            totals.bump(db.session, letter, status, now)
+            return True
+        # A commit whose answer was lost with the connection may have gone through: then it is recorded.
+        return (
+            db.session.scalar(
+                select(Letter.id).where(
+                    Letter.id == letter.id, Letter.claim_token == letter.claim_token, Letter.status == status
+                )
+            )
+            is not None
+        )
+
+    recorded = _recorded(write, f"letter.{status}", letter.id)
+    if recorded:
+        log.info(
+            "letter.%s submission=%s letter=%s attempt=%d%s",
+            status, letter.submission_id, letter.id, letter.attempts, f" cause={cause}" if cause else "",
+        )  # fmt: skip
     else:
         log.warning("letter.lost_claim submission=%s letter=%s", letter.submission_id, letter.id)
-    return bool(changed)
+    return recorded
 
 
-def _retry_delay(attempts: int) -> float | None:
+def _retry_delay(attempts: int, jitter: float) -> float | None:
     """Seconds before the next try after `attempts` tries, or None when the schedule is used up."""
-    config = current_app.config
-    delays = config["DELIVERY_RETRY_DELAYS"]
+    delays = current_app.config["DELIVERY_RETRY_DELAYS"]
     if attempts > len(delays):
         return None
-    delay = float(delays[attempts - 1])
-    return delay * (1 + random.uniform(0, config["DELIVERY_RETRY_JITTER"]))
+    return float(delays[attempts - 1]) * jitter
 
 
-def _defer(letters: list[Letter], error: DeliveryError) -> float | None:
-    """Queue letters again after a temporary failure; those out of retries fail. Returns the countdown."""
+def _defer(letters: list[Claimed], error: DeliveryError) -> None:
+    """Queue letters again after a temporary failure; those out of retries fail."""
     config = current_app.config
-    countdown = None
+    # One clock reading and one draw for the whole batch: its letters come due at the same instant, are
+    # claimed together, and go out over one connection again.
+    jitter = 1 + random.uniform(0, config["DELIVERY_RETRY_JITTER"])
+    now = utcnow()
     for letter in letters:
-        delay = _retry_delay(letter.attempts)
+        delay = _retry_delay(letter.attempts, jitter)
         if delay is None:
             first_sentence = error.reason.split(";")[0].rstrip(".")
             _finish(
                 letter,
                 FAILED,
                 f"{first_sentence}. We tried {letter.attempts} times and gave up; please send again later.",
+                cause=f"retries_used_up code={error.code}",
             )
             continue
-        now = utcnow()
-        db.session.execute(
-            update(Letter)
-            .where(Letter.id == letter.id, Letter.claim_token == letter.claim_token, Letter.status == SENDING)
-            .values(
-                status=QUEUED,
-                claim_token=None,
-                error=error.reason,
-                next_attempt_at=now + _seconds(delay),
-                lease_until=now + _seconds(delay + config["DELIVERY_QUEUE_LEASE"]),
+
+        def write(letter: Claimed = letter, delay: float = delay) -> None:
+            db.session.execute(
+                update(Letter)
+                .where(Letter.id == letter.id, Letter.claim_token == letter.claim_token, Letter.status == SENDING)
+                .values(
+                    status=QUEUED,
+                    claim_token=None,
+                    error=error.reason,
+                    next_attempt_at=now + _seconds(delay),
+                    lease_until=now + _seconds(delay + config["DELIVERY_QUEUE_LEASE"]),
+                )
+                .execution_options(synchronize_session=False)
             )
-            .execution_options(synchronize_session=False)
-        )
-        db.session.commit()
+
+        _recorded(write, "letter.retry", letter.id)
         log.info(
             "letter.retry submission=%s letter=%s attempt=%d in=%.1fs code=%s",
             letter.submission_id, letter.id, letter.attempts, delay, error.code,
-        )
-        countdown = delay if countdown is None else min(countdown, delay)
-    return countdown
+        )  # fmt: skip
 
 
-def _outgoing(letter: Letter, submission: Submission) -> OutgoingLetter:
-    return OutgoingLetter(
-        letter_id=letter.id,
-        sender_name=submission.supporter_name,
-        sender_email=submission.supporter_email,
-        recipient=letter.recipient or "",
-        recipient_name=letter.target.name,
-        subject=letter.subject,
-        body=letter.body,
-        message_id_domain=current_app.config.get("MESSAGE_ID_DOMAIN"),
+def _claimed(letter: Letter, submission: Submission) -> Claimed:
+    return Claimed(
+        id=letter.id,
+        submission_id=letter.submission_id,
+        claim_token=letter.claim_token or "",
+        attempts=letter.attempts,
+        campaign_id=letter.campaign_id,
+        target_id=letter.target_id,
+        template_id=letter.template_id,
+        channel=letter.channel,
+        outgoing=OutgoingLetter(
+            letter_id=letter.id,
+            sender_name=submission.supporter_name,
+            sender_email=submission.supporter_email,
+            recipient=letter.recipient or "",
+            recipient_name=letter.target.name,
+            subject=letter.subject,
+            body=letter.body,
+            message_id_domain=current_app.config.get("MESSAGE_ID_DOMAIN"),
+        ),
     )
 
 
@@ -154,148 +234,251 @@ def _outgoing(letter: Letter, submission: Submission) -> OutgoingLetter:
 class _Batch:
     """The letters of one claim, and how far through them we are."""
 
-    submission: Submission
-    letters: list[Letter]
+    submission_id: str
+    letters: list[Claimed]
+    leased_at: dt.datetime
     done: int = 0
 
     @property
-    def remaining(self) -> list[Letter]:
+    def remaining(self) -> list[Claimed]:
         return self.letters[self.done :]
 
 
-def _extend_lease(letters: list[Letter]) -> None:
+def _extend_lease(letters: list[Claimed]) -> None:
     """Keep the rest of a long batch ours, so the sweeper does not hand it to another worker."""
     lease = utcnow() + _seconds(current_app.config["DELIVERY_SEND_LEASE"])
-    db.session.execute(
-        update(Letter)
-        .where(Letter.id.in_([letter.id for letter in letters]), Letter.status == SENDING)
-        .where(Letter.claim_token == letters[0].claim_token)
-        .values(lease_until=lease)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+
+    def write() -> None:
+        db.session.execute(
+            update(Letter)
+            .where(Letter.id.in_([letter.id for letter in letters]), Letter.status == SENDING)
+            .where(Letter.claim_token == letters[0].claim_token)
+            .values(lease_until=lease)
+            .execution_options(synchronize_session=False)
+        )
+
+    _recorded(write, "lease.extend", letters[0].id)
 
 
 def deliver_submission(submission_id: str) -> None:
     """Send what is due for this submission over one connection.
 
-    Raises RetryLater when some letters must wait; every other outcome is already recorded.
+    Raises RetryLater when some letters must wait; every other outcome is already recorded. Any other
+    exception (the database or Redis unreachable) leaves the claimed letters to their lease: when it
+    runs out the sweeper queues them again.
     """
     submission = db.session.get(Submission, submission_id)
     if submission is None:
         log.warning("submission.unknown submission=%s", submission_id)
         return
+    leased_at = utcnow()
     letters = claim(submission_id)
     if not letters:
         _forget_if_done(submission_id)
+        countdown = _next_due(submission_id)
+        if countdown is not None and countdown < EARLY_TOLERANCE:
+            # A retry whose timer fired a moment before its letters came due: look again right after.
+            raise RetryLater(countdown + 0.05, "not due yet")
         return
-    batch = _Batch(submission, letters)
-    countdown = None
-    try:
-        countdown = _deliver(batch)
-    finally:
-        _forget_if_done(submission_id)
+    batch = _Batch(submission_id, [_claimed(letter, submission) for letter in letters], leased_at)
+    _deliver(batch)
+    _forget_if_done(submission_id)
+    countdown = _next_due(submission_id)
     if countdown is not None:
         raise RetryLater(countdown, "temporary failure")
+
+
+# How early a retry may run before its letters come due and still be re-run for them (timers are not exact);
+# any other delivery task that finds nothing due is a duplicate and ends quietly.
+EARLY_TOLERANCE = 1.0
+
+
+def _next_due(submission_id: str) -> float | None:
+    """Seconds until the submission's next letter waiting for a retry comes due, or None if none waits.
+
+    Asked after every run, so that no waiting letter is left without a task to pick it up: not one
+    deferred in this run, nor one whose retry falls later than this run's claim.
+    """
+    due = db.session.scalar(
+        select(func.min(Letter.next_attempt_at)).where(
+            Letter.submission_id == submission_id, Letter.status == QUEUED, Letter.next_attempt_at.is_not(None)
+        )
+    )
+    if due is None:
+        return None
+    return max(0.0, (due - utcnow()).total_seconds())
 
 
 # Claims beyond the retry schedule: an unexpected error (a bug, a crash) keeps re-queueing a letter.
 EXTRA_CLAIMS = 3
 
 
-def _deliver(batch: _Batch) -> float | None:
+def _deliver(batch: _Batch) -> None:
     config = current_app.config
-    submission_id = batch.submission.id
+    submission_id = batch.submission_id
     most = len(config["DELIVERY_RETRY_DELAYS"]) + 1 + EXTRA_CLAIMS
     for letter in [letter for letter in batch.letters if letter.attempts > most]:
-        _finish(letter, FAILED, "We couldn't send this letter after many tries. Please send it again.")
+        _finish(
+            letter,
+            FAILED,
+            "We couldn't send this letter after many tries. Please send it again.",
+            cause="too_many_claims",
+        )
         batch.letters.remove(letter)
     if not batch.letters:
-        return None
+        return
     account = credentials.load(submission_id)
     if account is None:
         for letter in batch.letters:
-            _finish(letter, FAILED, EXPIRED)
-        return None
+            _finish(letter, FAILED, EXPIRED, cause="credentials_expired")
+        return
     try:
         checked = ssrf.check(
             account.host, account.port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"])
         )
-        connection = smtp.connect(
-            account, checked, timeout=config["SMTP_TIMEOUT"], ca_file=config.get("SMTP_CA_FILE")
-        )
+        connection = smtp.connect(account, checked, timeout=config["SMTP_TIMEOUT"], ca_file=config.get("SMTP_CA_FILE"))
     except ssrf.RefusedHost as exc:
         for letter in batch.letters:
-            _finish(letter, FAILED, str(exc))
-        return None
+            _finish(letter, FAILED, str(exc), cause="host_refused")
+        return
     except DeliveryError as exc:
         log.info("smtp.connect_failed submission=%s transient=%s code=%s", submission_id, exc.transient, exc.code)
         if exc.transient:
-            return _defer(batch.letters, exc)
+            _defer(batch.letters, exc)
+            return
         for letter in batch.letters:
-            _finish(letter, FAILED, exc.reason)
-        return None
+            _finish(letter, FAILED, exc.reason, cause=f"smtp code={exc.code}")
+        return
     del account  # the password is not needed past login
-    lease_checked = utcnow()
+    # Counted from the claim: connecting and logging in may already have used part of the lease.
+    lease_checked = batch.leased_at
     try:
         for letter in batch.letters:
             if (utcnow() - lease_checked).total_seconds() > config["DELIVERY_SEND_LEASE"] / 3:
                 _extend_lease(batch.remaining)
                 lease_checked = utcnow()
             try:
-                smtp.send(connection, _outgoing(letter, batch.submission))
+                smtp.send(connection, letter.outgoing)
             except DeliveryError as exc:
                 if exc.transient:
                     # The connection is no longer trustworthy: this and the rest wait for a retry.
-                    return _defer(batch.remaining, exc)
-                _finish(letter, FAILED, exc.reason)
+                    _defer(batch.remaining, exc)
+                    return
+                _finish(letter, FAILED, exc.reason, cause=f"smtp code={exc.code}")
             else:
                 _finish(letter, SENT)
             batch.done += 1
     finally:
         smtp.close(connection)
-    return None
 
 
 def _forget_if_done(submission_id: str) -> None:
     """Delete the credentials once nothing of this submission waits for the mail server."""
     pending = db.session.scalar(
-        select(Letter.id)
-        .where(Letter.submission_id == submission_id, Letter.status.in_((QUEUED, SENDING)))
-        .limit(1)
+        select(Letter.id).where(Letter.submission_id == submission_id, Letter.status.in_((QUEUED, SENDING))).limit(1)
     )
     if pending is None:
+        try:
+            credentials.forget(submission_id)
+        except RedisError as exc:
+            # The letters' outcome is recorded; forget_finished_credentials() deletes the password later.
+            log.warning("credentials.forget_failed submission=%s error=%s", submission_id, type(exc).__name__)
+
+
+def forget_finished_credentials() -> int:
+    """Delete passwords still in Redis for submissions with nothing left to send (a delete lost to a
+    Redis outage, a worker killed at the wrong moment). Returns how many were deleted.
+
+    Only submissions already in the database count: their letters were committed in the same
+    transaction, so a submission being written right now is never mistaken for a finished one.
+    """
+    stored = credentials.stored_submission_ids()
+    if not stored:
+        return 0
+    finished = set(db.session.scalars(select(Submission.id).where(Submission.id.in_(stored))))
+    finished -= set(
+        db.session.scalars(
+            select(Letter.submission_id).where(Letter.submission_id.in_(finished), Letter.status.in_((QUEUED, SENDING)))
+        )
+    )
+    for submission_id in finished:
         credentials.forget(submission_id)
+        log.info("credentials.forgotten submission=%s", submission_id)
+    return len(finished)
 
 
-def sweep_outbox(limit: int = 1000) -> list[str]:
+# While delivery messages wait in the broker, a queued letter past its lease is most likely still in
+# that backlog, not lost: it gets this many more leases before it is queued a second time. Without
+# this, a backlog longer than the lease makes the sweeper queue every waiting letter again and again.
+BACKLOG_GRACE_LEASES = 3
+
+
+def sweep_outbox(limit: int = 1000, *, backlog: int = 0) -> list[str]:
     """Submissions whose letters outlived their lease (lost task, killed worker, flushed broker).
 
-    Their letters get a fresh lease so the next sweep does not send them again; the caller queues
-    a delivery task for each id returned.
+    `backlog` is how many delivery messages the broker still holds. A letter some worker claimed
+    and let expire is always taken back; a letter still waiting to be claimed is, while there is a
+    backlog, given BACKLOG_GRACE_LEASES more leases first. Swept letters get a fresh lease so the
+    next sweep does not queue them again; the caller queues a delivery task for each id returned.
     """
     config = current_app.config
     now = utcnow()
+    queue_lease = _seconds(config["DELIVERY_QUEUE_LEASE"])
+    waiting_since = now - queue_lease * BACKLOG_GRACE_LEASES if backlog else now
     expired = and_(
         Letter.channel == SMTP,
-        Letter.status.in_((QUEUED, SENDING)),
-        Letter.lease_until < now,
+        or_(
+            and_(Letter.status == SENDING, Letter.lease_until < now),
+            and_(Letter.status == QUEUED, Letter.lease_until < waiting_since),
+        ),
     )
-    submission_ids = list(
-        db.session.scalars(select(Letter.submission_id).where(expired).distinct().limit(limit))
-    )
+    submission_ids = list(db.session.scalars(select(Letter.submission_id).where(expired).distinct().limit(limit)))
     if not submission_ids:
         return []
     db.session.execute(
         update(Letter)
         .where(expired, Letter.submission_id.in_(submission_ids))
-        .values(
-            status=QUEUED,
-            claim_token=None,
-            lease_until=now + _seconds(config["DELIVERY_QUEUE_LEASE"]),
-        )
+        .values(status=QUEUED, claim_token=None, lease_until=now + queue_lease)
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    log.info("outbox.swept submissions=%d", len(submission_ids))
+    log.info("outbox.swept submissions=%d backlog=%d", len(submission_ids), backlog)
     return submission_ids
+
+
+def requeue(older_than: float = 0.0, *, include_sending: bool = False) -> tuple[int, list[str]]:
+    """Put waiting SMTP letters written at least `older_than` seconds ago back in line now, retry waits
+    skipped; returns how many letters, and the submissions to queue a delivery task for.
+
+    A letter some worker holds under a live lease is left alone unless `include_sending`: taking it
+    back while the worker is still talking to the mail server could send it twice.
+    """
+    config = current_app.config
+    now = utcnow()
+    held = Letter.status == SENDING
+    if not include_sending:
+        held = and_(held, Letter.lease_until < now)
+    waiting = and_(
+        Letter.channel == SMTP,
+        Letter.created_at <= now - _seconds(older_than),
+        or_(Letter.status == QUEUED, held),
+    )
+    submission_ids = list(db.session.scalars(select(Letter.submission_id).where(waiting).distinct()))
+    if not submission_ids:
+        return 0, []
+    count = db.session.execute(
+        update(Letter)
+        .where(waiting)
+        .values(
+            status=QUEUED,
+            claim_token=None,
+            next_attempt_at=None,
+            lease_until=now + _seconds(config["DELIVERY_QUEUE_LEASE"]),
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    log.info(
+        "outbox.requeued letters=%d submissions=%d include_sending=%s", count, len(submission_ids), include_sending
+    )
+    return count, submission_ids

@@ -146,9 +146,18 @@ def explain(exc: Exception) -> DeliveryError:
             transient=False,
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
-        return DeliveryError("Your mail server doesn't support what sending needs (login over an encrypted connection).", transient=False)
-    if isinstance(exc, (smtplib.SMTPServerDisconnected, ssl.SSLError, socket.timeout, TimeoutError, ConnectionError, OSError)) and code is None:
-        return DeliveryError("We couldn't reach your mail server just now; we'll keep trying for a while.", transient=True)
+        return DeliveryError(
+            "Your mail server doesn't support what sending needs (login over an encrypted connection).", transient=False
+        )
+    if (
+        isinstance(
+            exc, (smtplib.SMTPServerDisconnected, ssl.SSLError, socket.timeout, TimeoutError, ConnectionError, OSError)
+        )
+        and code is None
+    ):
+        return DeliveryError(
+            "We couldn't reach your mail server just now; we'll keep trying for a while.", transient=True
+        )
     if isinstance(code, int) and 400 <= code < 500:
         return DeliveryError(
             f"Your mail server asked us to try again later (code {code}); we'll keep trying for a while.",
@@ -165,7 +174,9 @@ def explain(exc: Exception) -> DeliveryError:
         return DeliveryError("The recipient's server refused the letter.", transient=False, code=code)
     if isinstance(exc, smtplib.SMTPConnectError):
         return DeliveryError("Your mail server refused the connection.", transient=False, code=code)
-    return DeliveryError("Your mail server gave an error we didn't expect, so the letter wasn't sent.", transient=False, code=code)
+    return DeliveryError(
+        "Your mail server gave an error we didn't expect, so the letter wasn't sent.", transient=False, code=code
+    )
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 # Resolution goes through this name so tests can stand in for DNS; nothing else is replaced.
 getaddrinfo = socket.getaddrinfo
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*\.?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*\.?$"
+)
 _NUMERIC_ONLY = re.compile(r"^(0x[0-9a-f]+|[0-9.]+)$")
 
 
