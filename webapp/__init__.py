@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask
 
 from webapp import config as settings
-from webapp.extensions import celery_init_app, csrf, db, migrate, redis_init_app
+from webapp.extensions import celery_init_app, csrf, db, login_manager, migrate, redis_init_app
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -42,6 +42,7 @@ def _register_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR))
     csrf.init_app(app)
+    login_manager.init_app(app)
     redis_init_app(app)
     celery_init_app(app)
 
@@ -52,8 +53,10 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.congress.views import bp as congress
     from webapp.health.views import bp as health
     from webapp.letters.views import bp as letters
+    from webapp.organize.api import bp as organize_api
+    from webapp.organize.views import bp as organize
 
-    for blueprint in (campaigns, letters, api, congress, health):
+    for blueprint in (campaigns, letters, api, congress, health, organize, organize_api):
         app.register_blueprint(blueprint)
 
 
@@ -76,6 +79,7 @@ def _register_commands(app: Flask) -> None:
     from webapp.congress.cli import congress_cli
     from webapp.letters.cli import letters_cli
     from webapp.operations.cli import config_cli, mail_cli  # also adds `letters requeue` and `letters stuck`
+    from webapp.organize.cli import organizers_cli
     from webapp.privacy.cli import privacy_cli
     from webapp.security.cli import limits_cli
 
@@ -87,3 +91,4 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(congress_cli)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(limits_cli)
+    app.cli.add_command(organizers_cli)

@@ -49,6 +49,9 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_PER_SENDER": "20 per hour;50 per day",  # letters from one supporter email address
     "RATELIMIT_PER_TARGET": "2000 per day",  # letters to one target through one campaign
     "RATELIMIT_LIFT_FACTOR": 10,  # how far a campaign's lift (Campaign.limits_lifted_until) raises its limits
+    "RATELIMIT_LOGIN": "5 per minute;30 per hour",  # organizer log-in attempts, per client address and per account
+    # Seconds an organizer stays logged in without using the workspace; also how long a supporter's open form stays valid.
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     # Behind a reverse proxy: how many X-Forwarded-For / X-Forwarded-Proto hops to trust (0: none).
     "PROXY_FIX_HOPS": 0,
     # Privacy: days after which a finished submission's personal data is erased (counts stay).
@@ -90,6 +93,8 @@ ENVIRONMENT: dict[str, type] = {
     "RATELIMIT_PER_SENDER": str,
     "RATELIMIT_PER_TARGET": str,
     "RATELIMIT_LIFT_FACTOR": int,
+    "RATELIMIT_LOGIN": str,
+    "PERMANENT_SESSION_LIFETIME": int,
     "PROXY_FIX_HOPS": int,
     "RETENTION_DAYS": int,
 }
@@ -148,7 +153,16 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
             raise ConfigError(f"{name} must be 0 or more, not {config[name]!r}")
     if int(config["RATELIMIT_LIFT_FACTOR"]) < 1:
         raise ConfigError("RATELIMIT_LIFT_FACTOR must be 1 or more (1 means a lift changes nothing)")
-    for name in ("RATELIMIT_PER_ADDRESS", "RATELIMIT_DEFAULT", "RATELIMIT_PER_SENDER", "RATELIMIT_PER_TARGET"):
+    lifetime = config["PERMANENT_SESSION_LIFETIME"]  # seconds, or a timedelta as Flask also accepts
+    if (lifetime.total_seconds() if hasattr(lifetime, "total_seconds") else int(lifetime)) < 60:
+        raise ConfigError("PERMANENT_SESSION_LIFETIME is in seconds and must be at least 60 (default 43200: 12 hours)")
+    for name in (
+        "RATELIMIT_PER_ADDRESS",
+        "RATELIMIT_DEFAULT",
+        "RATELIMIT_PER_SENDER",
+        "RATELIMIT_PER_TARGET",
+        "RATELIMIT_LOGIN",
+    ):
         try:
             parse_many(config[name])
         except ValueError:

@@ -1,4 +1,4 @@
-"""Unbound extensions (database, migrations, CSRF, Redis, Celery) and the functions that bind them."""
+"""Unbound extensions (database, migrations, CSRF, organizer logins, Redis, Celery) and the functions that bind them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import logging
 import redis
 from celery import Celery, Task
 from flask import Flask
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
@@ -25,6 +26,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 csrf = CSRFProtect()
+login_manager = LoginManager()  # organizer accounts (webapp/organize/accounts.py loads them)
 
 log = logging.getLogger(__name__)
 

@@ -64,6 +64,11 @@ class Campaign(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
     # Until when the campaign's rate limits are raised for a planned push (webapp/security/limits.py).
     limits_lifted_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # When an organizer closed it: a closed campaign shows its totals and a thank-you and takes no letters.
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # Fingerprint of the campaign folder last loaded from files: an unchanged folder is not applied again,
+    # so edits made in the organizer workspace survive `make run` restarts (webapp/campaigns/service.py).
+    files_digest: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 
@@ -85,6 +90,10 @@ class Campaign(db.Model):
     @property
     def targets(self) -> list[Target]:
         return [link.target for link in self.target_links]
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_at is not None
 
 
 class CampaignUpdate(db.Model):
@@ -227,6 +236,8 @@ class LetterTemplate(db.Model):
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Characters of their own words a supporter must write to send this letter (0: no minimum).
+    min_note_length: Mapped[int] = mapped_column(Integer, default=0)
     # Retired templates stay for the letters that used them but are no longer offered.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 

@@ -1,4 +1,4 @@
-"""`flask campaigns load` and `flask totals`: campaigns from files, and their counts in the terminal."""
+"""`flask campaigns load/import/export` and `flask totals`: campaigns to and from files, and their counts in the terminal."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from webapp.campaigns.files import CampaignFileError
-from webapp.campaigns.service import load_campaigns
+from webapp.campaigns.service import export_campaign, load_campaigns
 from webapp.extensions import db
 from webapp.models import Campaign, LetterTemplate
 from webapp.totals.service import breakdown, campaign_totals
@@ -20,17 +20,49 @@ campaigns_cli = AppGroup("campaigns", help="Campaigns kept as files in letter_te
 
 @campaigns_cli.command("load")
 @click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
-def load_command(folder: Path | None) -> None:
-    """Load (or refresh) every campaign under FOLDER (default: letter_templates/)."""
-    root = folder or Path(current_app.config["LETTER_TEMPLATES_DIR"])
+@click.option("--force", is_flag=True, help="Apply folders even if unchanged since they were last loaded.")
+def load_command(folder: Path | None, force: bool) -> None:
+    """Load (or refresh) every campaign under FOLDER (default: letter_templates/).
+
+    A folder unchanged since it was last loaded is skipped, so changes made in the organizer
+    workspace since then stay; --force applies the files anyway.
+    """
+    _load(folder or Path(current_app.config["LETTER_TEMPLATES_DIR"]), force=force)
+
+
+@campaigns_cli.command("import")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def import_command(folder: Path) -> None:
+    """Read campaigns back from FOLDER (one campaign folder, or a folder of them), as `export` wrote them.
+
+    Unlike `load`, the files always win: what they say replaces what the workspace holds.
+    """
+    _load(folder, force=True)
+
+
+def _load(root: Path, *, force: bool) -> None:
     try:
-        report = load_campaigns(root)
+        report = load_campaigns(root, force=force)
     except CampaignFileError as exc:
         raise click.ClickException(str(exc)) from None
     for line in report.lines:
         click.echo(line)
     if not report.lines:
         click.echo(f"No campaigns found under {root}.")
+
+
+@campaigns_cli.command("export")
+@click.argument("slug")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+def export_command(slug: str, folder: Path) -> None:
+    """Write campaign SLUG to FOLDER/SLUG/ in the letter_templates/ format (`load` and `import` read it back)."""
+    campaign = db.session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        raise click.ClickException(f"No campaign '{slug}'.")
+    lines = export_campaign(campaign, folder)
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{slug}: exported to {folder / slug}" + ("" if lines else " (the files were already up to date)"))
 
 
 @click.command("totals")

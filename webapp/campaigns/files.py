@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from webapp.letters.rendering import check_template
+from webapp.letters.validation import NOTE_MAX
 from webapp.models import ALL_CHANNELS, CALL, TARGET_KINDS
 
 CAMPAIGN_FILE = "campaign.yaml"
@@ -45,6 +48,7 @@ class TemplateSpec:
     kinds: list[str] = field(default_factory=list)
     channels: list[str] = field(default_factory=list)
     position: int = 0
+    min_note_length: int = 0  # characters of their own words a supporter must write (0: none)
 
 
 @dataclass
@@ -59,6 +63,7 @@ class CampaignSpec:
     resources: list[dict[str, str | None]]
     targets: list[dict[str, Any]]
     templates: list[TemplateSpec]
+    closed: bool | None = None  # None: the file doesn't say, so loading leaves the campaign open or closed
 
 
 def _split_front_matter(path: Path) -> tuple[dict[str, Any], str]:
@@ -85,6 +90,12 @@ def _list_of_str(value: Any, where: str) -> list[str]:
     return value
 
 
+def _min_note_length(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= NOTE_MAX:
+        raise CampaignFileError(f"{where}: min_note_length must be a whole number from 0 to {NOTE_MAX}")
+    return value
+
+
 def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
     meta, body = _split_front_matter(path)
     where = str(path)
@@ -100,8 +111,9 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
         kinds=_list_of_str(meta.get("kinds"), f"{where}: kinds"),
         channels=_list_of_str(meta.get("channels"), f"{where}: channels"),
         position=int(meta.get("position", 0)),
+        min_note_length=_min_note_length(meta.get("min_note_length", 0), where),
     )
-    unknown_keys = set(meta) - {"name", "subject", "targets", "kinds", "channels", "position"}
+    unknown_keys = set(meta) - {"name", "subject", "targets", "kinds", "channels", "position", "min_note_length"}
     if unknown_keys:
         raise CampaignFileError(f"{where}: unknown settings {sorted(unknown_keys)}")
     if not spec.targets and not spec.kinds:
@@ -116,6 +128,8 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
         raise CampaignFileError(f"{where}: channels must be some of {', '.join(ALL_CHANNELS)}")
     if CALL in spec.channels and spec.channels != [CALL]:
         raise CampaignFileError(f"{where}: a call script has channels: [call] and nothing else")
+    if spec.min_note_length and spec.channels == [CALL]:
+        raise CampaignFileError(f"{where}: a call script has no personal note, so it can't ask for a minimum length")
     kinds = sorted({*spec.kinds, *(known_targets[t] for t in spec.targets)})
     problems = check_template(spec.subject, spec.body, target_kinds=kinds, require_note=spec.channels != [CALL])
     if problems:
@@ -166,6 +180,9 @@ def read_campaign(folder: Path) -> CampaignSpec:
                 "description": resource.get("description", ""),
             }
         )
+    closed = data.get("closed")
+    if closed is not None and not isinstance(closed, bool):
+        raise CampaignFileError(f"{path}: 'closed' must be true or false")
     known_targets = {target["id"]: target["kind"] for target in targets}
     letters = folder / LETTERS_DIR
     templates = [read_template(p, known_targets) for p in sorted(letters.glob("*.txt"))] if letters.is_dir() else []
@@ -180,9 +197,131 @@ def read_campaign(folder: Path) -> CampaignSpec:
         resources=resources,
         targets=targets,
         templates=sorted(templates, key=lambda t: (t.position, t.slug)),
+        closed=closed,
     )
 
 
 def read_all(root: Path) -> list[CampaignSpec]:
     """Every campaign folder under `root` (a folder with a campaign.yaml)."""
     return [read_campaign(folder) for folder in sorted(root.iterdir()) if (folder / CAMPAIGN_FILE).is_file()]
+
+
+# ---- writing the format back (`flask campaigns export`) ----------------------------------------------------------
+# What is written reads back into an equal CampaignSpec, and writing that spec again gives the same bytes.
+
+EXPORT_HEADER = "# Written by `flask campaigns export`. Edit freely, then load it with `flask campaigns load`.\n"
+YAML_WIDTH = 96
+
+
+def normalize_body(text: str) -> str:
+    """A letter body as a file holds it: Unix line ends, no blank lines around it, one final newline."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip("\n") + "\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style like a person writes it: indented lists, `[a, b]` for short lists, `|-` for several lines."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False):
+        return super().increase_indent(flow, False)
+
+
+def _reads_back(value: str, style: str) -> bool:
+    return (
+        yaml.safe_load(
+            yaml.dump(value, Dumper=yaml.SafeDumper, default_style=style, width=YAML_WIDTH, allow_unicode=True)
+        )
+        == value
+    )
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str):
+    style = None
+    if "\n" in value:
+        style = "|"
+    elif len(value) > YAML_WIDTH - 20 and " " in value:
+        style = ">"
+    if style and not _reads_back(value, style):
+        style = None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list):
+    flow = all(isinstance(item, str | int) for item in value)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(list, _represent_list)
+
+
+def _yaml(data: dict[str, Any]) -> str:
+    return yaml.dump(
+        data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=YAML_WIDTH, default_flow_style=False
+    )
+
+
+def campaign_yaml(spec: CampaignSpec) -> str:
+    data: dict[str, Any] = {
+        "title": spec.title,
+        "summary": spec.summary,
+        "position": spec.position,
+        "published": spec.published,
+        "congress": spec.congress,
+    }
+    if spec.closed:
+        data["closed"] = True
+    if spec.updates:
+        data["updates"] = [{"date": date, "text": text} for date, text in spec.updates]
+    if spec.targets:
+        data["targets"] = [
+            {"id": target["id"], **{key: target[key] for key in TARGET_FIELDS if target.get(key)}}
+            for target in spec.targets
+        ]
+    if spec.resources:
+        data["resources"] = [
+            {key: resource[key] for key in ("kind", "name", "url", "description") if resource.get(key)}
+            for resource in spec.resources
+        ]
+    return EXPORT_HEADER + _yaml(data)
+
+
+def template_text(spec: TemplateSpec) -> str:
+    meta: dict[str, Any] = {"name": spec.name}
+    if spec.targets:
+        meta["targets"] = list(spec.targets)
+    if spec.kinds:
+        meta["kinds"] = list(spec.kinds)
+    meta["channels"] = list(spec.channels)
+    meta["position"] = spec.position
+    if spec.min_note_length:
+        meta["min_note_length"] = spec.min_note_length
+    meta["subject"] = spec.subject
+    return "---\n" + _yaml(meta) + "---\n" + normalize_body(spec.body)
+
+
+def write_campaign(spec: CampaignSpec, root: Path) -> list[str]:
+    """Write one campaign folder under `root` (root/<slug>/); letter files no longer in it are removed.
+
+    Returns what happened, one line per file, for the terminal.
+    """
+    folder = root / spec.slug
+    letters = folder / LETTERS_DIR
+    letters.mkdir(parents=True, exist_ok=True)
+    done = []
+    wanted = {folder / CAMPAIGN_FILE: campaign_yaml(spec)}
+    wanted.update({letters / f"{template.slug}.txt": template_text(template) for template in spec.templates})
+    for path, text in wanted.items():
+        old = path.read_text(encoding="utf-8") if path.exists() else None
+        if old != text:
+            path.write_text(text, encoding="utf-8")
+            done.append(f"{'wrote' if old is None else 'updated'} {path}")
+    for path in sorted(letters.glob("*.txt")):
+        if path not in wanted:
+            path.unlink()
+            done.append(f"removed {path} (no longer in the campaign)")
+    return done
+
+
+def digest(spec: CampaignSpec) -> str:
+    """A fingerprint of everything a campaign folder says, to tell whether it changed since the last load."""
+    return hashlib.sha256(json.dumps(asdict(spec), sort_keys=True, default=str).encode()).hexdigest()

@@ -8,9 +8,19 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from webapp.campaigns.files import CampaignSpec, read_all
+from webapp.campaigns.files import (
+    CAMPAIGN_FILE,
+    TARGET_FIELDS,
+    CampaignSpec,
+    TemplateSpec,
+    digest,
+    read_all,
+    read_campaign,
+    write_campaign,
+)
 from webapp.extensions import db
-from webapp.models import CALL, Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target
+from webapp.models import CALL, Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target, utcnow
+from webapp.organize.models import TemplateVersion
 
 
 @dataclass
@@ -48,13 +58,22 @@ def _target_values(spec: dict) -> dict:
     return values
 
 
-def apply_campaign(spec: CampaignSpec, report: LoadReport) -> Campaign:
-    """Make the database match one campaign folder, touching only what differs."""
+def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = False) -> Campaign:
+    """Make the database match one campaign folder, touching only what differs.
+
+    A folder unchanged since it was last loaded is skipped (unless `force`), so what organizers
+    changed in the workspace since then is kept; a changed folder wins over the workspace.
+    """
     campaign = db.session.scalar(select(Campaign).where(Campaign.slug == spec.slug))
+    fingerprint = digest(spec)
+    if campaign is not None and campaign.files_digest == fingerprint and not force:
+        report.note(f"{spec.slug}: unchanged", changed=False)
+        return campaign
     created = campaign is None
     if created:
         campaign = Campaign(slug=spec.slug)
         db.session.add(campaign)
+    campaign.files_digest = fingerprint
     changes = _assign(
         campaign,
         {
@@ -65,6 +84,9 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport) -> Campaign:
             "position": spec.position,
         },
     )
+    if spec.closed is not None and spec.closed != campaign.closed:
+        campaign.closed_at = utcnow() if spec.closed else None
+        changes.append("closed" if spec.closed else "reopened")
     db.session.flush()
 
     wanted_updates = [(date, text) for date, text in spec.updates]
@@ -100,27 +122,29 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport) -> Campaign:
     by_slug = {template.slug: template for template in campaign.templates}
     for position, template_spec in enumerate(spec.templates):
         template = by_slug.pop(template_spec.slug, None)
-        values = {
+        # What a letter is made of: any change to it makes a new version, which is kept (TemplateVersion).
+        content = {
             "name": template_spec.name,
             "target_ids": template_spec.targets,
             "target_kinds": template_spec.kinds,
             "channels": template_spec.channels,
-            "position": position,
-            "active": True,
+            "min_note_length": template_spec.min_note_length,
+            "subject": template_spec.subject,
+            "body": template_spec.body,
         }
         if template is None:
-            template = LetterTemplate(
-                slug=template_spec.slug, subject=template_spec.subject, body=template_spec.body, version=1, **values
-            )
+            template = LetterTemplate(slug=template_spec.slug, version=1, position=position, active=True, **content)
             campaign.templates.append(template)
+            db.session.add(TemplateVersion.snapshot(template, author="files"))
             changes.append(f"letter {template.slug} added")
             continue
-        fields = _assign(template, values)
-        text_fields = _assign(template, {"subject": template_spec.subject, "body": template_spec.body})
-        if text_fields:
+        fields = _assign(template, {"position": position, "active": True})
+        content_fields = _assign(template, content)
+        if content_fields:
             template.version += 1
-        if fields or text_fields:
-            changes.append(f"letter {template.slug} ({', '.join(fields + text_fields)}; now v{template.version})")
+            db.session.add(TemplateVersion.snapshot(template, author="files"))
+        if fields or content_fields:
+            changes.append(f"letter {template.slug} ({', '.join(fields + content_fields)}; now v{template.version})")
     for template in by_slug.values():
         if template.active:
             template.active = False  # letters written with it keep pointing at it
@@ -135,18 +159,61 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport) -> Campaign:
     return campaign
 
 
-def load_campaigns(root: Path) -> LoadReport:
-    """Load every campaign folder under `root` in one transaction (all or nothing)."""
-    specs = read_all(root)
+def load_campaigns(root: Path, *, force: bool = False) -> LoadReport:
+    """Load every campaign folder under `root` (or `root` itself if it is one) in one transaction (all or nothing)."""
+    specs = [read_campaign(root)] if (root / CAMPAIGN_FILE).is_file() else read_all(root)
     report = LoadReport()
     try:
         for spec in specs:
-            apply_campaign(spec, report)
+            apply_campaign(spec, report, force=force)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return report
+
+
+def campaign_spec(campaign: Campaign) -> CampaignSpec:
+    """A campaign as the files describe it: what `flask campaigns export` writes."""
+    return CampaignSpec(
+        slug=campaign.slug,
+        title=campaign.title,
+        summary=campaign.summary or "",
+        congress=bool(campaign.congress),
+        published=bool(campaign.published),
+        position=campaign.position or 0,
+        updates=[(update.date, update.text) for update in campaign.updates],
+        resources=[
+            {"kind": r.kind, "name": r.name, "url": r.url or None, "description": r.description or ""}
+            for r in campaign.resources
+        ],
+        targets=[
+            {"id": target.id, **{key: getattr(target, key) for key in TARGET_FIELDS if getattr(target, key)}}
+            for target in campaign.targets
+        ],
+        templates=[
+            TemplateSpec(
+                slug=template.slug,
+                name=template.name,
+                subject=template.subject,
+                body=template.body,
+                targets=list(template.target_ids or []),
+                kinds=list(template.target_kinds or []),
+                channels=list(template.channels or []),
+                position=index,  # what a load gives them, so exporting again writes the same files
+                min_note_length=template.min_note_length or 0,
+            )
+            for index, template in enumerate(
+                sorted(active_templates(campaign), key=lambda t: (t.position or 0, t.slug))
+            )
+        ],
+        closed=True if campaign.closed else None,
+    )
+
+
+def export_campaign(campaign: Campaign, root: Path) -> list[str]:
+    """Write the campaign under `root/<slug>/` in the letter_templates format; returns what changed on disk."""
+    return write_campaign(campaign_spec(campaign), root)
 
 
 def published_campaigns() -> list[Campaign]:

@@ -196,8 +196,8 @@ def _line_of(exc: BaseException) -> int | None:
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
             template = tb.tb_frame.f_globals.get("__jinja_template__")
-            if template is not None:
-                line = template.get_corresponding_lineno(tb.tb_lineno)
+            # Jinja rewrites the traceback of a failed render: those frames already carry the template's line.
+            line = template.get_corresponding_lineno(tb.tb_lineno) if template is not None else tb.tb_lineno
         tb = tb.tb_next
     return line
 

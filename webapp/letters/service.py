@@ -103,6 +103,43 @@ class Draft:
         return words.personal_share(self.baseline, self.body if final_body is None else final_body)
 
 
+# ---- what organizers decide about a campaign and a letter (the organizer workspace sets these) ----
+
+
+class CampaignClosed(SubmissionInvalid):
+    """The organizers closed the campaign: it takes no more letters."""
+
+    def __init__(self, campaign: Campaign):
+        super().__init__(
+            {
+                "campaign": [
+                    f"“{campaign.title}” has closed and takes no more letters. Thank you for caring: "
+                    "the campaign page shows what everyone sent."
+                ]
+            }
+        )
+
+
+def ensure_open(campaign: Campaign) -> None:
+    if campaign.closed_at is not None:
+        raise CampaignClosed(campaign)
+
+
+def check_note_length(template: LetterTemplate, supporter: Supporter) -> None:
+    """A letter may ask for a minimum of the supporter's own words (call scripts have no note)."""
+    minimum = template.min_note_length or 0
+    written = len(supporter.note.strip())
+    if minimum and template.channels != [CALL] and written < minimum:
+        raise SubmissionInvalid(
+            {
+                "supporter.note": [
+                    f"This letter asks for at least {minimum} characters in your own words (you wrote {written}). "
+                    "A sentence or two about why this matters to you is enough."
+                ]
+            }
+        )
+
+
 def draft_letters(
     campaign: Campaign,
     template: LetterTemplate,
@@ -110,6 +147,7 @@ def draft_letters(
     supporter: Supporter,
     today: dt.date | None = None,
 ) -> list[Draft]:
+    check_note_length(template, supporter)
     campaign_vars = {"title": campaign.title, "slug": campaign.slug}
     drafts = []
     for target in targets:
@@ -148,6 +186,7 @@ def choose(
     Recipients come only from target records: the campaign's own targets, or, for a campaign that
     writes to Congress, the members who represent `zip_code`. Raises NotFound or SubmissionInvalid.
     """
+    ensure_open(campaign)
     template = next((t for t in active_templates(campaign) if t.slug == template_slug), None)
     if template is None:
         raise NotFound(f"No letter '{template_slug}' in this campaign.")
@@ -242,6 +281,7 @@ def submit(
     Rows are committed before anything is queued; if queuing fails the sweeper picks the
     letters up when their lease runs out. Hand-offs are counted at once.
     """
+    ensure_open(campaign)
     if channel == SMTP and account is None:
         raise SubmissionInvalid({"smtp": ["Your mail server settings are needed to send from your own email."]})
     if channel != CALL and not supporter.email:

@@ -1,0 +1,127 @@
+"""Organizer fixtures: accounts (an admin, an organizer, a stranger), a logged-in client, a campaign of the
+test's own that is removed afterwards, and API tokens. The launch campaign is put back after any test."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import delete, select
+
+from tests.conftest import PROJECT, csrf_token
+from webapp.campaigns.service import load_campaigns
+from webapp.extensions import db
+from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, Submission, Target
+from webapp.organize import accounts, service
+from webapp.organize.models import Organizer
+
+PASSWORD = "a long enough test password"
+ADMIN, ORGANIZER, STRANGER = "admin@example.org", "organizer@example.org", "stranger@example.org"
+
+
+@pytest.fixture(autouse=True)
+def clean_organize(app):
+    """Each test starts with no organizers and leaves no campaigns, targets or accounts of its own behind."""
+    with app.app_context():
+        before = set(db.session.scalars(select(Campaign.slug)))
+        targets_before = set(db.session.scalars(select(Target.id)))
+    yield
+    with app.app_context():
+        db.session.rollback()
+        extra = list(db.session.scalars(select(Campaign).where(Campaign.slug.not_in(before))))
+        ids = [campaign.id for campaign in extra]
+        if ids:
+            submissions = select(Submission.id).where(Submission.campaign_id.in_(ids))
+            db.session.execute(delete(Letter).where(Letter.submission_id.in_(submissions)))
+            db.session.execute(delete(LetterTally).where(LetterTally.campaign_id.in_(ids)))
+            db.session.execute(delete(Submission).where(Submission.campaign_id.in_(ids)))
+        for campaign in extra:
+            db.session.delete(campaign)
+        db.session.flush()
+        new_targets = set(db.session.scalars(select(Target.id))) - targets_before
+        if new_targets:
+            db.session.execute(delete(CampaignTarget).where(CampaignTarget.target_id.in_(new_targets)))
+            db.session.execute(delete(Letter).where(Letter.target_id.in_(new_targets)))
+            db.session.execute(delete(LetterTally).where(LetterTally.target_id.in_(new_targets)))
+            db.session.execute(delete(Target).where(Target.id.in_(new_targets)))
+        db.session.execute(delete(Organizer))
+        db.session.commit()
+        load_campaigns(PROJECT / "letter_templates", force=True)  # the launch campaign as shipped
+
+
+@pytest.fixture
+def people(app):
+    """An admin, an organizer who runs only their own campaigns, and another organizer."""
+    with app.app_context():
+        for email, role in ((ADMIN, "admin"), (ORGANIZER, "organizer"), (STRANGER, "organizer")):
+            accounts.create_organizer(email, PASSWORD, role)
+        db.session.commit()
+    return {"admin": ADMIN, "organizer": ORGANIZER, "stranger": STRANGER}
+
+
+def log_in(client, email: str, password: str = PASSWORD, next_url: str = ""):
+    page = client.get("/organize/login")
+    return client.post(
+        "/organize/login" + (f"?next={next_url}" if next_url else ""),
+        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email, "password": password},
+    )
+
+
+@pytest.fixture
+def as_admin(app, people):
+    client = app.test_client()
+    assert log_in(client, ADMIN).status_code == 302
+    return client
+
+
+@pytest.fixture
+def as_organizer(app, people):
+    client = app.test_client()
+    assert log_in(client, ORGANIZER).status_code == 302
+    return client
+
+
+@pytest.fixture
+def own_campaign(app, people):
+    """A draft campaign the organizer runs, with one target that has an email address."""
+    with app.app_context():
+        organizer = accounts.find_organizer(ORGANIZER)
+        campaign = service.create_campaign(organizer, title="Free the test data", slug="free-the-test-data")
+        service.add_target(
+            campaign,
+            organizer,
+            {"kind": "ceo", "name": "Dana Example", "salutation": "Ms. Example", "email": "dana@example.com"},
+            "dana-example",
+        )
+        return campaign.slug
+
+
+def token_for(app, email: str) -> str:
+    with app.app_context():
+        token, _ = accounts.issue_token(accounts.find_organizer(email), "test")
+        db.session.commit()
+        return token
+
+
+def form_token(client, url: str) -> str:
+    return csrf_token(client.get(url).get_data(as_text=True))
+
+
+@pytest.fixture
+def make_app(app):
+    """`make_app(RATELIMIT_ENABLED=True, ...)`: another app on the suite's database and Redis, other settings."""
+    from webapp import create_app
+
+    made = []
+    shared = ("TESTING", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SMTP_CA_FILE", "SERVER_NAME")
+
+    def factory(**overrides):
+        config = {name: app.config[name] for name in shared if name in app.config}
+        extra = create_app({**config, "RATELIMIT_ENABLED": False, **overrides})
+        extra.instance_path = app.instance_path
+        made.append(extra)
+        app.extensions["celery"].set_default()  # the suite's worker keeps serving the suite's app
+        return extra
+
+    yield factory
+    for extra in made:
+        with extra.app_context():
+            db.engine.dispose()

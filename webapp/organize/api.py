@@ -1,0 +1,324 @@
+"""The organizer API under /api/v1/organize: campaigns, letter templates, targets and totals, by bearer token.
+
+`Authorization: Bearer <token>` (from `flask organizers token EMAIL` or the account page). A missing or wrong
+token is a 401, a campaign the token's organizer doesn't run a 403, a template `check_template` refuses a 422
+naming the field and the line. Documented in webapp/api/openapi.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Blueprint, Response, abort, g, jsonify, request, url_for
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from webapp.api.schemas import errors_of
+from webapp.extensions import csrf, db
+from webapp.models import Campaign
+from webapp.organize import accounts, dashboard, service
+from webapp.organize.models import Organizer
+from webapp.totals.service import campaign_totals
+
+bp = Blueprint("organize_api", __name__, url_prefix="/api/v1/organize")
+csrf.exempt(bp)  # a bearer token, not a cookie, authenticates these requests
+
+
+# ---- request bodies -------------------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=40_000)
+
+
+class UpdateIn(_Strict):
+    date: str
+    text: str
+
+
+class ResourceIn(_Strict):
+    kind: Literal["donate", "petition", "read"] = "read"
+    name: str
+    url: str | None = None
+    description: str = ""
+
+
+class CampaignCreateIn(_Strict):
+    title: str
+    slug: str = ""
+    summary: str = ""
+    congress: bool = False
+
+
+class CampaignUpdateIn(_Strict):
+    title: str | None = None
+    summary: str | None = None
+    congress: bool | None = None
+    position: int | None = Field(default=None, ge=0, le=100_000)
+    published: bool | None = None
+    closed: bool | None = None
+    updates: list[UpdateIn] | None = Field(default=None, max_length=200)
+    resources: list[ResourceIn] | None = Field(default=None, max_length=200)
+
+
+class TemplateIn(_Strict):
+    slug: str = ""
+    name: str
+    subject: str
+    body: str
+    targets: list[str] = Field(default_factory=list, max_length=500)
+    kinds: list[str] = Field(default_factory=list, max_length=20)
+    channels: list[str] = Field(min_length=1, max_length=10)
+    min_note_length: int = Field(default=0, ge=0)
+    active: bool | None = None
+    base_version: int | None = None
+
+
+class TargetIn(_Strict):
+    id: str = ""
+    kind: str = "person"
+    name: str
+    first_name: str = ""
+    last_name: str = ""
+    title: str = ""
+    organization: str = ""
+    salutation: str = ""
+    email: str = ""
+    phone: str = ""
+    contact_form: str = ""
+    website: str = ""
+    postal_address: str = ""
+    note: str = ""
+
+
+# ---- authentication and errors --------------------------------------------------------------------------------
+
+
+@bp.errorhandler(HTTPException)
+def json_error(exc: HTTPException):
+    response = jsonify({"error": exc.description, "status": exc.code})
+    response.status_code = exc.code or 500
+    if exc.code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="outcry organizer API"'
+    return response
+
+
+@bp.before_request
+def authenticate():
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    organizer = accounts.organizer_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    if organizer is None:
+        abort(
+            401,
+            description="Send a valid organizer API token as 'Authorization: Bearer <token>' "
+            "(make one with `flask organizers token EMAIL` or on your account page).",
+        )
+    g.organizer = organizer
+
+
+def _organizer() -> Organizer:
+    return g.organizer
+
+
+def _campaign(slug: str) -> Campaign:
+    campaign = service.find_campaign(slug)
+    if campaign is None:
+        abort(404, description=f"No campaign '{slug}'.")
+    if not accounts.can_manage(_organizer(), campaign):
+        abort(403, description=f"This token's organizer doesn't run the campaign '{slug}'.")
+    return campaign
+
+
+def _body(model: type[BaseModel]) -> Any:
+    try:
+        data = request.get_json(force=True)
+    except BadRequest:
+        abort(400, description="The request body is not valid JSON.")
+    if not isinstance(data, dict):
+        abort(400, description="The request body must be a JSON object.")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise _Unprocessable(errors_of(exc)) from None
+
+
+class _Unprocessable(Exception):
+    def __init__(self, errors: dict[str, list[str]], problems: list[dict] | None = None):
+        self.errors, self.problems = errors, problems
+
+
+@bp.errorhandler(_Unprocessable)
+def unprocessable(exc: _Unprocessable):
+    body: dict[str, Any] = {"errors": exc.errors}
+    if exc.problems is not None:
+        body["problems"] = exc.problems
+        body["error"] = "The letter can't be saved: " + "; ".join(p["error"] for p in exc.problems)
+    return jsonify(body), 422
+
+
+@bp.errorhandler(service.Invalid)
+def invalid(exc: service.Invalid):
+    if isinstance(exc, service.TemplateInvalid):
+        subject, body = g.get("template_source", ("", ""))
+        problems = [service.problem_view(p, subject, body) for p in exc.problems]
+        return unprocessable(_Unprocessable(exc.errors, problems))
+    status = 409 if "version" in exc.errors else 422
+    return jsonify({"errors": exc.errors}), status
+
+
+# ---- what the API answers -------------------------------------------------------------------------------------
+
+
+def campaign_view(campaign: Campaign) -> dict[str, Any]:
+    return {
+        "slug": campaign.slug,
+        "title": campaign.title,
+        "summary": campaign.summary,
+        "congress": campaign.congress,
+        "published": campaign.published,
+        "closed": campaign.closed,
+        "position": campaign.position,
+        "url": url_for("campaigns.campaign", slug=campaign.slug, _external=True),
+        "updates": [{"date": u.date.isoformat(), "text": u.text} for u in campaign.updates],
+        "resources": [
+            {"kind": r.kind, "name": r.name, "url": r.url, "description": r.description} for r in campaign.resources
+        ],
+        "targets": [{"id": t.id, "kind": t.kind, "name": t.name, "channels": t.channels} for t in campaign.targets],
+        "templates": [
+            {"slug": t.slug, "name": t.name, "version": t.version, "active": t.active} for t in campaign.templates
+        ],
+        "totals": campaign_totals(db.session, campaign).totals.as_dict(),
+    }
+
+
+def template_view(template) -> dict[str, Any]:
+    return {
+        "slug": template.slug,
+        "name": template.name,
+        "subject": template.subject,
+        "body": template.body,
+        "targets": template.target_ids,
+        "kinds": template.target_kinds,
+        "channels": template.channels,
+        "min_note_length": template.min_note_length or 0,
+        "version": template.version,
+        "active": template.active,
+        "versions": [
+            {"version": v.version, "created_at": v.created_at.isoformat() + "Z", "author": v.author, "note": v.note}
+            for v in service.versions_of(template)
+        ],
+    }
+
+
+def target_view(target) -> dict[str, Any]:
+    return {
+        "id": target.id,
+        **{key: getattr(target, key) for key in service.TARGET_FIELDS},
+        "channels": target.channels,
+    }
+
+
+# ---- endpoints ------------------------------------------------------------------------------------------------
+
+
+@bp.route("/campaigns", methods=["GET"])
+def list_campaigns():
+    return jsonify({"campaigns": [campaign_view(c) for c in accounts.managed_campaigns(_organizer())]})
+
+
+@bp.route("/campaigns", methods=["POST"])
+def create_campaign():
+    data: CampaignCreateIn = _body(CampaignCreateIn)
+    campaign = service.create_campaign(
+        _organizer(), title=data.title, slug=data.slug, summary=data.summary, congress=data.congress
+    )
+    return jsonify(campaign_view(campaign)), 201, {"Location": url_for(".update_campaign", slug=campaign.slug)}
+
+
+@bp.route("/campaigns/<slug>", methods=["GET"])
+def get_campaign(slug: str):
+    return jsonify(campaign_view(_campaign(slug)))
+
+
+@bp.route("/campaigns/<slug>", methods=["PUT"])
+def update_campaign(slug: str):
+    """Change the fields given; fields left out stay as they are. `updates` and `resources` replace the lists."""
+    campaign = _campaign(slug)
+    data: CampaignUpdateIn = _body(CampaignUpdateIn)
+    if data.published and not campaign.published and (problems := service.publish_problems(campaign)):
+        raise service.Invalid({"published": problems})  # before anything else changes: all or nothing
+    try:
+        if data.updates is not None:
+            service.replace_updates(campaign, [item.model_dump() for item in data.updates])
+        if data.resources is not None:
+            service.replace_resources(campaign, [item.model_dump() for item in data.resources])
+        service.update_campaign(
+            campaign, title=data.title, summary=data.summary, congress=data.congress, position=data.position
+        )
+        if data.published is not None:
+            service.set_published(campaign, data.published)
+        if data.closed is not None:
+            service.set_closed(campaign, data.closed)
+    except service.Invalid:
+        db.session.rollback()
+        raise
+    return jsonify(campaign_view(campaign))
+
+
+@bp.route("/campaigns/<slug>/templates", methods=["GET"])
+def list_templates(slug: str):
+    campaign = _campaign(slug)
+    return jsonify({"templates": [template_view(t) for t in campaign.templates]})
+
+
+@bp.route("/campaigns/<slug>/templates", methods=["POST"])
+def save_template(slug: str):
+    """Create a letter template, or save a new version of the one with this slug."""
+    campaign = _campaign(slug)
+    data: TemplateIn = _body(TemplateIn)
+    g.template_source = (data.subject, data.body)
+    existing = service.find_template(campaign, data.slug) if data.slug else None
+    template, changed = service.save_template(
+        campaign,
+        service.TemplateInput(
+            name=data.name,
+            subject=data.subject,
+            body=data.body,
+            target_ids=data.targets,
+            target_kinds=data.kinds,
+            channels=data.channels,
+            min_note_length=data.min_note_length,
+            slug=data.slug,
+        ),
+        author=f"api: {_organizer().email}",
+        slug=existing.slug if existing else None,
+        base_version=data.base_version,
+    )
+    if data.active is not None and data.active != template.active:
+        service.set_template_active(template, data.active)
+    return jsonify({**template_view(template), "changed": changed}), 200 if existing else 201
+
+
+@bp.route("/campaigns/<slug>/targets", methods=["POST"])
+def save_target(slug: str):
+    """Add a target to the campaign, or change the campaign target with this id."""
+    campaign = _campaign(slug)
+    data: TargetIn = _body(TargetIn)
+    values = data.model_dump()
+    target_id = values.pop("id").strip().lower()
+    if target_id and service.campaign_target(campaign, target_id) is not None:
+        service.update_target(campaign, _organizer(), target_id, values)
+        return jsonify(target_view(service.campaign_target(campaign, target_id))), 200
+    target = service.add_target(campaign, _organizer(), values, target_id)
+    return jsonify(target_view(target)), 201
+
+
+@bp.route("/campaigns/<slug>/totals.csv", methods=["GET"])
+def totals_csv(slug: str):
+    campaign = _campaign(slug)
+    return Response(
+        dashboard.totals_csv(campaign),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{campaign.slug}-totals-per-target.csv"'},
+    )

@@ -1,0 +1,961 @@
+"""The organizer workspace's work as plain functions: campaigns, targets (and CSV imports), letter templates
+and their versions, and the live preview. Views, the organizer API and tests all call these."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from webapp.campaigns.files import normalize_body
+from webapp.campaigns.service import active_templates
+from webapp.extensions import db
+from webapp.letters import validation
+from webapp.letters.rendering import (
+    SAMPLE_SUPPORTER,
+    SAMPLE_TARGETS,
+    LetterTemplateError,
+    check_template,
+    context_for,
+    render,
+)
+from webapp.letters.service import target_variables
+from webapp.models import (
+    ALL_CHANNELS,
+    CALL,
+    EMAIL_CHANNELS,
+    LEGISLATOR_KINDS,
+    TARGET_KINDS,
+    Campaign,
+    CampaignTarget,
+    CampaignUpdate,
+    Letter,
+    LetterTemplate,
+    Resource,
+    Target,
+    utcnow,
+)
+from webapp.organize import accounts
+from webapp.organize.models import Organizer, TemplateVersion
+
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+TARGET_ID = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+# Kinds an organizer adds; members of Congress come from the Congress data, by ZIP code.
+CUSTOM_KINDS = ("ceo", "company", "un_office", "government", "person")
+KIND_NAMES = {
+    "ceo": "CEO or executive",
+    "company": "Company",
+    "un_office": "UN office or agency",
+    "government": "Government office or mission",
+    "person": "Person",
+    "senator": "US senators",
+    "representative": "US representatives",
+    "delegate": "Delegates and the resident commissioner",
+}
+CHANNEL_NAMES = {
+    "smtp": "Email from the supporter's own account",
+    "mailto": "The supporter's mail app (mailto)",
+    "contact_form": "The target's web contact form",
+    "print": "A printed letter",
+    "call": "A phone call (call script)",
+}
+RESOURCE_KINDS = {"donate": "Donate", "petition": "Petition", "read": "Read more"}
+TITLE_MAX, SUMMARY_MAX, UPDATE_MAX = 200, 2000, 2000
+IMPORT_ROWS_MAX = 2000
+
+# The variables a letter may use, as letter_templates/README.md lists them (a test keeps the two in step).
+VARIABLES: tuple[tuple[str, str], ...] = (
+    ("supporter.name", "the supporter's name, as typed"),
+    ("supporter.first_name", "the first word of it"),
+    ("supporter.email", "their email address (empty for phone calls)"),
+    ("supporter.zip", "their ZIP code (94110 or 94110-1234)"),
+    ("supporter.address", "their postal address, several lines, possibly empty"),
+    ("supporter.note", "their own words, possibly empty — every letter but a call script must use it"),
+    ("target.name", "the target's full name"),
+    ("target.first_name", "first name, for people and members of Congress"),
+    ("target.last_name", "last name, for people and members of Congress"),
+    ("target.title", "title (for members: “Senator”)"),
+    ("target.organization", "organization (for members: “US Senate”)"),
+    ("target.role", "Senator, Representative, Delegate or Resident Commissioner; empty for others"),
+    ("target.salutation", "what follows “Dear”: the target's salutation, else role and last name, else the name"),
+    ("target.kind", "ceo, company, un_office, government, person, senator, representative, delegate"),
+    ("target.state", "state, for members of Congress"),
+    ("target.district", "district, for members of Congress (0: at large or a delegate)"),
+    ("campaign.title", "the campaign's title"),
+    ("campaign.slug", "the campaign's address"),
+    ("today", "the date, e.g. November 29, 2026"),
+)
+
+
+class Invalid(ValueError):
+    """Input the workspace can't use: field → messages, shown next to the fields (or as JSON from the API)."""
+
+    def __init__(self, errors: dict[str, list[str]]):
+        super().__init__("; ".join(f"{key}: {' '.join(messages)}" for key, messages in errors.items()))
+        self.errors = errors
+
+
+class TemplateInvalid(Invalid):
+    """A letter template refused by `check_template` (or by the settings around it), with field and line."""
+
+    def __init__(self, problems: list[LetterTemplateError], errors: dict[str, list[str]] | None = None):
+        merged = dict(errors or {})
+        for problem in problems:
+            merged.setdefault(problem.field, []).append(str(problem))
+        super().__init__(merged)
+        self.problems = problems
+
+
+def slugify(text: str, limit: int = 60) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:limit].strip("-")
+
+
+def _text(values: Mapping[str, Any], key: str) -> str:
+    value = values.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+# ---- campaigns ------------------------------------------------------------------------------------------------
+
+
+def find_campaign(slug: str) -> Campaign | None:
+    if not slug or len(slug) > 80:
+        return None
+    return db.session.scalar(select(Campaign).where(Campaign.slug == slug))
+
+
+def _check_title_summary(title: str, summary: str, errors: dict[str, list[str]]) -> None:
+    if not title:
+        errors.setdefault("title", []).append("Give the campaign a title.")
+    elif len(title) > TITLE_MAX:
+        errors.setdefault("title", []).append(f"Keep the title under {TITLE_MAX} characters.")
+    if len(summary) > SUMMARY_MAX:
+        errors.setdefault("summary", []).append(f"Keep the summary under {SUMMARY_MAX:,} characters.")
+
+
+def create_campaign(
+    organizer: Organizer, *, title: str, slug: str = "", summary: str = "", congress: bool = False
+) -> Campaign:
+    """A new, unpublished campaign that its creator runs (committed)."""
+    title, summary = title.strip(), summary.strip()
+    slug = (slug or "").strip().lower() or slugify(title)
+    errors: dict[str, list[str]] = {}
+    _check_title_summary(title, summary, errors)
+    if not SLUG.match(slug):
+        errors["slug"] = ["Use lower-case letters, digits and hyphens, like reunite-families."]
+    elif find_campaign(slug) is not None:
+        errors["slug"] = [f"There is already a campaign at /c/{slug}; pick another address."]
+    if errors:
+        raise Invalid(errors)
+    position = (db.session.scalar(select(func.max(Campaign.position))) or 0) + 1
+    campaign = Campaign(slug=slug, title=title, summary=summary, congress=congress, published=False, position=position)
+    db.session.add(campaign)
+    db.session.flush()
+    accounts.add_member(campaign, organizer)
+    db.session.commit()
+    return campaign
+
+
+def update_campaign(
+    campaign: Campaign,
+    *,
+    title: str | None = None,
+    summary: str | None = None,
+    congress: bool | None = None,
+    position: int | None = None,
+) -> None:
+    errors: dict[str, list[str]] = {}
+    new_title = campaign.title if title is None else title.strip()
+    new_summary = campaign.summary if summary is None else summary.strip()
+    _check_title_summary(new_title, new_summary, errors)
+    if errors:
+        raise Invalid(errors)
+    campaign.title, campaign.summary = new_title, new_summary
+    if congress is not None:
+        campaign.congress = congress
+    if position is not None:
+        campaign.position = position
+    db.session.commit()
+
+
+def publish_problems(campaign: Campaign) -> list[str]:
+    """What keeps a campaign from being worth publishing: supporters would find nothing to do."""
+    problems = []
+    if not any(CALL not in t.channels for t in active_templates(campaign)) and not any(
+        t.channels == [CALL] for t in active_templates(campaign)
+    ):
+        problems.append("Add at least one letter first: supporters would find nothing to send.")
+    if not campaign.target_links and not campaign.congress:
+        problems.append("Add at least one target (or write to members of Congress) first.")
+    return problems
+
+
+def set_published(campaign: Campaign, published: bool) -> None:
+    if published:
+        problems = publish_problems(campaign)
+        if problems:
+            raise Invalid({"published": problems})
+    campaign.published = published
+    db.session.commit()
+
+
+def set_closed(campaign: Campaign, closed: bool) -> None:
+    """Close (no more letters; the page thanks supporters and shows the totals) or reopen."""
+    if closed and campaign.closed_at is None:
+        campaign.closed_at = utcnow()
+    elif not closed:
+        campaign.closed_at = None
+    db.session.commit()
+
+
+def clean_update(date: Any, text: str) -> tuple[dt.date, str]:
+    errors: dict[str, list[str]] = {}
+    if isinstance(date, str):
+        try:
+            date = dt.date.fromisoformat(date.strip())
+        except ValueError:
+            date = None
+    if not isinstance(date, dt.date):
+        errors["date"] = ["Give the date as YYYY-MM-DD."]
+    try:
+        text = validation.plain_text(text or "", "The update", UPDATE_MAX)
+    except validation.FieldError as exc:
+        errors["text"] = [str(exc)]
+    else:
+        if not text:
+            errors["text"] = ["Write what changed, in a sentence or two."]
+    if errors:
+        raise Invalid(errors)
+    return date, text
+
+
+def add_update(campaign: Campaign, date: Any, text: str) -> CampaignUpdate:
+    date, text = clean_update(date, text)
+    update = CampaignUpdate(date=date, text=text)
+    campaign.updates.append(update)
+    db.session.commit()
+    return update
+
+
+def remove_update(campaign: Campaign, update_id: int) -> bool:
+    update = next((u for u in campaign.updates if u.id == update_id), None)
+    if update is None:
+        return False
+    campaign.updates.remove(update)
+    db.session.commit()
+    return True
+
+
+def clean_resource(kind: str, name: str, url: str | None, description: str = "") -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    kind = (kind or "read").strip()
+    name, url, description = (name or "").strip(), (url or "").strip() or None, (description or "").strip()
+    if kind not in RESOURCE_KINDS:
+        errors["kind"] = [f"Choose one of: {', '.join(RESOURCE_KINDS)}."]
+    if not name or len(name) > 200:
+        errors["name"] = ["Give it a name (up to 200 characters)."]
+    if url is not None and (
+        not url.startswith(("https://", "http://")) or len(url) > 500 or any(c.isspace() for c in url)
+    ):
+        errors["url"] = ["Links must start with https:// (or http://) — or leave it empty."]
+    if len(description) > 1000:
+        errors["description"] = ["Keep the description under 1,000 characters."]
+    if errors:
+        raise Invalid(errors)
+    return {"kind": kind, "name": name, "url": url, "description": description}
+
+
+def add_resource(campaign: Campaign, kind: str, name: str, url: str | None, description: str = "") -> Resource:
+    values = clean_resource(kind, name, url, description)
+    position = max((r.position for r in campaign.resources), default=-1) + 1
+    resource = Resource(position=position, **values)
+    campaign.resources.append(resource)
+    db.session.commit()
+    return resource
+
+
+def remove_resource(campaign: Campaign, resource_id: int) -> bool:
+    resource = next((r for r in campaign.resources if r.id == resource_id), None)
+    if resource is None:
+        return False
+    campaign.resources.remove(resource)
+    db.session.commit()
+    return True
+
+
+def replace_updates(campaign: Campaign, items: list[Mapping[str, Any]]) -> None:
+    """The API's PUT: the campaign's updates become exactly these (not committed)."""
+    cleaned = []
+    for index, item in enumerate(items):
+        try:
+            cleaned.append(clean_update(item.get("date"), str(item.get("text") or "")))
+        except Invalid as exc:
+            raise Invalid({f"updates.{index}.{key}": messages for key, messages in exc.errors.items()}) from None
+    campaign.updates = [CampaignUpdate(date=date, text=text) for date, text in cleaned]
+
+
+def replace_resources(campaign: Campaign, items: list[Mapping[str, Any]]) -> None:
+    cleaned = []
+    for index, item in enumerate(items):
+        try:
+            cleaned.append(
+                clean_resource(
+                    str(item.get("kind") or "read"),
+                    str(item.get("name") or ""),
+                    item.get("url"),
+                    str(item.get("description") or ""),
+                )
+            )
+        except Invalid as exc:
+            raise Invalid({f"resources.{index}.{key}": messages for key, messages in exc.errors.items()}) from None
+    campaign.resources = [Resource(position=index, **values) for index, values in enumerate(cleaned)]
+
+
+# ---- targets --------------------------------------------------------------------------------------------------
+
+TARGET_TEXT_FIELDS = ("name", "first_name", "last_name", "title", "organization", "salutation")
+TARGET_OPTIONAL_FIELDS = ("email", "phone", "contact_form", "website", "postal_address")
+TARGET_FIELDS = ("kind", *TARGET_TEXT_FIELDS, *TARGET_OPTIONAL_FIELDS, "note")
+PHONE = re.compile(r"^[0-9+() .\-/x]{3,40}$")
+
+
+def clean_target(values: Mapping[str, Any], fields: tuple[str, ...] = TARGET_FIELDS) -> dict[str, Any]:
+    """Target fields checked and normalized, for the fields given; raises Invalid with every problem."""
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, Any] = {}
+
+    def fail(key: str, message: str) -> None:
+        errors.setdefault(key, []).append(message)
+
+    for key in fields:
+        raw = _text(values, key) if key != "postal_address" else (values.get(key) or "")
+        if key == "kind":
+            kind = raw or "person"
+            if kind in LEGISLATOR_KINDS:
+                fail(
+                    "kind",
+                    "Members of Congress come from the Congress data: turn on “write to members of Congress” instead.",
+                )
+            elif kind not in CUSTOM_KINDS:
+                fail("kind", f"Choose one of: {', '.join(CUSTOM_KINDS)}.")
+            cleaned["kind"] = kind
+        elif key in TARGET_TEXT_FIELDS:
+            try:
+                text = validation.header_text(raw, KEY_LABELS[key], 200)
+            except validation.FieldError as exc:
+                fail(key, str(exc))
+                continue
+            if key == "name" and not text:
+                fail("name", "Every target needs a name.")
+            cleaned[key] = text
+        elif key == "email":
+            if not raw:
+                cleaned["email"] = None
+                continue
+            try:
+                cleaned["email"] = validation.email(raw)
+            except validation.FieldError as exc:
+                fail("email", str(exc))
+        elif key == "phone":
+            if raw and not PHONE.match(raw):
+                fail("phone", "Write the phone number with digits, spaces, ( ) + and - only, like (212) 415-4000.")
+            cleaned["phone"] = raw or None
+        elif key in ("contact_form", "website"):
+            if raw and (not raw.startswith(("https://", "http://")) or len(raw) > 500 or any(c.isspace() for c in raw)):
+                fail(key, "Links must start with https:// (or http://).")
+            cleaned[key] = raw or None
+        elif key == "postal_address":
+            try:
+                text = validation.plain_text(str(raw), "The postal address", 500)
+            except validation.FieldError as exc:
+                fail(key, str(exc))
+                continue
+            cleaned[key] = "\n".join(line.strip() for line in text.split("\n") if line.strip()) or None
+        elif key == "note":
+            try:
+                cleaned["note"] = validation.plain_text(raw, "The note", 1000)
+            except validation.FieldError as exc:
+                fail("note", str(exc))
+    if errors:
+        raise Invalid(errors)
+    return cleaned
+
+
+KEY_LABELS = {
+    "name": "The name",
+    "first_name": "The first name",
+    "last_name": "The last name",
+    "title": "The title",
+    "organization": "The organization",
+    "salutation": "The salutation",
+}
+
+
+def _campaign_target_ids(campaign: Campaign) -> list[str]:
+    return [link.target_id for link in campaign.target_links]
+
+
+def add_target(campaign: Campaign, organizer: Organizer, values: Mapping[str, Any], target_id: str = "") -> Target:
+    """A new target for this campaign (committed). Its id is stable: totals are kept under it."""
+    cleaned = clean_target(values)
+    target_id = (target_id or "").strip().lower() or slugify(cleaned["name"], 64)
+    if not TARGET_ID.match(target_id):
+        raise Invalid({"id": ["Use lower-case letters, digits and hyphens for the id, like acme-ceo."]})
+    existing = db.session.get(Target, target_id)
+    if existing is not None:
+        if target_id in _campaign_target_ids(campaign):
+            raise Invalid({"id": [f"{existing.name} ({target_id}) is already in this campaign."]})
+        raise Invalid(
+            {"id": [f"The id {target_id} is already used by another target ({existing.name}); pick another."]}
+        )
+    target = Target(id=target_id, active=True, extra={}, **cleaned)
+    db.session.add(target)
+    _link(campaign, target)
+    db.session.commit()
+    return target
+
+
+def _link(campaign: Campaign, target: Target) -> None:
+    position = max((link.position for link in campaign.target_links), default=-1) + 1
+    campaign.target_links.append(CampaignTarget(target=target, target_id=target.id, position=position))
+
+
+def update_target(campaign: Campaign, organizer: Organizer, target_id: str, values: Mapping[str, Any]) -> list[str]:
+    """Change a campaign target's details (committed); returns the fields that changed."""
+    target = campaign_target(campaign, target_id)
+    if target is None:
+        raise Invalid({"id": [f"{target_id} is not one of this campaign's targets."]})
+    if not accounts.can_edit_target(organizer, target):
+        raise Invalid(
+            {"id": [f"{target.name} is shared with a campaign you don't run, so only an admin can change it."]}
+        )
+    cleaned = clean_target(values)
+    changed = [key for key, value in cleaned.items() if getattr(target, key) != value]
+    for key in changed:
+        setattr(target, key, cleaned[key])
+    db.session.commit()
+    return changed
+
+
+def campaign_target(campaign: Campaign, target_id: str) -> Target | None:
+    return next((link.target for link in campaign.target_links if link.target_id == target_id), None)
+
+
+def remove_target(campaign: Campaign, target_id: str, author: str) -> list[str]:
+    """Stop writing to a target in this campaign (its totals stay). Letters aimed only at it are retired."""
+    link = next((link for link in campaign.target_links if link.target_id == target_id), None)
+    if link is None:
+        return []
+    notes = []
+    for template in campaign.templates:
+        if target_id in (template.target_ids or []):
+            remaining = [t for t in template.target_ids if t != target_id]
+            _save_content(template, {"target_ids": remaining}, author, note=f"{target_id} removed from the campaign")
+            if not remaining and not template.target_kinds and template.active:
+                template.active = False
+                notes.append(f"“{template.name}” was only for this target, so it is retired.")
+            else:
+                notes.append(f"“{template.name}” no longer goes to this target.")
+    campaign.target_links.remove(link)
+    db.session.commit()
+    return notes
+
+
+# ---- CSV import of targets ------------------------------------------------------------------------------------
+
+IMPORT_COLUMNS = ("id", *TARGET_FIELDS)
+
+
+@dataclass
+class ImportRow:
+    line: int
+    target_id: str
+    name: str
+    action: str  # add, link (an existing target joins the campaign), update, unchanged, error
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportPlan:
+    rows: list[ImportRow]
+    columns: list[str]
+    problems: list[str] = field(default_factory=list)  # about the file as a whole
+
+    def count(self, action: str) -> int:
+        return sum(1 for row in self.rows if row.action == action)
+
+    @property
+    def applicable(self) -> list[ImportRow]:
+        return [row for row in self.rows if row.action in ("add", "link", "update")]
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies what applying would do, so the confirmation applies exactly what the preview showed."""
+        text = repr([(row.target_id, row.action, row.changes) for row in self.rows])
+        return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def plan_import(campaign: Campaign, organizer: Organizer, text: str) -> ImportPlan:
+    """What importing this CSV would change, row by row; nothing is written."""
+    text = text.lstrip("\ufeff")
+    reader = csv.DictReader(io.StringIO(text))
+    columns = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
+    plan = ImportPlan(rows=[], columns=columns)
+    if "name" not in columns and "id" not in columns:
+        plan.problems.append(
+            "The first row must name the columns, with at least “name” (see the list of columns below)."
+        )
+        return plan
+    unknown = [c for c in columns if c and c not in IMPORT_COLUMNS]
+    if unknown:
+        plan.problems.append(f"These columns are not target fields and are ignored: {', '.join(unknown)}.")
+    fields = tuple(f for f in TARGET_FIELDS if f in columns or f == "kind")
+    in_campaign = set(_campaign_target_ids(campaign))
+    seen: set[str] = set()
+    try:
+        raw_rows = list(reader)
+    except csv.Error as exc:
+        plan.problems.append(f"The file is not valid CSV: {exc}.")
+        return plan
+    if len(raw_rows) > IMPORT_ROWS_MAX:
+        plan.problems.append(f"Import at most {IMPORT_ROWS_MAX:,} targets at a time.")
+        return plan
+    for index, raw in enumerate(raw_rows):
+        row_values = {
+            (key or "").strip().lower(): (value or "") for key, value in raw.items() if isinstance(value, str)
+        }
+        line = index + 1  # the row's number among the data rows, as a spreadsheet shows it below the header
+        name = row_values.get("name", "").strip()
+        target_id = row_values.get("id", "").strip().lower() or slugify(name, 64)
+        row = ImportRow(line=line, target_id=target_id, name=name, action="add")
+        plan.rows.append(row)
+        if not any(value.strip() for value in row_values.values()):
+            row.action = "unchanged"
+            row.errors.append("empty row, skipped")
+            continue
+        existing = db.session.get(Target, target_id) if target_id else None
+        if existing is not None and "kind" not in columns:
+            row_values["kind"] = existing.kind
+        try:
+            values = clean_target(row_values, fields)
+        except Invalid as exc:
+            row.action = "error"
+            row.errors += [message for messages in exc.errors.values() for message in messages]
+            continue
+        if not TARGET_ID.match(target_id):
+            row.action, row.errors = "error", ["the id must be lower-case letters, digits and hyphens"]
+            continue
+        if target_id in seen:
+            row.action, row.errors = "error", [f"{target_id} appears twice in the file"]
+            continue
+        seen.add(target_id)
+        row.values = values
+        if existing is None:
+            row.changes = [(key, None, value) for key, value in values.items() if value]
+            continue
+        if existing.is_legislator:
+            row.action, row.errors = "error", [f"{target_id} is a member of Congress; they come from the Congress data"]
+            continue
+        if target_id not in in_campaign and not accounts.can_edit_target(organizer, existing):
+            row.action, row.errors = "error", [f"{target_id} belongs to a campaign you don't run; use another id"]
+            continue
+        row.changes = [
+            (key, getattr(existing, key), value) for key, value in values.items() if getattr(existing, key) != value
+        ]
+        if target_id not in in_campaign:
+            row.action = "link"
+        else:
+            row.action = "update" if row.changes else "unchanged"
+        row.name = name or existing.name
+    return plan
+
+
+def apply_import(campaign: Campaign, organizer: Organizer, plan: ImportPlan) -> dict[str, int]:
+    """Apply a plan from `plan_import` (rows with errors are skipped) in one transaction."""
+    counts = {"add": 0, "link": 0, "update": 0}
+    for row in plan.applicable:
+        target = db.session.get(Target, row.target_id)
+        if target is None:
+            target = Target(id=row.target_id, active=True, extra={}, **{"kind": "person", "name": row.name})
+            db.session.add(target)
+        for key, value in row.values.items():
+            setattr(target, key, value)
+        if row.action in ("add", "link"):
+            _link(campaign, target)
+        counts[row.action] += 1
+    db.session.commit()
+    return counts
+
+
+# ---- target health --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TargetHealth:
+    target: Target
+    sent: int = 0
+    handed_off: int = 0
+    confirmed: int = 0
+    failed: int = 0
+    last_failure: str | None = None
+    last_failure_at: dt.datetime | None = None
+
+    @property
+    def channels(self) -> list[str]:
+        return self.target.channels
+
+    @property
+    def failure_share(self) -> float:
+        tried = self.sent + self.failed
+        return self.failed / tried if tried else 0.0
+
+
+def target_health(campaign: Campaign) -> list[TargetHealth]:
+    """Each campaign target's totals and the last reason a letter to it failed (bounces, 5xx, refusals)."""
+    from webapp.totals.service import campaign_totals
+
+    totals = {row.target_id: row for row in campaign_totals(db.session, campaign).targets}
+    rows = []
+    for target in campaign.targets:
+        counts = totals.get(target.id)
+        health = TargetHealth(target)
+        if counts is not None:
+            health.sent, health.handed_off, health.confirmed, health.failed = (
+                counts.sent,
+                counts.handed_off,
+                counts.confirmed,
+                counts.failed,
+            )
+        if health.failed:
+            last = db.session.execute(
+                select(Letter.error, Letter.finished_at)
+                .where(Letter.campaign_id == campaign.id, Letter.target_id == target.id, Letter.status == "failed")
+                .order_by(Letter.finished_at.desc().nulls_last(), Letter.created_at.desc())
+                .limit(1)
+            ).first()
+            if last is not None:
+                health.last_failure, health.last_failure_at = last.error or "failed (no reason kept)", last.finished_at
+        rows.append(health)
+    return rows
+
+
+# ---- letter templates -----------------------------------------------------------------------------------------
+
+CONTENT_FIELDS = ("name", "subject", "body", "target_ids", "target_kinds", "channels", "min_note_length")
+
+
+@dataclass
+class TemplateInput:
+    name: str
+    subject: str
+    body: str
+    target_ids: list[str] = field(default_factory=list)
+    target_kinds: list[str] = field(default_factory=list)
+    channels: list[str] = field(default_factory=list)
+    min_note_length: int = 0
+    slug: str = ""
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "name": self.name.strip(),
+            "subject": self.subject.strip(),
+            "body": normalize_body(self.body),
+            "target_ids": list(dict.fromkeys(self.target_ids)),
+            "target_kinds": list(dict.fromkeys(self.target_kinds)),
+            "channels": list(dict.fromkeys(self.channels)),
+            "min_note_length": int(self.min_note_length or 0),
+        }
+
+
+def template_kinds(campaign: Campaign, target_ids: list[str], kinds: list[str]) -> list[str]:
+    """The kinds of target a template must render for: its kinds and the kinds of its targets."""
+    by_id = {target.id: target.kind for target in campaign.targets}
+    return sorted({*kinds, *(by_id[t] for t in target_ids if t in by_id)})
+
+
+def check_template_input(
+    campaign: Campaign, data: TemplateInput
+) -> tuple[dict[str, list[str]], list[LetterTemplateError]]:
+    """Every problem with a template and its settings: the settings' rules, then `check_template` (the one check
+    `flask letters check`, file loading and the tests use)."""
+    content = data.content()
+    errors: dict[str, list[str]] = {}
+    if not content["name"]:
+        errors["name"] = ["Give the letter a name supporters will pick it by."]
+    elif len(content["name"]) > 200:
+        errors["name"] = ["Keep the name under 200 characters."]
+    own = set(_campaign_target_ids(campaign))
+    strangers = [t for t in content["target_ids"] if t not in own]
+    if strangers:
+        errors["target_ids"] = [f"Not targets of this campaign: {', '.join(strangers)}."]
+    unknown_kinds = [k for k in data.target_kinds if k not in TARGET_KINDS]
+    if unknown_kinds:
+        errors["target_kinds"] = [f"Unknown kinds: {', '.join(unknown_kinds)}."]
+    if not content["target_ids"] and not content["target_kinds"]:
+        errors.setdefault("target_ids", []).append(
+            "Choose who this letter is for: some targets, or members of Congress."
+        )
+    unknown_channels = [c for c in data.channels if c not in ALL_CHANNELS]
+    if unknown_channels or not content["channels"]:
+        errors["channels"] = [f"Choose how it may be sent: some of {', '.join(ALL_CHANNELS)}."]
+    elif CALL in content["channels"] and content["channels"] != [CALL]:
+        errors["channels"] = [
+            "A call script is only for calls: choose “phone call” alone, or the other ways without it."
+        ]
+    minimum = content["min_note_length"]
+    if not 0 <= minimum <= validation.NOTE_MAX:
+        errors["min_note_length"] = [f"Choose a number from 0 to {validation.NOTE_MAX:,}."]
+    elif minimum and content["channels"] == [CALL]:
+        errors["min_note_length"] = ["A call script has no personal note, so it can't ask for one."]
+    is_call = content["channels"] == [CALL]
+    kinds = template_kinds(campaign, content["target_ids"], content["target_kinds"])
+    problems = check_template(content["subject"], content["body"], target_kinds=kinds or None, require_note=not is_call)
+    return errors, problems
+
+
+def template_warnings(campaign: Campaign, template: LetterTemplate) -> list[str]:
+    """Things that aren't errors but that an organizer would want to know before supporters notice."""
+    warnings = []
+    chosen = [t for t in campaign.targets if t.id in (template.target_ids or [])]
+    for target in chosen:
+        if not template.channels_for(target):
+            reason = target.no_email_reason if set(template.channels) <= set(EMAIL_CHANNELS) else None
+            warnings.append(
+                f"{target.name} can't be reached by any of the chosen ways yet"
+                + (f": {reason}" if reason else " (add their email, contact form, phone or postal address).")
+            )
+    if set(template.target_kinds or []) & set(LEGISLATOR_KINDS) and not campaign.congress:
+        warnings.append(
+            "This letter is for members of Congress, but the campaign doesn't offer writing to them (see Settings)."
+        )
+    if set(template.target_kinds or []) & set(LEGISLATOR_KINDS) and set(template.channels) <= set(EMAIL_CHANNELS):
+        warnings.append("Members of Congress publish no email addresses: add the contact form or printed-letter way.")
+    return warnings
+
+
+RESERVED_SLUGS = frozenset({"new", "preview"})  # workspace addresses under /letters/
+
+
+def _unique_template_slug(campaign: Campaign, wanted: str) -> str:
+    taken = {t.slug for t in campaign.templates} | RESERVED_SLUGS
+    base = wanted or "letter"
+    slug, number = base, 2
+    while slug in taken:
+        slug = f"{base[:75]}-{number}"
+        number += 1
+    return slug
+
+
+def _same(key: str, old: Any, new: Any) -> bool:
+    """Whether a content field is unchanged; the order of targets, kinds and channels means nothing."""
+    if key in ("target_ids", "target_kinds", "channels"):
+        return sorted(set(old or [])) == sorted(set(new or []))
+    return old == new
+
+
+def _save_content(template: LetterTemplate, content: Mapping[str, Any], author: str, note: str = "") -> bool:
+    """Apply content changes; a change is a new version, kept. Returns whether anything changed (not committed)."""
+    changed = [key for key, value in content.items() if not _same(key, getattr(template, key), value)]
+    if not changed:
+        return False
+    for key in changed:
+        setattr(template, key, content[key])
+    template.version = (template.version or 0) + 1
+    db.session.add(TemplateVersion.snapshot(template, author=author, note=note))
+    return True
+
+
+def save_template(
+    campaign: Campaign,
+    data: TemplateInput,
+    *,
+    author: str,
+    slug: str | None = None,
+    base_version: int | None = None,
+) -> tuple[LetterTemplate, bool]:
+    """Create (slug None) or change a letter template after checking it; returns it and whether it changed.
+
+    Raises TemplateInvalid with every problem (field and line), so a broken letter never reaches supporters,
+    or Invalid when someone else saved a newer version since `base_version` was loaded.
+    """
+    errors, problems = check_template_input(campaign, data)
+    template = None
+    if slug is not None:
+        template = next((t for t in campaign.templates if t.slug == slug), None)
+        if template is None:
+            raise Invalid({"slug": [f"No letter '{slug}' in this campaign."]})
+    else:
+        wanted = (data.slug or "").strip().lower()
+        if wanted and not SLUG.match(wanted):
+            errors["slug"] = ["Use lower-case letters, digits and hyphens for the file name, like ask-the-ceo."]
+        elif wanted and (wanted in RESERVED_SLUGS or any(t.slug == wanted for t in campaign.templates)):
+            errors["slug"] = [f"There is already a letter called {wanted} in this campaign."]
+    if errors or problems:
+        raise TemplateInvalid(problems, errors)
+    if template is not None and base_version is not None and base_version != template.version:
+        raise Invalid(
+            {
+                "version": [
+                    f"Someone saved this letter (now version {template.version}) after you opened it. Your text is "
+                    "still here: look at the versions list to see their change, then save again to replace it."
+                ]
+            }
+        )
+    content = data.content()
+    if template is None:
+        position = max((t.position for t in campaign.templates), default=-1) + 1
+        template = LetterTemplate(
+            slug=_unique_template_slug(campaign, (data.slug or "").strip().lower() or slugify(content["name"])),
+            version=1,
+            position=position,
+            active=False,  # a new letter is a draft until an organizer publishes it
+            **content,
+        )
+        campaign.templates.append(template)
+        db.session.add(TemplateVersion.snapshot(template, author=author, note="created"))
+        db.session.commit()
+        return template, True
+    changed = _save_content(template, content, author)
+    db.session.commit()
+    return template, changed
+
+
+def find_template(campaign: Campaign, slug: str) -> LetterTemplate | None:
+    return next((t for t in campaign.templates if t.slug == slug), None)
+
+
+def versions_of(template: LetterTemplate) -> list[TemplateVersion]:
+    return list(
+        db.session.scalars(
+            select(TemplateVersion)
+            .where(TemplateVersion.template_id == template.id)
+            .order_by(TemplateVersion.version.desc())
+        )
+    )
+
+
+def letters_per_version(template: LetterTemplate) -> dict[int, int]:
+    return dict(
+        db.session.execute(
+            select(Letter.template_version, func.count())
+            .where(Letter.template_id == template.id)
+            .group_by(Letter.template_version)
+        ).all()
+    )
+
+
+def restore_version(campaign: Campaign, template: LetterTemplate, version: int, author: str) -> LetterTemplate:
+    """Make an older version current again, as a new version (the newer ones stay kept)."""
+    old = db.session.scalar(
+        select(TemplateVersion).where(TemplateVersion.template_id == template.id, TemplateVersion.version == version)
+    )
+    if old is None:
+        raise Invalid({"version": [f"There is no version {version} of this letter."]})
+    data = TemplateInput(
+        name=old.name,
+        subject=old.subject,
+        body=old.body,
+        target_ids=[t for t in old.target_ids if t in set(_campaign_target_ids(campaign))],
+        target_kinds=list(old.target_kinds),
+        channels=list(old.channels),
+        min_note_length=old.min_note_length,
+    )
+    errors, problems = check_template_input(campaign, data)
+    if errors or problems:
+        raise TemplateInvalid(problems, errors)
+    _save_content(template, data.content(), author, note=f"restored from version {version}")
+    db.session.commit()
+    return template
+
+
+def set_template_active(template: LetterTemplate, active: bool) -> None:
+    template.active = active
+    db.session.commit()
+
+
+# ---- live preview ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PreviewTarget:
+    ref: str
+    label: str
+    variables: dict[str, Any]
+
+
+def preview_targets(campaign: Campaign) -> list[PreviewTarget]:
+    """Who the preview can address: the campaign's targets, then a sample of each kind of member of Congress."""
+    found = [PreviewTarget(t.id, t.name, target_variables(t)) for t in campaign.targets]
+    for kind in LEGISLATOR_KINDS:
+        sample = SAMPLE_TARGETS[kind]
+        found.append(PreviewTarget(f"sample-{kind}", f"Sample {kind}: {sample['salutation']}", sample))
+    for kind in CUSTOM_KINDS:
+        sample = SAMPLE_TARGETS[kind]
+        found.append(PreviewTarget(f"sample-{kind}", f"Sample {KIND_NAMES[kind].lower()}: {sample['name']}", sample))
+    return found
+
+
+def preview(
+    campaign: Campaign,
+    *,
+    subject: str,
+    body: str,
+    target_ref: str,
+    with_note: bool = True,
+    channels: list[str] | None = None,
+    target_ids: list[str] | None = None,
+    target_kinds: list[str] | None = None,
+) -> dict[str, Any]:
+    """The letter as a sample supporter would see it for one target, and every problem the save would refuse."""
+    targets = preview_targets(campaign)
+    target = next((t for t in targets if t.ref == target_ref), targets[0] if targets else None)
+    is_call = (channels or []) == [CALL]
+    kinds = template_kinds(campaign, target_ids or [], target_kinds or [])
+    problems = check_template(subject, normalize_body(body), target_kinds=kinds or None, require_note=not is_call)
+    result: dict[str, Any] = {
+        "target": target.label if target else "",
+        "problems": [problem_view(p, subject, body) for p in problems],
+        "subject": "",
+        "body": "",
+    }
+    if target is None:
+        return result
+    supporter = dict(SAMPLE_SUPPORTER) if with_note else {**SAMPLE_SUPPORTER, "note": ""}
+    context = context_for(
+        supporter=supporter, target=target.variables, campaign={"title": campaign.title, "slug": campaign.slug}
+    )
+    try:
+        letter = render(subject, normalize_body(body), context)
+    except LetterTemplateError as exc:
+        view = problem_view(exc, subject, body)
+        if view not in result["problems"]:
+            result["problems"].append(view)
+        return result
+    result["subject"], result["body"] = letter.subject, letter.body
+    return result
+
+
+def problem_view(problem: LetterTemplateError, subject: str, body: str) -> dict[str, Any]:
+    """A template problem as the editor shows it: the field, the line number and the text of that line."""
+    source = subject if problem.field == "subject" else body
+    lines = source.replace("\r\n", "\n").split("\n")
+    text = lines[problem.line - 1] if problem.line and 0 < problem.line <= len(lines) else None
+    return {
+        "field": problem.field,
+        "line": problem.line,
+        "message": problem.message,
+        "text": text,
+        "error": str(problem),
+    }

@@ -1,0 +1,819 @@
+"""The organizer workspace at /organize: log in, campaigns, targets, letters with live preview, dashboard, team."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+from wtforms.fields.choices import SelectChoice
+
+from webapp.extensions import db, login_manager
+from webapp.letters.rendering import SAMPLE_SUPPORTER
+from webapp.models import LEGISLATOR_KINDS, TARGET_KINDS, Campaign, utcnow
+from webapp.organize import accounts, dashboard, service
+from webapp.organize.forms import (
+    ActionForm,
+    CampaignForm,
+    ImportForm,
+    LoginForm,
+    MemberForm,
+    NewCampaignForm,
+    OrganizerEditForm,
+    OrganizerForm,
+    PasswordForm,
+    ResourceForm,
+    TargetForm,
+    TemplateForm,
+    TokenForm,
+    UpdateForm,
+)
+from webapp.organize.models import Organizer
+
+bp = Blueprint("organize", __name__, url_prefix="/organize")
+
+login_manager.login_view = "organize.login"
+login_manager.login_message = "Please log in to use the organizer workspace."
+login_manager.login_message_category = "info"
+
+PUBLIC = ("organize.login",)
+
+
+@bp.before_request
+def require_login():
+    if request.endpoint not in PUBLIC and not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    return None
+
+
+@bp.after_request
+def no_store(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"  # organizer pages never sit in a shared or back-button cache
+    return response
+
+
+@bp.context_processor
+def workspace_context():
+    return {"action_form": ActionForm(), "kind_names": service.KIND_NAMES, "channel_names": service.CHANNEL_NAMES}
+
+
+def _organizer() -> Organizer:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _campaign(slug: str) -> Campaign:
+    campaign = service.find_campaign(slug)
+    if campaign is None:
+        abort(404)
+    if not accounts.can_manage(_organizer(), campaign):
+        abort(403, description="You don't run this campaign. Ask an admin to add you to its team.")
+    return campaign
+
+
+def _admin_only() -> None:
+    if not _organizer().is_admin:
+        abort(403, description="Only admins can manage organizers.")
+
+
+def _attach(form, errors: dict[str, list[str]], default: str | None = None) -> list[str]:
+    """Put service errors next to their fields; returns the ones that belong to no field."""
+    loose = []
+    for key, messages in errors.items():
+        field = getattr(form, key, None) if key in form else None
+        if field is None and default:
+            field = getattr(form, default)
+        if field is None:
+            loose += messages
+        else:
+            field.errors = [*field.errors, *messages]
+    return loose
+
+
+def _number(value: str) -> int:
+    """An id from the URL. Rules take it as a string (not `<int:…>`) so that any malformed URL still meets the CSRF
+    check and the log-in before a 404, like every other form endpoint."""
+    if not value.isdigit() or len(value) > 12:
+        abort(404)
+    return int(value)
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths: a link to /organize/login?next=https://evil.example must not send anyone away."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else None
+
+
+# ---- logging in and out ---------------------------------------------------------------------------------------
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("organize.index"))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            accounts.count_login_attempt(request.remote_addr or "", form.email.data or "")
+        except accounts.LoginLimited as exc:
+            form.password.errors = [exc.message]
+            return render_template("organize/login.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
+        organizer = accounts.authenticate(form.email.data or "", form.password.data or "")
+        if organizer is not None:
+            session.clear()  # a fresh session: nothing from before the log-in carries over
+            session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME without use
+            login_user(organizer)
+            organizer.last_login_at = utcnow()
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")) or url_for("organize.index"))
+        form.password.errors = ["That email address and password don't match an organizer account."]
+        status = 401
+    elif request.method == "POST":
+        status = 422
+    return render_template("organize/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if ActionForm().validate_on_submit():
+        logout_user()
+        session.clear()
+        flash("You are logged out.", "info")
+    return redirect(url_for("organize.login"))
+
+
+# ---- campaigns ------------------------------------------------------------------------------------------------
+
+
+@bp.route("/")
+def index():
+    campaigns = accounts.managed_campaigns(_organizer())
+    from webapp.totals.service import campaign_totals
+
+    totals = {campaign.id: campaign_totals(db.session, campaign).totals for campaign in campaigns}
+    return render_template("organize/index.html", campaigns=campaigns, totals=totals, form=NewCampaignForm())
+
+
+@bp.route("/campaigns", methods=["POST"])
+def create_campaign():
+    form = NewCampaignForm()
+    if form.validate_on_submit():
+        try:
+            campaign = service.create_campaign(
+                _organizer(), title=form.title.data or "", slug=form.slug.data or "", congress=form.congress.data
+            )
+        except service.Invalid as exc:
+            _attach(form, exc.errors, "title")
+        else:
+            flash(f"“{campaign.title}” is created as a draft. Add its targets and letters, then publish it.", "ok")
+            return redirect(url_for("organize.campaign", slug=campaign.slug))
+    campaigns = accounts.managed_campaigns(_organizer())
+    return render_template("organize/index.html", campaigns=campaigns, totals={}, form=form, show_new=True), 422
+
+
+def _campaign_page(campaign: Campaign, form: CampaignForm | None = None, status: int = 200, **forms):
+    form = form or CampaignForm(obj=campaign, formdata=None)
+    members_form = None
+    if _organizer().is_admin:
+        members_form = forms.pop("members_form", None) or MemberForm(formdata=None)
+        members = {o.id for o in accounts.members_of(campaign)}
+        members_form.email.choices = [
+            SelectChoice(o.email, o.email) for o in accounts.all_organizers() if o.id not in members
+        ]
+    return (
+        render_template(
+            "organize/campaign.html",
+            campaign=campaign,
+            form=form,
+            update_form=forms.get("update_form") or UpdateForm(formdata=None),
+            resource_form=forms.get("resource_form") or ResourceForm(formdata=None),
+            members_form=members_form,
+            members=accounts.members_of(campaign),
+            publish_problems=service.publish_problems(campaign),
+            tab="campaign",
+        ),
+        status,
+    )
+
+
+@bp.route("/c/<slug>/", methods=["GET", "POST"])
+def campaign(slug: str):
+    found = _campaign(slug)
+    if request.method == "GET":
+        return _campaign_page(found)
+    form = CampaignForm()
+    if form.validate_on_submit():
+        try:
+            service.update_campaign(
+                found,
+                title=form.title.data or "",
+                summary=form.summary.data or "",
+                congress=form.congress.data,
+                position=form.position.data,
+            )
+        except service.Invalid as exc:
+            _attach(form, exc.errors, "title")
+        else:
+            flash("Saved.", "ok")
+            return redirect(url_for("organize.campaign", slug=slug))
+    return _campaign_page(found, form, 422)
+
+
+STATE_ACTIONS = {
+    "publish": ("published", True, "Published: supporters can find it at its address and in the campaign list."),
+    "unpublish": ("published", False, "Unpublished: supporters can't see it any more."),
+    "close": ("closed", True, "Closed: the page now thanks supporters and shows the totals; it takes no more letters."),
+    "reopen": ("closed", False, "Reopened: it takes letters again."),
+}
+
+
+@bp.route("/c/<slug>/state", methods=["POST"])
+def campaign_state(slug: str):
+    found = _campaign(slug)
+    action = STATE_ACTIONS.get(request.form.get("action", ""))
+    if not ActionForm().validate_on_submit() or action is None:
+        abort(400)
+    what, value, message = action
+    try:
+        (service.set_published if what == "published" else service.set_closed)(found, value)
+    except service.Invalid as exc:
+        for messages in exc.errors.values():
+            for text in messages:
+                flash(text, "error")
+    else:
+        flash(message, "ok")
+    return redirect(url_for("organize.campaign", slug=slug))
+
+
+@bp.route("/c/<slug>/updates", methods=["POST"])
+def add_update(slug: str):
+    found = _campaign(slug)
+    form = UpdateForm()
+    if form.validate_on_submit():
+        try:
+            service.add_update(found, form.date.data, form.text.data or "")
+        except service.Invalid as exc:
+            _attach(form, exc.errors, "text")
+        else:
+            flash("Update added: it shows above the actions on the campaign page.", "ok")
+            return redirect(url_for("organize.campaign", slug=slug, _anchor="updates"))
+    return _campaign_page(found, status=422, update_form=form)
+
+
+@bp.route("/c/<slug>/updates/<update_id>/delete", methods=["POST"])
+def delete_update(slug: str, update_id: str):
+    update_id = _number(update_id)
+    found = _campaign(slug)
+    if ActionForm().validate_on_submit() and service.remove_update(found, update_id):
+        flash("Update removed.", "ok")
+    return redirect(url_for("organize.campaign", slug=slug, _anchor="updates"))
+
+
+@bp.route("/c/<slug>/resources", methods=["POST"])
+def add_resource(slug: str):
+    found = _campaign(slug)
+    form = ResourceForm()
+    if form.validate_on_submit():
+        try:
+            service.add_resource(
+                found, form.kind.data, form.name.data or "", form.url.data, form.description.data or ""
+            )
+        except service.Invalid as exc:
+            _attach(form, exc.errors, "name")
+        else:
+            flash("Added to “More you can do”.", "ok")
+            return redirect(url_for("organize.campaign", slug=slug, _anchor="resources"))
+    return _campaign_page(found, status=422, resource_form=form)
+
+
+@bp.route("/c/<slug>/resources/<resource_id>/delete", methods=["POST"])
+def delete_resource(slug: str, resource_id: str):
+    resource_id = _number(resource_id)
+    found = _campaign(slug)
+    if ActionForm().validate_on_submit() and service.remove_resource(found, resource_id):
+        flash("Removed.", "ok")
+    return redirect(url_for("organize.campaign", slug=slug, _anchor="resources"))
+
+
+@bp.route("/c/<slug>/members", methods=["POST"])
+def add_member(slug: str):
+    _admin_only()
+    found = _campaign(slug)
+    form = MemberForm()
+    form.email.choices = [SelectChoice(o.email, o.email) for o in accounts.all_organizers()]
+    organizer = accounts.find_organizer(form.email.data or "") if form.validate_on_submit() else None
+    if organizer is not None and accounts.add_member(found, organizer):
+        db.session.commit()
+        flash(f"{organizer.email} can now run this campaign.", "ok")
+    return redirect(url_for("organize.campaign", slug=slug, _anchor="team"))
+
+
+@bp.route("/c/<slug>/members/<organizer_id>/delete", methods=["POST"])
+def remove_member(slug: str, organizer_id: str):
+    organizer_id = _number(organizer_id)
+    _admin_only()
+    found = _campaign(slug)
+    organizer = db.session.get(Organizer, organizer_id)
+    if ActionForm().validate_on_submit() and organizer is not None and accounts.remove_member(found, organizer):
+        db.session.commit()
+        flash(f"{organizer.email} no longer runs this campaign.", "ok")
+    return redirect(url_for("organize.campaign", slug=slug, _anchor="team"))
+
+
+# ---- targets --------------------------------------------------------------------------------------------------
+
+
+@bp.route("/c/<slug>/targets")
+def targets(slug: str):
+    found = _campaign(slug)
+    return render_template("organize/targets.html", campaign=found, health=service.target_health(found), tab="targets")
+
+
+def _target_values(form: TargetForm) -> dict:
+    return {name: getattr(form, name).data or "" for name in service.TARGET_FIELDS}
+
+
+@bp.route("/c/<slug>/targets/new", methods=["GET", "POST"])
+def new_target(slug: str):
+    found = _campaign(slug)
+    form = TargetForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            target = service.add_target(found, _organizer(), _target_values(form), form.id.data or "")
+        except service.Invalid as exc:
+            _attach(form, exc.errors, "name")
+            status = 422
+        else:
+            flash(f"{target.name} added. Choose them in a letter's “who it is for” to write to them.", "ok")
+            return redirect(url_for("organize.targets", slug=slug))
+    elif request.method == "POST":
+        status = 422
+    return render_template("organize/target_form.html", campaign=found, form=form, target=None, tab="targets"), status
+
+
+@bp.route("/c/<slug>/targets/<target_id>/edit", methods=["GET", "POST"])
+def edit_target(slug: str, target_id: str):
+    found = _campaign(slug)
+    target = service.campaign_target(found, target_id)
+    if target is None:
+        abort(404)
+    form = TargetForm(obj=target) if request.method == "GET" else TargetForm()
+    editable = accounts.can_edit_target(_organizer(), target)
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            try:
+                changed = service.update_target(found, _organizer(), target_id, _target_values(form))
+            except service.Invalid as exc:
+                _attach(form, exc.errors, "name")
+            else:
+                flash(
+                    f"Saved {target.name}" + (f" ({', '.join(changed)})." if changed else ": nothing had changed."),
+                    "ok",
+                )
+                return redirect(url_for("organize.targets", slug=slug))
+    return (
+        render_template(
+            "organize/target_form.html", campaign=found, form=form, target=target, editable=editable, tab="targets"
+        ),
+        status,
+    )
+
+
+@bp.route("/c/<slug>/targets/<target_id>/remove", methods=["POST"])
+def remove_target(slug: str, target_id: str):
+    found = _campaign(slug)
+    if ActionForm().validate_on_submit():
+        notes = service.remove_target(found, target_id, _organizer().email)
+        flash(" ".join(["Removed from this campaign; the letters already sent to them stay counted.", *notes]), "ok")
+    return redirect(url_for("organize.targets", slug=slug))
+
+
+@bp.route("/c/<slug>/targets/import", methods=["GET", "POST"])
+def import_targets(slug: str):
+    found = _campaign(slug)
+    form = ImportForm()
+    plan = None
+    status = 200
+    if request.method == "POST":
+        status = 422
+        if form.validate_on_submit():
+            text = form.csv_text.data or ""
+            upload = form.csv_file.data
+            if upload and getattr(upload, "filename", ""):
+                text = upload.read().decode("utf-8-sig", errors="replace")
+            form.csv_text.data = text
+            if not text.strip():
+                form.csv_text.errors = ["Choose a CSV file or paste its text."]
+            else:
+                plan = service.plan_import(found, _organizer(), text)
+                if request.form.get("step") == "apply":
+                    if form.fingerprint.data != plan.fingerprint:
+                        flash("The targets changed since the preview; check the new preview and apply again.", "error")
+                    elif plan.applicable:
+                        counts = service.apply_import(found, _organizer(), plan)
+                        flash(
+                            f"Imported: {counts['add']} added, {counts['link']} existing added to this campaign, "
+                            f"{counts['update']} updated.",
+                            "ok",
+                        )
+                        return redirect(url_for("organize.targets", slug=slug))
+                form.fingerprint.data = plan.fingerprint
+                status = 200
+    return (
+        render_template(
+            "organize/targets_import.html",
+            campaign=found,
+            form=form,
+            plan=plan,
+            columns=service.IMPORT_COLUMNS,
+            tab="targets",
+        ),
+        status,
+    )
+
+
+@bp.route("/c/<slug>/targets.csv")
+def targets_csv(slug: str):
+    """The campaign's targets in the import format: edit in a spreadsheet and import it back."""
+    found = _campaign(slug)
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(service.IMPORT_COLUMNS)
+    for target in found.targets:
+        writer.writerow([dashboard._safe(getattr(target, column) or "") for column in service.IMPORT_COLUMNS])
+    return _download(buffer.getvalue(), f"{found.slug}-targets.csv")
+
+
+# ---- letters --------------------------------------------------------------------------------------------------
+
+
+@bp.route("/c/<slug>/letters")
+def letters(slug: str):
+    found = _campaign(slug)
+    counts = {template.id: sum(service.letters_per_version(template).values()) for template in found.templates}
+    return render_template("organize/letters.html", campaign=found, counts=counts, tab="letters")
+
+
+def _template_form(campaign: Campaign, form: TemplateForm) -> TemplateForm:
+    form.target_ids.choices = [SelectChoice(t.id, t.name) for t in campaign.targets]
+    kinds = [kind for kind in TARGET_KINDS if kind in LEGISLATOR_KINDS or kind in service.CUSTOM_KINDS]
+    form.target_kinds.choices = [SelectChoice(kind, service.KIND_NAMES[kind]) for kind in kinds]
+    return form
+
+
+def _template_input(form: TemplateForm) -> service.TemplateInput:
+    return service.TemplateInput(
+        name=form.name.data or "",
+        subject=form.subject.data or "",
+        body=form.body.data or "",
+        target_ids=form.target_ids.data or [],
+        target_kinds=form.target_kinds.data or [],
+        channels=form.channels.data or [],
+        min_note_length=form.min_note_length.data or 0,
+        slug=form.slug.data or "",
+    )
+
+
+def _editor(campaign: Campaign, form: TemplateForm, template=None, problems=None, loose=None, status: int = 200):
+    body = form.body.data or ""
+    subject = form.subject.data or ""
+    return (
+        render_template(
+            "organize/letter_edit.html",
+            campaign=campaign,
+            form=form,
+            template=template,
+            problems=[service.problem_view(p, subject, body) for p in (problems or [])],
+            loose=loose or [],
+            warnings=service.template_warnings(campaign, template) if template is not None else [],
+            preview_targets=service.preview_targets(campaign),
+            variables=service.VARIABLES,
+            sample=SAMPLE_SUPPORTER,
+            tab="letters",
+        ),
+        status,
+    )
+
+
+STARTER_BODY = """Dear {{ target.salutation }},
+
+Write the letter here, in your campaign's words.
+
+{% if supporter.note %}
+{{ supporter.note }}
+
+{% endif %}
+Sincerely,
+{{ supporter.name }}
+"""
+
+
+@bp.route("/c/<slug>/letters/new", methods=["GET", "POST"])
+def new_letter(slug: str):
+    found = _campaign(slug)
+    form = _template_form(found, TemplateForm())
+    if request.method == "GET":
+        form.body.data = STARTER_BODY
+        form.channels.data = ["smtp", "mailto", "print"] if not found.congress else ["contact_form", "print"]
+        return _editor(found, form)
+    if not form.validate_on_submit():
+        return _editor(found, form, status=422)
+    try:
+        template, _changed = service.save_template(found, _template_input(form), author=_organizer().email)
+    except service.TemplateInvalid as exc:
+        loose = _attach(form, {k: v for k, v in exc.errors.items() if k not in ("subject", "body")})
+        return _editor(found, form, problems=exc.problems, loose=loose, status=422)
+    except service.Invalid as exc:
+        return _editor(found, form, loose=_attach(form, exc.errors), status=422)
+    flash(f"Saved “{template.name}” (version 1). It is not offered to supporters until you publish it.", "ok")
+    return redirect(url_for("organize.letter", slug=slug, template_slug=template.slug))
+
+
+@bp.route("/c/<slug>/letters/<template_slug>", methods=["GET", "POST"])
+def letter(slug: str, template_slug: str):
+    found = _campaign(slug)
+    template = service.find_template(found, template_slug)
+    if template is None:
+        abort(404)
+    if request.method == "GET":
+        form = _template_form(found, TemplateForm(obj=template, formdata=None))
+        form.base_version.data = str(template.version)
+        return _editor(found, form, template)
+    form = _template_form(found, TemplateForm())
+    if not form.validate_on_submit():
+        return _editor(found, form, template, status=422)
+    base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
+    try:
+        template, changed = service.save_template(
+            found, _template_input(form), author=_organizer().email, slug=template.slug, base_version=base
+        )
+    except service.TemplateInvalid as exc:
+        loose = _attach(form, {k: v for k, v in exc.errors.items() if k not in ("subject", "body")})
+        return _editor(found, form, template, problems=exc.problems, loose=loose, status=422)
+    except service.Invalid as exc:
+        form.base_version.data = str(template.version)  # saving again replaces the other person's version, knowingly
+        return _editor(found, form, template, loose=_attach(form, exc.errors), status=409)
+    flash(f"Saved as version {template.version}." if changed else "Nothing had changed, so no new version.", "ok")
+    return redirect(url_for("organize.letter", slug=slug, template_slug=template.slug))
+
+
+@bp.route("/c/<slug>/letters/preview", methods=["POST"])
+def preview(slug: str):
+    """The live preview: JSON in (same-origin fetch with the CSRF token in a header), the rendered letter out."""
+    found = _campaign(slug)
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        abort(400)
+
+    def strings(key: str) -> list[str]:
+        value = data.get(key)
+        return [str(v) for v in value][:200] if isinstance(value, list) else []
+
+    return jsonify(
+        service.preview(
+            found,
+            subject=str(data.get("subject") or "")[:2000],
+            body=str(data.get("body") or "")[:40000],
+            target_ref=str(data.get("target") or ""),
+            with_note=bool(data.get("with_note", True)),
+            channels=strings("channels"),
+            target_ids=strings("target_ids"),
+            target_kinds=strings("target_kinds"),
+        )
+    )
+
+
+@bp.route("/c/<slug>/letters/<template_slug>/active", methods=["POST"])
+def letter_active(slug: str, template_slug: str):
+    found = _campaign(slug)
+    template = service.find_template(found, template_slug)
+    if template is None:
+        abort(404)
+    if ActionForm().validate_on_submit():
+        live = request.form.get("active") == "1"
+        service.set_template_active(template, live)
+        if live:
+            flash(f"“{template.name}” is published: supporters can choose it now.", "ok")
+        else:
+            flash(f"“{template.name}” is no longer offered. Letters already written with it stay counted.", "ok")
+    return redirect(url_for("organize.letter", slug=slug, template_slug=template_slug))
+
+
+@bp.route("/c/<slug>/letters/<template_slug>/versions")
+def versions(slug: str, template_slug: str):
+    found = _campaign(slug)
+    template = service.find_template(found, template_slug)
+    if template is None:
+        abort(404)
+    return render_template(
+        "organize/versions.html",
+        campaign=found,
+        template=template,
+        versions=service.versions_of(template),
+        letters=service.letters_per_version(template),
+        tab="letters",
+    )
+
+
+@bp.route("/c/<slug>/letters/<template_slug>/versions/<version>/restore", methods=["POST"])
+def restore(slug: str, template_slug: str, version: str):
+    version = _number(version)
+    found = _campaign(slug)
+    template = service.find_template(found, template_slug)
+    if template is None:
+        abort(404)
+    if ActionForm().validate_on_submit():
+        try:
+            service.restore_version(found, template, version, _organizer().email)
+        except service.Invalid as exc:
+            for messages in exc.errors.values():
+                for text in messages:
+                    flash(f"Version {version} can't be restored as it is: {text}", "error")
+            return redirect(url_for("organize.versions", slug=slug, template_slug=template_slug))
+        flash(f"Version {version} is back, saved as version {template.version}.", "ok")
+    return redirect(url_for("organize.letter", slug=slug, template_slug=template_slug))
+
+
+# ---- dashboard and exports ------------------------------------------------------------------------------------
+
+
+@bp.route("/c/<slug>/dashboard")
+def campaign_dashboard(slug: str):
+    found = _campaign(slug)
+    return render_template("organize/dashboard.html", campaign=found, board=dashboard.dashboard(found), tab="dashboard")
+
+
+def _download(body, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@bp.route("/c/<slug>/export/totals-per-target.csv")
+def export_targets(slug: str):
+    found = _campaign(slug)
+    return _download(dashboard.totals_csv(found), f"{found.slug}-totals-per-target.csv")
+
+
+@bp.route("/c/<slug>/export/totals-per-day.csv")
+def export_days(slug: str):
+    found = _campaign(slug)
+    return _download(dashboard.days_csv(found), f"{found.slug}-totals-per-day.csv")
+
+
+@bp.route("/c/<slug>/export/letters.csv")
+def export_letters(slug: str):
+    found = _campaign(slug)
+    return _download(stream_with_context(dashboard.letters_csv(found)), f"{found.slug}-letters.csv")
+
+
+# ---- the organizer's own account ------------------------------------------------------------------------------
+
+
+def _account_page(password_form=None, token_form=None, new_token: str | None = None, status: int = 200):
+    return (
+        render_template(
+            "organize/account.html",
+            password_form=password_form or PasswordForm(formdata=None),
+            token_form=token_form or TokenForm(formdata=None),
+            tokens=accounts.tokens_of(_organizer()),
+            new_token=new_token,
+        ),
+        status,
+    )
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account():
+    if request.method == "GET":
+        return _account_page()
+    form = PasswordForm()
+    organizer = _organizer()
+    if form.validate_on_submit():
+        if accounts.authenticate(organizer.email, form.current.data or "") is None:
+            form.current.errors = ["That is not your current password."]
+        elif (form.new.data or "") != (form.confirm.data or ""):
+            form.confirm.errors = ["The two new passwords are different."]
+        else:
+            try:
+                accounts.set_password(organizer, form.new.data or "")
+            except accounts.AccountError as exc:
+                form.new.errors = [str(exc)]
+            else:
+                db.session.commit()
+                login_user(organizer)  # the new session token; other browsers are signed out
+                flash("Password changed. Any other browser logged in as you has been logged out.", "ok")
+                return redirect(url_for("organize.account"))
+    return _account_page(password_form=form, status=422)
+
+
+@bp.route("/account/tokens", methods=["POST"])
+def create_token():
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _account_page(token_form=form, status=422)
+    token, _record = accounts.issue_token(_organizer(), form.name.data or "")
+    db.session.commit()
+    return _account_page(new_token=token)
+
+
+@bp.route("/account/tokens/<token_id>/revoke", methods=["POST"])
+def revoke_token(token_id: str):
+    token_id = _number(token_id)
+    if ActionForm().validate_on_submit() and accounts.revoke_token(_organizer(), token_id):
+        flash("Token revoked: it no longer opens the API.", "ok")
+    return redirect(url_for("organize.account"))
+
+
+# ---- organizers (admins) --------------------------------------------------------------------------------------
+
+
+def _organizers_page(form: OrganizerForm | None = None, created: tuple[str, str] | None = None, status: int = 200):
+    campaigns = accounts.managed_campaigns(_organizer())
+    form = form or OrganizerForm(formdata=None)
+    form.campaigns.choices = [SelectChoice(c.slug, c.title) for c in campaigns]
+    organizers = accounts.all_organizers()
+    runs = {o.id: [m.campaign for m in o.memberships] for o in organizers}
+    return (
+        render_template("organize/organizers.html", form=form, organizers=organizers, runs=runs, created=created),
+        status,
+    )
+
+
+@bp.route("/organizers", methods=["GET", "POST"])
+def organizers():
+    _admin_only()
+    if request.method == "GET":
+        return _organizers_page()
+    form = OrganizerForm()
+    form.campaigns.choices = [SelectChoice(c.slug, c.title) for c in accounts.managed_campaigns(_organizer())]
+    if form.validate_on_submit():
+        password = accounts.generated_password()
+        try:
+            organizer = accounts.create_organizer(form.email.data or "", password, form.role.data)
+        except accounts.AccountError as exc:
+            form.email.errors = [str(exc)]
+        else:
+            db.session.flush()
+            for slug in form.campaigns.data or []:
+                campaign = service.find_campaign(slug)
+                if campaign is not None:
+                    accounts.add_member(campaign, organizer)
+            db.session.commit()
+            return _organizers_page(created=(organizer.email, password))
+    return _organizers_page(form, status=422)
+
+
+@bp.route("/organizers/<organizer_id>", methods=["GET", "POST"])
+def organizer(organizer_id: str):
+    organizer_id = _number(organizer_id)
+    _admin_only()
+    found = db.session.get(Organizer, organizer_id)
+    if found is None:
+        abort(404)
+    campaigns = accounts.managed_campaigns(_organizer())
+    form = OrganizerEditForm(obj=found) if request.method == "GET" else OrganizerEditForm()
+    form.campaigns.choices = [SelectChoice(c.slug, c.title) for c in campaigns]
+    new_password = None
+    if request.method == "GET":
+        form.campaigns.data = [m.campaign.slug for m in found.memberships]
+    elif form.validate_on_submit():
+        if request.form.get("action") == "reset":
+            new_password = accounts.generated_password()
+            accounts.set_password(found, new_password)
+            db.session.commit()
+        elif found.id == _organizer().id and (form.role.data != found.role or not form.active.data):
+            flash("You can't take away your own admin role or log-in; ask another admin.", "error")
+        else:
+            found.role, found.active = form.role.data, bool(form.active.data)
+            if not found.active:
+                found.session_token = accounts.new_session_token()  # signed out at once
+            wanted = set(form.campaigns.data or [])
+            for campaign in campaigns:
+                (accounts.add_member if campaign.slug in wanted else accounts.remove_member)(campaign, found)
+            db.session.commit()
+            flash(f"Saved {found.email}.", "ok")
+            return redirect(url_for("organize.organizers"))
+    return render_template("organize/organizer.html", form=form, organizer=found, new_password=new_password)
