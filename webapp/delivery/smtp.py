@@ -196,8 +196,15 @@ def message_id(letter_id: str, sender_email: str, domain: str | None = None) -> 
     return f"<outcry.{letter_id}@{domain or sender_email.rsplit('@', 1)[-1]}>"
 
 
+# Python's header folding (3.11) can drop the quotes around a long display name when it breaks the line, so
+# that `"Smith, John …" <a@b>` reads back as two mailboxes, or as an empty group. Headers that would not
+# read back as written are written unfolded instead: RFC 5322 allows lines up to 998 characters.
+_UNFOLDED = email_policy.SMTP.clone(max_line_length=998)
+UNSAFE = "The letter could not be made into a safe email."
+
+
 def build_message(letter: OutgoingLetter) -> bytes:
-    """The letter as RFC 5322 bytes, checked to carry exactly the expected headers and one recipient."""
+    """The letter as RFC 5322 bytes, checked to carry exactly the expected headers, our sender and one recipient."""
     msg = EmailMessage(policy=email_policy.SMTP)
     msg["From"] = Address(display_name=letter.sender_name, addr_spec=letter.sender_email)
     msg["To"] = Address(display_name=letter.recipient_name, addr_spec=letter.recipient)
@@ -206,8 +213,28 @@ def build_message(letter: OutgoingLetter) -> bytes:
     msg["Message-ID"] = message_id(letter.letter_id, letter.sender_email, letter.message_id_domain)
     msg.set_content(letter.body)
     data = msg.as_bytes()
+    if not _reads_back(data, letter):
+        data = msg.as_bytes(policy=_UNFOLDED)
     _verify_headers(data, letter)
     return data
+
+
+def _mailboxes(parsed, name: str) -> list[tuple[str, str]] | None:
+    """(display name, address) of each mailbox in a header, or None when it does not parse as mailboxes."""
+    try:
+        return [(address.display_name, address.addr_spec.lower()) for address in parsed[name].addresses]
+    except (AttributeError, IndexError, TypeError, ValueError):  # the email package's errors on odd input
+        return None
+
+
+def _reads_back(data: bytes, letter: OutgoingLetter) -> bool:
+    """Whether From, To and Subject read back exactly as they were written."""
+    parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(data)
+    return (
+        _mailboxes(parsed, "From") == [(letter.sender_name, letter.sender_email.lower())]
+        and _mailboxes(parsed, "To") == [(letter.recipient_name, letter.recipient.lower())]
+        and str(parsed["Subject"]) == letter.subject
+    )
 
 
 def _verify_headers(data: bytes, letter: OutgoingLetter) -> None:
@@ -215,14 +242,19 @@ def _verify_headers(data: bytes, letter: OutgoingLetter) -> None:
     parsed = BytesHeaderParser(policy=email_policy.default).parsebytes(data)
     names = [name.lower() for name in parsed]
     if sorted(names) != sorted(h.lower() for h in HEADERS) or len(set(names)) != len(names):
-        raise DeliveryError("The letter could not be made into a safe email.", transient=False)
+        raise DeliveryError(UNSAFE, transient=False)
     for name in names:
-        value = str(parsed[name])
+        try:
+            value = str(parsed[name])
+        except (AttributeError, IndexError, TypeError, ValueError):
+            raise DeliveryError(UNSAFE, transient=False) from None
         if "\n" in value or "\r" in value:
-            raise DeliveryError("The letter could not be made into a safe email.", transient=False)
-    to = parsed["To"].addresses
-    if len(to) != 1 or to[0].addr_spec.lower() != letter.recipient.lower():
-        raise DeliveryError("The letter could not be made into a safe email.", transient=False)
+            raise DeliveryError(UNSAFE, transient=False)
+    senders, recipients = _mailboxes(parsed, "From"), _mailboxes(parsed, "To")
+    if not senders or [address for _, address in senders] != [letter.sender_email.lower()]:
+        raise DeliveryError(UNSAFE, transient=False)
+    if not recipients or [address for _, address in recipients] != [letter.recipient.lower()]:
+        raise DeliveryError(UNSAFE, transient=False)
 
 
 def send(connection: smtplib.SMTP, letter: OutgoingLetter) -> None:
