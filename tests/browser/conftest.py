@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -83,9 +84,9 @@ class Process:
         if self.process.poll() is not None:
             raise AssertionError(f"{self.name} exited with {self.process.returncode}:\n{self.output()[-4000:]}")
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
+            self.process.send_signal(sig)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -145,8 +146,8 @@ def live_server(chromium_path, app, mail_server, tmp_root):
         wait_for(healthy, timeout=60, interval=0.1, what="gunicorn and the Celery worker to start")
         yield base
     finally:
-        web.stop()
-        worker.stop()
+        web.stop(signal.SIGQUIT)  # quick shutdown: do not wait for the browser's keep-alive connections
+        worker.stop(signal.SIGQUIT)  # a cold shutdown: every letter of these tests is long delivered
 
 
 @pytest.fixture(scope="package")
@@ -154,6 +155,8 @@ def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
     OUTPUT.mkdir(parents=True, exist_ok=True)
+    for old in OUTPUT.glob("*.png"):  # only this run's pages
+        old.unlink()
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         yield chromium
@@ -203,12 +206,33 @@ def new_page(browser, live_server):
 def screenshot(page, name: str) -> Path:
     """Save the whole page under test-output/browser/ (gitignored)."""
     path = OUTPUT / f"{name}.png"
+    page.evaluate("window.scrollTo(0, 0)")  # sticky parts of the page where a reader expects them
     page.screenshot(path=str(path), full_page=True)
     return path
 
 
-@pytest.fixture
-def started():
-    """Seconds since the test began, for the report."""
-    begin = time.monotonic()
-    return lambda: time.monotonic() - begin
+# ---- the closing note: how long the group took, and where its screenshots are ----------------------------------
+
+_TIMES: dict[str, float] = {}
+
+
+def pytest_runtest_setup(item):
+    if Path(__file__).parent in Path(str(item.fspath)).parents:
+        _TIMES.setdefault("start", time.monotonic())
+
+
+def pytest_runtest_teardown(item, nextitem):
+    if Path(__file__).parent in Path(str(item.fspath)).parents:
+        _TIMES["end"] = time.monotonic()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if "start" not in _TIMES or not OUTPUT.is_dir():
+        return
+    shots = sorted(OUTPUT.glob("*.png"))
+    terminalreporter.section("browser tests")
+    terminalreporter.write_line(
+        f"wall time {_TIMES.get('end', time.monotonic()) - _TIMES['start']:.1f}s (servers, Chromium and tests)"
+    )
+    for shot in shots:
+        terminalreporter.write_line(f"screenshot {shot.relative_to(PROJECT)}")

@@ -67,6 +67,14 @@ CHANNEL_NAMES = {
     "print": "A printed letter",
     "call": "A phone call (call script)",
 }
+# The same, as short as a tag on a table row.
+CHANNEL_TAGS = {
+    "smtp": "email",
+    "mailto": "mail app",
+    "contact_form": "web form",
+    "print": "printed letter",
+    "call": "phone",
+}
 RESOURCE_KINDS = {"donate": "Donate", "petition": "Petition", "read": "Read more"}
 TITLE_MAX, SUMMARY_MAX, UPDATE_MAX = 200, 2000, 2000
 IMPORT_ROWS_MAX = 2000

@@ -66,7 +66,12 @@ def no_store(response: Response) -> Response:
 
 @bp.context_processor
 def workspace_context():
-    return {"action_form": ActionForm(), "kind_names": service.KIND_NAMES, "channel_names": service.CHANNEL_NAMES}
+    return {
+        "action_form": ActionForm(),
+        "kind_names": service.KIND_NAMES,
+        "channel_names": service.CHANNEL_NAMES,
+        "channel_tags": service.CHANNEL_TAGS,
+    }
 
 
 def _organizer() -> Organizer:
@@ -507,12 +512,20 @@ def _editor(campaign: Campaign, form: TemplateForm, template=None, problems=None
             loose=loose or [],
             warnings=service.template_warnings(campaign, template) if template is not None else [],
             preview_targets=service.preview_targets(campaign),
+            preview_default=_preview_default(form),
             variables=service.VARIABLES,
             sample=SAMPLE_SUPPORTER,
             tab="letters",
         ),
         status,
     )
+
+
+def _preview_default(form: TemplateForm) -> str:
+    """Preview the letter for someone it is for: its first target, else a sample of its first kind."""
+    if form.target_ids.data:
+        return form.target_ids.data[0]
+    return f"sample-{form.target_kinds.data[0]}" if form.target_kinds.data else ""
 
 
 STARTER_BODY = """Dear {{ target.salutation }},
@@ -612,8 +625,10 @@ def letter_active(slug: str, template_slug: str):
     if ActionForm().validate_on_submit():
         live = request.form.get("active") == "1"
         service.set_template_active(template, live)
-        if live:
+        if live and found.published and not found.closed:
             flash(f"“{template.name}” is published: supporters can choose it now.", "ok")
+        elif live:
+            flash(f"“{template.name}” is published: supporters can choose it once the campaign is live.", "ok")
         else:
             flash(f"“{template.name}” is no longer offered. Letters already written with it stay counted.", "ok")
     return redirect(url_for("organize.letter", slug=slug, template_slug=template_slug))

@@ -84,8 +84,20 @@
       timer = setTimeout(request, 350);
     }
 
+    // Choosing who the letter is for moves the preview to one of them, unless it already shows one.
+    function followChoice(event) {
+      var name = event.target && event.target.name;
+      if (name !== "target_ids" && name !== "target_kinds") return;
+      var ids = checked(form, "target_ids");
+      var kinds = checked(form, "target_kinds");
+      var current = target.value;
+      if (ids.indexOf(current) >= 0 || kinds.indexOf(current.replace(/^sample-/, "")) >= 0) return;
+      var wanted = ids.length ? ids[0] : (kinds.length ? "sample-" + kinds[0] : null);
+      if (wanted && target.querySelector('option[value="' + wanted + '"]')) target.value = wanted;
+    }
+
     form.addEventListener("input", soon);
-    form.addEventListener("change", soon);
+    form.addEventListener("change", function (event) { followChoice(event); soon(); });
     target.addEventListener("change", request);
     note.addEventListener("change", request);
     request();
