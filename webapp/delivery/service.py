@@ -385,14 +385,15 @@ def _forget_if_done(submission_id: str) -> None:
             log.warning("credentials.forget_failed submission=%s error=%s", submission_id, type(exc).__name__)
 
 
-def forget_finished_credentials() -> int:
+def forget_finished_credentials(limit: int = 1000) -> int:
     """Delete passwords still in Redis for submissions with nothing left to send (a delete lost to a
     Redis outage, a worker killed at the wrong moment). Returns how many were deleted.
 
-    Only submissions already in the database count: their letters were committed in the same
-    transaction, so a submission being written right now is never mistaken for a finished one.
+    Looks at `limit` stored passwords per call, so a sweep stays cheap during a large backlog. Only
+    submissions already in the database count: their letters were committed in the same transaction,
+    so a submission being written right now is never mistaken for a finished one.
     """
-    stored = credentials.stored_submission_ids()
+    stored = credentials.stored_submission_ids(limit)
     if not stored:
         return 0
     finished = set(db.session.scalars(select(Submission.id).where(Submission.id.in_(stored))))
