@@ -19,11 +19,11 @@ from sqlalchemy import create_engine, text
 
 from tests.support.mailserver import MailServer
 from webapp import create_app
-from webapp.config import sqlalchemy_url
 from webapp.campaigns.service import load_campaigns
+from webapp.config import sqlalchemy_url
 from webapp.congress import service as congress
 from webapp.extensions import db, get_redis
-from webapp.models import Letter, LetterTally, Submission
+from webapp.models import Letter, LetterTally, Submission, TargetTally
 
 PROJECT = Path(__file__).resolve().parent.parent
 LAUNCH = "reunite-families"
@@ -136,7 +136,7 @@ def clean_state(request):
         return
     app = request.getfixturevalue("app")
     with app.app_context():
-        for model in (LetterTally, Letter, Submission):
+        for model in (TargetTally, LetterTally, Letter, Submission):
             db.session.query(model).delete()
         db.session.commit()
         redis = get_redis()

@@ -169,7 +169,10 @@ def test_credentials_deleted_and_password_nowhere_after_delivery(client, support
                 assert secret not in (redis.get(key) or b"")
         database_url = app.config["SQLALCHEMY_DATABASE_URI"]
         if database_url.startswith("sqlite:///"):
+            # Close this process's connections first: opening and closing the file would otherwise drop
+            # SQLite's POSIX locks under them (they belong to the process, not the file descriptor).
             db.session.remove()
+            db.engine.dispose()
             path = Path(database_url.removeprefix("sqlite:///"))
             for file in path.parent.glob(path.name + "*"):  # the database, its WAL and shared memory
                 assert secret not in file.read_bytes()

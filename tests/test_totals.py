@@ -51,6 +51,13 @@ def test_totals_after_a_mix_of_outcomes(client, supporter, mail_server, runner, 
     with app.app_context():
         by_status = dict(db.session.execute(select(Letter.status, func.count()).group_by(Letter.status)).all())
         assert by_status == {"sent": 2, "handed_off": 2, "failed": 2}
+        # The two tallies agree: per target (what pages read) and per template/channel/day (breakdowns).
+        from webapp.models import Campaign, TargetTally
+
+        campaign = db.session.scalar(select(Campaign).where(Campaign.slug == LAUNCH))
+        per_channel = totals.breakdown(db.session, campaign, "channel")
+        assert [tuple(row) for row in per_channel] == [("mailto", 0, 2, 0, 0), ("smtp", 2, 0, 2, 0)]
+        assert db.session.scalar(select(func.count()).select_from(TargetTally)) == 1
 
     output = runner.invoke(args=["totals", LAUNCH]).output
     assert "UN Human Rights Office (OHCHR)" in output

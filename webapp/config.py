@@ -133,7 +133,12 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     """Fill in derived settings and refuse to start with unsafe ones."""
     database_url = sqlalchemy_url(config.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'outcry.db'}")
     config["SQLALCHEMY_DATABASE_URI"] = database_url
+    if database_url.startswith("sqlite"):  # a file on this machine: nothing for a pre-ping to find broken
+        config["SQLALCHEMY_ENGINE_OPTIONS"] = {**config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     config["DATABASE_URL"] = database_url
+    key_file = Path(instance_path) / "secret_key"  # written by `make run` for this checkout
+    if not config.get("SECRET_KEY") and key_file.is_file():
+        config["SECRET_KEY"] = key_file.read_text().strip()
     if not config.get("SECRET_KEY"):
         if not (config.get("DEBUG") or config.get("TESTING")):
             raise ConfigError(

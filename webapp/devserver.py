@@ -89,6 +89,9 @@ def main() -> int:
                 "4",
                 "--access-logfile",
                 "-",
+                # No client address in the log: Outcry never stores one (README, "Privacy by default").
+                "--access-logformat",
+                '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
             ],
             cwd=PROJECT_DIR,
         ),

@@ -294,6 +294,7 @@ class Letter(db.Model):
     __table_args__ = (
         Index("ix_letters_submission", "submission_id"),
         Index("ix_letters_status_lease", "status", "lease_until"),
+        Index("ix_letters_status_created", "status", "created_at"),  # /healthz: the oldest waiting letter
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_letter_id)
@@ -328,6 +329,20 @@ class Letter(db.Model):
     @property
     def terminal(self) -> bool:
         return self.status in TERMINAL
+
+
+class TargetTally(db.Model):
+    """Counts per campaign and target: what the campaign page and the totals API read, one row per target
+    however many letters there are. Bumped with LetterTally, in the letter's own transaction."""
+
+    __tablename__ = "target_tallies"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    target_id: Mapped[str] = mapped_column(ForeignKey("targets.id"), primary_key=True)
+    sent: Mapped[int] = mapped_column(Integer, default=0)
+    handed_off: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class LetterTally(db.Model):

@@ -34,7 +34,7 @@ from webapp.config import ENVIRONMENT
 from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db
 from webapp.letters import service as letters
-from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, LetterTemplate, Submission, Target
+from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, LetterTemplate, Submission, Target, TargetTally
 
 BIN = Path(sys.executable).parent
 SECRET_KEY = "fault-tests-secret-key-not-for-production"
@@ -118,7 +118,7 @@ def drill(app):
     yield DRILL
     with app.app_context():
         campaign = db.session.scalar(select(Campaign).where(Campaign.slug == DRILL))
-        for model in (LetterTally, Letter, Submission):
+        for model in (TargetTally, LetterTally, Letter, Submission):
             db.session.query(model).filter(model.campaign_id == campaign.id).delete()
         db.session.delete(campaign)
         db.session.flush()
@@ -479,7 +479,7 @@ class Stack:
     def clear(self) -> None:
         """No letters, submissions or totals: each test counts only its own."""
         with self.app.app_context():
-            for model in (LetterTally, Letter, Submission):
+            for model in (TargetTally, LetterTally, Letter, Submission):
                 db.session.query(model).delete()
             db.session.commit()
             db.session.remove()

@@ -9,7 +9,7 @@ from sqlalchemy import delete, select
 from tests.conftest import PROJECT, csrf_token
 from webapp.campaigns.service import load_campaigns
 from webapp.extensions import db
-from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, Submission, Target
+from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, Submission, Target, TargetTally
 from webapp.organize import accounts, service
 from webapp.organize.models import Organizer
 
@@ -32,6 +32,7 @@ def clean_organize(app):
             submissions = select(Submission.id).where(Submission.campaign_id.in_(ids))
             db.session.execute(delete(Letter).where(Letter.submission_id.in_(submissions)))
             db.session.execute(delete(LetterTally).where(LetterTally.campaign_id.in_(ids)))
+            db.session.execute(delete(TargetTally).where(TargetTally.campaign_id.in_(ids)))
             db.session.execute(delete(Submission).where(Submission.campaign_id.in_(ids)))
         for campaign in extra:
             db.session.delete(campaign)
@@ -41,6 +42,7 @@ def clean_organize(app):
             db.session.execute(delete(CampaignTarget).where(CampaignTarget.target_id.in_(new_targets)))
             db.session.execute(delete(Letter).where(Letter.target_id.in_(new_targets)))
             db.session.execute(delete(LetterTally).where(LetterTally.target_id.in_(new_targets)))
+            db.session.execute(delete(TargetTally).where(TargetTally.target_id.in_(new_targets)))
             db.session.execute(delete(Target).where(Target.id.in_(new_targets)))
         db.session.execute(delete(Organizer))
         db.session.commit()

@@ -51,8 +51,8 @@ def campaigns():
     )
 
 
-def _campaign_or_404(slug: str):
-    campaign = find_campaign(slug)
+def _campaign_or_404(slug: str, *, page: bool = False):
+    campaign = find_campaign(slug, page=page)
     if campaign is None:
         abort(404, description=f"No campaign '{slug}'.")
     return campaign
@@ -60,7 +60,7 @@ def _campaign_or_404(slug: str):
 
 @bp.route("/campaigns/<slug>")
 def campaign(slug: str):
-    found = _campaign_or_404(slug)
+    found = _campaign_or_404(slug, page=True)
     return jsonify(
         {
             "slug": found.slug,

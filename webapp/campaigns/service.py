@@ -224,17 +224,14 @@ def published_campaigns() -> list[Campaign]:
     )
 
 
-def find_campaign(slug: str) -> Campaign | None:
-    """A published campaign with what its page needs loaded in a few queries."""
+def find_campaign(slug: str, *, page: bool = True) -> Campaign | None:
+    """A published campaign with its letters and targets loaded up front (one query each); with `page`,
+    also the updates and resources its page shows. Writing a letter or reading totals needs neither."""
+    options = [selectinload(Campaign.templates), selectinload(Campaign.target_links)]
+    if page:
+        options += [selectinload(Campaign.updates), selectinload(Campaign.resources)]
     return db.session.scalar(
-        select(Campaign)
-        .where(Campaign.slug == slug, Campaign.published.is_(True))
-        .options(
-            selectinload(Campaign.updates),
-            selectinload(Campaign.resources),
-            selectinload(Campaign.templates),
-            selectinload(Campaign.target_links),
-        )
+        select(Campaign).where(Campaign.slug == slug, Campaign.published.is_(True)).options(*options)
     )
 
 

@@ -13,8 +13,9 @@ from typing import TypeVar
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import joinedload
 
 from webapp.delivery import credentials, smtp, ssrf
 from webapp.delivery.smtp import DeliveryError, OutgoingLetter
@@ -119,7 +120,10 @@ def claim(submission_id: str) -> list[Letter]:
     db.session.commit()
     return list(
         db.session.scalars(
-            select(Letter).where(Letter.claim_token == token, Letter.status == SENDING).order_by(Letter.position)
+            select(Letter)
+            .where(Letter.claim_token == token, Letter.status == SENDING)
+            .options(joinedload(Letter.target))
+            .order_by(Letter.position)
         )
     )
 
@@ -274,16 +278,14 @@ def deliver_submission(submission_id: str) -> None:
     leased_at = utcnow()
     letters = claim(submission_id)
     if not letters:
-        _forget_if_done(submission_id)
-        countdown = _next_due(submission_id)
+        countdown = _forget_or_next_due(submission_id)
         if countdown is not None and countdown < EARLY_TOLERANCE:
             # A retry whose timer fired a moment before its letters came due: look again right after.
             raise RetryLater(countdown + 0.05, "not due yet")
         return
     batch = _Batch(submission_id, [_claimed(letter, submission) for letter in letters], leased_at)
     _deliver(batch)
-    _forget_if_done(submission_id)
-    countdown = _next_due(submission_id)
+    countdown = _forget_or_next_due(submission_id)
     if countdown is not None:
         raise RetryLater(countdown, "temporary failure")
 
@@ -291,22 +293,6 @@ def deliver_submission(submission_id: str) -> None:
 # How early a retry may run before its letters come due and still be re-run for them (timers are not exact);
 # any other delivery task that finds nothing due is a duplicate and ends quietly.
 EARLY_TOLERANCE = 1.0
-
-
-def _next_due(submission_id: str) -> float | None:
-    """Seconds until the submission's next letter waiting for a retry comes due, or None if none waits.
-
-    Asked after every run, so that no waiting letter is left without a task to pick it up: not one
-    deferred in this run, nor one whose retry falls later than this run's claim.
-    """
-    due = db.session.scalar(
-        select(func.min(Letter.next_attempt_at)).where(
-            Letter.submission_id == submission_id, Letter.status == QUEUED, Letter.next_attempt_at.is_not(None)
-        )
-    )
-    if due is None:
-        return None
-    return max(0.0, (due - utcnow()).total_seconds())
 
 
 # Claims beyond the retry schedule: an unexpected error (a bug, a crash) keeps re-queueing a letter.
@@ -372,17 +358,27 @@ def _deliver(batch: _Batch) -> None:
         smtp.close(connection)
 
 
-def _forget_if_done(submission_id: str) -> None:
-    """Delete the credentials once nothing of this submission waits for the mail server."""
-    pending = db.session.scalar(
-        select(Letter.id).where(Letter.submission_id == submission_id, Letter.status.in_((QUEUED, SENDING))).limit(1)
-    )
-    if pending is None:
-        try:
-            credentials.forget(submission_id)
-        except RedisError as exc:
-            # The letters' outcome is recorded; forget_finished_credentials() deletes the password later.
-            log.warning("credentials.forget_failed submission=%s error=%s", submission_id, type(exc).__name__)
+def _forget_or_next_due(submission_id: str) -> float | None:
+    """Delete the credentials once nothing of this submission waits for the mail server; otherwise return
+    the seconds until its next letter waiting for a retry comes due (None if none waits for one).
+
+    Asked after every run, so that no waiting letter is left without a task to pick it up: not one
+    deferred in this run, nor one whose retry falls later than this run's claim. One query for both.
+    """
+    pending, due = db.session.execute(
+        select(
+            func.count(),
+            func.min(case((Letter.status == QUEUED, Letter.next_attempt_at))),
+        ).where(Letter.submission_id == submission_id, Letter.status.in_((QUEUED, SENDING)))
+    ).one()
+    if pending:
+        return None if due is None else max(0.0, (due - utcnow()).total_seconds())
+    try:
+        credentials.forget(submission_id)
+    except RedisError as exc:
+        # The letters' outcome is recorded; forget_finished_credentials() deletes the password later.
+        log.warning("credentials.forget_failed submission=%s error=%s", submission_id, type(exc).__name__)
+    return None
 
 
 def forget_finished_credentials(limit: int = 1000) -> int:

@@ -10,7 +10,8 @@ from typing import Any
 from flask import current_app, url_for
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
-from sqlalchemy import select, update
+from sqlalchemy import update
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp.campaigns.service import active_templates, campaign_targets
 from webapp.congress import service as congress
@@ -293,7 +294,7 @@ def submit(
     drafts = draft_letters(campaign, template, targets, supporter)
     now = utcnow()
     submission = Submission(
-        campaign_id=campaign.id,
+        campaign=campaign,
         template_id=template.id,
         channel=channel,
         supporter_name=supporter.name,
@@ -313,7 +314,7 @@ def submit(
             Letter(
                 position=position,
                 campaign_id=campaign.id,
-                target_id=draft.target.id,
+                target=draft.target,
                 template_id=template.id,
                 template_version=template.version,
                 channel=channel,
@@ -357,9 +358,14 @@ def enqueue(submission_id: str) -> None:
 
 
 def find_submission(submission_id: str) -> Submission | None:
+    """The submission with its campaign and letters (and their targets) loaded up front."""
     if not submission_id or len(submission_id) > 64:
         return None
-    return db.session.get(Submission, submission_id)
+    return db.session.get(
+        Submission,
+        submission_id,
+        options=[joinedload(Submission.campaign), selectinload(Submission.letters).joinedload(Letter.target)],
+    )
 
 
 def find_letter(letter_id: str) -> Letter | None:
@@ -437,9 +443,7 @@ def letter_view(letter: Letter) -> dict[str, Any]:
 
 
 def submission_view(submission: Submission) -> dict[str, Any]:
-    letters = list(
-        db.session.scalars(select(Letter).where(Letter.submission_id == submission.id).order_by(Letter.position))
-    )
+    letters = sorted(submission.letters, key=lambda letter: letter.position)
     return {
         "id": submission.id,
         "status_url": url_for("letters.status", submission_id=submission.id, _external=True),

@@ -15,9 +15,9 @@ from webapp.letters import service, words
 from webapp.letters.forms import CallForm, ConfirmForm, ForgetForm, SendForm, WriteForm
 from webapp.letters.handoff import tel_uri
 from webapp.letters.providers import PROVIDERS
+from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
 from webapp.privacy import service as privacy
 from webapp.security import limits
-from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
 
 bp = Blueprint("letters", __name__)
 bp.add_app_template_filter(tel_uri, "tel")
@@ -28,7 +28,7 @@ SUPPORTER_FIELDS = ("name", "email", "zip", "address", "note")
 
 
 def _campaign(slug: str) -> Campaign:
-    campaign = find_campaign(slug)
+    campaign = find_campaign(slug, page=False)
     if campaign is None:
         abort(404)
     return campaign

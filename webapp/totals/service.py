@@ -9,35 +9,31 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from webapp.models import COUNTED, Campaign, Letter, LetterTally, Target, utcnow
+from webapp.models import COUNTED, Campaign, Letter, LetterTally, Target, TargetTally, utcnow
 
 
 def bump(session: Session, letter: Letter, counter: str, when: dt.datetime | None = None) -> None:
-    """Add one to `counter` (sent, handed_off, failed, confirmed) for this letter's bucket.
+    """Add one to `counter` (sent, handed_off, failed, confirmed) for this letter, in both tallies: the
+    running total per campaign and target, and the bucket per template, channel and day.
 
-    One INSERT … ON CONFLICT DO UPDATE, so concurrent workers never lose an increment. The caller
-    commits it together with the letter's new status.
+    Each is one INSERT … ON CONFLICT DO UPDATE, so concurrent workers never lose an increment. The
+    caller commits them together with the letter's new status.
     """
     if counter not in COUNTED:
         raise ValueError(f"not a counter: {counter}")
-    day = (when or utcnow()).date()
-    values = {
-        "campaign_id": letter.campaign_id,
-        "target_id": letter.target_id,
-        "template_id": letter.template_id,
-        "channel": letter.channel,
-        "day": day,
-        **{name: 0 for name in COUNTED},
-        counter: 1,
-    }
+    target = {"campaign_id": letter.campaign_id, "target_id": letter.target_id}
+    bucket = {**target, "template_id": letter.template_id, "channel": letter.channel, "day": (when or utcnow()).date()}
+    _increment(session, TargetTally, target, counter)
+    _increment(session, LetterTally, bucket, counter)
+
+
+def _increment(session: Session, table: type[TargetTally] | type[LetterTally], key: dict, counter: str) -> None:
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    statement = insert(LetterTally).values(**values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["campaign_id", "target_id", "template_id", "channel", "day"],
-        set_={counter: getattr(LetterTally, counter) + 1},
+    statement = insert(table).values(**key, **{name: int(name == counter) for name in COUNTED})
+    session.execute(
+        statement.on_conflict_do_update(index_elements=list(key), set_={counter: getattr(table, counter) + 1})
     )
-    session.execute(statement)
 
 
 @dataclass
@@ -81,11 +77,14 @@ def _sums():
 
 
 def campaign_totals(session: Session, campaign: Campaign) -> CampaignTotals:
-    """Totals for the campaign and per target: the campaign's own targets first, then any other written to."""
+    """Totals for the campaign and per target: the campaign's own targets first, then any other written to.
+
+    Reads one running-total row per target, so a million letters cost what a thousand do.
+    """
     rows = session.execute(
-        select(LetterTally.target_id, *_sums())
-        .where(LetterTally.campaign_id == campaign.id)
-        .group_by(LetterTally.target_id)
+        select(TargetTally.target_id, *(getattr(TargetTally, name) for name in COUNTED)).where(
+            TargetTally.campaign_id == campaign.id
+        )
     ).all()
     by_target = {row[0]: row[1:] for row in rows}
     targets: list[TargetCounts] = []
