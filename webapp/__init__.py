@@ -16,6 +16,7 @@ from typing import Any
 from flask import Flask
 
 from webapp import config as settings
+from webapp.campaigns import cache as campaign_cache
 from webapp.extensions import celery_init_app, csrf, db, login_manager, migrate, redis_init_app
 
 
@@ -45,6 +46,7 @@ def _register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     redis_init_app(app)
     celery_init_app(app)
+    campaign_cache.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

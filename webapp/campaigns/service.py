@@ -18,6 +18,7 @@ from webapp.campaigns.files import (
     read_campaign,
     write_campaign,
 )
+from webapp.campaigns.cache import get_cache
 from webapp.extensions import db
 from webapp.models import CALL, Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target, utcnow
 from webapp.organize.models import TemplateVersion
@@ -226,13 +227,18 @@ def published_campaigns() -> list[Campaign]:
 
 def find_campaign(slug: str, *, page: bool = True) -> Campaign | None:
     """A published campaign with its letters and targets loaded up front (one query each); with `page`,
-    also the updates and resources its page shows. Writing a letter or reading totals needs neither."""
+    also the updates and resources its page shows. Writing a letter or reading totals needs neither, and
+    is served from the per-process copy (webapp/campaigns/cache.py)."""
+    if page:
+        return _load_campaign(db.session, slug, page=True)
+    return get_cache().find(slug, lambda session: _load_campaign(session, slug, page=False))
+
+
+def _load_campaign(session, slug: str, *, page: bool) -> Campaign | None:
     options = [selectinload(Campaign.templates), selectinload(Campaign.target_links)]
     if page:
         options += [selectinload(Campaign.updates), selectinload(Campaign.resources)]
-    return db.session.scalar(
-        select(Campaign).where(Campaign.slug == slug, Campaign.published.is_(True)).options(*options)
-    )
+    return session.scalar(select(Campaign).where(Campaign.slug == slug, Campaign.published.is_(True)).options(*options))
 
 
 def active_templates(campaign: Campaign) -> list[LetterTemplate]:

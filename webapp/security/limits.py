@@ -32,6 +32,7 @@ from limits import RateLimitItem, parse_many
 from redis.exceptions import RedisError
 from werkzeug.exceptions import TooManyRequests
 
+from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
 from webapp.models import Campaign, utcnow
 
@@ -126,7 +127,7 @@ def _requested_campaign() -> Campaign | None:
             slug = body.get("campaign") if isinstance(body, dict) else None
     if not isinstance(slug, str) or not slug or len(slug) > 80:
         return None
-    return db.session.scalar(db.select(Campaign).where(Campaign.slug == slug))
+    return find_campaign(slug, page=False)  # the per-process copy: no query per request
 
 
 def _submission_limit() -> str:

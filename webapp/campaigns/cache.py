@@ -1,0 +1,109 @@
+"""A per-process copy of each published campaign's letters and targets, kept fresh by a version in Redis.
+
+Every letter a supporter writes needs its campaign, the campaign's letters and its targets: three queries
+that return the same rows for days. This keeps them per process and merges them into the request's
+session without SQL. Any commit that touched a campaign, letter or target (through the ORM or a bulk
+statement) bumps a version in Redis; every process compares its copy's version on each use (one Redis
+round trip), so an organizer's edit reaches every gunicorn worker on the next request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import chain
+
+from flask import current_app, has_app_context
+from redis.exceptions import RedisError
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from webapp.extensions import db, get_redis
+from webapp.models import Campaign, CampaignTarget, LetterTemplate, Target
+
+VERSION_KEY = "outcry:campaigns:version"
+CACHED_MODELS = (Campaign, CampaignTarget, LetterTemplate, Target)
+_CHANGED = "outcry.campaigns_changed"
+
+
+# A copy is also reloaded after this long, whatever the version says: a bump lost while Redis was down
+# (see _publish_change) then costs at most this much staleness.
+MAX_AGE_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    version: bytes | None
+    loaded_at: float
+    campaign: Campaign  # detached, with its letters and targets loaded
+
+
+class CampaignCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def find(self, slug: str, load: Callable[[Session], Campaign | None]) -> Campaign | None:
+        """The campaign `load` finds, attached to the request's session; from the copy when it is current."""
+        try:
+            version = get_redis().get(VERSION_KEY)
+        except RedisError:
+            return load(db.session)  # no way to know the copy is current: ask the database
+        entry = self._entries.get(slug)
+        if entry is None or entry.version != version or time.monotonic() - entry.loaded_at > MAX_AGE_SECONDS:
+            with Session(db.engine) as session:
+                campaign = load(session)
+            if campaign is None:
+                return None
+            entry = _Entry(version, time.monotonic(), campaign)
+            with self._lock:
+                self._entries[slug] = entry
+        return db.session.merge(entry.campaign, load=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+def init_app(app) -> None:
+    app.extensions["campaign_cache"] = CampaignCache()
+
+
+def get_cache() -> CampaignCache:
+    return current_app.extensions["campaign_cache"]
+
+
+def _touches_campaigns(objects) -> bool:
+    return any(isinstance(obj, CACHED_MODELS) for obj in objects)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_orm_changes(session: Session, _context) -> None:
+    if _touches_campaigns(chain(session.new, session.dirty, session.deleted)):
+        session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_changes(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None:
+        if issubclass(state.bind_mapper.class_, CACHED_MODELS):
+            state.session.info[_CHANGED] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_change(session: Session) -> None:
+    if not session.info.pop(_CHANGED, False) or not has_app_context():
+        return
+    current_app.extensions["campaign_cache"].clear()
+    # If Redis is down, other processes read from the database meanwhile, and MAX_AGE_SECONDS bounds
+    # how long a copy they made before the outage may outlive this change.
+    with contextlib.suppress(RedisError):
+        get_redis().incr(VERSION_KEY)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_change(session: Session) -> None:
+    session.info.pop(_CHANGED, None)
