@@ -31,6 +31,9 @@ def _campaign(slug: str) -> Campaign:
     campaign = find_campaign(slug, page=False)
     if campaign is None:
         abort(404)
+    if campaign.closed and request.method == "GET":
+        # Nothing to write any more: the campaign page thanks supporters and shows the totals.
+        abort(redirect(url_for("campaigns.campaign", slug=slug), 303))
     return campaign
 
 
