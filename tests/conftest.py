@@ -26,7 +26,6 @@ from webapp.extensions import db, get_redis
 from webapp.models import Letter, LetterTally, Submission, TargetTally
 
 PROJECT = Path(__file__).resolve().parent.parent
-LAUNCH = "reunite-families"
 
 
 @pytest.fixture(scope="session")

@@ -7,20 +7,9 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
 from webapp.models import Letter
-
-
-def mailto_payload(supporter, **extra):
-    return {
-        "campaign": LAUNCH,
-        "template": "un-human-rights-office",
-        "targets": ["ohchr"],
-        "supporter": supporter,
-        "channel": "mailto",
-        **extra,
-    }
 
 
 def letter_count(app) -> int:
@@ -54,7 +43,7 @@ def test_unknown_campaign_is_json_404(client):
 
 
 def test_mailto_submission_is_handed_off_and_counted(client, supporter):
-    response = client.post("/api/v1/submissions", json=mailto_payload(supporter))
+    response = client.post("/api/v1/submissions", json=un_letter(supporter))
     assert response.status_code == 202
     body = response.get_json()
     assert set(body) >= {"id", "status_url", "letters"}
@@ -83,7 +72,7 @@ def test_mailto_submission_is_handed_off_and_counted(client, supporter):
 
 
 def test_the_response_never_contains_the_password(client, supporter, mail_server, celery_worker):
-    payload = mailto_payload(supporter, channel="smtp", smtp=mail_server.smtp_settings())
+    payload = un_letter(supporter, channel="smtp", smtp=mail_server.smtp_settings())
     created = client.post("/api/v1/submissions", json=payload)
     assert created.status_code == 202
     fetched = client.get(f"/api/v1/submissions/{created.get_json()['id']}")
@@ -93,7 +82,7 @@ def test_the_response_never_contains_the_password(client, supporter, mail_server
 
 def test_supporter_edits_replace_the_rendered_letter(client, supporter):
     body = client.post(
-        "/api/v1/submissions", json=mailto_payload(supporter, subject="My subject", body="My own words.")
+        "/api/v1/submissions", json=un_letter(supporter, subject="My subject", body="My own words.")
     ).get_json()
     assert body["letters"][0]["subject"] == "My subject"
     assert body["letters"][0]["body"] == "My own words."
@@ -103,9 +92,7 @@ def test_supporter_edits_replace_the_rendered_letter(client, supporter):
 def test_email_is_stored_normalized(client, supporter, app):
     from webapp.models import Submission
 
-    body = client.post(
-        "/api/v1/submissions", json=mailto_payload({**supporter, "email": "  Maria@EXAMPLE.org "})
-    ).get_json()
+    body = client.post("/api/v1/submissions", json=un_letter({**supporter, "email": "  Maria@EXAMPLE.org "})).get_json()
     with app.app_context():
         assert db.session.get(Submission, body["id"]).supporter_email == "Maria@example.org"
 
@@ -126,7 +113,7 @@ def test_malformed_json_is_400(client, data, content_type):
 
 
 def test_body_over_64_kib_is_413(client, supporter):
-    payload = mailto_payload({**supporter, "note": "x" * (70 * 1024)})
+    payload = un_letter({**supporter, "note": "x" * (70 * 1024)})
     response = client.post("/api/v1/submissions", json=payload)
     assert response.status_code == 413
     assert response.get_json()["status"] == 413
@@ -168,7 +155,7 @@ def test_body_over_64_kib_is_413(client, supporter):
     ],
 )
 def test_invalid_fields_are_422_with_the_field_path(client, supporter, app, change, field):
-    payload = {**mailto_payload(supporter), **change}
+    payload = {**un_letter(supporter), **change}
     response = client.post("/api/v1/submissions", json=payload)
     assert response.status_code == 422, response.get_json()
     errors = response.get_json()["errors"]
@@ -180,7 +167,7 @@ def test_invalid_fields_are_422_with_the_field_path(client, supporter, app, chan
 def test_email_target_without_email_explains_why(client, supporter):
     response = client.post(
         "/api/v1/submissions",
-        json=mailto_payload(supporter, template="general-dynamics-open-the-doors", targets=["general-dynamics-ceo"]),
+        json=un_letter(supporter, template="general-dynamics-open-the-doors", targets=["general-dynamics-ceo"]),
     )
     assert response.status_code == 422
     assert "don't know a public email address" in response.get_json()["errors"]["targets"][0]
@@ -191,7 +178,7 @@ def test_email_target_without_email_explains_why(client, supporter):
     [{"campaign": "no-such-campaign"}, {"template": "no-such-letter"}, {"targets": ["no-such-target"]}],
 )
 def test_unknown_names_are_404(client, supporter, change, app):
-    response = client.post("/api/v1/submissions", json={**mailto_payload(supporter), **change})
+    response = client.post("/api/v1/submissions", json={**un_letter(supporter), **change})
     assert response.status_code == 404
     assert letter_count(app) == 0
 
@@ -203,7 +190,7 @@ def test_target_outside_the_campaign_is_422_and_nothing_is_sent(client, supporte
         if db.session.get(Target, "elsewhere") is None:
             db.session.add(Target(id="elsewhere", kind="person", name="Someone Else", email="else@example.org"))
             db.session.commit()
-    response = client.post("/api/v1/submissions", json=mailto_payload(supporter, targets=["ohchr", "elsewhere"]))
+    response = client.post("/api/v1/submissions", json=un_letter(supporter, targets=["ohchr", "elsewhere"]))
     assert response.status_code == 422
     assert "targets" in response.get_json()["errors"]
     assert letter_count(app) == 0

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import LAUNCH, PROJECT
+from tests.conftest import PROJECT
+from tests.support.letters import LAUNCH
 from webapp.campaigns.files import CampaignFileError, read_campaign
 from webapp.campaigns.service import load_campaigns
 from webapp.extensions import db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
 from webapp.models import Campaign, utcnow
 
@@ -36,7 +36,7 @@ def test_closed_campaign_pages(client, closed):
 def test_closed_campaign_refuses_letters_through_the_api(client, closed, supporter):
     response = client.post(
         "/api/v1/submissions",
-        json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": supporter, "channel": "mailto"},
+        json=un_letter(supporter),
     )
     assert response.status_code == 422
     assert "has closed and takes no more letters" in str(response.get_json()["errors"])

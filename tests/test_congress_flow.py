@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from tests.conftest import LAUNCH
 from tests.support.forms import form_fields
+from tests.support.letters import LAUNCH
 
 LETTER = "congress-reunite-and-investigate"
 SCRIPT = "call-script"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH, un_letter
 from tests.support.mailserver import PASSWORD
 from tests.support.waiting import wait_for
 from webapp.extensions import db, get_redis
@@ -82,14 +82,7 @@ def test_wrong_password_fails_at_once_with_a_readable_reason(client, supporter, 
     payload_smtp = mail_server.smtp_settings(password="not the password")
     response = client.post(
         "/api/v1/submissions",
-        json={
-            "campaign": LAUNCH,
-            "template": "un-human-rights-office",
-            "targets": ["ohchr"],
-            "supporter": supporter,
-            "channel": "smtp",
-            "smtp": payload_smtp,
-        },
+        json=un_letter(supporter, "smtp", smtp=payload_smtp),
     )
     view = wait_terminal(client, response.get_json()["id"])
     letter = view["letters"][0]
@@ -135,13 +128,7 @@ def test_expired_credentials_fail_with_please_send_again(client, supporter, mail
     # Hold delivery back by writing the outbox directly and removing the credentials before queueing.
     created = client.post(
         "/api/v1/submissions",
-        json={
-            "campaign": LAUNCH,
-            "template": "un-human-rights-office",
-            "targets": ["ohchr"],
-            "supporter": supporter,
-            "channel": "mailto",
-        },
+        json=un_letter(supporter),
     ).get_json()
     with app.app_context():
         submission = db.session.get(Submission, created["id"])
@@ -253,15 +240,7 @@ def test_header_injection_in_supporter_fields_is_refused(client, supporter, mail
     ],
 )
 def test_header_injection_in_subject_is_refused(client, supporter, mail_server, subject):
-    payload = {
-        "campaign": LAUNCH,
-        "template": "un-human-rights-office",
-        "targets": ["ohchr"],
-        "supporter": supporter,
-        "channel": "smtp",
-        "smtp": mail_server.smtp_settings(),
-        "subject": subject,
-    }
+    payload = un_letter(supporter, "smtp", smtp=mail_server.smtp_settings(), subject=subject)
     response = client.post("/api/v1/submissions", json=payload)
     assert response.status_code == 422
     assert "subject" in response.get_json()["errors"]
@@ -285,14 +264,11 @@ def test_hostile_body_and_note_travel_as_plain_text(client, supporter, mail_serv
 
 
 def test_refused_smtp_host_is_a_field_error_and_nothing_is_written(client, supporter, app):
-    payload = {
-        "campaign": LAUNCH,
-        "template": "un-human-rights-office",
-        "targets": ["ohchr"],
-        "supporter": supporter,
-        "channel": "smtp",
-        "smtp": {"host": "127.0.0.1", "port": 25, "security": "starttls", "username": "u", "password": "p"},
-    }
+    payload = un_letter(
+        supporter,
+        "smtp",
+        smtp={"host": "127.0.0.1", "port": 25, "security": "starttls", "username": "u", "password": "p"},
+    )
     response = client.post("/api/v1/submissions", json=payload)
     assert response.status_code == 422
     assert "this server itself" in response.get_json()["errors"]["smtp.host"][0]

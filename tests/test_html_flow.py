@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from tests.conftest import LAUNCH, csrf_token
+from tests.conftest import csrf_token
 from tests.support.forms import form_fields
+from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 
 WRITE = f"/c/{LAUNCH}/write"

@@ -10,7 +10,7 @@ import sys
 import pytest
 import redis
 
-from tests.conftest import LAUNCH
+from tests.support.letters import un_letter
 from tests.support.mailserver import PASSWORD, USERNAME
 from tests.support.waiting import wait_for
 from webapp.delivery import credentials
@@ -113,13 +113,7 @@ def _waiting_letter(app, client, supporter, *, status="queued", age=120.0, lease
     """A letter in the outbox as a worker would leave it, written directly so no worker races the test."""
     created = client.post(
         "/api/v1/submissions",
-        json={
-            "campaign": LAUNCH,
-            "template": "un-human-rights-office",
-            "targets": ["ohchr"],
-            "supporter": supporter,
-            "channel": "mailto",
-        },
+        json=un_letter(supporter),
     ).get_json()
     now = utcnow()
     with app.app_context():
@@ -216,13 +210,7 @@ def test_sweeper_leaves_letters_waiting_in_a_backlog_but_takes_back_dead_workers
 def test_passwords_left_behind_are_deleted_for_finished_submissions_only(app, client, supporter):
     finished = client.post(
         "/api/v1/submissions",
-        json={
-            "campaign": LAUNCH,
-            "template": "un-human-rights-office",
-            "targets": ["ohchr"],
-            "supporter": supporter,
-            "channel": "mailto",
-        },
+        json=un_letter(supporter),
     ).get_json()["id"]
     waiting = _waiting_letter(app, client, supporter).submission_id
     with app.app_context():

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import inspect as sql_inspect
 from sqlalchemy import select, text, update
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.delivery import credentials
 from webapp.delivery.credentials import SmtpAccount

@@ -7,7 +7,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH, un_letter
 from tests.support.waiting import wait_for
 from webapp.extensions import db
 from webapp.models import Letter, LetterTally
@@ -77,13 +77,7 @@ def test_concurrent_counting_loses_nothing(app, client, supporter):
     """Many threads bump the same counter at once; the upsert must not lose an increment."""
     letter_id = client.post(
         "/api/v1/submissions",
-        json={
-            "campaign": LAUNCH,
-            "template": "un-human-rights-office",
-            "targets": ["ohchr"],
-            "supporter": supporter,
-            "channel": "mailto",
-        },
+        json=un_letter(supporter),
     ).get_json()["letters"][0]["id"]
     threads, per_thread = 8, 25
     errors = []
@@ -114,13 +108,7 @@ def test_campaign_page_reads_counters_not_letters(app, client, supporter):
     for _ in range(3):
         client.post(
             "/api/v1/submissions",
-            json={
-                "campaign": LAUNCH,
-                "template": "un-human-rights-office",
-                "targets": ["ohchr"],
-                "supporter": supporter,
-                "channel": "mailto",
-            },
+            json=un_letter(supporter),
         )
     with app.app_context():
         db.session.query(Letter).delete()

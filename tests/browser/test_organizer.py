@@ -11,8 +11,8 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
-from tests.conftest import LAUNCH
 from tests.organize.conftest import ADMIN, ORGANIZER, PASSWORD
+from tests.support.letters import LAUNCH
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
 from webapp.letters import service as letters

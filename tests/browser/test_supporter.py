@@ -7,7 +7,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH
 from tests.support.mailserver import PASSWORD, USERNAME
 from tests.support.waiting import wait_for
 

@@ -12,8 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import LAUNCH
 from tests.faults.conftest import default_redis_kind, duplicates_of, running_stack
+from tests.support.letters import LAUNCH
 from tests.support.mailserver import MailServer
 
 pytestmark = pytest.mark.faults

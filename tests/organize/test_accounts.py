@@ -9,8 +9,9 @@ import pytest
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
-from tests.conftest import LAUNCH, csrf_token
+from tests.conftest import csrf_token
 from tests.organize.conftest import ADMIN, ORGANIZER, PASSWORD, STRANGER, log_in, token_for
+from tests.support.letters import LAUNCH
 from webapp.extensions import db
 from webapp.organize import accounts
 from webapp.organize.models import ApiToken, Organizer

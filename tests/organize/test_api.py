@@ -8,8 +8,8 @@ import io
 
 import pytest
 
-from tests.conftest import LAUNCH
 from tests.organize.conftest import ADMIN, ORGANIZER, STRANGER, token_for
+from tests.support.letters import LAUNCH, un_letter
 from webapp.organize import service
 
 API = "/api/v1/organize"
@@ -166,7 +166,7 @@ def test_targets_are_added_and_changed(app, api, own_campaign):
 def test_totals_csv(api, client, supporter):
     client.post(
         "/api/v1/submissions",
-        json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": supporter, "channel": "mailto"},
+        json=un_letter(supporter),
     )  # fmt: skip
     response = api(ADMIN).get(f"{API}/campaigns/{LAUNCH}/totals.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import html
 
-from tests.conftest import LAUNCH, csrf_token
+from tests.conftest import csrf_token
 from tests.organize.conftest import ORGANIZER, form_token
+from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
 from webapp.organize import accounts, service
 
@@ -108,9 +109,11 @@ def test_a_closed_campaign_thanks_supporters_shows_totals_and_takes_no_letters(a
     base = f"/organize/c/{LAUNCH}/"
     handed = client.post(
         "/api/v1/submissions",
-        json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": supporter, "channel": "mailto"},
+        json=un_letter(supporter),
     )  # fmt: skip
     assert handed.status_code == 202
+    form = client.get(f"/c/{LAUNCH}/write?target=ohchr")  # a form opened before the campaign closed
+    call = client.get(f"/c/{LAUNCH}/call?target=us-mission-un")
     assert post(as_admin, base + "state", base, action="close").status_code == 302
 
     page = text(client.get(f"/c/{LAUNCH}"))
@@ -120,18 +123,18 @@ def test_a_closed_campaign_thanks_supporters_shows_totals_and_takes_no_letters(a
 
     api = client.post(
         "/api/v1/submissions",
-        json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": supporter, "channel": "mailto"},
+        json=un_letter(supporter),
     )  # fmt: skip
     assert api.status_code == 422
     assert "has closed and takes no more letters" in api.get_json()["errors"]["campaign"][0]
 
-    form = client.get(f"/c/{LAUNCH}/write?target=ohchr")
+    for path in (f"/c/{LAUNCH}/write?target=ohchr", f"/c/{LAUNCH}/call?target=us-mission-un"):
+        assert client.get(path).status_code == 303  # new visitors go to the thank-you
     refused = client.post(
         f"/c/{LAUNCH}/write",
         data={"csrf_token": csrf_token(form.get_data(as_text=True)), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter},
     )  # fmt: skip
     assert refused.status_code == 422 and "has closed and takes no more letters" in text(refused)
-    call = client.get(f"/c/{LAUNCH}/call?target=us-mission-un")
     refused_call = client.post(
         f"/c/{LAUNCH}/call",
         data={
@@ -146,7 +149,7 @@ def test_a_closed_campaign_thanks_supporters_shows_totals_and_takes_no_letters(a
     assert post(as_admin, base + "state", base, action="reopen").status_code == 302
     again = client.post(
         "/api/v1/submissions",
-        json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": supporter, "channel": "mailto"},
+        json=un_letter(supporter),
     )  # fmt: skip
     assert again.status_code == 202
 

@@ -10,7 +10,7 @@ import io
 
 from sqlalchemy import update
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
 from webapp.letters import service as letters

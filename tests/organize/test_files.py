@@ -12,8 +12,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import LAUNCH, PROJECT
+from tests.conftest import PROJECT
 from tests.organize.conftest import ORGANIZER
+from tests.support.letters import LAUNCH
 from webapp.campaigns.files import (
     CampaignFileError,
     CampaignSpec,

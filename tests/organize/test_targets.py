@@ -7,8 +7,8 @@ import html
 
 import pytest
 
-from tests.conftest import LAUNCH
 from tests.organize.conftest import STRANGER, form_token
+from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.extensions import db
 from webapp.models import Target

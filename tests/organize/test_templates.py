@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import LAUNCH, PROJECT, csrf_token
+from tests.conftest import PROJECT, csrf_token
 from tests.organize.conftest import form_token
+from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
 from webapp.letters.rendering import check_template
 from webapp.models import Letter, LetterTemplate
@@ -267,7 +268,7 @@ def test_a_minimum_personal_note_is_enforced_with_a_clear_field_error(app, as_ad
 
     api = client.post(
         "/api/v1/submissions",
-        json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": short, "channel": "mailto"},
+        json=un_letter(short),
     )  # fmt: skip
     assert api.status_code == 422
     assert api.get_json()["errors"]["supporter.note"][0].startswith("This letter asks for at least 80 characters")
@@ -275,7 +276,7 @@ def test_a_minimum_personal_note_is_enforced_with_a_clear_field_error(app, as_ad
     enough = {**supporter, "note": "x" * 80}
     ok = client.post(
         "/api/v1/submissions",
-        json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": enough, "channel": "mailto"},
+        json=un_letter(enough),
     )  # fmt: skip
     assert ok.status_code == 202
 

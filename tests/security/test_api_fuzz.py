@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH
 from webapp.delivery import ssrf
 
 OPENAPI = yaml.safe_load((Path(__file__).resolve().parents[2] / "webapp" / "api" / "openapi.yaml").read_text())

@@ -15,7 +15,7 @@ from email import message_from_bytes, policy
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.delivery.smtp import HEADERS, OutgoingLetter, build_message
 from webapp.letters import validation

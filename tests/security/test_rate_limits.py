@@ -10,8 +10,9 @@ import re
 
 import pytest
 
-from tests.conftest import LAUNCH, csrf_token
+from tests.conftest import csrf_token
 from tests.support.forms import form_fields
+from tests.support.letters import LAUNCH
 from webapp.extensions import db, get_redis
 from webapp.models import Campaign, utcnow
 from webapp.security import limits
@@ -333,7 +334,12 @@ def test_sender_limit_on_the_pages_keeps_the_letter(make_app, supporter):
     responses = []
     for _ in range(2):
         page = client.get(f"{write}?target=ohchr", **from_address("203.0.113.50"))
-        data = {"csrf_token": csrf_token(page.get_data(as_text=True)), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter}
+        data = {
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "targets": ["ohchr"],
+            "template": "un-human-rights-office",
+            **supporter,
+        }
         preview = client.post(write, data=data, **from_address("203.0.113.50"))
         fields = form_fields(preview.get_data(as_text=True))
         fields["letters-0-body"] = ["My own careful words, kept."]

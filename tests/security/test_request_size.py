@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from tests.conftest import LAUNCH, csrf_token
+from tests.conftest import csrf_token
+from tests.support.letters import LAUNCH
 
 LIMIT = 64 * 1024
 WRITE = f"/c/{LAUNCH}/write"

@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from tests.test_ssrf import fake_dns
 from webapp.delivery import ssrf

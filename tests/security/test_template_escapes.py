@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from tests.conftest import LAUNCH
+from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.letters.rendering import LetterTemplateError, check_template
 

@@ -8,8 +8,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.conftest import LAUNCH, csrf_token
+from tests.conftest import csrf_token
 from tests.support.forms import form_fields
+from tests.support.letters import LAUNCH
 from webapp.security.headers import CONTENT_SECURITY_POLICY
 
 WRITE = f"/c/{LAUNCH}/write"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
@@ -100,8 +101,10 @@ def _publish_change(session: Session) -> None:
     current_app.extensions["campaign_cache"].clear()
     # If Redis is down, other processes read from the database meanwhile, and MAX_AGE_SECONDS bounds
     # how long a copy they made before the outage may outlive this change.
+    # A fresh random value rather than a counter: a version that was deleted (a flush of Redis, a test's
+    # clean-up) and counted up again could repeat an old number and pass off an old copy as current.
     with contextlib.suppress(RedisError):
-        get_redis().incr(VERSION_KEY)
+        get_redis().set(VERSION_KEY, uuid.uuid4().hex)
 
 
 @event.listens_for(Session, "after_rollback")
