@@ -403,7 +403,7 @@ def letter_view(letter: Letter) -> dict[str, Any]:
     """A letter as the API and the status page show it (never any credential)."""
     view: dict[str, Any] = {
         "id": letter.id,
-        "target": {"id": letter.target.id, "name": letter.target.name},
+        "target": {"id": letter.target.id, "name": letter.target.name, "display_name": letter.target.display_name},
         "channel": letter.channel,
         "status": letter.status,
         "subject": letter.subject,
