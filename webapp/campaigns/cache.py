@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -48,7 +48,16 @@ class CampaignCache:
         self._lock = threading.Lock()
 
     def find(self, slug: str, load: Callable[[Session], Campaign | None]) -> Campaign | None:
-        """The campaign `load` finds, attached to the request's session; from the copy when it is current."""
+        """The campaign `load` finds, attached to the request's session; from the copy when it is current.
+
+        Within one request the same object is returned again (the rate limit and the view both ask).
+        """
+        found = g.setdefault("outcry_campaigns", {}) if has_request_context() else {}
+        if slug not in found:
+            found[slug] = self._find(slug, load)
+        return found[slug]
+
+    def _find(self, slug: str, load: Callable[[Session], Campaign | None]) -> Campaign | None:
         try:
             version = get_redis().get(VERSION_KEY)
         except RedisError:
