@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import Insert, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -21,19 +22,26 @@ def bump(session: Session, letter: Letter, counter: str, when: dt.datetime | Non
     """
     if counter not in COUNTED:
         raise ValueError(f"not a counter: {counter}")
-    target = {"campaign_id": letter.campaign_id, "target_id": letter.target_id}
-    bucket = {**target, "template_id": letter.template_id, "channel": letter.channel, "day": (when or utcnow()).date()}
-    _increment(session, TargetTally, target, counter)
-    _increment(session, LetterTally, bucket, counter)
-
-
-def _increment(session: Session, table: type[TargetTally] | type[LetterTally], key: dict, counter: str) -> None:
     dialect = session.get_bind().dialect.name
+    target = {"k_campaign_id": letter.campaign_id, "k_target_id": letter.target_id}
+    session.execute(_upsert(dialect, TargetTally.__table__, counter), target)
+    bucket = {
+        **target,
+        "k_template_id": letter.template_id,
+        "k_channel": letter.channel,
+        "k_day": (when or utcnow()).date(),
+    }
+    session.execute(_upsert(dialect, LetterTally.__table__, counter), bucket)
+
+
+@functools.cache
+def _upsert(dialect: str, table: Table, counter: str) -> Insert:
+    """INSERT a row counting one `counter` for the key, or add one to the row already there; built once per
+    dialect, table and counter (building costs several times what running it does), keys as parameters."""
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
-    statement = insert(table).values(**key, **{name: int(name == counter) for name in COUNTED})
-    session.execute(
-        statement.on_conflict_do_update(index_elements=list(key), set_={counter: getattr(table, counter) + 1})
-    )
+    keys = [column.name for column in table.primary_key]
+    values = {name: bindparam(f"k_{name}") for name in keys} | {name: int(name == counter) for name in COUNTED}
+    return insert(table).values(values).on_conflict_do_update(index_elements=keys, set_={counter: table.c[counter] + 1})
 
 
 @dataclass
