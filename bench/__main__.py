@@ -109,6 +109,15 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str, str]]:
                 f"{_num(app['web_cpu_ms_per_letter'], 1)} + {_num(app['worker_cpu_ms_per_letter'], 1)}",
                 _num(base_cpu, 1), _num(base_cpu / app_cpu if base_cpu and app_cpu else None, 3), "", "—",
             ))  # fmt: skip
+            if "worker_main_cpu_ms_per_letter" in app:
+                main = app["worker_main_cpu_ms_per_letter"]
+                out.append((
+                    "", "CPU ms/letter: Celery main + pool; sink; Redis; load gen.",
+                    f"{_num(main, 1)} + {_num(app['worker_cpu_ms_per_letter'] - main, 1)}; "
+                    f"{_num(app['sink_cpu_ms_per_letter'], 1)}; {_num(app.get('redis_cpu_ms_per_letter'), 1)}; "
+                    f"{_num(app.get('generator_cpu_ms_per_letter'), 1)}",
+                    f"sink {_num(base.get('sink_cpu_ms_per_letter'), 1)}", "", "", "—",
+                ))  # fmt: skip
             out.append((
                 "", "submissions accepted/s during delivery",
                 _num(app["accepted"] / app["intake_seconds"], 1) if app["intake_seconds"] else "—", "", "", "", "—",

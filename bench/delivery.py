@@ -234,6 +234,9 @@ def run(options: DeliveryOptions, say=print) -> dict:
             cpu_before = {
                 name: cpu_seconds(pid) for name, pid in (("web", web.pid), ("worker", celery.pid), ("sink", sink.pid))
             }
+            cpu_before["worker_main"] = cpu_seconds(celery.pid, tree=False)
+            redis_pid = next(child.pid for child in processes.children if child.name == "redis")
+            cpu_before["redis"] = cpu_seconds(redis_pid)
             say(f"  delivery: app, {options.letters:,} submissions from {options.clients} clients, "
                 f"{options.workers} Celery processes …")  # fmt: skip
             intake = run_load(
@@ -257,6 +260,8 @@ def run(options: DeliveryOptions, say=print) -> dict:
                 name: cpu_seconds(pid) - cpu_before[name]
                 for name, pid in (("web", web.pid), ("worker", celery.pid), ("sink", sink.pid))
             }
+            cpu["worker_main"] = cpu_seconds(celery.pid, tree=False) - cpu_before["worker_main"]
+            cpu["redis"] = cpu_seconds(redis_pid) - cpu_before["redis"]
             memory = _memory(web.pid, celery.pid)
             processes.stop(web)
             processes.stop(celery)
@@ -291,7 +296,12 @@ def run(options: DeliveryOptions, say=print) -> dict:
         # CPU per letter (steadier than letters/s on a busy machine): gunicorn, Celery (all processes), sink.
         "web_cpu_ms_per_letter": round(1000 * cpu["web"] / max(1, sent), 2),
         "worker_cpu_ms_per_letter": round(1000 * cpu["worker"] / max(1, sent), 2),
+        # Of which the Celery main process (broker traffic, acks, handing tasks to the pool).
+        "worker_main_cpu_ms_per_letter": round(1000 * cpu["worker_main"] / max(1, sent), 2),
         "sink_cpu_ms_per_letter": round(1000 * cpu["sink"] / max(1, sent), 2),
+        # The rest of the machine's work per letter: the broker and the HTTP load generator (this process).
+        "redis_cpu_ms_per_letter": round(1000 * cpu["redis"] / max(1, sent), 2),
+        "generator_cpu_ms_per_letter": round(1000 * intake.cpu_seconds / max(1, sent), 2),
     }
     return {
         "letters": options.letters,

@@ -402,12 +402,13 @@ def peak_rss(pid: int) -> int | None:
     return None
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU used so far by a process and its live descendants (psutil)."""
+def cpu_seconds(pid: int, *, tree: bool = True) -> float:
+    """User + system CPU used so far by a process and its live descendants (psutil); `tree=False`: the
+    process alone."""
     import psutil
 
     total = 0.0
-    for member in process_tree(pid):
+    for member in process_tree(pid) if tree else (pid,):
         try:
             times = psutil.Process(member).cpu_times()
         except psutil.Error:
