@@ -341,7 +341,7 @@ def start_gunicorn(
         name,
         [
             str(BIN / "gunicorn"), app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--threads", str(threads), "--worker-tmp-dir", "/dev/shm",  # noqa: S108 - as the Dockerfile runs it "--backlog", "2048",
+            "--threads", str(threads), "--worker-tmp-dir", "/dev/shm",  # noqa: S108 - as the Dockerfile runs it
             "--log-level", "warning",
         ],
         env,
