@@ -229,16 +229,26 @@ def build_message(letter: OutgoingLetter) -> bytes:
 
 
 # Parsing a header is a pure function of its name and raw text, and most letters of a campaign share most of
-# their headers (To, the MIME ones): each distinct header is parsed once per process, not once per letter.
-# The parsed objects are immutable and only read, so sharing them between messages is safe.
+# their headers (To, the subject, the MIME ones): each of those is parsed once per process, not once per
+# letter. The parsed objects are immutable and only read, so sharing them between messages is safe. The
+# sender's headers differ on every letter: they are parsed each time and not kept (nor is the supporter).
+_PER_LETTER = frozenset({"from", "date", "message-id"})
+
+
 @functools.lru_cache(maxsize=64)
 def _to_header(display_name: str, addr_spec: str):
     return email_policy.SMTP.header_factory("To", Address(display_name=display_name, addr_spec=addr_spec))
 
 
 @functools.lru_cache(maxsize=64)
-def _parse_header(name: str, raw: str):
+def _parse_shared_header(name: str, raw: str):
     return email_policy.default.header_fetch_parse(name, raw)
+
+
+def _parse_header(name: str, raw: str):
+    if name.lower() in _PER_LETTER:
+        return email_policy.default.header_fetch_parse(name, raw)
+    return _parse_shared_header(name, raw)
 
 
 def _read_headers(data: bytes) -> list[tuple[str, object]] | None:
