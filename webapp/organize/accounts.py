@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -26,8 +27,15 @@ log = logging.getLogger(__name__)
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1024
 TOKEN_PREFIX = "oc_"  # noqa: S105 - not a secret: makes a leaked token easy to recognise (and to grep for)
+
+
 # Checked when an unknown email tries to log in, so the answer takes as long as for a known one.
-_DUMMY_HASH = generate_password_hash("not a real password, only here to spend the same time")
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: scrypt takes 32 MiB to make it, which every process would keep."""
+    return generate_password_hash("not a real password, only here to spend the same time")
+
+
 LIMITER_EXTENSION = "outcry.limiter"  # where webapp/security/limits.py keeps this app's Flask-Limiter
 
 
@@ -85,7 +93,7 @@ def authenticate(email: str, password: str) -> Organizer | None:
     """The active organizer with this email and password, or None (in about the same time either way)."""
     organizer = find_organizer(email) if email and len(email) <= 254 else None
     if organizer is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(organizer.password_hash, password) or not organizer.active:
         return None
