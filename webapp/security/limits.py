@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 EXTENSION = "outcry.limiter"
 KEY_PREFIX = "outcry:ratelimit"  # under outcry:* like every other key the app writes
+ACQUIRE_ALL_EXTENSION = "outcry.limiter.acquire_all"
 SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
 # The endpoints that create letters; they share one per-address budget, HTML and API alike.
 SUBMISSION_ENDPOINTS = ("letters.send", "letters.call", "api.create_submission")
@@ -163,10 +164,8 @@ def check_submission(campaign: Campaign, supporter_email: str, target_ids: Itera
         ]
     strategy = limiter.limiter
     try:
-        refused = [check for check in checks if not strategy.test(check[1], *check[2], cost=check[3])]
+        refused = [checks[index - 1] for index in _acquire_all(strategy.storage, checks)]
         if not refused:
-            for _kind, item, identifiers, cost in checks:
-                strategy.hit(item, *identifiers, cost=cost)
             return
         now = time.time()
         wait = max(
@@ -188,6 +187,49 @@ def check_submission(campaign: Campaign, supporter_email: str, target_ids: Itera
             f"for now. Please try again in {in_words(wait)}."
         )
     raise RateLimited(math.ceil(wait), message)
+
+
+# All or nothing, in one round trip: take `amount` entries in every moving window, or none when any of them is
+# full. The windows are the `limits` library's own (a list of timestamps per key, newest first, as its
+# acquire_moving_window.lua keeps them), so its get_window_stats reads them. Returns the 1-based indexes of
+# the full windows. Checking first and counting after, as separate calls, would cost two round trips per
+# window and let two concurrent submissions both pass the check.
+ACQUIRE_ALL = """
+local timestamp = tonumber(ARGV[1])
+local refused = {}
+for i, key in ipairs(KEYS) do
+    local limit, expiry, amount = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+    if amount > limit then
+        refused[#refused + 1] = i
+    else
+        local entry = redis.call('lindex', key, limit - amount)
+        if entry and tonumber(entry) >= timestamp - expiry then
+            refused[#refused + 1] = i
+        end
+    end
+end
+if #refused > 0 then
+    return refused
+end
+for i, key in ipairs(KEYS) do
+    local limit, expiry, amount = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+    for _ = 1, amount do
+        redis.call('lpush', key, timestamp)
+    end
+    redis.call('ltrim', key, 0, limit - 1)
+    redis.call('expire', key, expiry)
+end
+return refused
+"""
+
+
+def _acquire_all(storage, checks: list[tuple[str, RateLimitItem, tuple[str, ...], int]]) -> list[int]:
+    script = current_app.extensions[ACQUIRE_ALL_EXTENSION]
+    keys = [storage.prefixed_key(item.key_for(*identifiers)) for _kind, item, identifiers, _cost in checks]
+    arguments: list[float | int] = [time.time()]
+    for _kind, item, _identifiers, cost in checks:
+        arguments += [item.amount, item.get_expiry(), cost]
+    return [int(index) for index in script(keys, arguments)]
 
 
 # ---- answering a 429 ----------------------------------------------------------------------------------------
@@ -263,6 +305,9 @@ def init_app(app: Flask) -> None:
     app.extensions[EXTENSION] = limiter
     if not limiter.enabled:
         return
+    # Registering computes the script's SHA1 here; redis-py loads it into Redis on first use (and again
+    # after a Redis restart), like the library's own scripts.
+    app.extensions[ACQUIRE_ALL_EXTENSION] = limiter.limiter.storage.get_connection().register_script(ACQUIRE_ALL)
     per_address = limiter.shared_limit(_submission_limit, scope=SUBMISSIONS, methods=["POST"])
     for endpoint in SUBMISSION_ENDPOINTS:
         if endpoint in app.view_functions:
