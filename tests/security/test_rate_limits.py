@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -222,6 +224,27 @@ def test_a_refused_submission_costs_nothing(limited_ctx):
     with pytest.raises(RateLimited):
         check_submission(campaign, "a@example.org", ["ohchr", "us-mission-un"])  # 4 > 3
     check_submission(campaign, "a@example.org", ["ohchr"])  # the refused one took nothing
+
+
+def test_concurrent_submissions_cannot_share_out_more_than_the_limit(limited_ctx):
+    """Checking every window and counting in them is one step: 12 submissions from one sender at the same moment
+    get exactly the 3 letters the sender's limit allows, never more."""
+    app, campaign_id = limited_ctx, launch().id
+    start = threading.Barrier(12)
+
+    def attempt(n: int) -> bool:
+        with app.test_request_context("/"):
+            campaign = db.session.get(Campaign, campaign_id)
+            start.wait()
+            try:
+                check_submission(campaign, "racer@example.org", [f"target-{n}"])
+            except RateLimited:
+                return False
+            return True
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        accepted = sum(pool.map(attempt, range(12)))
+    assert accepted == 3
 
 
 def test_per_target_per_day_across_senders_and_lifted_for_a_push(limited_ctx, lifted_launch):
