@@ -50,7 +50,11 @@ def test_mailto_submission_is_handed_off_and_counted(client, supporter):
     assert response.headers["Location"].endswith(f"/api/v1/submissions/{body['id']}")
     letter = body["letters"][0]
     assert letter["status"] == "handed_off"
-    assert letter["target"] == {"id": "ohchr", "name": "UN Human Rights Office (OHCHR)", "display_name": "UN Human Rights Office (OHCHR)"}
+    assert letter["target"] == {
+        "id": "ohchr",
+        "name": "UN Human Rights Office (OHCHR)",
+        "display_name": "UN Human Rights Office (OHCHR)",
+    }
     assert letter["mailto_url"].startswith("mailto:petitions@ohchr.org?subject=")
     assert "+" not in letter["mailto_url"]
     assert unquote(letter["mailto_url"].split("&body=")[1]) == letter["body"].replace("\n", "\r\n")

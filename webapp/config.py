@@ -113,9 +113,7 @@ def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
             raise ConfigError(f"{name}={raw!r} is not a valid {kind.__name__}") from exc
     if environ.get("DELIVERY_RETRY_DELAYS"):
         try:
-            found["DELIVERY_RETRY_DELAYS"] = tuple(
-                float(part) for part in environ["DELIVERY_RETRY_DELAYS"].split(",")
-            )
+            found["DELIVERY_RETRY_DELAYS"] = tuple(float(part) for part in environ["DELIVERY_RETRY_DELAYS"].split(","))
         except ValueError as exc:
             raise ConfigError("DELIVERY_RETRY_DELAYS must be comma-separated seconds") from exc
     return found
@@ -171,7 +169,9 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         try:
             parse_many(config[name])
         except ValueError:
-            raise ConfigError(f"{name}={config[name]!r} is not a rate limit; write e.g. '20 per hour;100 per day'") from None
+            raise ConfigError(
+                f"{name}={config[name]!r} is not a rate limit; write e.g. '20 per hour;100 per day'"
+            ) from None
 
 
 def parse_allowed_hosts(value: str | frozenset) -> frozenset[tuple[str, int]]:

@@ -113,7 +113,10 @@ def celery_init_app(app: Flask) -> Celery:
                     # A sweep nobody ran in time is dropped: the next one is already on its way.
                     "options": {"expires": app.config["SWEEP_INTERVAL"]},
                 },
-                "purge-personal-data": {"task": "tasks.privacy.purge_expired", "schedule": app.config["PURGE_INTERVAL"]},
+                "purge-personal-data": {
+                    "task": "tasks.privacy.purge_expired",
+                    "schedule": app.config["PURGE_INTERVAL"],
+                },
             },
             **app.config.get("CELERY", {}),
         }

@@ -191,7 +191,11 @@ class Target(db.Model):
         """How a legislator is addressed: Senator, Representative, Delegate, Resident Commissioner."""
         if not self.is_legislator:
             return ""
-        return (self.extra or {}).get("role") or {"senator": "Senator", "representative": "Representative", "delegate": "Delegate"}[self.kind]
+        return (self.extra or {}).get("role") or {
+            "senator": "Senator",
+            "representative": "Representative",
+            "delegate": "Delegate",
+        }[self.kind]
 
     @property
     def no_email_reason(self) -> str | None:
@@ -199,18 +203,14 @@ class Target(db.Model):
         if self.is_legislator:
             return "Members of Congress don't publish email addresses; use their contact form, call, or send a printed letter."
         if not self.email:
-            return self.note or (
-                f"We don't have an email address for {self.name} yet, so email isn't offered."
-            )
+            return self.note or (f"We don't have an email address for {self.name} yet, so email isn't offered.")
         return None
 
 
 class CampaignTarget(db.Model):
     __tablename__ = "campaign_targets"
 
-    campaign_id: Mapped[int] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
-    )
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
     target_id: Mapped[str] = mapped_column(ForeignKey("targets.id"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -282,9 +282,7 @@ class Submission(db.Model):
 
     campaign: Mapped[Campaign] = relationship()
     template: Mapped[LetterTemplate] = relationship()
-    letters: Mapped[list[Letter]] = relationship(
-        back_populates="submission", order_by="Letter.position"
-    )
+    letters: Mapped[list[Letter]] = relationship(back_populates="submission", order_by="Letter.position")
 
 
 class Letter(db.Model):

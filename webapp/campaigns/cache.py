@@ -98,9 +98,9 @@ def _note_orm_changes(session: Session, _context) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _note_bulk_changes(state: ORMExecuteState) -> None:
-    if (state.is_insert or state.is_update or state.is_delete) and state.bind_mapper is not None:
-        if issubclass(state.bind_mapper.class_, CACHED_MODELS):
-            state.session.info[_CHANGED] = True
+    writes = state.is_insert or state.is_update or state.is_delete
+    if writes and state.bind_mapper is not None and issubclass(state.bind_mapper.class_, CACHED_MODELS):
+        state.session.info[_CHANGED] = True
 
 
 @event.listens_for(Session, "after_commit")

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from webapp.campaigns.cache import get_cache
 from webapp.campaigns.files import (
     CAMPAIGN_FILE,
     TARGET_FIELDS,
@@ -18,7 +19,6 @@ from webapp.campaigns.files import (
     read_campaign,
     write_campaign,
 )
-from webapp.campaigns.cache import get_cache
 from webapp.extensions import db
 from webapp.models import CALL, Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target, utcnow
 from webapp.organize.models import TemplateVersion

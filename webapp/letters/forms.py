@@ -193,4 +193,4 @@ class ConfirmForm(FlaskForm):
 
 
 class ForgetForm(FlaskForm):
-    """"Delete my data now": a button, protected like every other change."""
+    """The "delete my data now" button, protected like every other change."""

@@ -342,7 +342,9 @@ def _structure_problems(field: str, parsed: nodes.Template) -> list[LetterTempla
         if loop.recursive:
             problems.append(LetterTemplateError(field, "recursive loops are not available in letters", loop.lineno))
         for inner in [*loop.find_all(nodes.For)]:
-            problems.append(LetterTemplateError(field, "a loop inside a loop is not available in letters", inner.lineno))
+            problems.append(
+                LetterTemplateError(field, "a loop inside a loop is not available in letters", inner.lineno)
+            )
     return problems
 
 
