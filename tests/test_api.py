@@ -224,3 +224,28 @@ def test_health(client):
     assert response.get_json()["database"] == "ok"
     assert response.get_json()["redis"] == "ok"
     assert response.get_json()["worker"] in ("ok", "none")
+
+
+def test_the_objects_submit_returns_are_the_rows_it_wrote(app, supporter):
+    """The outbox is written with plain INSERTs (webapp/letters/service.py): the returned objects must still be
+    persistent and agree with their rows column by column, defaults included."""
+    from webapp.campaigns.service import find_campaign
+    from webapp.letters import service as letters
+    from webapp.models import Submission, Target
+
+    with app.app_context():
+        campaign = find_campaign(LAUNCH)
+        template = next(t for t in campaign.templates if t.slug == "un-human-rights-office")
+        person = letters.Supporter(**supporter)
+        submission = letters.submit(campaign, template, [db.session.get(Target, "ohchr")], person, "mailto")
+        returned = {
+            obj: {column.key: getattr(obj, column.key) for column in obj.__table__.columns}
+            for obj in (submission, *submission.letters)
+        }
+        assert all(db.session.object_session(obj) is db.session() for obj in returned)
+        assert not db.session.new and not db.session.dirty  # nothing left for a flush to write again
+        db.session.expire_all()
+        for obj, values in returned.items():
+            db.session.refresh(obj)
+            assert {key: getattr(obj, key) for key in values} == values
+        assert isinstance(submission, Submission) and submission.letters[0].attempts == 0

@@ -310,7 +310,6 @@ def submit(
         smtp_host=account.host if account else None,
         smtp_port=account.port if account else None,
         created_at=now,
-        purged_at=None,
     )
     lease = now + dt.timedelta(seconds=current_app.config["DELIVERY_QUEUE_LEASE"])
     letters = []
@@ -332,15 +331,9 @@ def submit(
                 subject=subject,
                 body=body,
                 personal_share=draft.share(body),
-                attempts=0,
-                claim_token=None,
                 lease_until=lease if channel == SMTP else None,
-                next_attempt_at=None,
-                error=None,
                 finished_at=None if channel == SMTP else now,
                 created_at=now,
-                outcome=None,
-                confirmed_at=None,
             )
         )
     submission.letters = letters
@@ -382,8 +375,16 @@ def _insert(table: Table) -> Insert:
 
 
 def _row(obj: Submission | Letter) -> dict[str, Any]:
-    """Every column's value, as set on the object (submit sets them all, defaults included)."""
-    return {column.key: getattr(obj, column.key) for column in obj.__table__.columns}
+    """Every column's value as the INSERT writes it. A column left unset gets its constant default (on the
+    object too, so the object matches its row) or NULL; submit sets ids and times itself."""
+    row = {}
+    for column in obj.__table__.columns:
+        value = getattr(obj, column.key)
+        if value is None and column.default is not None and column.default.is_scalar:
+            value = column.default.arg
+            setattr(obj, column.key, value)
+        row[column.key] = value
+    return row
 
 
 def enqueue(submission_id: str) -> None:
