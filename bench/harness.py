@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -17,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.sink import ACCOUNT_VARIABLE as SINK_ACCOUNT_VARIABLE
+
 PROJECT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LAUNCH_CAMPAIGN = "reunite-families"
-SECRET_KEY = "bench-only-secret-key-not-for-production"  # noqa: S105 - throwaway databases only
+SECRET_KEY = secrets.token_hex(32)  # the servers a run starts get it through child_env; nothing outlives the run
 
 # Production's web settings (Dockerfile, docker-compose.yml): 2 workers, 4 threads each.
 GUNICORN_WORKERS = 2
@@ -308,7 +311,8 @@ def child_env(database: Database, redis_url: str, **extra: str) -> dict[str, str
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "SMTP_ALLOWED_HOSTS", "SMTP_CA_FILE", "PYTHONPATH"}
+        if key
+        not in {"DATABASE_URL", "REDIS_URL", "SMTP_ALLOWED_HOSTS", "SMTP_CA_FILE", "PYTHONPATH", SINK_ACCOUNT_VARIABLE}
         and not key.startswith("RATELIMIT_")
     }
     env.update(HIGH_LIMITS)

@@ -7,6 +7,8 @@ Prints `READY` when it listens and `RECEIVED <n>` when stopped with SIGTERM; acc
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import signal
 import ssl
 import threading
@@ -16,7 +18,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 USERNAME = "supporter@example.org"
-PASSWORD = "correct horse battery staple"  # noqa: S105 - the sink's only account; nothing real
+# The sink's one account has a fresh random password each bench run: the bench process makes it on import,
+# and the processes it starts with its own environment (the sink, the smtplib loops) read the same one.
+ACCOUNT_VARIABLE = "OUTCRY_BENCH_SMTP_PASSWORD"
+PASSWORD = os.environ.setdefault(ACCOUNT_VARIABLE, secrets.token_urlsafe(24))
 
 
 class Handler:

@@ -11,6 +11,7 @@ import argparse
 import gc
 import json
 import random
+import secrets
 import shutil
 import tempfile
 import time
@@ -86,7 +87,7 @@ def measure(
     try:
         app = create_app(
             {
-                "SECRET_KEY": "bench-only",
+                "SECRET_KEY": secrets.token_hex(32),
                 "DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
                 "REDIS_URL": "redis://127.0.0.1:1/0",  # the lookup never uses Redis; nothing connects
                 "RATELIMIT_ENABLED": False,  # the API loop below is one client asking thousands of times
