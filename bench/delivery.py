@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
+import sys
 import time
 from dataclasses import dataclass
 
@@ -21,21 +21,18 @@ from bench.harness import (
     Processes,
     child_env,
     cpu_seconds,
-    free_port,
     http_json,
-    make_workdir,
-    new_database,
     peak_rss,
     prepare,
     process_tree,
+    stage,
     start_celery,
     start_gunicorn,
-    start_redis,
+    start_sink,
     wait_for,
 )
 from bench.loadgen import run_load
 from bench.payloads import TARGET, TEMPLATE, submission_requests
-from bench.sink import write_certificates
 
 TARGET_RATIO = 0.5
 MEMORY_TARGET_MB = 150
@@ -85,10 +82,8 @@ def _messages(app, count: int) -> list[dict]:
     return messages
 
 
-def _baseline(
-    processes: Processes, workdir, sink_port: int, ca_file, messages: list[dict], workers: int, sink_pid: int
-) -> dict:
-    path = workdir / "messages.json"
+def _baseline(processes: Processes, sink_port: int, ca_file, messages: list[dict], workers: int, sink_pid: int) -> dict:
+    path = processes.workdir / "messages.json"
     path.write_text(json.dumps(messages))
     share, extra = divmod(len(messages), workers)
     loops, start = [], 0
@@ -98,7 +93,7 @@ def _baseline(
             processes.start(
                 f"smtp-loop-{number}",
                 [
-                    str(processes_python()),
+                    sys.executable,
                     "-m",
                     "bench.smtp_loop",
                     "--port",
@@ -142,12 +137,6 @@ def _baseline(
     }
 
 
-def processes_python():
-    import sys
-
-    return sys.executable
-
-
 def _progress(database: Database):
     """A function returning (sent, failed, other terminal, last sent finished_at) from the database."""
     from sqlalchemy import create_engine, func, select
@@ -189,94 +178,65 @@ def _memory(gunicorn_pid: int, celery_pid: int) -> dict:
 
 
 def run(options: DeliveryOptions, say=print) -> dict:
-    workdir = make_workdir("outcry-bench-delivery-")
-    database = None
-    try:
-        with Processes(workdir) as processes:
-            redis_url = start_redis(processes)
-            database = new_database(workdir, "delivery")
-            app = prepare(database, redis_url)
-            ca_file, cert, key = write_certificates(workdir)
-            sink_port = free_port()
-            sink = processes.start(
-                "sink",
-                [
-                    processes_python(),
-                    "-m",
-                    "bench.sink",
-                    "--port",
-                    str(sink_port),
-                    "--cert",
-                    str(cert),
-                    "--key",
-                    str(key),
-                ],
-                talk=True,
-            )
-            if sink.read_line(30) != "READY":
-                raise BenchError(f"the SMTP sink did not start:\n{sink.tail()}")
+    with stage("delivery", keep=options.keep) as bench:
+        processes, database, redis_url = bench.processes, bench.database, bench.redis_url
+        app = prepare(database, redis_url)
+        sink, sink_port, ca_file = start_sink(processes)
 
-            say(f"  delivery: baseline, {options.workers} smtplib processes, {options.letters:,} messages …")
-            baseline = _baseline(
-                processes, workdir, sink_port, ca_file, _messages(app, options.letters), options.workers, sink.pid
-            )
+        say(f"  delivery: baseline, {options.workers} smtplib processes, {options.letters:,} messages …")
+        baseline = _baseline(processes, sink_port, ca_file, _messages(app, options.letters), options.workers, sink.pid)
 
-            env = child_env(database, redis_url, SMTP_ALLOWED_HOSTS=f"localhost:{sink_port}", SMTP_CA_FILE=str(ca_file))
-            web, port = start_gunicorn(processes, "gunicorn", env)
-            celery = start_celery(processes, env, concurrency=options.workers)
+        env = child_env(database, redis_url, SMTP_ALLOWED_HOSTS=f"localhost:{sink_port}", SMTP_CA_FILE=str(ca_file))
+        web, port = start_gunicorn(processes, "gunicorn", env)
+        celery = start_celery(processes, env, concurrency=options.workers)
+        wait_for(
+            lambda: (http_json("127.0.0.1", port, "/healthz") or {}).get("worker") == "ok",
+            "the Celery worker's heartbeat",
+            60,
+            celery,
+        )
+        check, engine = _progress(database)
+        cpu_before = {
+            name: cpu_seconds(pid) for name, pid in (("web", web.pid), ("worker", celery.pid), ("sink", sink.pid))
+        }
+        cpu_before["worker_main"] = cpu_seconds(celery.pid, tree=False)
+        redis_pid = next(child.pid for child in processes.children if child.name == "redis")
+        cpu_before["redis"] = cpu_seconds(redis_pid)
+        say(f"  delivery: app, {options.letters:,} submissions from {options.clients} clients, "
+            f"{options.workers} Celery processes …")  # fmt: skip
+        intake = run_load(
+            "127.0.0.1", port, submission_requests(port, "smtp", sink_port),
+            concurrency=options.clients, total=options.letters, expect=(202,),
+        )  # fmt: skip
+        accepted = intake.requests
+        try:
             wait_for(
-                lambda: (http_json("127.0.0.1", port, "/healthz") or {}).get("worker") == "ok",
-                "the Celery worker's heartbeat",
-                60,
+                lambda: sum(check()[:3]) >= accepted,
+                f"{accepted:,} letters to finish",
+                options.timeout,
                 celery,
+                0.25,
             )
-            check, engine = _progress(database)
-            cpu_before = {
-                name: cpu_seconds(pid) for name, pid in (("web", web.pid), ("worker", celery.pid), ("sink", sink.pid))
-            }
-            cpu_before["worker_main"] = cpu_seconds(celery.pid, tree=False)
-            redis_pid = next(child.pid for child in processes.children if child.name == "redis")
-            cpu_before["redis"] = cpu_seconds(redis_pid)
-            say(f"  delivery: app, {options.letters:,} submissions from {options.clients} clients, "
-                f"{options.workers} Celery processes …")  # fmt: skip
-            intake = run_load(
-                "127.0.0.1", port, submission_requests(port, "smtp", sink_port),
-                concurrency=options.clients, total=options.letters, expect=(202,),
-            )  # fmt: skip
-            accepted = intake.requests
-            try:
-                wait_for(
-                    lambda: sum(check()[:3]) >= accepted,
-                    f"{accepted:,} letters to finish",
-                    options.timeout,
-                    celery,
-                    0.25,
-                )
-            except BenchError as exc:
-                say(f"  delivery: {exc}".splitlines()[0])
-            sent, failed, other, last = check()
-            engine.dispose()
-            cpu = {
-                name: cpu_seconds(pid) - cpu_before[name]
-                for name, pid in (("web", web.pid), ("worker", celery.pid), ("sink", sink.pid))
-            }
-            cpu["worker_main"] = cpu_seconds(celery.pid, tree=False) - cpu_before["worker_main"]
-            cpu["redis"] = cpu_seconds(redis_pid) - cpu_before["redis"]
-            memory = _memory(web.pid, celery.pid)
-            processes.stop(web)
-            processes.stop(celery)
-            processes.stop(sink)
-            received = None
-            try:
-                line = sink.popen.stdout.read().strip().splitlines()
-                received = int(line[-1].split()[1]) if line and line[-1].startswith("RECEIVED") else None
-            except (OSError, ValueError):
-                pass
-    finally:
-        if database is not None:
-            database.drop()
-        if not options.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        except BenchError as exc:
+            say(f"  delivery: {exc}".splitlines()[0])
+        sent, failed, other, last = check()
+        engine.dispose()
+        cpu = {
+            name: cpu_seconds(pid) - cpu_before[name]
+            for name, pid in (("web", web.pid), ("worker", celery.pid), ("sink", sink.pid))
+        }
+        cpu["worker_main"] = cpu_seconds(celery.pid, tree=False) - cpu_before["worker_main"]
+        cpu["redis"] = cpu_seconds(redis_pid) - cpu_before["redis"]
+        memory = _memory(web.pid, celery.pid)
+        processes.stop(web)
+        processes.stop(celery)
+        processes.stop(sink)
+        received = None
+        try:
+            line = sink.popen.stdout.read().strip().splitlines()
+            received = int(line[-1].split()[1]) if line and line[-1].startswith("RECEIVED") else None
+        except (OSError, ValueError):
+            pass
 
     first = intake.first_sent
     seconds = (last.replace(tzinfo=dt.UTC).timestamp() - first) if last else None

@@ -6,6 +6,7 @@ import contextlib
 import ctypes
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -293,6 +294,50 @@ def prepare(database: Database, redis_url: str, *, congress: bool = False):
         db.session.remove()
         db.engine.dispose()
     return app
+
+
+@dataclass
+class Stage:
+    """What one stage runs on, private to it: a work folder, the processes it starts, a Redis server, a database."""
+
+    workdir: Path
+    processes: Processes
+    redis_url: str
+    database: Database
+
+
+@contextlib.contextmanager
+def stage(name: str, *, keep: bool = False) -> Iterator[Stage]:
+    """A stage's own folder, Redis and database; afterwards every process is stopped, the database dropped and
+    the folder removed (kept with `keep`, for its logs)."""
+    workdir = make_workdir(f"outcry-bench-{name}-")
+    database = None
+    try:
+        with Processes(workdir) as processes:
+            redis_url = start_redis(processes)
+            database = new_database(workdir, name)
+            yield Stage(workdir, processes, redis_url, database)
+    finally:
+        if database is not None:
+            database.drop()
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def start_sink(processes: Processes) -> tuple[Child, int, Path]:
+    """The aiosmtpd sink (bench/sink.py) in a process of its own; returns it, its port and the CA file to trust."""
+    from bench.sink import write_certificates
+
+    ca_file, cert, key = write_certificates(processes.workdir)
+    port = free_port()
+    sink = processes.start(
+        "sink",
+        [sys.executable, "-m", "bench.sink", "--port", str(port), "--cert", str(cert), "--key", str(key)],
+        talk=True,
+    )
+    if sink.read_line(30) != "READY":
+        raise BenchError(f"the SMTP sink did not start:\n{sink.tail()}")
+    return sink, port, ca_file
 
 
 # The bench is one client address standing in for thousands of supporters: the limits stay on (their

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 
 from bench.harness import (
     GUNICORN_THREADS,
     GUNICORN_WORKERS,
-    Processes,
     child_env,
     cpu_seconds,
     free_port,
-    make_workdir,
-    new_database,
     prepare,
+    stage,
     start_gunicorn,
-    start_redis,
 )
 from bench.loadgen import run_load
 from bench.payloads import submission_requests
@@ -33,37 +29,28 @@ class IntakeOptions:
 
 
 def run(options: IntakeOptions, say=print) -> dict:
-    workdir = make_workdir("outcry-bench-intake-")
-    database = None
-    try:
-        with Processes(workdir) as processes:
-            redis_url = start_redis(processes)
-            database = new_database(workdir, "intake")
-            prepare(database, redis_url)
-            # The SSRF check resolves this allowed host at intake; nothing connects to it (no worker runs here).
-            env = child_env(database, redis_url, SMTP_ALLOWED_HOSTS=f"localhost:{free_port()}")
-            load = dict(concurrency=options.clients, duration=options.seconds, warmup=options.warmup, expect=(202,))
+    with stage("intake", keep=options.keep) as bench:
+        processes, database, redis_url = bench.processes, bench.database, bench.redis_url
+        prepare(database, redis_url)
+        # The SSRF check resolves this allowed host at intake; nothing connects to it (no worker runs here).
+        smtp_port = free_port()
+        env = child_env(database, redis_url, SMTP_ALLOWED_HOSTS=f"localhost:{smtp_port}")
+        load = dict(concurrency=options.clients, duration=options.seconds, warmup=options.warmup, expect=(202,))
 
-            bare, port = start_gunicorn(processes, "gunicorn-bare", env, app="bench.bare_app:create_app()")
-            say(f"  intake: bare Flask endpoint, {options.clients} clients, {options.seconds:.0f}s …")
-            cpu = cpu_seconds(bare.pid)
-            baseline = run_load("127.0.0.1", port, submission_requests(port, "mailto"), **load)
-            server_cpu = {"baseline": (cpu_seconds(bare.pid) - cpu) / max(1, baseline.answered)}
-            processes.stop(bare)
+        bare, port = start_gunicorn(processes, "gunicorn-bare", env, app="bench.bare_app:create_app()")
+        say(f"  intake: bare Flask endpoint, {options.clients} clients, {options.seconds:.0f}s …")
+        cpu = cpu_seconds(bare.pid)
+        baseline = run_load("127.0.0.1", port, submission_requests(port, "mailto"), **load)
+        server_cpu = {"baseline": (cpu_seconds(bare.pid) - cpu) / max(1, baseline.answered)}
+        processes.stop(bare)
 
-            web, port = start_gunicorn(processes, "gunicorn-app", env)
-            results = {}
-            for channel in ("mailto", "smtp"):
-                say(f"  intake: POST /api/v1/submissions channel={channel} …")
-                smtp_port = int(env["SMTP_ALLOWED_HOSTS"].rsplit(":", 1)[1])
-                cpu = cpu_seconds(web.pid)
-                results[channel] = run_load("127.0.0.1", port, submission_requests(port, channel, smtp_port), **load)
-                server_cpu[channel] = (cpu_seconds(web.pid) - cpu) / max(1, results[channel].answered)
-    finally:
-        if database is not None:
-            database.drop()
-        if not options.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+        web, port = start_gunicorn(processes, "gunicorn-app", env)
+        results = {}
+        for channel in ("mailto", "smtp"):
+            say(f"  intake: POST /api/v1/submissions channel={channel} …")
+            cpu = cpu_seconds(web.pid)
+            results[channel] = run_load("127.0.0.1", port, submission_requests(port, channel, smtp_port), **load)
+            server_cpu[channel] = (cpu_seconds(web.pid) - cpu) / max(1, results[channel].answered)
 
     out = {
         "gunicorn": {"workers": GUNICORN_WORKERS, "threads": GUNICORN_THREADS, "worker_class": "gthread"},

@@ -6,12 +6,11 @@ with the same options, so the ratio is the price of the sandbox and the app's dr
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.harness import LAUNCH_CAMPAIGN, Processes, make_workdir, new_database, prepare, start_redis
+from bench.harness import LAUNCH_CAMPAIGN, prepare, stage
 
 
 @dataclass
@@ -40,45 +39,34 @@ def run(options: RenderOptions, say=print) -> dict:
     from webapp.letters.service import Supporter, draft_letters, target_variables
     from webapp.models import Target
 
-    workdir = make_workdir("outcry-bench-render-")
-    database = None
-    try:
-        with Processes(workdir) as processes:
-            redis_url = start_redis(processes)
-            database = new_database(workdir, "render")
-            app = prepare(database, redis_url, congress=True)
-            with app.app_context():
-                campaign = find_campaign(LAUNCH_CAMPAIGN)
-                template = max(active_templates(campaign), key=lambda t: len(t.subject) + len(t.body))
-                candidates = [t for t in campaign_targets(campaign) if template.fits(t)]
-                if not candidates:  # a template for members of Congress: write to one, as a supporter would
-                    ids = congress.allowed_legislator_ids("94110")
-                    candidates = [t for t in (db.session.get(Target, i) for i in sorted(ids)) if t and template.fits(t)]
-                target = candidates[0]
-                supporter = Supporter(
-                    "Maria Lopez", "maria@example.org", "94110", "500 Valencia St\nSan Francisco, CA 94110",
-                    "My grandmother crossed this border with my mother in her arms. I think of her every day.",
-                )  # fmt: skip
-                say(f"  render: '{template.slug}' ({len(template.body):,} characters) for {target.id} …")
-                drafts, drafts_s = _rate(
-                    lambda: draft_letters(campaign, template, [target], supporter), options.seconds
-                )
-                context = context_for(
-                    supporter=supporter.variables(), target=target_variables(target),
-                    campaign={"title": campaign.title, "slug": campaign.slug},
-                )  # fmt: skip
-                renders, renders_s = _rate(lambda: render(template.subject, template.body, context), options.seconds)
-                # Letters are plain text, as in the app: no autoescape to compare against.
-                plain = Environment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)  # noqa: S701
-                subject, body = plain.from_string(template.subject), plain.from_string(template.body)
-                base, base_s = _rate(lambda: (subject.render(context), body.render(context)), options.seconds)
-                slug, length, target_id = template.slug, len(template.body), target.id
-                db.session.remove()
-                db.engine.dispose()
-    finally:
-        if database is not None:
-            database.drop()
-        shutil.rmtree(workdir, ignore_errors=True)
+    with stage("render") as bench:
+        app = prepare(bench.database, bench.redis_url, congress=True)
+        with app.app_context():
+            campaign = find_campaign(LAUNCH_CAMPAIGN)
+            template = max(active_templates(campaign), key=lambda t: len(t.subject) + len(t.body))
+            candidates = [t for t in campaign_targets(campaign) if template.fits(t)]
+            if not candidates:  # a template for members of Congress: write to one, as a supporter would
+                ids = congress.allowed_legislator_ids("94110")
+                candidates = [t for t in (db.session.get(Target, i) for i in sorted(ids)) if t and template.fits(t)]
+            target = candidates[0]
+            supporter = Supporter(
+                "Maria Lopez", "maria@example.org", "94110", "500 Valencia St\nSan Francisco, CA 94110",
+                "My grandmother crossed this border with my mother in her arms. I think of her every day.",
+            )  # fmt: skip
+            say(f"  render: '{template.slug}' ({len(template.body):,} characters) for {target.id} …")
+            drafts, drafts_s = _rate(lambda: draft_letters(campaign, template, [target], supporter), options.seconds)
+            context = context_for(
+                supporter=supporter.variables(), target=target_variables(target),
+                campaign={"title": campaign.title, "slug": campaign.slug},
+            )  # fmt: skip
+            renders, renders_s = _rate(lambda: render(template.subject, template.body, context), options.seconds)
+            # Letters are plain text, as in the app: no autoescape to compare against.
+            plain = Environment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)  # noqa: S701
+            subject, body = plain.from_string(template.subject), plain.from_string(template.body)
+            base, base_s = _rate(lambda: (subject.render(context), body.render(context)), options.seconds)
+            slug, length, target_id = template.slug, len(template.body), target.id
+            db.session.remove()
+            db.engine.dispose()
     draft_rate, render_rate, base_rate = drafts / drafts_s, renders / renders_s, base / base_s
     return {
         "template": slug,

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from dataclasses import dataclass
 
 from bench import datagen
 from bench.harness import (
     LAUNCH_CAMPAIGN,
-    Processes,
     child_env,
-    make_workdir,
-    new_database,
     prepare,
+    stage,
     start_gunicorn,
-    start_redis,
 )
 from bench.loadgen import request_bytes, run_load
 
@@ -43,39 +39,30 @@ def _measure(port: int, seconds: float) -> dict:
 
 
 def run(options: TotalsOptions, say=print) -> dict:
-    workdir = make_workdir("outcry-bench-totals-")
-    database = None
     out: dict = {"database": None, "target_ratio": TARGET_RATIO, "target_p50_ms": TARGET_P50_MS}
-    try:
-        with Processes(workdir) as processes:
-            redis_url = start_redis(processes)
-            database = new_database(workdir, "totals")
-            out["database"] = database.kind
-            app = prepare(database, redis_url, congress=True)
-            _web, port = start_gunicorn(processes, "gunicorn", child_env(database, redis_url))
-            made = 0
-            for label, size in (("small", options.small), ("large", options.large)):
-                say(f"  totals: generating letters up to {size:,} …")
-                started = time.perf_counter()
-                batch = datagen.generate(app, size - made, LAUNCH_CAMPAIGN, seed=2026 + made)
-                generated = time.perf_counter() - started
-                made = size
-                check = datagen.consistency(app, LAUNCH_CAMPAIGN)
-                say(f"  totals: GET totals at {check['letters']:,} letters ({check['tally_rows']:,} tally rows) …")
-                out[label] = {
-                    "letters": check["letters"],
-                    "tally_rows": check["tally_rows"],
-                    "targets_written_to": len(batch.targets),
-                    "generate_s": round(generated, 1),
-                    "counts_agree": check["agree"],
-                    "counts": check["from_tallies"],
-                    **_measure(port, options.seconds),
-                }
-    finally:
-        if database is not None:
-            database.drop()
-        if not options.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with stage("totals", keep=options.keep) as bench:
+        processes, database, redis_url = bench.processes, bench.database, bench.redis_url
+        out["database"] = database.kind
+        app = prepare(database, redis_url, congress=True)
+        _web, port = start_gunicorn(processes, "gunicorn", child_env(database, redis_url))
+        made = 0
+        for label, size in (("small", options.small), ("large", options.large)):
+            say(f"  totals: generating letters up to {size:,} …")
+            started = time.perf_counter()
+            batch = datagen.generate(app, size - made, LAUNCH_CAMPAIGN, seed=2026 + made)
+            generated = time.perf_counter() - started
+            made = size
+            check = datagen.consistency(app, LAUNCH_CAMPAIGN)
+            say(f"  totals: GET totals at {check['letters']:,} letters ({check['tally_rows']:,} tally rows) …")
+            out[label] = {
+                "letters": check["letters"],
+                "tally_rows": check["tally_rows"],
+                "targets_written_to": len(batch.targets),
+                "generate_s": round(generated, 1),
+                "counts_agree": check["agree"],
+                "counts": check["from_tallies"],
+                **_measure(port, options.seconds),
+            }
     small, large = out["small"]["p50_ms"], out["large"]["p50_ms"]
     out["ratio"] = round(large / small, 2) if small and large else None
     return out

@@ -15,22 +15,17 @@ import argparse
 import collections
 import cProfile
 import functools
-import sys
 import time
 from collections.abc import Callable
 
 from bench.harness import (
     BenchError,
-    Processes,
     app_config,
-    free_port,
-    make_workdir,
-    new_database,
     prepare,
-    start_redis,
+    stage,
+    start_sink,
 )
 from bench.payloads import SUBMISSIONS_PATH, submission
-from bench.sink import write_certificates
 
 WARM_UP = 20  # letters delivered before measuring: connections, caches and compiled statements warm
 
@@ -53,29 +48,10 @@ def _timed(spent: collections.Counter, module, name: str) -> Callable[[], None]:
 
 
 def run(letters: int, profile: str | None = None, say=print) -> dict:
-    import shutil
-
-    workdir = make_workdir("outcry-bench-worker-")
-    try:
-        with Processes(workdir) as processes:
-            redis_url = start_redis(processes)
-            database = new_database(workdir, "worker")
-            try:
-                prepare(database, redis_url)
-                ca_file, cert, key = write_certificates(workdir)
-                port = free_port()
-                sink = processes.start(
-                    "sink",
-                    [sys.executable, "-m", "bench.sink", "--port", str(port), "--cert", str(cert), "--key", str(key)],
-                    talk=True,
-                )
-                if sink.read_line(30) != "READY":
-                    raise BenchError(f"the SMTP sink did not start:\n{sink.tail()}")
-                return _measure(database, redis_url, port, ca_file, letters, profile, say)
-            finally:
-                database.drop()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    with stage("worker") as bench:
+        prepare(bench.database, bench.redis_url)
+        _sink, port, ca_file = start_sink(bench.processes)
+        return _measure(bench.database, bench.redis_url, port, ca_file, letters, profile, say)
 
 
 def _measure(database, redis_url: str, port: int, ca_file, letters: int, profile: str | None, say) -> dict:
