@@ -48,7 +48,9 @@ OUTCOMES = {MAILTO: ("sent",), CONTACT_FORM: ("sent",), PRINT: ("sent",), CALL: 
 
 # Target kinds. Legislators never have email channels.
 LEGISLATOR_KINDS = ("senator", "representative", "delegate")
-TARGET_KINDS = ("ceo", "company", "un_office", "government", "person", *LEGISLATOR_KINDS)
+# Kinds an organizer adds; members of Congress come from the Congress data, by ZIP code.
+CUSTOM_KINDS = ("ceo", "company", "un_office", "government", "person")
+TARGET_KINDS = (*CUSTOM_KINDS, *LEGISLATOR_KINDS)
 
 
 class Campaign(db.Model):
@@ -293,6 +295,7 @@ class Letter(db.Model):
         Index("ix_letters_submission", "submission_id"),
         Index("ix_letters_status_lease", "status", "lease_until"),
         Index("ix_letters_status_created", "status", "created_at"),  # /healthz: the oldest waiting letter
+        Index("ix_letters_template_version", "template_id", "template_version"),  # letters per template and version
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_letter_id)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
+from flask import abort, request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
+from werkzeug.exceptions import BadRequest
 
 from webapp.letters import validation
 
@@ -78,3 +80,14 @@ def errors_of(exc: ValidationError) -> dict[str, list[str]]:
 
 class ConfirmIn(_Strict):
     outcome: Literal["sent", "called", "voicemail"]
+
+
+def json_object() -> dict:
+    """The request's JSON body, which must be an object; a 400 with the reason otherwise (both APIs)."""
+    try:
+        data = request.get_json(force=True)
+    except BadRequest:
+        abort(400, description="The request body is not valid JSON.")
+    if not isinstance(data, dict):
+        abort(400, description="The request body must be a JSON object.")
+    return data

@@ -6,12 +6,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, abort, jsonify, url_for
 from pydantic import ValidationError
 from redis.exceptions import RedisError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 
-from webapp.api.schemas import ConfirmIn, SubmissionIn, errors_of
+from webapp.api.schemas import ConfirmIn, SubmissionIn, errors_of, json_object
 from webapp.campaigns.service import active_templates, campaign_targets, find_campaign, published_campaigns
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
@@ -101,20 +101,10 @@ def totals(slug: str):
     return jsonify(campaign_totals(db.session, _campaign_or_404(slug)).as_dict())
 
 
-def _json_body() -> dict:
-    try:
-        data = request.get_json(force=True)
-    except BadRequest:
-        abort(400, description="The request body is not valid JSON.")
-    if not isinstance(data, dict):
-        abort(400, description="The request body must be a JSON object.")
-    return data
-
-
 @bp.route("/submissions", methods=["POST"])
 def create_submission():
     try:
-        body = SubmissionIn.model_validate(_json_body())
+        body = SubmissionIn.model_validate(json_object())
     except ValidationError as exc:
         return unprocessable(errors_of(exc))
     found = _campaign_or_404(body.campaign)
@@ -167,7 +157,7 @@ def confirm_letter(letter_id: str):
     if letter is None:
         abort(404, description="No such letter.")
     try:
-        outcome = ConfirmIn.model_validate(_json_body()).outcome
+        outcome = ConfirmIn.model_validate(json_object()).outcome
         recorded = service.confirm(letter, outcome)
     except ValidationError as exc:
         return unprocessable(errors_of(exc))

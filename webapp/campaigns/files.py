@@ -17,21 +17,10 @@ from webapp.models import ALL_CHANNELS, CALL, TARGET_KINDS
 
 CAMPAIGN_FILE = "campaign.yaml"
 LETTERS_DIR = "letters"
-TARGET_FIELDS = (
-    "kind",
-    "name",
-    "first_name",
-    "last_name",
-    "title",
-    "organization",
-    "salutation",
-    "email",
-    "phone",
-    "contact_form",
-    "website",
-    "postal_address",
-    "note",
-)
+# A target's fields as the files spell them: text (empty when missing), optional contacts (null when missing).
+TARGET_TEXT_FIELDS = ("name", "first_name", "last_name", "title", "organization", "salutation")
+TARGET_OPTIONAL_FIELDS = ("email", "phone", "contact_form", "website", "postal_address")
+TARGET_FIELDS = ("kind", *TARGET_TEXT_FIELDS, *TARGET_OPTIONAL_FIELDS, "note")
 
 
 class CampaignFileError(ValueError):

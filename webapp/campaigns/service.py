@@ -12,6 +12,8 @@ from webapp.campaigns.cache import get_cache
 from webapp.campaigns.files import (
     CAMPAIGN_FILE,
     TARGET_FIELDS,
+    TARGET_OPTIONAL_FIELDS,
+    TARGET_TEXT_FIELDS,
     CampaignSpec,
     TemplateSpec,
     digest,
@@ -47,13 +49,8 @@ def _assign(obj: object, values: dict) -> list[str]:
 
 
 def _target_values(spec: dict) -> dict:
-    values = {
-        key: spec.get(key) or ""
-        for key in ("name", "first_name", "last_name", "title", "organization", "salutation", "note")
-    }
-    values.update(
-        {key: spec.get(key) or None for key in ("email", "phone", "contact_form", "website", "postal_address")}
-    )
+    values = {key: spec.get(key) or "" for key in (*TARGET_TEXT_FIELDS, "note")}
+    values.update({key: spec.get(key) or None for key in TARGET_OPTIONAL_FIELDS})
     values["kind"] = spec["kind"]
     values["active"] = True
     return values

@@ -5,9 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from webapp.health import service
-from webapp.health.service import WORKER_KEY_PATTERN
-
-__all__ = ["WORKER_KEY_PATTERN", "bp"]
 
 bp = Blueprint("health", __name__)
 

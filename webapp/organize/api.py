@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Blueprint, Response, abort, g, jsonify, request, url_for
+from flask import Blueprint, abort, g, jsonify, request, url_for
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import HTTPException
 
-from webapp.api.schemas import errors_of
+from webapp.api.schemas import errors_of, json_object
 from webapp.extensions import csrf, db
 from webapp.models import Campaign
 from webapp.organize import accounts, dashboard, service
@@ -132,13 +132,7 @@ def _campaign(slug: str) -> Campaign:
 
 def _body(model: type[BaseModel]) -> Any:
     try:
-        data = request.get_json(force=True)
-    except BadRequest:
-        abort(400, description="The request body is not valid JSON.")
-    if not isinstance(data, dict):
-        abort(400, description="The request body must be a JSON object.")
-    try:
-        return model.model_validate(data)
+        return model.model_validate(json_object())
     except ValidationError as exc:
         raise _Unprocessable(errors_of(exc)) from None
 
@@ -317,8 +311,4 @@ def save_target(slug: str):
 @bp.route("/campaigns/<slug>/totals.csv", methods=["GET"])
 def totals_csv(slug: str):
     campaign = _campaign(slug)
-    return Response(
-        dashboard.totals_csv(campaign),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{campaign.slug}-totals-per-target.csv"'},
-    )
+    return dashboard.csv_download(dashboard.totals_csv(campaign), f"{campaign.slug}-totals-per-target.csv")

@@ -8,6 +8,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from flask import Response
 from sqlalchemy import func, select
 
 from webapp.extensions import db
@@ -142,6 +143,17 @@ def totals_csv(campaign: Campaign) -> str:
     return "".join(_csv(rows()))
 
 
+def targets_csv(campaign: Campaign, columns: tuple[str, ...]) -> str:
+    """The campaign's own targets, one row each with these columns (the import format)."""
+
+    def rows():
+        yield list(columns)
+        for target in campaign.targets:
+            yield [getattr(target, column) for column in columns]
+
+    return "".join(_csv(rows()))
+
+
 def days_csv(campaign: Campaign) -> str:
     def rows():
         yield ["day", *COUNT_COLUMNS]
@@ -214,3 +226,12 @@ def letters_csv(campaign: Campaign) -> Iterator[str]:
             ]
 
     return _csv(rows())
+
+
+def csv_download(body, filename: str) -> Response:
+    """A CSV as a download (workspace and API alike); the browser must not guess another type."""
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
+    )

@@ -21,8 +21,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
 from webapp.letters import validation
+from webapp.models import CUSTOM_KINDS
 from webapp.organize.models import ROLES
-from webapp.organize.service import CHANNEL_NAMES, CUSTOM_KINDS, KIND_NAMES, RESOURCE_KINDS
+from webapp.organize.service import CHANNEL_NAMES, KIND_NAMES, RESOURCE_KINDS
 
 
 class CheckboxesField(SelectMultipleField):

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from webapp.campaigns.files import normalize_body
+from webapp.campaigns.files import TARGET_FIELDS, TARGET_TEXT_FIELDS, normalize_body
 from webapp.campaigns.service import active_templates
 from webapp.extensions import db
 from webapp.letters import validation
@@ -31,6 +31,7 @@ from webapp.letters.service import target_variables
 from webapp.models import (
     ALL_CHANNELS,
     CALL,
+    CUSTOM_KINDS,
     EMAIL_CHANNELS,
     LEGISLATOR_KINDS,
     TARGET_KINDS,
@@ -48,8 +49,6 @@ from webapp.organize.models import Organizer, TemplateVersion
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 TARGET_ID = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
-# Kinds an organizer adds; members of Congress come from the Congress data, by ZIP code.
-CUSTOM_KINDS = ("ceo", "company", "un_office", "government", "person")
 KIND_NAMES = {
     "ceo": "CEO or executive",
     "company": "Company",
@@ -331,9 +330,6 @@ def replace_resources(campaign: Campaign, items: list[Mapping[str, Any]]) -> Non
 
 # ---- targets --------------------------------------------------------------------------------------------------
 
-TARGET_TEXT_FIELDS = ("name", "first_name", "last_name", "title", "organization", "salutation")
-TARGET_OPTIONAL_FIELDS = ("email", "phone", "contact_form", "website", "postal_address")
-TARGET_FIELDS = ("kind", *TARGET_TEXT_FIELDS, *TARGET_OPTIONAL_FIELDS, "note")
 PHONE = re.compile(r"^[0-9+() .\-/x]{3,40}$")
 
 
@@ -661,8 +657,6 @@ def target_health(campaign: Campaign) -> list[TargetHealth]:
 
 # ---- letter templates -----------------------------------------------------------------------------------------
 
-CONTENT_FIELDS = ("name", "subject", "body", "target_ids", "target_kinds", "channels", "min_note_length")
-
 
 @dataclass
 class TemplateInput:
@@ -851,6 +845,16 @@ def versions_of(template: LetterTemplate) -> list[TemplateVersion]:
             .where(TemplateVersion.template_id == template.id)
             .order_by(TemplateVersion.version.desc())
         )
+    )
+
+
+def letters_per_template(campaign: Campaign) -> dict[int, int]:
+    """How many letters each of the campaign's templates has written: one query on the template index."""
+    ids = [template.id for template in campaign.templates]
+    return dict(
+        db.session.execute(
+            select(Letter.template_id, func.count()).where(Letter.template_id.in_(ids)).group_by(Letter.template_id)
+        ).all()
     )
 
 

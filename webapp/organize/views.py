@@ -22,7 +22,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, login_manager
 from webapp.letters.rendering import SAMPLE_SUPPORTER
-from webapp.models import LEGISLATOR_KINDS, TARGET_KINDS, Campaign, utcnow
+from webapp.models import TARGET_KINDS, Campaign, utcnow
 from webapp.organize import accounts, dashboard, service
 from webapp.organize.forms import (
     ActionForm,
@@ -458,15 +458,8 @@ def import_targets(slug: str):
 def targets_csv(slug: str):
     """The campaign's targets in the import format: edit in a spreadsheet and import it back."""
     found = _campaign(slug)
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(service.IMPORT_COLUMNS)
-    for target in found.targets:
-        writer.writerow([dashboard._safe(getattr(target, column) or "") for column in service.IMPORT_COLUMNS])
-    return _download(buffer.getvalue(), f"{found.slug}-targets.csv")
+    csv = dashboard.targets_csv(found, service.IMPORT_COLUMNS)
+    return dashboard.csv_download(csv, f"{found.slug}-targets.csv")
 
 
 # ---- letters --------------------------------------------------------------------------------------------------
@@ -475,14 +468,13 @@ def targets_csv(slug: str):
 @bp.route("/c/<slug>/letters")
 def letters(slug: str):
     found = _campaign(slug)
-    counts = {template.id: sum(service.letters_per_version(template).values()) for template in found.templates}
+    counts = service.letters_per_template(found)
     return render_template("organize/letters.html", campaign=found, counts=counts, tab="letters")
 
 
 def _template_form(campaign: Campaign, form: TemplateForm) -> TemplateForm:
     form.target_ids.choices = [SelectChoice(t.id, t.name) for t in campaign.targets]
-    kinds = [kind for kind in TARGET_KINDS if kind in LEGISLATOR_KINDS or kind in service.CUSTOM_KINDS]
-    form.target_kinds.choices = [SelectChoice(kind, service.KIND_NAMES[kind]) for kind in kinds]
+    form.target_kinds.choices = [SelectChoice(kind, service.KIND_NAMES[kind]) for kind in TARGET_KINDS]
     return form
 
 
@@ -678,30 +670,22 @@ def campaign_dashboard(slug: str):
     return render_template("organize/dashboard.html", campaign=found, board=dashboard.dashboard(found), tab="dashboard")
 
 
-def _download(body, filename: str) -> Response:
-    return Response(
-        body,
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Content-Type-Options": "nosniff"},
-    )
-
-
 @bp.route("/c/<slug>/export/totals-per-target.csv")
 def export_targets(slug: str):
     found = _campaign(slug)
-    return _download(dashboard.totals_csv(found), f"{found.slug}-totals-per-target.csv")
+    return dashboard.csv_download(dashboard.totals_csv(found), f"{found.slug}-totals-per-target.csv")
 
 
 @bp.route("/c/<slug>/export/totals-per-day.csv")
 def export_days(slug: str):
     found = _campaign(slug)
-    return _download(dashboard.days_csv(found), f"{found.slug}-totals-per-day.csv")
+    return dashboard.csv_download(dashboard.days_csv(found), f"{found.slug}-totals-per-day.csv")
 
 
 @bp.route("/c/<slug>/export/letters.csv")
 def export_letters(slug: str):
     found = _campaign(slug)
-    return _download(stream_with_context(dashboard.letters_csv(found)), f"{found.slug}-letters.csv")
+    return dashboard.csv_download(stream_with_context(dashboard.letters_csv(found)), f"{found.slug}-letters.csv")
 
 
 # ---- the organizer's own account ------------------------------------------------------------------------------

@@ -156,12 +156,10 @@ def check_submission(campaign: Campaign, supporter_email: str, target_ids: Itera
         checks += [
             ("sender", item, ("sender", sender), len(target_ids)) for item in parse_many(config["RATELIMIT_PER_SENDER"])
         ]
+    per_target = parse_many(scaled(config["RATELIMIT_PER_TARGET"], factor))
     for target_id in target_ids:
         target = pseudonym("target", f"{campaign.id}\0{target_id}")
-        checks += [
-            ("target", item, ("target", target), 1)
-            for item in parse_many(scaled(config["RATELIMIT_PER_TARGET"], factor))
-        ]
+        checks += [("target", item, ("target", target), 1) for item in per_target]
     strategy = limiter.limiter
     try:
         refused = [checks[index - 1] for index in _acquire_all(strategy.storage, checks)]
