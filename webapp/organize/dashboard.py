@@ -185,7 +185,6 @@ def letters_csv(campaign: Campaign) -> Iterator[str]:
             select(LetterTemplate.id, LetterTemplate.slug).where(LetterTemplate.campaign_id == campaign.id)
         ).all()
     )
-    names: dict[str, str] = {}
     query = (
         select(
             Letter.created_at,
@@ -197,17 +196,13 @@ def letters_csv(campaign: Campaign) -> Iterator[str]:
             Letter.outcome,
             Letter.personal_share,
             Letter.error,
+            Target.name.label("target_name"),
         )
+        .join(Target, Target.id == Letter.target_id, isouter=True)
         .where(Letter.campaign_id == campaign.id)
         .order_by(Letter.created_at, Letter.id)
         .execution_options(yield_per=1000)
     )
-
-    def name_of(target_id: str) -> str:
-        if target_id not in names:
-            target = db.session.get(Target, target_id)
-            names[target_id] = target.name if target else target_id
-        return names[target_id]
 
     def rows():
         yield list(LETTER_COLUMNS)
@@ -215,7 +210,7 @@ def letters_csv(campaign: Campaign) -> Iterator[str]:
             yield [
                 row.created_at.date().isoformat(),
                 row.target_id,
-                name_of(row.target_id),
+                row.target_name or row.target_id,
                 templates.get(row.template_id, ""),
                 row.template_version,
                 row.channel,
