@@ -64,13 +64,8 @@ def forget(submission_id: str) -> None:
     get_redis().delete(_key(submission_id))
 
 
-def stored_submission_ids(limit: int | None = None) -> list[str]:
-    """Submissions whose credentials are still waiting in Redis, at most `limit` of them (in no particular
-    order); ids only, nothing is decrypted."""
+def stored_submission_ids() -> list[str]:
+    """Submissions whose credentials are still waiting in Redis (in no particular order); ids only, nothing is
+    decrypted."""
     prefix = _key("")
-    ids = []
-    for key in get_redis().scan_iter(match=_key("*"), count=1000):
-        ids.append(key.decode()[len(prefix) :])
-        if limit is not None and len(ids) >= limit:
-            break
-    return ids
+    return [key.decode()[len(prefix) :] for key in get_redis().scan_iter(match=_key("*"), count=1000)]

@@ -420,27 +420,32 @@ def _forget_or_next_due(submission_id: str) -> float | None:
     return None
 
 
-def forget_finished_credentials(limit: int = 1000) -> int:
+def forget_finished_credentials(batch: int = 1000) -> int:
     """Delete passwords still in Redis for submissions with nothing left to send (a delete lost to a
     Redis outage, a worker killed at the wrong moment). Returns how many were deleted.
 
-    Looks at `limit` stored passwords per call, so a sweep stays cheap during a large backlog. Only
-    submissions already in the database count: their letters were committed in the same transaction,
-    so a submission being written right now is never mistaken for a finished one.
+    Every stored password is looked at, `batch` submissions to a query, so a backlog of waiting ones never
+    hides the finished ones behind it. Only submissions already in the database count: their letters were
+    committed in the same transaction, so a submission being written right now is never mistaken for a
+    finished one.
     """
-    stored = credentials.stored_submission_ids(limit)
-    if not stored:
-        return 0
-    finished = set(db.session.scalars(select(Submission.id).where(Submission.id.in_(stored))))
-    finished -= set(
-        db.session.scalars(
-            select(Letter.submission_id).where(Letter.submission_id.in_(finished), Letter.status.in_((QUEUED, SENDING)))
+    stored = credentials.stored_submission_ids()
+    forgotten = 0
+    for start in range(0, len(stored), batch):
+        chunk = stored[start : start + batch]
+        finished = set(db.session.scalars(select(Submission.id).where(Submission.id.in_(chunk))))
+        finished -= set(
+            db.session.scalars(
+                select(Letter.submission_id).where(
+                    Letter.submission_id.in_(finished), Letter.status.in_((QUEUED, SENDING))
+                )
+            )
         )
-    )
-    for submission_id in finished:
-        credentials.forget(submission_id)
-        log.info("credentials.forgotten submission=%s", submission_id)
-    return len(finished)
+        for submission_id in finished:
+            credentials.forget(submission_id)
+            log.info("credentials.forgotten submission=%s", submission_id)
+        forgotten += len(finished)
+    return forgotten
 
 
 # While delivery messages wait in the broker, a queued letter past its lease is most likely still in
