@@ -60,8 +60,10 @@ def load(submission_id: str) -> SmtpAccount | None:
         return None
 
 
-def forget(submission_id: str) -> None:
-    get_redis().delete(_key(submission_id))
+def forget(*submission_ids: str) -> None:
+    """Delete these submissions' passwords, in one round trip."""
+    if submission_ids:
+        get_redis().delete(*(_key(submission_id) for submission_id in submission_ids))
 
 
 def stored_submission_ids() -> list[str]:

@@ -441,8 +441,8 @@ def forget_finished_credentials(batch: int = 1000) -> int:
                 )
             )
         )
+        credentials.forget(*finished)
         for submission_id in finished:
-            credentials.forget(submission_id)
             log.info("credentials.forgotten submission=%s", submission_id)
         forgotten += len(finished)
     return forgotten

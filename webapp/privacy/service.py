@@ -79,11 +79,6 @@ def _erase(submissions: Sequence[Submission], now: dt.datetime) -> int:
     return letters
 
 
-def _forget_credentials(submission_ids: Sequence[str]) -> None:
-    for submission_id in submission_ids:
-        credentials.forget(submission_id)
-
-
 def flush_storage() -> None:
     """Make erased text unrecoverable from the database files (SQLite: checkpoint and truncate the WAL)."""
     if db.engine.dialect.name != "sqlite":
@@ -139,7 +134,7 @@ def purge(
         letters = _erase(chunk, now)
         ids = [submission.id for submission in chunk]
         db.session.commit()
-        _forget_credentials(ids)
+        credentials.forget(*ids)
         total = Erased(total.submissions + len(chunk), total.letters + letters)
     if total.submissions:
         flush_storage()
@@ -181,7 +176,7 @@ def _forget(submission_ids: list[str]) -> Erased:
     if not submission_ids:
         return Erased()
     now = utcnow()
-    _forget_credentials(submission_ids)  # first: no worker can log in for these any more
+    credentials.forget(*submission_ids)  # first: no worker can log in for these any more
     cancelled = _cancel_waiting(submission_ids, now)
     db.session.commit()
     db.session.expire_all()
