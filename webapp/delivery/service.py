@@ -473,17 +473,9 @@ def sweep_outbox(limit: int = 1000, *, backlog: int = 0) -> list[str]:
             and_(Letter.status == QUEUED, Letter.lease_until < waiting_since),
         ),
     )
-    submission_ids = list(db.session.scalars(select(Letter.submission_id).where(expired).distinct().limit(limit)))
-    if not submission_ids:
-        return []
-    db.session.execute(
-        update(Letter)
-        .where(expired, Letter.submission_id.in_(submission_ids))
-        .values(status=QUEUED, claim_token=None, lease_until=now + queue_lease)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
-    log.info("outbox.swept submissions=%d backlog=%d", len(submission_ids), backlog)
+    _count, submission_ids = _put_back(expired, limit=limit)
+    if submission_ids:
+        log.info("outbox.swept submissions=%d backlog=%d", len(submission_ids), backlog)
     return submission_ids
 
 
@@ -494,7 +486,6 @@ def requeue(older_than: float = 0.0, *, include_sending: bool = False) -> tuple[
     A letter some worker holds under a live lease is left alone unless `include_sending`: taking it
     back while the worker is still talking to the mail server could send it twice.
     """
-    config = current_app.config
     now = utcnow()
     held = Letter.status == SENDING
     if not include_sending:
@@ -504,22 +495,27 @@ def requeue(older_than: float = 0.0, *, include_sending: bool = False) -> tuple[
         Letter.created_at <= now - _seconds(older_than),
         or_(Letter.status == QUEUED, held),
     )
-    submission_ids = list(db.session.scalars(select(Letter.submission_id).where(waiting).distinct()))
+    count, submission_ids = _put_back(waiting, next_attempt_at=None)
+    if submission_ids:
+        log.info(
+            "outbox.requeued letters=%d submissions=%d include_sending=%s", count, len(submission_ids), include_sending
+        )
+    return count, submission_ids
+
+
+def _put_back(condition, *, limit: int | None = None, **values) -> tuple[int, list[str]]:
+    """Queue the letters matching `condition` again (those of at most `limit` submissions), unclaimed, under a
+    fresh queue lease, with `values` besides; commits. Returns how many letters, and their submissions."""
+    query = select(Letter.submission_id).where(condition).distinct()
+    submission_ids = list(db.session.scalars(query if limit is None else query.limit(limit)))
     if not submission_ids:
         return 0, []
+    lease = utcnow() + _seconds(current_app.config["DELIVERY_QUEUE_LEASE"])
     count = db.session.execute(
         update(Letter)
-        .where(waiting)
-        .values(
-            status=QUEUED,
-            claim_token=None,
-            next_attempt_at=None,
-            lease_until=now + _seconds(config["DELIVERY_QUEUE_LEASE"]),
-        )
+        .where(condition, Letter.submission_id.in_(submission_ids))
+        .values(status=QUEUED, claim_token=None, lease_until=lease, **values)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
-    log.info(
-        "outbox.requeued letters=%d submissions=%d include_sending=%s", count, len(submission_ids), include_sending
-    )
     return count, submission_ids
