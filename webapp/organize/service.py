@@ -198,9 +198,7 @@ def update_campaign(
 def publish_problems(campaign: Campaign) -> list[str]:
     """What keeps a campaign from being worth publishing: supporters would find nothing to do."""
     problems = []
-    if not any(CALL not in t.channels for t in active_templates(campaign)) and not any(
-        t.channels == [CALL] for t in active_templates(campaign)
-    ):
+    if not any(template.channels for template in active_templates(campaign)):  # a letter or a call script
         problems.append("Add at least one letter first: supporters would find nothing to send.")
     if not campaign.target_links and not campaign.congress:
         problems.append("Add at least one target (or write to members of Congress) first.")
@@ -935,7 +933,8 @@ def preview(
     target = next((t for t in targets if t.ref == target_ref), targets[0] if targets else None)
     is_call = (channels or []) == [CALL]
     kinds = template_kinds(campaign, target_ids or [], target_kinds or [])
-    problems = check_template(subject, normalize_body(body), target_kinds=kinds or None, require_note=not is_call)
+    normalized = normalize_body(body)
+    problems = check_template(subject, normalized, target_kinds=kinds or None, require_note=not is_call)
     result: dict[str, Any] = {
         "target": target.label if target else "",
         "problems": [problem_view(p, subject, body) for p in problems],
@@ -949,7 +948,7 @@ def preview(
         supporter=supporter, target=target.variables, campaign={"title": campaign.title, "slug": campaign.slug}
     )
     try:
-        letter = render(subject, normalize_body(body), context)
+        letter = render(subject, normalized, context)
     except LetterTemplateError as exc:
         view = problem_view(exc, subject, body)
         if view not in result["problems"]:

@@ -193,11 +193,12 @@ def create_campaign():
 def _campaign_page(campaign: Campaign, form: CampaignForm | None = None, status: int = 200, **forms):
     form = form or CampaignForm(obj=campaign, formdata=None)
     members_form = None
+    members = accounts.members_of(campaign)
     if _organizer().is_admin:
         members_form = forms.pop("members_form", None) or MemberForm(formdata=None)
-        members = {o.id for o in accounts.members_of(campaign)}
+        member_ids = {o.id for o in members}
         members_form.email.choices = [
-            SelectChoice(o.email, o.email) for o in accounts.all_organizers() if o.id not in members
+            SelectChoice(o.email, o.email) for o in accounts.all_organizers() if o.id not in member_ids
         ]
     return (
         render_template(
@@ -207,7 +208,7 @@ def _campaign_page(campaign: Campaign, form: CampaignForm | None = None, status:
             update_form=forms.get("update_form") or UpdateForm(formdata=None),
             resource_form=forms.get("resource_form") or ResourceForm(formdata=None),
             members_form=members_form,
-            members=accounts.members_of(campaign),
+            members=members,
             publish_problems=service.publish_problems(campaign),
             tab="campaign",
         ),
