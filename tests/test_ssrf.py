@@ -7,51 +7,25 @@ import socket
 
 import pytest
 
-from webapp.delivery import ssrf
+from tests.support.dns import listening_socket, stub_dns
 from webapp.delivery.ssrf import RefusedHost, check
 
 MAIL_PORTS = (25, 465, 587, 2525)
 
 
-def fake_dns(table: dict[str, list[str]]):
-    def getaddrinfo(host, port, *args, **kwargs):
-        try:
-            addresses = table[host]
-        except KeyError:
-            return socket.getaddrinfo(host, port, *args, **kwargs) if _is_literal(host) else _missing(host)
-        return [
-            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses
-        ]
-
-    return getaddrinfo
-
-
-def _is_literal(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        return False
-
-
-def _missing(host):
-    raise socket.gaierror(socket.EAI_NONAME, f"{host} not found")
-
-
 @pytest.fixture
 def dns(monkeypatch):
-    table = {
-        "smtp.example.org": ["93.184.216.34"],
-        "loopback.example.org": ["127.0.0.1"],
-        "mixed.example.org": ["93.184.216.34", "10.1.2.3"],
-        "metadata.example.org": ["169.254.169.254"],
-        "v6.example.org": ["2606:4700::1111"],
-        "localhost": ["127.0.0.1", "::1"],
-    }
-    monkeypatch.setattr(ssrf, "getaddrinfo", fake_dns(table))
-    return table
+    return stub_dns(
+        monkeypatch,
+        {
+            "smtp.example.org": ["93.184.216.34"],
+            "loopback.example.org": ["127.0.0.1"],
+            "mixed.example.org": ["93.184.216.34", "10.1.2.3"],
+            "metadata.example.org": ["169.254.169.254"],
+            "v6.example.org": ["2606:4700::1111"],
+            "localhost": ["127.0.0.1", "::1"],
+        },
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,19 +88,12 @@ def test_public_hosts_pass_and_return_the_checked_addresses(dns):
 
 def test_refusal_makes_no_connection(dns, monkeypatch):
     """A server listening on loopback sees no connection when its address is refused."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(1)
-    listener.settimeout(0.3)
-    port = listener.getsockname()[1]
-    try:
+    with listening_socket(backlog=1, timeout=0.3) as (listener, port):
         for host in ("127.0.0.1", "loopback.example.org", "localhost", "2130706433"):
             with pytest.raises(RefusedHost):
                 check(host, port, frozenset(), MAIL_PORTS + (port,))
         with pytest.raises(TimeoutError):
             listener.accept()
-    finally:
-        listener.close()
 
 
 def test_connection_goes_to_the_checked_address_even_if_dns_changes(dns, monkeypatch):

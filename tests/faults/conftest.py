@@ -510,5 +510,23 @@ def running_stack(
         server.stop()
 
 
+# ---- the mail server the stack delivers to ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mail_sink(certificate_authority):
+    """One STARTTLS + AUTH server per test module, for its stack's letters."""
+    ca, path = certificate_authority
+    server = MailServer(ca, path).start()
+    yield server
+    server.stop()
+
+
 def duplicates_of(server: MailServer) -> dict[str, int]:
     return {message_id: n for message_id, n in server.message_ids().items() if n > 1}
+
+
+def assert_each_sent_once(ids: dict[str, int], duplicates: dict[str, int], expected: int, why: str = "") -> None:
+    """`expected` distinct letters reached the server (`ids`, its message ids) and none twice (`duplicates`)."""
+    assert len(ids) == expected, f"{len(ids)} distinct letters reached the server, {expected} expected"
+    assert not duplicates, why or f"each letter exactly once; duplicates: {duplicates}"

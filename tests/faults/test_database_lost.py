@@ -14,8 +14,7 @@ import time
 
 import pytest
 
-from tests.faults.conftest import default_redis_kind, duplicates_of, running_stack
-from tests.support.mailserver import MailServer
+from tests.faults.conftest import assert_each_sent_once, default_redis_kind, duplicates_of, running_stack
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.faults
@@ -32,14 +31,6 @@ def pg_ctl(database_url) -> list[str]:
     if not command:
         pytest.skip("set OUTCRY_TEST_PG_CTL to the pg_ctl command for DATABASE_URL's data directory to run this")
     return shlex.split(command)
-
-
-@pytest.fixture(scope="module")
-def mail_sink(certificate_authority):
-    ca, path = certificate_authority
-    server = MailServer(ca, path).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -74,5 +65,5 @@ def test_postgres_restarted_during_delivery(stack, pg_ctl, mail_sink, tmp_path, 
     )
     assert counts == {"sent": TOTAL}, "no letter lost"
     assert tallies["sent"] == TOTAL, "none counted twice"
-    assert len(ids) == TOTAL
-    assert not duplicates, f"a database outage is not a crash: the worker records what it sent, {duplicates}"
+    why = f"a database outage is not a crash: the worker records what it sent, {duplicates}"
+    assert_each_sent_once(ids, duplicates, TOTAL, why)

@@ -24,14 +24,6 @@ LIMITS = {"RATELIMIT_PER_ADDRESS": "400 per hour", "RATELIMIT_DEFAULT": "100000 
 
 
 @pytest.fixture(scope="module")
-def mail_sink(certificate_authority):
-    ca, path = certificate_authority
-    server = MailServer(ca, path).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(app, tmp_path_factory, database_url, certificate_authority, mail_sink):
     workdir = tmp_path_factory.mktemp("faults-load")
     with running_stack(default_redis_kind(), workdir, database_url, certificate_authority[1], [mail_sink]) as stack:

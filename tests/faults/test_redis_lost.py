@@ -7,7 +7,13 @@ import time
 
 import pytest
 
-from tests.faults.conftest import REDIS_BINARIES, default_redis_kind, duplicates_of, running_stack
+from tests.faults.conftest import (
+    REDIS_BINARIES,
+    assert_each_sent_once,
+    default_redis_kind,
+    duplicates_of,
+    running_stack,
+)
 from tests.support.mailserver import MailServer
 from tests.support.waiting import wait_for
 from webapp.delivery.service import EXPIRED
@@ -16,14 +22,6 @@ pytestmark = pytest.mark.faults
 
 SUBMISSIONS, LETTERS_EACH = 40, 3
 TOTAL = SUBMISSIONS * LETTERS_EACH
-
-
-@pytest.fixture(scope="module")
-def mail_sink(certificate_authority):
-    ca, path = certificate_authority
-    server = MailServer(ca, path).start()
-    yield server
-    server.stop()
 
 
 # The suite's own kind of Redis last, so that the flush test reuses its stack.
@@ -91,7 +89,7 @@ def test_redis_restarted_mid_run(stacks, sink, kind, report):
         f"all_sent_after_redis_back={recovered:.1f}s credentials_left={stack.credentials_left()}"
     )
     assert counts == {"sent": TOTAL}, "the append-only file kept the credentials: every letter goes out"
-    assert len(ids) == TOTAL and not duplicates
+    assert_each_sent_once(ids, duplicates, TOTAL)
     assert stack.tallies()["sent"] == TOTAL
     # A delete lost while Redis was down is caught up by the sweeper.
     wait_for(lambda: stack.credentials_left() == 0, timeout=10, what="the passwords to be deleted")
@@ -127,6 +125,6 @@ def test_redis_flushed_mid_run(stacks, sink, report):
     assert counts["sent"] >= at_flush
     assert all(letter.error == EXPIRED for letter in failed)
     assert [letter.status for letter in late] == ["sent"] * LETTERS_EACH
-    assert len(ids) == counts["sent"] and not duplicates
+    assert_each_sent_once(ids, duplicates, counts["sent"])
     assert (tallies["sent"], tallies["failed"]) == (counts["sent"], counts["failed"])
     assert stack.credentials_left() == 0

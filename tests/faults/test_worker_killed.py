@@ -8,19 +8,10 @@ import time
 
 import pytest
 
-from tests.faults.conftest import default_redis_kind, duplicates_of, running_stack
-from tests.support.mailserver import MailServer
+from tests.faults.conftest import assert_each_sent_once, default_redis_kind, duplicates_of, running_stack
 from webapp.models import utcnow
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture(scope="module")
-def mail_sink(certificate_authority):
-    ca, path = certificate_authority
-    server = MailServer(ca, path).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +92,7 @@ def test_two_workers_share_one_queue(stack, sink, report):
         f"written_in={written:.1f}s all_sent_in={elapsed:.1f}s ({total / elapsed:.0f} letters/s)"
     )
     assert counts == {"sent": total}
-    assert len(ids) == total and not duplicates, f"each letter exactly once; duplicates: {duplicates}"
+    assert_each_sent_once(ids, duplicates, total)
     assert tallies["sent"] == total
     assert all(shares.values()), f"both workers delivered: {shares}"
     assert stack.credentials_left() == 0

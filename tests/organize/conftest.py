@@ -108,22 +108,6 @@ def form_token(client, url: str) -> str:
 
 
 @pytest.fixture
-def make_app(app):
-    """`make_app(RATELIMIT_ENABLED=True, ...)`: another app on the suite's database and Redis, other settings."""
-    from webapp import create_app
-
-    made = []
-    shared = ("TESTING", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "SMTP_CA_FILE", "SERVER_NAME")
-
-    def factory(**overrides):
-        config = {name: app.config[name] for name in shared if name in app.config}
-        extra = create_app({**config, "RATELIMIT_ENABLED": False, **overrides})
-        extra.instance_path = app.instance_path
-        made.append(extra)
-        app.extensions["celery"].set_default()  # the suite's worker keeps serving the suite's app
-        return extra
-
-    yield factory
-    for extra in made:
-        with extra.app_context():
-            db.engine.dispose()
+def make_app(make_app):
+    """The suite's `make_app` (tests/conftest.py), with limits off unless a test turns them on."""
+    return lambda **overrides: make_app(**{"RATELIMIT_ENABLED": False, **overrides})

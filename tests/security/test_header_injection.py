@@ -15,7 +15,7 @@ from email import message_from_bytes, policy
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from tests.support.letters import LAUNCH
+from tests.support.letters import un_letter
 from tests.support.waiting import wait_for
 from webapp.delivery.smtp import HEADERS, OutgoingLetter, build_message
 from webapp.letters import validation
@@ -192,16 +192,7 @@ def test_the_header_rule_refuses_every_line_break_and_encoded_word(value):
 def submit(client, mail_server, supporter: dict, subject: str, body: str):
     return client.post(
         "/api/v1/submissions",
-        json={
-            "campaign": LAUNCH,
-            "template": "un-human-rights-office",
-            "targets": ["ohchr"],
-            "channel": "smtp",
-            "supporter": supporter,
-            "subject": subject,
-            "body": body,
-            "smtp": mail_server.smtp_settings(),
-        },
+        json=un_letter(supporter, "smtp", subject=subject, body=body, smtp=mail_server.smtp_settings()),
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
-from tests.support.letters import LAUNCH
+from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db, get_redis
 from webapp.models import Campaign, utcnow
 from webapp.security import limits
@@ -23,17 +23,6 @@ from webapp.security.limits import RateLimited, check_submission
 API = "/api/v1/submissions"
 WRITE = f"/c/{LAUNCH}/write"
 SEND = f"/c/{LAUNCH}/send"
-
-
-def payload(supporter, **extra) -> dict:
-    return {
-        "campaign": LAUNCH,
-        "template": "un-human-rights-office",
-        "targets": ["ohchr"],
-        "supporter": supporter,
-        "channel": "mailto",
-        **extra,
-    }
 
 
 def from_address(address: str) -> dict:
@@ -70,22 +59,22 @@ def lifted_launch(app):
 def test_api_submissions_per_address_then_429_json_with_retry_after(limited, supporter):
     client = limited.test_client()
     for _ in range(3):
-        assert client.post(API, json=payload(supporter), **from_address("203.0.113.5")).status_code == 202
-    refused = client.post(API, json=payload(supporter), **from_address("203.0.113.5"))
+        assert client.post(API, json=un_letter(supporter), **from_address("203.0.113.5")).status_code == 202
+    refused = client.post(API, json=un_letter(supporter), **from_address("203.0.113.5"))
     seconds = assert_retry_after(refused, 3600)
     body = refused.get_json()
     assert body["status"] == 429
     assert body["retry_after"] == seconds
     assert "try again in" in body["error"]
     # Another address is not affected.
-    assert client.post(API, json=payload(supporter), **from_address("198.51.100.7")).status_code == 202
+    assert client.post(API, json=un_letter(supporter), **from_address("198.51.100.7")).status_code == 202
 
 
 def test_invalid_requests_count_too(limited, supporter):
     client = limited.test_client()
     for _ in range(3):
         assert client.post(API, json={"campaign": LAUNCH}, **from_address("203.0.113.6")).status_code == 422
-    assert client.post(API, json=payload(supporter), **from_address("203.0.113.6")).status_code == 429
+    assert client.post(API, json=un_letter(supporter), **from_address("203.0.113.6")).status_code == 429
 
 
 def html_send(client, supporter, address: str):
@@ -109,7 +98,7 @@ def test_html_and_api_share_one_budget_and_the_page_says_when(limited, supporter
     client = limited.test_client()
     address = "203.0.113.8"
     for _ in range(2):
-        assert client.post(API, json=payload(supporter), **from_address(address)).status_code == 202
+        assert client.post(API, json=un_letter(supporter), **from_address(address)).status_code == 202
     assert html_send(client, supporter, address).status_code == 303
     refused = html_send(client, supporter, address)
     assert_retry_after(refused, 3600)
@@ -120,15 +109,15 @@ def test_html_and_api_share_one_budget_and_the_page_says_when(limited, supporter
     assert "Back button" in text  # what they wrote is not lost
     # Pages stay open to them: only sending is paused.
     assert client.get(f"/c/{LAUNCH}", **from_address(address)).status_code == 200
-    assert client.post(API, json=payload(supporter), **from_address(address)).status_code == 429
+    assert client.post(API, json=un_letter(supporter), **from_address(address)).status_code == 429
 
 
 def test_ipv6_clients_are_counted_per_64(limited, supporter):
     client = limited.test_client()
     for host in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"):
-        assert client.post(API, json=payload(supporter), **from_address(host)).status_code == 202
-    assert client.post(API, json=payload(supporter), **from_address("2001:db8:1:2::77")).status_code == 429
-    assert client.post(API, json=payload(supporter), **from_address("2001:db8:1:3::1")).status_code == 202
+        assert client.post(API, json=un_letter(supporter), **from_address(host)).status_code == 202
+    assert client.post(API, json=un_letter(supporter), **from_address("2001:db8:1:2::77")).status_code == 429
+    assert client.post(API, json=un_letter(supporter), **from_address("2001:db8:1:3::1")).status_code == 202
 
 
 def test_pages_have_a_generous_limit_and_the_health_check_none(make_app):
@@ -147,7 +136,7 @@ def test_pages_have_a_generous_limit_and_the_health_check_none(make_app):
 def test_no_limits_when_switched_off(make_app, supporter):
     client = make_app(RATELIMIT_ENABLED=False, RATELIMIT_PER_ADDRESS="1 per hour").test_client()
     for _ in range(3):
-        assert client.post(API, json=payload(supporter)).status_code == 202
+        assert client.post(API, json=un_letter(supporter)).status_code == 202
 
 
 # ---- organizers lift a campaign's limits ----------------------------------------------------------------------
@@ -158,12 +147,12 @@ def test_a_lifted_campaign_takes_more_and_the_lift_ends_by_itself(make_app, supp
     client = limited.test_client()
     lifted_launch(utcnow() + dt.timedelta(hours=2))
     for _ in range(6):
-        assert client.post(API, json=payload(supporter), **from_address("203.0.113.9")).status_code == 202
-    assert client.post(API, json=payload(supporter), **from_address("203.0.113.9")).status_code == 429
+        assert client.post(API, json=un_letter(supporter), **from_address("203.0.113.9")).status_code == 202
+    assert client.post(API, json=un_letter(supporter), **from_address("203.0.113.9")).status_code == 429
     lifted_launch(utcnow() - dt.timedelta(seconds=1))  # the push is over
     for _ in range(2):
-        assert client.post(API, json=payload(supporter), **from_address("203.0.113.10")).status_code == 202
-    assert client.post(API, json=payload(supporter), **from_address("203.0.113.10")).status_code == 429
+        assert client.post(API, json=un_letter(supporter), **from_address("203.0.113.10")).status_code == 202
+    assert client.post(API, json=un_letter(supporter), **from_address("203.0.113.10")).status_code == 429
 
 
 def test_lift_command(runner, app):
@@ -286,8 +275,8 @@ def test_rate_limited_renders_as_429_in_html_and_json(make_app):
 def test_sender_limit_through_the_api(make_app, supporter):
     client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_SENDER="2 per day").test_client()
     for n in range(2):
-        assert client.post(API, json=payload(supporter), **from_address(f"203.0.113.{20 + n}")).status_code == 202
-    refused = client.post(API, json=payload(supporter), **from_address("203.0.113.30"))
+        assert client.post(API, json=un_letter(supporter), **from_address(f"203.0.113.{20 + n}")).status_code == 202
+    refused = client.post(API, json=un_letter(supporter), **from_address("203.0.113.30"))
     assert_retry_after(refused, 86400)
     assert "this email address" in refused.get_json()["error"]
 
@@ -298,7 +287,7 @@ def test_sender_limit_through_the_api(make_app, supporter):
 def test_keys_hold_no_address_or_email_and_all_expire(limited, supporter):
     client = limited.test_client()
     address, email = "203.0.113.77", "private.person@example.org"
-    client.post(API, json=payload({**supporter, "email": email}), **from_address(address))
+    client.post(API, json=un_letter({**supporter, "email": email}), **from_address(address))
     with limited.test_request_context("/"):
         check_submission(launch(), email, ["ohchr"])
         redis = get_redis()
@@ -319,13 +308,13 @@ def test_forwarded_for_is_ignored_without_a_configured_proxy(limited, supporter)
     for n in range(3):
         spoofed = {"X-Forwarded-For": f"192.0.2.{n}"}
         assert (
-            client.post(API, json=payload(supporter), headers=spoofed, **from_address("203.0.113.40")).status_code
+            client.post(API, json=un_letter(supporter), headers=spoofed, **from_address("203.0.113.40")).status_code
             == 202
         )
     # A fresh X-Forwarded-For does not buy a fresh budget.
     assert (
         client.post(
-            API, json=payload(supporter), headers={"X-Forwarded-For": "192.0.2.99"}, **from_address("203.0.113.40")
+            API, json=un_letter(supporter), headers={"X-Forwarded-For": "192.0.2.99"}, **from_address("203.0.113.40")
         ).status_code
         == 429
     )
@@ -336,16 +325,16 @@ def test_one_trusted_proxy_hop_gives_each_client_its_own_budget(make_app, suppor
     client = limited.test_client()
     proxy = from_address("10.0.0.2")
     assert (
-        client.post(API, json=payload(supporter), headers={"X-Forwarded-For": "198.51.100.1"}, **proxy).status_code
+        client.post(API, json=un_letter(supporter), headers={"X-Forwarded-For": "198.51.100.1"}, **proxy).status_code
         == 202
     )
     assert (
-        client.post(API, json=payload(supporter), headers={"X-Forwarded-For": "198.51.100.2"}, **proxy).status_code
+        client.post(API, json=un_letter(supporter), headers={"X-Forwarded-For": "198.51.100.2"}, **proxy).status_code
         == 202
     )
     # A client cannot hide behind a made-up hop: only the last one (added by the proxy) counts.
     again = {"X-Forwarded-For": "192.0.2.50, 198.51.100.1"}
-    assert client.post(API, json=payload(supporter), headers=again, **proxy).status_code == 429
+    assert client.post(API, json=un_letter(supporter), headers=again, **proxy).status_code == 429
     secure = client.get("/", headers={"X-Forwarded-Proto": "https"}, **proxy)
     assert secure.status_code == 200
 

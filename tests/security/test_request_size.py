@@ -9,26 +9,15 @@ import json
 import pytest
 
 from tests.conftest import csrf_token
-from tests.support.letters import LAUNCH
+from tests.support.letters import LAUNCH, un_letter
 
 LIMIT = 64 * 1024
 WRITE = f"/c/{LAUNCH}/write"
 
 
-def payload(supporter, **extra) -> dict:
-    return {
-        "campaign": LAUNCH,
-        "template": "un-human-rights-office",
-        "targets": ["ohchr"],
-        "supporter": supporter,
-        "channel": "mailto",
-        **extra,
-    }
-
-
 def padded(supporter, size: int) -> bytes:
     """A JSON body of exactly `size` bytes (padding in whitespace, which JSON ignores)."""
-    data = json.dumps(payload(supporter)).encode()
+    data = json.dumps(un_letter(supporter)).encode()
     return data[:-1] + b" " * (size - len(data)) + b"}"
 
 
@@ -70,9 +59,9 @@ def test_a_huge_form_post_is_413_with_a_page_that_says_why(client, supporter):
 )
 def test_field_caps_are_422_with_a_message(client, supporter, field, value, path, message):
     if path.startswith("supporter."):
-        body = payload({**supporter, field: value})
+        body = un_letter({**supporter, field: value})
     else:
-        body = payload(supporter, **{field: value})
+        body = un_letter(supporter, **{field: value})
     response = client.post("/api/v1/submissions", json=body)
     assert response.status_code == 422
     assert any(message in text for text in response.get_json()["errors"][path]), response.get_json()

@@ -8,9 +8,9 @@ import socket
 
 import pytest
 
-from tests.support.letters import LAUNCH
+from tests.support.dns import fake_dns, listening_socket, stub_dns
+from tests.support.letters import un_letter
 from tests.support.waiting import wait_for
-from tests.test_ssrf import fake_dns
 from webapp.delivery import ssrf
 from webapp.extensions import db
 from webapp.models import Letter
@@ -35,14 +35,9 @@ ISSUE_HOSTS = [
 @pytest.fixture
 def listener(app, monkeypatch):
     """A socket on loopback, on a port the app is told is a mail port, so only the address check can stop it."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    sock.settimeout(0.2)
-    port = sock.getsockname()[1]
-    monkeypatch.setitem(app.config, "SMTP_ALLOWED_PORTS", (25, 465, 587, 2525, port))
-    yield sock, port
-    sock.close()
+    with listening_socket(backlog=8, timeout=0.2) as (sock, port):
+        monkeypatch.setitem(app.config, "SMTP_ALLOWED_PORTS", (25, 465, 587, 2525, port))
+        yield sock, port
 
 
 def assert_no_connection(sock) -> None:
@@ -52,20 +47,12 @@ def assert_no_connection(sock) -> None:
 
 @pytest.fixture
 def dns(monkeypatch):
-    table = {"loopback.example.org": ["127.0.0.1"], "localhost": ["127.0.0.1", "::1"]}
-    monkeypatch.setattr(ssrf, "getaddrinfo", fake_dns(table))
-    return table
+    return stub_dns(monkeypatch, {"loopback.example.org": ["127.0.0.1"], "localhost": ["127.0.0.1", "::1"]})
 
 
 def smtp_payload(supporter, host: str, port: int) -> dict:
-    return {
-        "campaign": LAUNCH,
-        "template": "un-human-rights-office",
-        "targets": ["ohchr"],
-        "channel": "smtp",
-        "supporter": supporter,
-        "smtp": {"host": host, "port": port, "security": "starttls", "username": "u@example.org", "password": "pw"},
-    }
+    smtp = {"host": host, "port": port, "security": "starttls", "username": "u@example.org", "password": "pw"}
+    return un_letter(supporter, "smtp", smtp=smtp)
 
 
 @pytest.mark.parametrize("host", ISSUE_HOSTS)

@@ -9,7 +9,7 @@ from email import message_from_bytes, policy
 
 import pytest
 
-from tests.support.letters import LAUNCH
+from tests.support.letters import un_letter
 from tests.support.waiting import wait_for
 from webapp.letters.rendering import LetterTemplateError, check_template
 
@@ -120,14 +120,11 @@ def test_supporter_text_arrives_literally_in_the_delivered_letter(client, mail_s
     note = "My words: " + " | ".join(HOSTILE_TEXT)
     response = client.post(
         "/api/v1/submissions",
-        json={
-            "campaign": LAUNCH,
-            "template": "un-human-rights-office",
-            "targets": ["ohchr"],
-            "channel": "smtp",
-            "supporter": {"name": "Ana {{ 7 * 7 }}", "email": "supporter@example.org", "zip": "94110", "note": note},
-            "smtp": mail_server.smtp_settings(),
-        },
+        json=un_letter(
+            {"name": "Ana {{ 7 * 7 }}", "email": "supporter@example.org", "zip": "94110", "note": note},
+            "smtp",
+            smtp=mail_server.smtp_settings(),
+        ),
     )
     assert response.status_code == 202, response.get_json()
     letter_id = response.get_json()["letters"][0]["id"]
@@ -148,15 +145,7 @@ def test_supporter_edits_that_look_like_templates_are_kept_literally(client):
     body = "Dear {{ target.salutation }},\n{{ supporter.__class__ }}\n{% for i in range(3) %}x{% endfor %}"
     response = client.post(
         "/api/v1/submissions",
-        json={
-            "campaign": LAUNCH,
-            "template": "un-human-rights-office",
-            "targets": ["ohchr"],
-            "channel": "mailto",
-            "supporter": {"name": "Ana", "email": "ana@example.org", "zip": "94110"},
-            "subject": subject,
-            "body": body,
-        },
+        json=un_letter({"name": "Ana", "email": "ana@example.org", "zip": "94110"}, subject=subject, body=body),
     )
     assert response.status_code == 202
     letter = response.get_json()["letters"][0]

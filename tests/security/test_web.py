@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
-from tests.support.letters import LAUNCH
+from tests.support.letters import LAUNCH, un_letter
 from webapp.security.headers import CONTENT_SECURITY_POLICY
 
 WRITE = f"/c/{LAUNCH}/write"
@@ -183,13 +183,7 @@ def fill(rule: str, client) -> str:
     if "<" in path:
         created = client.post(
             "/api/v1/submissions",
-            json={
-                "campaign": LAUNCH,
-                "template": "un-human-rights-office",
-                "targets": ["ohchr"],
-                "channel": "mailto",
-                "supporter": {"name": "Ana", "email": "ana@example.org", "zip": "94110"},
-            },
+            json=un_letter({"name": "Ana", "email": "ana@example.org", "zip": "94110"}),
         ).get_json()
         path = path.replace("<submission_id>", created["id"]).replace("<letter_id>", created["letters"][0]["id"])
     return path
