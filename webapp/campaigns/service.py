@@ -14,6 +14,7 @@ from webapp.campaigns.files import (
     TARGET_FIELDS,
     TARGET_OPTIONAL_FIELDS,
     TARGET_TEXT_FIELDS,
+    CampaignFileError,
     CampaignSpec,
     TemplateSpec,
     digest,
@@ -23,7 +24,9 @@ from webapp.campaigns.files import (
 )
 from webapp.extensions import db
 from webapp.models import CALL, Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target, utcnow
+from webapp.organize import permissions
 from webapp.organize.models import TemplateVersion
+from webapp.organize.permissions import OPERATOR
 
 
 @dataclass
@@ -101,8 +104,15 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
         ]
         changes.append("resources")
 
+    linked = {link.target_id for link in campaign.target_links}
+    shared_changes: list[str] = []
     for target_spec in spec.targets:
         target = db.session.get(Target, target_spec["id"])
+        action = "add" if target is None else "link" if target.id not in linked else "update"
+        try:  # the one rule for writes to targets; the operator may change shared ones, never members of Congress
+            permissions.check(OPERATOR, campaign, target_spec["id"], action, target=target, kind=target_spec["kind"])
+        except permissions.TargetWriteRefused as exc:
+            raise CampaignFileError(f"{spec.slug}: target '{exc.target_id}': {exc.message}") from None
         if target is None:
             target = Target(id=target_spec["id"])
             db.session.add(target)
@@ -110,6 +120,10 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
             changes.append(f"target {target.id} added")
         elif fields := _assign(target, _target_values(target_spec)):
             changes.append(f"target {target.id} ({', '.join(fields)})")
+            # Shared targets: the operator may change them, but should see whose letters the change moves too.
+            shared = [c.slug for c in permissions.campaigns_writing_to(target.id) if c.id != campaign.id]
+            if shared:
+                shared_changes.append(f"target {target.id} ({', '.join(fields)}) also changed for {', '.join(shared)}")
     wanted_links = [t["id"] for t in spec.targets]
     if [link.target_id for link in campaign.target_links] != wanted_links:
         campaign.target_links = [
@@ -148,6 +162,8 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
             template.active = False  # letters written with it keep pointing at it
             changes.append(f"letter {template.slug} retired")
 
+    for line in shared_changes:
+        report.note(f"{spec.slug}: {line}")
     if created:
         report.note(f"{spec.slug}: added ({len(spec.templates)} letters, {len(spec.targets)} targets)")
     elif changes:

@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db, login_manager
 from webapp.letters import validation
-from webapp.models import Campaign, CampaignTarget, Target, utcnow
+from webapp.models import Campaign, utcnow
 from webapp.organize.models import ADMIN, ROLES, ApiToken, CampaignMember, Organizer, new_session_token
 
 log = logging.getLogger(__name__)
@@ -254,17 +254,6 @@ def members_of(campaign: Campaign) -> list[Organizer]:
             .order_by(Organizer.email)
         )
     )
-
-
-def can_edit_target(organizer: Organizer, target: Target) -> bool:
-    """Members of Congress come from the Congress data; other targets may be shared by campaigns, so an
-    organizer may edit one only if they run every campaign that writes to it."""
-    if target.is_legislator:
-        return False
-    if organizer.role == ADMIN:
-        return True
-    campaign_ids = db.session.scalars(select(CampaignTarget.campaign_id).where(CampaignTarget.target_id == target.id))
-    return all(can_manage(organizer, db.session.get(Campaign, campaign_id)) for campaign_id in campaign_ids)
 
 
 def all_organizers() -> list[Organizer]:

@@ -44,7 +44,7 @@ from webapp.models import (
     Target,
     utcnow,
 )
-from webapp.organize import accounts
+from webapp.organize import accounts, permissions
 from webapp.organize.models import Organizer, TemplateVersion
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
@@ -414,17 +414,22 @@ def add_target(campaign: Campaign, organizer: Organizer, values: Mapping[str, An
     if not TARGET_ID.match(target_id):
         raise Invalid({"id": ["Use lower-case letters, digits and hyphens for the id, like acme-ceo."]})
     existing = db.session.get(Target, target_id)
-    if existing is not None:
-        if target_id in _campaign_target_ids(campaign):
-            raise Invalid({"id": [f"{existing.name} ({target_id}) is already in this campaign."]})
-        raise Invalid(
-            {"id": [f"The id {target_id} is already used by another target ({existing.name}); pick another."]}
-        )
+    if existing is not None and target_id in _campaign_target_ids(campaign):
+        raise Invalid({"id": [f"{existing.name} ({target_id}) is already in this campaign."]})
+    _check_write(organizer, campaign, target_id, "add", target=existing, kind=cleaned["kind"])
     target = Target(id=target_id, active=True, extra={}, **cleaned)
     db.session.add(target)
     _link(campaign, target)
     db.session.commit()
     return target
+
+
+def _check_write(organizer: permissions.Actor, campaign: Campaign, target_id: str, action, **known) -> None:
+    """The one permission rule for writes to targets (webapp/organize/permissions.py), as a field error."""
+    try:
+        permissions.check(organizer, campaign, target_id, action, **known)
+    except permissions.TargetWriteRefused as exc:
+        raise Invalid({"id": [exc.message]}) from None
 
 
 def _link(campaign: Campaign, target: Target) -> None:
@@ -437,10 +442,7 @@ def update_target(campaign: Campaign, organizer: Organizer, target_id: str, valu
     target = campaign_target(campaign, target_id)
     if target is None:
         raise Invalid({"id": [f"{target_id} is not one of this campaign's targets."]})
-    if not accounts.can_edit_target(organizer, target):
-        raise Invalid(
-            {"id": [f"{target.name} is shared with a campaign you don't run, so only an admin can change it."]}
-        )
+    _check_write(organizer, campaign, target_id, "update", target=target)
     cleaned = clean_target(values)
     changed = [key for key, value in cleaned.items() if getattr(target, key) != value]
     for key in changed:
@@ -453,11 +455,13 @@ def campaign_target(campaign: Campaign, target_id: str) -> Target | None:
     return next((link.target for link in campaign.target_links if link.target_id == target_id), None)
 
 
-def remove_target(campaign: Campaign, target_id: str, author: str) -> list[str]:
+def remove_target(campaign: Campaign, organizer: permissions.Actor, target_id: str) -> list[str]:
     """Stop writing to a target in this campaign (its totals stay). Letters aimed only at it are retired."""
     link = next((link for link in campaign.target_links if link.target_id == target_id), None)
     if link is None:
         return []
+    _check_write(organizer, campaign, target_id, "unlink")
+    author = organizer.email
     notes = []
     for template in campaign.templates:
         if target_id in (template.target_ids or []):
@@ -566,12 +570,9 @@ def plan_import(campaign: Campaign, organizer: Organizer, text: str) -> ImportPl
         row.values = values
         if existing is None:
             row.changes = [(key, None, value) for key, value in values.items() if value]
-            continue
-        if existing.is_legislator:
-            row.action, row.errors = "error", [f"{target_id} is a member of Congress; they come from the Congress data"]
-            continue
-        if target_id not in in_campaign and not accounts.can_edit_target(organizer, existing):
-            row.action, row.errors = "error", [f"{target_id} belongs to a campaign you don't run; use another id"]
+            problem = permissions.refusal(organizer, campaign, target_id, "add", kind=values.get("kind", ""))
+            if problem is not None:
+                row.action, row.errors, row.changes = "error", [problem], []
             continue
         row.changes = [
             (key, getattr(existing, key), value) for key, value in values.items() if getattr(existing, key) != value
@@ -581,12 +582,27 @@ def plan_import(campaign: Campaign, organizer: Organizer, text: str) -> ImportPl
         else:
             row.action = "update" if row.changes else "unchanged"
         row.name = name or existing.name
+        if row.action in ("link", "update"):
+            problem = permissions.refusal(organizer, campaign, target_id, row.action, target=existing)
+            if problem is not None:
+                row.action, row.errors, row.changes = "error", [problem], []
     return plan
 
 
 def apply_import(campaign: Campaign, organizer: Organizer, plan: ImportPlan) -> dict[str, int]:
-    """Apply a plan from `plan_import` (rows with errors are skipped) in one transaction."""
+    """Apply a plan from `plan_import` (rows with errors are skipped) in one transaction.
+
+    Every row is asked again, of the targets as they are now: a target may have become shared since the preview.
+    Raises Invalid (and writes nothing) if any row is refused.
+    """
     counts = {"add": 0, "link": 0, "update": 0}
+    refused = []
+    for row in plan.applicable:
+        problem = permissions.refusal(organizer, campaign, row.target_id, row.action, kind=row.values.get("kind", ""))
+        if problem is not None:
+            refused.append(f"Line {row.line}: {problem}")
+    if refused:
+        raise Invalid({"csv_text": refused})
     for row in plan.applicable:
         target = db.session.get(Target, row.target_id)
         if target is None:

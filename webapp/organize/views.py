@@ -23,7 +23,7 @@ from wtforms.fields.choices import SelectChoice
 from webapp.extensions import db, login_manager
 from webapp.letters.rendering import SAMPLE_SUPPORTER
 from webapp.models import TARGET_KINDS, Campaign, utcnow
-from webapp.organize import accounts, dashboard, service
+from webapp.organize import accounts, dashboard, permissions, service
 from webapp.organize.forms import (
     ActionForm,
     CampaignForm,
@@ -379,7 +379,7 @@ def edit_target(slug: str, target_id: str):
     if target is None:
         abort(404)
     form = TargetForm(obj=target) if request.method == "GET" else TargetForm()
-    editable = accounts.can_edit_target(_organizer(), target)
+    editable = permissions.may_update(_organizer(), found, target)
     status = 200
     if request.method == "POST":
         status = 422
@@ -406,7 +406,7 @@ def edit_target(slug: str, target_id: str):
 def remove_target(slug: str, target_id: str):
     found = _campaign(slug)
     if ActionForm().validate_on_submit():
-        notes = service.remove_target(found, target_id, _organizer().email)
+        notes = service.remove_target(found, _organizer(), target_id)
         flash(" ".join(["Removed from this campaign; the letters already sent to them stay counted.", *notes]), "ok")
     return redirect(url_for("organize.targets", slug=slug))
 
@@ -429,19 +429,24 @@ def import_targets(slug: str):
                 form.csv_text.errors = ["Choose a CSV file or paste its text."]
             else:
                 plan = service.plan_import(found, _organizer(), text)
+                status = 200
                 if request.form.get("step") == "apply":
                     if form.fingerprint.data != plan.fingerprint:
                         flash("The targets changed since the preview; check the new preview and apply again.", "error")
                     elif plan.applicable:
-                        counts = service.apply_import(found, _organizer(), plan)
-                        flash(
-                            f"Imported: {counts['add']} added, {counts['link']} existing added to this campaign, "
-                            f"{counts['update']} updated.",
-                            "ok",
-                        )
-                        return redirect(url_for("organize.targets", slug=slug))
+                        try:
+                            counts = service.apply_import(found, _organizer(), plan)
+                        except service.Invalid as exc:
+                            _attach(form, exc.errors, "csv_text")
+                            status = 422
+                        else:
+                            flash(
+                                f"Imported: {counts['add']} added, {counts['link']} existing added to this "
+                                f"campaign, {counts['update']} updated.",
+                                "ok",
+                            )
+                            return redirect(url_for("organize.targets", slug=slug))
                 form.fingerprint.data = plan.fingerprint
-                status = 200
     return (
         render_template(
             "organize/targets_import.html",
