@@ -198,8 +198,8 @@ def test_web_runs_the_app_factory_with_gunicorn():
 
 
 def test_celery_commands_find_the_celery_app():
-    for name, sub in (("worker", "worker"), ("scheduler", "beat")):
-        assert command_of(name)[:4] == ["celery", "-A", "tasks", sub], name
+    for name in ("worker", "scheduler"):
+        assert command_of(name)[:4] == ["celery", "-A", "tasks", "worker"], name
     # `-A tasks` finds no `app`/`celery` in the package, so Celery looks in tasks/celery.py for `app`.
     package = ast.parse((PROJECT / "tasks" / "__init__.py").read_text())
     assert not _module_level_names(package) & {"app", "celery"}
@@ -337,6 +337,16 @@ def test_migrations_run_once_before_the_app_starts():
         assert depends["postgres"]["condition"] == depends["redis"]["condition"] == "service_healthy", name
 
 
+def test_periodic_jobs_run_apart_from_delivery():
+    """Delivery workers consume only the delivery queue; the one scheduler runs beat and the periodic queue."""
+    from webapp.extensions import DELIVERY_QUEUE, PERIODIC_QUEUE
+
+    assert f"--queues={DELIVERY_QUEUE}" in command_of("worker")
+    scheduler = command_of("scheduler")
+    assert "--beat" in scheduler and f"--queues={PERIODIC_QUEUE}" in scheduler
+    assert "replicas" not in SERVICES["scheduler"].get("deploy", {})
+
+
 def test_workers_scale():
     worker = SERVICES["worker"]
     assert "container_name" not in worker and "ports" not in worker, "`--scale worker=N` needs neither"
@@ -366,11 +376,11 @@ def test_every_long_running_service_has_a_health_check():
     assert web[:3] == ["CMD", "python", "-c"]
     compile(web[3], "web healthcheck", "exec")
     assert "http://127.0.0.1:8000/healthz" in web[3], "web is checked through /healthz on the port gunicorn binds"
-    worker = SERVICES["worker"]["healthcheck"]["test"]
-    assert "inspect ping" in worker[1] and "celery@$$HOSTNAME" in worker[1]
-    # Beat answers the ping only with remote control on, and only while its scheduler loop ticks.
-    assert "--enable-remote-control" in SERVICES["scheduler"]["command"]
-    assert "celerybeat@$$HOSTNAME" in SERVICES["scheduler"]["healthcheck"]["test"][1]
+    for name in ("worker", "scheduler"):
+        # Each pings the node name its command gives itself.
+        test = SERVICES[name]["healthcheck"]["test"][1]
+        assert "inspect ping" in test and f"--destination {name}@$$HOSTNAME" in test, name
+        assert f"--hostname={name}@%h" in SERVICES[name]["command"], name
     assert "redis-cli ping" in SERVICES["redis"]["healthcheck"]["test"][1]
     assert "pg_isready" in SERVICES["postgres"]["healthcheck"]["test"][1]
 

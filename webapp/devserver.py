@@ -1,19 +1,34 @@
-"""`make run`: embedded Redis, migrations, campaigns, one Celery worker with the sweeper, and gunicorn; Ctrl-C stops all."""
+"""`make run`: embedded Redis, migrations, campaigns, then a supervisor that keeps gunicorn, the delivery worker and
+the scheduler running (a crashed one is restarted with back-off) until Ctrl-C or SIGTERM stops all of them."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from webapp import embedded_redis
 from webapp.config import PROJECT_DIR
+from webapp.extensions import DELIVERY_QUEUE, PERIODIC_QUEUE
 
-INSTANCE = PROJECT_DIR / "instance"
+# OUTCRY_INSTANCE moves everything `make run` keeps (database, Redis, secret key) to another folder: a second
+# checkout-independent instance, or a test's own.
+INSTANCE = Path(os.environ.get("OUTCRY_INSTANCE") or PROJECT_DIR / "instance")
+
+# A child that ran this long before it died had been working: its next restart is immediate again.
+HEALTHY_AFTER = 60.0
+FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0
+# How long a child may take to stop on SIGTERM (a worker finishes the conversations in hand) before SIGKILL.
+STOP_GRACE = 20.0
 
 
 def _secret_key() -> str:
@@ -25,6 +40,23 @@ def _secret_key() -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def port_problem(port: int) -> str | None:
+    """Why gunicorn could not listen on 127.0.0.1:`port`, or None. Checked before anything starts: otherwise
+    the site would be announced and then fail with gunicorn's "Connection in use"."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is no obstacle
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"Port {port} is already in use (another `make run`, or another program). Stop it, or choose "
+                    f"another port: PORT={port + 1} make run"
+                )
+            return f"Cannot listen on 127.0.0.1:{port}: {exc.strerror}."
+    return None
 
 
 def _prepare() -> None:
@@ -48,36 +80,73 @@ def _prepare() -> None:
         db.engine.dispose()
 
 
-def main() -> int:
-    INSTANCE.mkdir(exist_ok=True)
-    port = os.environ.get("PORT", "5000")
-    os.environ["SECRET_KEY"] = _secret_key()
+_PR_SET_PDEATHSIG = 1
+
+
+def _in_own_group_dying_with_us() -> None:
+    """In the child, before exec: SIGTERM when the supervisor itself dies (even by SIGKILL), so no child
+    outlives it. The child's own process group (start_new_session) keeps the terminal's Ctrl-C for us:
+    we stop the children in order instead of each reacting on its own."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+@dataclass
+class Child:
+    """One supervised program: how to start it, and its restart bookkeeping."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = None
+    started_at: float = 0.0
+    restarts: int = 0
+    quick_deaths: int = 0  # deaths in a row, each soon after its start: the back-off grows with them
+    restart_at: float | None = None
+    groups: set[int] = field(default_factory=set)  # every process group it ever had, to clear out at the end
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv, cwd=PROJECT_DIR, start_new_session=True, preexec_fn=_in_own_group_dying_with_us
+        )
+        self.groups.add(self.process.pid)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        print(f"  {self.name}: started (pid {self.process.pid})", flush=True)
+
+    def died(self, now: float) -> float:
+        """Note that the process exited; returns the back-off before it is started again."""
+        ran = now - self.started_at
+        self.quick_deaths = 0 if ran >= HEALTHY_AFTER else self.quick_deaths + 1
+        backoff = 0.0 if self.quick_deaths == 0 else min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** (self.quick_deaths - 1))
+        code = self.process.returncode
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        print(f"  {self.name}: {how} after {ran:.0f}s; restarting in {backoff:.0f}s", flush=True)
+        # Whatever the dead leader left in its group (gunicorn workers, Celery pool processes) goes with it.
+        _signal_group(self.process.pid, signal.SIGKILL)
+        self.restart_at = now + backoff
+        return backoff
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def children(port: str) -> list[Child]:
+    """What `make run` runs: gunicorn, the delivery worker, and the scheduler (beat plus the periodic jobs).
+
+    The scheduler is a small worker of its own consuming only the periodic queue, with beat inside it, so
+    the sweeper and the retention purge run however busy (or stuck) delivery is.
+    """
     bin_dir = Path(sys.executable).parent
-    started_redis = False
-    if not os.environ.get("REDIS_URL"):
-        os.environ["REDIS_URL"] = embedded_redis.url_for(str(INSTANCE))
-        started_redis = True
-        print(f"  redis: embedded (appendonly, data in {INSTANCE / 'redis'})")
-    print("  preparing the database (migrations, Congress data, campaigns)…", flush=True)
-    _prepare()
-    children = [
-        subprocess.Popen(
-            [
-                str(bin_dir / "celery"),
-                "-A",
-                "tasks",
-                "worker",
-                "--beat",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "INFO",
-                "--schedule",
-                str(INSTANCE / "celerybeat-schedule"),
-            ],
-            cwd=PROJECT_DIR,
-        ),
-        subprocess.Popen(
+    celery = [str(bin_dir / "celery"), "-A", "tasks"]
+    return [
+        Child(
+            "web",
             [
                 str(bin_dir / "gunicorn"),
                 "webapp:create_app()",
@@ -87,48 +156,136 @@ def main() -> int:
                 "2",
                 "--threads",
                 "4",
+                "--graceful-timeout",
+                "10",
                 "--access-logfile",
                 "-",
                 # No client address in the log: Outcry never stores one (README, "Privacy by default").
                 "--access-logformat",
                 '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
             ],
-            cwd=PROJECT_DIR,
+        ),
+        Child(
+            "worker",
+            [
+                *celery,
+                "worker",
+                "--hostname",
+                "worker@%h",
+                "--queues",
+                DELIVERY_QUEUE,
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+            ],
+        ),
+        Child(
+            "scheduler",
+            [
+                *celery,
+                "worker",
+                "--beat",
+                "--hostname",
+                "scheduler@%h",
+                "--queues",
+                PERIODIC_QUEUE,
+                "--pool",
+                "threads",
+                "--concurrency",
+                "2",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(INSTANCE / "celerybeat-schedule"),
+            ],
         ),
     ]
-    print(f"\n  Outcry is running: open http://127.0.0.1:{port}\n  Press Ctrl-C to stop.\n", flush=True)
 
-    stopping = False
 
-    def stop(signum, _frame) -> None:
-        nonlocal stopping
-        stopping = True
+class Supervisor:
+    """Starts the children, restarts any that dies (back-off 1, 2, 4 … 30 s while it keeps dying within a
+    minute of its start), and on Ctrl-C / SIGTERM / SIGHUP stops them all: SIGTERM to each process group,
+    SIGKILL to what is left after STOP_GRACE (or at once on a second Ctrl-C)."""
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    exit_code = 0
+    def __init__(self, supervised: list[Child]):
+        self.children = supervised
+        self.stopping = False
+        self.hurry = False
+
+    def _on_signal(self, signum, _frame) -> None:
+        if self.stopping:
+            self.hurry = True
+        self.stopping = True
+
+    def run(self) -> None:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self._on_signal)
+        try:
+            for child in self.children:
+                child.start()
+            while not self.stopping:
+                now = time.monotonic()
+                for child in self.children:
+                    if child.restart_at is None and not child.running:
+                        child.died(now)
+                        child.restarts += 1
+                    if child.restart_at is not None and now >= child.restart_at and not self.stopping:
+                        child.start()
+                time.sleep(0.2)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        print("  stopping…", flush=True)
+        for child in self.children:
+            if child.running:
+                _signal_group(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        while any(child.running for child in self.children) and time.monotonic() < deadline and not self.hurry:
+            time.sleep(0.1)
+        for child in self.children:
+            if child.running:
+                print(f"  {child.name}: did not stop within {STOP_GRACE:.0f}s; killed", flush=True)
+            for group in child.groups:  # leaders are gone or going; nothing of theirs may stay behind
+                _signal_group(group, signal.SIGKILL)
+            if child.process is not None:
+                child.process.wait()
+
+
+def main() -> int:
+    port = os.environ.get("PORT", "5000")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        print(f"  PORT={port!r} is not a port number.", file=sys.stderr)
+        return 2
+    problem = port_problem(int(port))
+    if problem:
+        print(f"  {problem}", file=sys.stderr)
+        return 1
+    INSTANCE.mkdir(exist_ok=True)
+    os.environ["SECRET_KEY"] = _secret_key()
+    if not os.environ.get("DATABASE_URL"):
+        os.environ["DATABASE_URL"] = f"sqlite:///{INSTANCE / 'outcry.db'}"
+    started_redis = False
+    if not os.environ.get("REDIS_URL"):
+        os.environ["REDIS_URL"] = embedded_redis.url_for(str(INSTANCE))
+        started_redis = True
+        print(f"  redis: embedded (appendonly, data in {INSTANCE / 'redis'})")
     try:
-        while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    print(f"  {child.args[0]} exited with {child.returncode}; stopping.", flush=True)
-                    exit_code = child.returncode or 1
-                    stopping = True
-            time.sleep(0.5)
+        print("  preparing the database (migrations, Congress data, campaigns)…", flush=True)
+        _prepare()
+        supervisor = Supervisor(children(port))
+        print(f"\n  Outcry is running: open http://127.0.0.1:{port}\n  Press Ctrl-C to stop.\n", flush=True)
+        supervisor.run()
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
         if started_redis:
             embedded_redis.stop(str(INSTANCE))
         print("  Stopped.", flush=True)
-    return exit_code
+    return 0
 
 
 if __name__ == "__main__":

@@ -73,10 +73,11 @@ def broker_url(redis_url: str) -> str:
     return redis_url
 
 
-# Deliveries wait in the default queue; the sweeper has a queue of its own so that a long backlog of
-# deliveries never holds back the sweep that rescues letters of a dead worker (workers consume both).
+# Deliveries wait in the default queue; the periodic jobs (the outbox sweeper, the retention purge) have a
+# queue of their own, consumed by the scheduler's small worker and never by delivery workers: however long
+# deliveries wait, or however stuck a mail server holds them, the sweep that rescues letters still runs.
 DELIVERY_QUEUE = "celery"
-SWEEP_QUEUE = "outcry.sweeps"
+PERIODIC_QUEUE = "outcry.periodic"
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -103,9 +104,12 @@ def celery_init_app(app: Flask) -> Celery:
             "task_default_queue": DELIVERY_QUEUE,
             "task_queues": (
                 Queue(DELIVERY_QUEUE, routing_key=DELIVERY_QUEUE),
-                Queue(SWEEP_QUEUE, routing_key=SWEEP_QUEUE),
+                Queue(PERIODIC_QUEUE, routing_key=PERIODIC_QUEUE),
             ),
-            "task_routes": {"tasks.delivery.sweep_outbox": {"queue": SWEEP_QUEUE}},
+            "task_routes": {
+                "tasks.delivery.sweep_outbox": {"queue": PERIODIC_QUEUE},
+                "tasks.privacy.purge_expired": {"queue": PERIODIC_QUEUE},
+            },
             "beat_schedule": {
                 "sweep-outbox": {
                     "task": "tasks.delivery.sweep_outbox",
