@@ -72,6 +72,8 @@ def test_mailto_submission_is_handed_off_and_counted(client, supporter):
         "handed_off": 1,
         "failed": 0,
         "confirmed": 0,
+        "went_out": 0,  # shown, not confirmed: not quoted as a letter that went out
+        "shown_only": 1,
     } in totals["targets"]
 
 

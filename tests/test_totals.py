@@ -43,7 +43,9 @@ def test_totals_after_a_mix_of_outcomes(client, supporter, mail_server, runner, 
     wait_for(finished, what="all letters to finish")
     result = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()
     assert result["campaign"] == LAUNCH
-    assert result["totals"] == {"sent": 2, "handed_off": 2, "failed": 2, "confirmed": 0}
+    assert result["totals"] == {
+        "sent": 2, "handed_off": 2, "failed": 2, "confirmed": 0, "went_out": 2, "shown_only": 2,
+    }  # fmt: skip
     ohchr = next(t for t in result["targets"] if t["id"] == "ohchr")
     assert (ohchr["sent"], ohchr["handed_off"], ohchr["failed"]) == (2, 2, 2)
     assert len(mail_server.received) == 2

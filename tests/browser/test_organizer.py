@@ -118,19 +118,21 @@ def test_dashboard_shows_the_charts_and_the_downloads_have_the_right_numbers(app
     page = new_page()
     log_in(page, ADMIN)
     page.goto(f"/organize/c/{LAUNCH}/dashboard")
-    expect(page.locator('[data-figure="letters"]')).to_have_text("4")
-    expect(page.locator('[data-figure="handed_off"]')).to_have_text("4")
+    expect(page.locator('[data-figure="went_out"]')).to_have_text("1")  # the one confirmed hand-off
+    expect(page.locator('[data-figure="shown_only"]')).to_have_text("3")
     expect(page.locator('[data-figure="confirmed"]')).to_have_text("1")
     bars = page.locator("#per-target figure.bar-chart")
     expect(bars.locator("figcaption")).to_have_text(f"Letters per target, {'Reunite families separated at the border'}")
     expect(bars.locator("svg.bar")).to_have_count(3)  # the campaign's three targets
     un = bars.locator(".bar-row").filter(has_text="UN Human Rights Office")
-    expect(un.locator(".bar-total")).to_have_text("3")
-    expect(un.locator("svg")).to_have_attribute("aria-label", re.compile("3 handed off"))
-    expect(un.locator("rect.series-handed_off")).to_be_visible()
+    expect(un.locator(".bar-total")).to_have_text("1")
+    expect(un.locator(".bar-extra")).to_have_text("+2 shown, not confirmed")
+    expect(un.locator("svg")).to_have_attribute("aria-label", re.compile(r"1 confirmed, 2 shown, not confirmed"))
+    expect(un.locator("rect.series-confirmed")).to_be_visible()
+    expect(un.locator("rect.series-shown_only")).to_be_visible()
     per_day = page.locator("#per-day figure.line-chart svg")
     expect(per_day).to_be_visible()
-    expect(per_day).to_have_attribute("aria-label", re.compile(r"^letters: \w+ \d+ 4; confirmed: \w+ \d+ 1$"))
+    expect(per_day).to_have_attribute("aria-label", re.compile(r"^went out: \w+ \d+ 1; hand-offs shown: \w+ \d+ 4$"))
     expect(page.locator('[data-figure="personal"]')).to_have_text(re.compile(r"\d+%"))
     screenshot(page, "4-organizer-dashboard")
 
@@ -145,9 +147,10 @@ def test_dashboard_shows_the_charts_and_the_downloads_have_the_right_numbers(app
     assert per_target["ohchr"]["handed_off"] == "3" and per_target["ohchr"]["confirmed"] == "1"
     assert per_target["ohchr"]["sent"] == "0"
     assert per_target["us-mission-un"]["handed_off"] == "1"
-    assert per_target["general-dynamics-ceo"]["letters"] == "0"
+    assert per_target["ohchr"]["went_out"] == "1" and per_target["ohchr"]["shown_only"] == "2"
+    assert per_target["general-dynamics-ceo"]["went_out"] == "0"
     per_day = download("Totals per day (CSV)")
-    assert len(per_day) == 1 and per_day[0]["handed_off"] == "4" and per_day[0]["letters"] == "4"
+    assert len(per_day) == 1 and per_day[0]["handed_off"] == "4" and per_day[0]["went_out"] == "1"
     rows = download("Letters, without personal data (CSV)")
     assert sorted(row["channel"] for row in rows) == ["call", "mailto", "mailto", "mailto"]
     assert set(rows[0]) == {

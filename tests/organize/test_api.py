@@ -171,8 +171,9 @@ def test_totals_csv(api, client, supporter):
     response = api(ADMIN).get(f"{API}/campaigns/{LAUNCH}/totals.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = {row["target_id"]: row for row in csv.DictReader(io.StringIO(response.get_data(as_text=True)))}
-    assert rows["ohchr"]["handed_off"] == "1" and rows["ohchr"]["letters"] == "1"
-    assert rows["general-dynamics-ceo"]["letters"] == "0"
+    assert rows["ohchr"]["handed_off"] == "1" and rows["ohchr"]["shown_only"] == "1"
+    assert rows["ohchr"]["went_out"] == "0"  # a hand-off only shown is not quoted as a letter that went out
+    assert rows["general-dynamics-ceo"]["handed_off"] == "0"
 
 
 def test_the_openapi_document_describes_the_organizer_api(client):

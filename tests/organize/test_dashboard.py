@@ -7,10 +7,13 @@ import csv
 import datetime as dt
 import html
 import io
+import re
 
+import pytest
 from sqlalchemy import update
 
-from tests.support.letters import LAUNCH
+from tests.support.letters import LAUNCH, un_letter
+from tests.support.waiting import wait_for
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
 from webapp.letters import service as letters
@@ -47,10 +50,11 @@ def test_the_dashboard_page_has_figures_charts_tables_and_no_script(app, as_admi
     seed(app, days_ago=3)  # (moves today's counts: first)
     seed(app, count=2, note="I was separated from my own mother for a year, at six years old, and I still remember it.")
     page = html.unescape(as_admin.get(f"/organize/c/{LAUNCH}/dashboard").get_data(as_text=True))
-    assert 'data-figure="letters">3<' in page and 'data-figure="handed_off">3<' in page
+    assert 'data-figure="went_out">0<' in page and 'data-figure="shown_only">3<' in page
     assert (
         '<figure class="chart bar-chart">' in page
-        and 'aria-label="UN Human Rights Office (OHCHR): 3 (0 sent, 3 handed off, 0 failed)"' in page
+        and 'aria-label="UN Human Rights Office (OHCHR): 0 went out (0 sent, 0 confirmed, 3 shown, not confirmed)"'
+        in page
     )
     assert '<figure class="chart line-chart">' in page and "<polyline" in page
     assert "<script>" not in page and "style=" not in page  # the CSP forbids both
@@ -62,10 +66,10 @@ def test_letters_per_day_fill_the_days_without_letters(app):
     seed(app, count=2)
     with app.app_context():
         board = dashboard.dashboard(find_campaign(LAUNCH))
-        assert [counts.letters for _, counts in board.days] == [1, 0, 0, 2]
+        assert [counts.handed_off for _, counts in board.days] == [1, 0, 0, 2]
         assert board.days[-1][0] == dt.date.today()
         rows = list(csv.DictReader(io.StringIO(dashboard.days_csv(find_campaign(LAUNCH)))))
-        assert [row["letters"] for row in rows] == ["1", "0", "0", "2"]
+        assert [row["handed_off"] for row in rows] == ["1", "0", "0", "2"]
 
 
 def test_the_personal_words_share_is_the_average_of_letters_that_went_out(app):
@@ -120,5 +124,59 @@ def test_the_bar_chart_scales_bars_to_the_largest_total():
 
 def test_the_line_chart_axis_is_round():
     assert [charts.axis_top(n) for n in (0, 1, 3, 4, 9, 11, 37, 101, 4999)] == [2, 2, 4, 4, 10, 20, 40, 200, 5000]
-    chart = charts.line_chart({"letters": [(dt.date(2026, 6, 1), 0), (dt.date(2026, 6, 2), 4)]}, title="t")
+    chart = charts.line_chart({"went-out": [(dt.date(2026, 6, 1), 0), (dt.date(2026, 6, 2), 4)]}, title="t")
     assert 'points="0,200 1000,0"' in chart and "<span>Jun 1</span>" in chart and "<span>Jun 2</span>" in chart
+
+
+def _cells(row_html: str) -> dict[str, int]:
+    return {name: int(value) for name, value in re.findall(r'data-count="(\w+)">(\d+)<', row_html)}
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_quoted_counts_are_letters_that_went_out_and_the_bars_agree_with_the_table(
+    app, as_admin, client, supporter, mail_server
+):
+    """3 hand-off pages shown (1 confirmed), 1 letter accepted by the supporter's server, 1 refused with 550:
+    2 letters went out, and that is the number on the public page, the dashboard's top card and the bar."""
+    mail_server.script.rcpt = ["550 5.1.1 No such mailbox"]
+    smtp = [client.post("/api/v1/submissions", json=un_letter(supporter, "smtp", smtp=mail_server.smtp_settings()))]
+    smtp.append(client.post("/api/v1/submissions", json=un_letter(supporter, "smtp", smtp=mail_server.smtp_settings())))
+    shown = [client.post("/api/v1/submissions", json=un_letter(supporter)).get_json() for _ in range(3)]
+    confirmed = client.post(f"/api/v1/letters/{shown[0]['letters'][0]['id']}/confirm", json={"outcome": "sent"})
+    assert confirmed.status_code == 200
+    wait_for(
+        lambda: all(client.get(f"/api/v1/submissions/{r.get_json()['id']}").get_json()["done"] for r in smtp),
+        what="both own-email letters to finish",
+    )
+
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
+    assert totals == {"sent": 1, "handed_off": 3, "failed": 1, "confirmed": 1, "went_out": 2, "shown_only": 2}
+    public = html.unescape(client.get(f"/c/{LAUNCH}").get_data(as_text=True))
+    assert re.search(r'<strong data-total="went_out">2</strong> letters and calls went out', public)
+    assert '<span data-total="shown_only">2</span> more were handed to supporters' in public
+
+    page = html.unescape(as_admin.get(f"/organize/c/{LAUNCH}/dashboard").get_data(as_text=True))
+    assert 'data-figure="went_out">2<' in page and 'data-figure="shown_only">2<' in page
+    assert 'data-figure="failed">1<' in page
+    per_target = page.split('id="per-target"')[1].split("</section>")[0]
+    table_rows = {
+        name: _cells(row) for name, row in re.findall(r'<tr><th scope="row">([^<]+)</th>(.*?)</tr>', per_target)
+    }
+    bars = re.findall(
+        r'<span class="bar-label">([^<]+)</span><span><span class="bar-total">(\d+)</span>(.*?)</div>.*?'
+        r'aria-label="[^"]*\((\d+) sent, (\d+) confirmed, (\d+) shown, not confirmed\)"',
+        per_target,
+    )
+    assert bars, per_target
+    for name, total, extra, sent, confirmed, shown_only in bars:  # every bar says what its table row says
+        row = table_rows[name]
+        assert int(total) == row["went_out"] == row["sent"] + row["confirmed"]
+        assert (int(sent), int(confirmed), int(shown_only)) == (row["sent"], row["confirmed"], row["shown_only"])
+        assert ("shown, not confirmed" in extra) == (row["shown_only"] > 0)
+    assert table_rows["UN Human Rights Office (OHCHR)"] == {
+        "went_out": 2, "sent": 1, "confirmed": 1, "shown_only": 2, "failed": 1,
+    }  # fmt: skip
+    assert "failed" not in "".join(re.findall(r'<svg class="bar".*?</svg>', per_target))  # failures reached nobody
+
+    organizer_index = html.unescape(as_admin.get("/organize/").get_data(as_text=True))
+    assert "<strong>2</strong> letters and calls went out (1 sent by email, 1 hand-offs confirmed)" in organizer_index

@@ -18,9 +18,10 @@ WIDTH = 1000  # SVG user units across; stretched to the element's width
 
 @dataclass(frozen=True)
 class Segment:
-    series: str  # a CSS class suffix: sent, handed_off, confirmed, failed
+    series: str  # a CSS class suffix: sent, confirmed, shown_only, handed_off
     value: int
     label: str
+    counted: bool = True  # part of the number shown at the bar's end (False: drawn after it, lighter)
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,16 @@ class Bar:
 
     @property
     def total(self) -> int:
+        """The number shown at the bar's end: its counted segments."""
+        return sum(segment.value for segment in self.segments if segment.counted)
+
+    @property
+    def length(self) -> int:
         return sum(segment.value for segment in self.segments)
 
-    def describe(self) -> str:
-        return f"{self.label}: {self.total} (" + ", ".join(f"{s.value} {s.label}" for s in self.segments) + ")"
+    def describe(self, total_label: str = "") -> str:
+        head = f"{self.total} {total_label}".strip()
+        return f"{self.label}: {head} (" + ", ".join(f"{s.value} {s.label}" for s in self.segments) + ")"
 
 
 def _num(value: float) -> str:
@@ -44,16 +51,22 @@ def _markup(parts: list[str]) -> Markup:
     return Markup("".join(parts))  # noqa: S704 - every text put into it went through escape()
 
 
-def bar_chart(bars: list[Bar], *, title: str) -> Markup:
-    """One stacked horizontal bar per row, its label and total above it."""
-    top = max((bar.total for bar in bars), default=0) or 1
+def bar_chart(bars: list[Bar], *, title: str, total_label: str = "") -> Markup:
+    """One stacked horizontal bar per row, its label and total (its counted segments) above it; the segments
+    that are not counted follow, and are named after the total."""
+    top = max((bar.length for bar in bars), default=0) or 1
     parts = [f'<figure class="chart bar-chart"><figcaption class="visually-hidden">{escape(title)}</figcaption>']
     for bar in bars:
+        extra = "".join(
+            f' <span class="bar-extra">+{segment.value} {escape(segment.label)}</span>'
+            for segment in bar.segments
+            if not segment.counted and segment.value
+        )
         parts.append(
             f'<div class="bar-row"><div class="bar-head"><span class="bar-label">{escape(bar.label)}</span>'
-            f'<span class="bar-total">{bar.total}</span></div>'
+            f'<span><span class="bar-total">{bar.total}</span>{extra}</span></div>'
             f'<svg class="bar" viewBox="0 0 {WIDTH} 10" preserveAspectRatio="none" role="img" '
-            f'aria-label="{escape(bar.describe())}" xmlns="http://www.w3.org/2000/svg">'
+            f'aria-label="{escape(bar.describe(total_label))}" xmlns="http://www.w3.org/2000/svg">'
             f'<rect class="chart-track" width="{WIDTH}" height="10"/>'
         )
         x = 0.0
@@ -88,13 +101,22 @@ def _day(day: dt.date) -> str:
     return f"{day:%b} {day.day}"
 
 
-def line_chart(series: dict[str, list[tuple[dt.date, int]]], *, title: str, height: int = 200) -> Markup:
-    """Lines over days: every series has a point for the same days, oldest first."""
+def line_chart(
+    series: dict[str, list[tuple[dt.date, int]]],
+    *,
+    title: str,
+    height: int = 200,
+    names: dict[str, str] | None = None,
+) -> Markup:
+    """Lines over days: every series has a point for the same days, oldest first. A series' key is a CSS class
+    suffix; `names` gives the words readers get for it (the key itself by default)."""
+    names = names or {}
     first = next(iter(series.values()), [])
     days = [day for day, _ in first]
     top = axis_top(max((value for points in series.values() for _, value in points), default=0))
     description = "; ".join(
-        f"{name}: " + ", ".join(f"{_day(day)} {value}" for day, value in points) for name, points in series.items()
+        f"{names.get(name, name)}: " + ", ".join(f"{_day(day)} {value}" for day, value in points)
+        for name, points in series.items()
     )
 
     def x_of(index: int) -> float:
@@ -132,7 +154,7 @@ def line_chart(series: dict[str, list[tuple[dt.date, int]]], *, title: str, heig
             )
     step = WIDTH / max(len(days), 1)
     for index, day in enumerate(days):  # an invisible column per day, for the tooltip
-        values = ", ".join(f"{points[index][1]} {name}" for name, points in series.items())
+        values = ", ".join(f"{points[index][1]} {names.get(name, name)}" for name, points in series.items())
         left = x_of(index) - step / 2 if len(days) > 1 else 0
         parts.append(
             f'<rect class="chart-hit" x="{_num(max(left, 0))}" y="0" width="{_num(step if len(days) > 1 else WIDTH)}" '

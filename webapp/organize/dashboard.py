@@ -18,7 +18,9 @@ from webapp.totals.service import CampaignTotals, Counts, breakdown, campaign_to
 
 CHART_TARGETS = 20  # bars on the chart; the table and the CSV have every target
 DAYS_MAX = 366  # the line chart shows at most the last year
-SERIES = (("sent", "sent"), ("handed_off", "handed off"), ("confirmed", "confirmed"), ("failed", "failed"))
+# The bars stack what the table's columns say, in its order: what went out (sent, confirmed), then the hand-offs
+# only shown. Failures are in the table and the figures, never in a bar: they reached nobody.
+SERIES = (("sent", "sent"), ("confirmed", "confirmed"), ("shown_only", "shown, not confirmed"))
 
 
 @dataclass
@@ -32,24 +34,26 @@ class Dashboard:
     personal_letters: int = 0
 
     def bar_chart(self):
-        rows = [t for t in self.totals.targets if t.sent or t.handed_off or t.failed or t.target_id in self._own][
-            :CHART_TARGETS
-        ]
+        rows = [t for t in self.totals.targets if t.sent or t.handed_off or t.target_id in self._own][:CHART_TARGETS]
         bars = [
-            Bar(row.name, tuple(Segment(key, getattr(row, key), label) for key, label in SERIES if key != "confirmed"))
+            Bar(
+                row.name,
+                tuple(Segment(key, getattr(row, key), label, counted=key != "shown_only") for key, label in SERIES),
+            )
             for row in rows
         ]
-        return bar_chart(bars, title=f"Letters per target, {self.campaign.title}")
+        return bar_chart(bars, title=f"Letters per target, {self.campaign.title}", total_label="went out")
 
     def line_chart(self):
         if not self.days:
             return None
         return line_chart(
             {
-                "letters": [(day, counts.letters) for day, counts in self.days],
-                "confirmed": [(day, counts.confirmed) for day, counts in self.days],
+                "went-out": [(day, counts.went_out) for day, counts in self.days],
+                "handed-off": [(day, counts.handed_off) for day, counts in self.days],
             },
             title=f"Letters and calls per day, {self.campaign.title}",
+            names={"went-out": "went out", "handed-off": "hand-offs shown"},
         )
 
     @property
@@ -107,7 +111,8 @@ def dashboard(campaign: Campaign) -> Dashboard:
 
 # ---- CSV ------------------------------------------------------------------------------------------------------
 
-COUNT_COLUMNS = ("sent", "handed_off", "confirmed", "failed", "letters")
+# `went_out` (sent + confirmed) is the number to quote; `shown_only` the hand-offs nobody confirmed finishing.
+COUNT_COLUMNS = ("went_out", "sent", "confirmed", "shown_only", "handed_off", "failed")
 
 
 def _safe(value) -> str | int | float:
@@ -128,7 +133,7 @@ def _csv(rows: Iterator[list]) -> Iterator[str]:
 
 
 def _count_cells(counts: Counts) -> list[int]:
-    return [counts.sent, counts.handed_off, counts.confirmed, counts.failed, counts.letters]
+    return [getattr(counts, column) for column in COUNT_COLUMNS]
 
 
 def totals_csv(campaign: Campaign) -> str:

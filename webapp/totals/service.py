@@ -52,12 +52,22 @@ class Counts:
     confirmed: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in COUNTED}
+        return {
+            **{name: getattr(self, name) for name in COUNTED},
+            "went_out": self.went_out,
+            "shown_only": self.shown_only,
+        }
 
     @property
-    def letters(self) -> int:
-        """Letters that went out or were handed off (failures and confirmations excluded)."""
-        return self.sent + self.handed_off
+    def went_out(self) -> int:
+        """The count that can be quoted: letters the supporter's own mail server accepted (`sent`) and hand-offs
+        the supporter said they finished (`confirmed`). A hand-off page that was only shown is not in it."""
+        return self.sent + self.confirmed
+
+    @property
+    def shown_only(self) -> int:
+        """Hand-offs given to supporters (mail app, form, call, print) that nobody confirmed finishing."""
+        return max(self.handed_off - self.confirmed, 0)
 
 
 @dataclass

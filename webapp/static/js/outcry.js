@@ -139,9 +139,7 @@
     var section = document.querySelector("[data-totals-url]");
     if (!section) return;
     poll(section.getAttribute("data-totals-url"), 10000, function (data) {
-      var all = section.querySelector('[data-total="all"]');
-      if (all) all.textContent = data.totals.sent + data.totals.handed_off;
-      ["sent", "handed_off", "confirmed"].forEach(function (name) {
+      ["went_out", "sent", "handed_off", "confirmed", "shown_only"].forEach(function (name) {
         var span = section.querySelector('[data-total="' + name + '"]');
         if (span) span.textContent = data.totals[name];
       });
