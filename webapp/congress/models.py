@@ -58,3 +58,20 @@ class CongressDataset(db.Model):
     version: Mapped[str] = mapped_column(String(32))
     loaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class FormLink(db.Model):
+    """A contact-form link an organizer entered for a member of Congress (448 of 537 have none in the data).
+
+    The member's `contact_form` holds it, so every page and lookup reads one field; this row says who entered it
+    and what the data said, so `flask congress load` keeps it and removing it gives the data's link back.
+    """
+
+    __tablename__ = "congress_form_links"
+
+    target_id: Mapped[str] = mapped_column(ForeignKey(Target.id), primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    # What the Congress data says for this member as of the last load or entry (None: no link).
+    data_url: Mapped[str | None] = mapped_column(String(500))
+    entered_by: Mapped[str] = mapped_column(String(254))
+    entered_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

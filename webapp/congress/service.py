@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from webapp.congress.models import SUPPLEMENT, ZCTA, CongressDataset, DistrictOffice, ZipDistrict
+from webapp.congress.models import SUPPLEMENT, ZCTA, CongressDataset, DistrictOffice, FormLink, ZipDistrict
 from webapp.extensions import db
 from webapp.models import LEGISLATOR_KINDS, Target, utcnow
 
@@ -771,6 +772,8 @@ class LoadReport:
     offices_updated: int = 0
     details: list[str] = field(default_factory=list)  # one line per member added, removed or updated
     first_load: bool = False  # no members were loaded before: the details would just list all of Congress
+    form_links_kept: int = 0  # contact-form links organizers entered, kept over the data
+    form_links_differ: list[str] = field(default_factory=list)  # … where the data now has a different link
     lines: list[str] = field(default_factory=list)  # what the command prints
 
     @property
@@ -793,7 +796,26 @@ def _label(target_id: str, values: dict[str, Any]) -> str:
     return f"{values['name']} ({values['extra'].get('role', values['kind'])}, {party}-{seat}, {target_id})"
 
 
+def _keep_form_links(wanted: dict[str, dict[str, Any]], report: LoadReport) -> None:
+    """Links organizers entered stay what supporters get; each row learns what the new data says, so that removing
+    the link gives that back, and the report names the members whose data now has a link of its own."""
+    for link in db.session.scalars(select(FormLink).order_by(FormLink.target_id)):
+        values = wanted.get(link.target_id)
+        if values is None:
+            continue  # no longer in office: the link waits in case they come back
+        data_url = values["contact_form"]
+        if data_url and data_url != link.url and data_url != link.data_url:
+            report.form_links_differ.append(
+                f"  kept the contact form {link.entered_by} entered for {values['name']} ({link.target_id}): "
+                f"{link.url}; the data now has {data_url}"
+            )
+        link.data_url = data_url
+        values["contact_form"] = link.url
+        report.form_links_kept += 1
+
+
 def _sync_legislators(wanted: dict[str, dict[str, Any]], report: LoadReport) -> dict[str, str]:
+    _keep_form_links(wanted, report)
     existing = {
         target.id: target
         for target in db.session.scalars(
@@ -914,8 +936,11 @@ def load_congress(
         raise
     if has_app_context():
         get_cache().invalidate()
+    kept = [f"contact forms organizers entered: {report.form_links_kept} kept", *report.form_links_differ]
     if not report.changed:
         report.lines = [f"Congress data: no changes ({summary})."]
+        if report.form_links_kept:
+            report.lines += kept
         return report
     report.lines = [
         f"Congress data loaded ({summary}).",
@@ -927,6 +952,8 @@ def load_congress(
     ]
     if skipped:
         report.lines.append(f"  skipped {skipped} office(s) of members not in the legislators file")
+    if report.form_links_kept:
+        report.lines += kept
     return report
 
 
@@ -937,4 +964,94 @@ def ensure_loaded() -> bool:
     if has_dataset and has_members:
         return False
     load_congress()
+    return True
+
+
+# ---------------------------------------------------------------- contact-form links organizers enter
+
+# Where each chamber's members keep their websites (every one in the data is on these).
+CHAMBER_DOMAINS = {"senator": "senate.gov", "representative": "house.gov", "delegate": "house.gov"}
+FORM_LINK_MAX = 500
+
+
+def _site(host: str) -> str:
+    return host.lower().removeprefix("www.")
+
+
+def form_link_problem(target: Target, url: str) -> str | None:
+    """Why `url` can't be `target`'s contact form, in a sentence; None when it can.
+
+    The link must be an https:// page on the member's own website (their `website` host, with or without
+    `www.`), or on their chamber's domain when no website is known: a mistyped or hostile link can then
+    never send supporters, with their name and address, anywhere but the member's office.
+    """
+    url = url.strip()
+    domain = CHAMBER_DOMAINS.get(target.kind)
+    if domain is None:
+        return f"{target.name} is not a member of Congress."
+    if not url:
+        return "Paste the address of their contact form."
+    if len(url) > FORM_LINK_MAX or any(c.isspace() or ord(c) < 32 for c in url):
+        return f"That doesn't look like a web address (no spaces, up to {FORM_LINK_MAX} characters)."
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "That doesn't look like a web address."
+    own = _site(urlsplit(target.website).hostname or "") if target.website else ""
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password or port not in (None, 443):
+        where = own or f"a {domain} site"
+        return f"Use the https:// address of the form on {where}, like https://{own or 'name.' + domain}/contact."
+    host = _site(parts.hostname)
+    if own and host != own:
+        return f"Use a page on {target.name}'s own website, {own}: the form supporters fill in must be their office's."
+    if not own and host != domain and not host.endswith("." + domain):
+        chamber = "Senate" if domain == "senate.gov" else "House"
+        return f"Use a page on {domain}, where members of the {chamber} keep their websites."
+    return None
+
+
+def form_links() -> dict[str, FormLink]:
+    return {link.target_id: link for link in db.session.scalars(select(FormLink))}
+
+
+def _new_version() -> None:
+    """Tell every process's lookup cache that members changed (as a load does)."""
+    dataset = db.session.scalar(select(CongressDataset).order_by(CongressDataset.id).limit(1))
+    if dataset is not None:
+        dataset.version = uuid.uuid4().hex
+
+
+def set_form_link(target: Target, url: str, entered_by: str) -> FormLink:
+    """Make `url` the member's contact form, kept over the data by later loads (committed).
+
+    Callers check who may (webapp/organize/permissions.py) and `form_link_problem` first.
+    """
+    problem = form_link_problem(target, url)
+    if problem is not None:
+        raise ValueError(problem)
+    link = db.session.get(FormLink, target.id)
+    if link is None:
+        link = FormLink(target_id=target.id, data_url=target.contact_form)
+        db.session.add(link)
+    link.url, link.entered_by, link.entered_at = url.strip(), entered_by, utcnow()
+    target.contact_form = link.url
+    _new_version()
+    db.session.commit()
+    if has_app_context():
+        get_cache().invalidate()
+    return link
+
+
+def remove_form_link(target: Target) -> bool:
+    """Drop the link an organizer entered; the member gets the data's link back, if it has one (committed)."""
+    link = db.session.get(FormLink, target.id)
+    if link is None:
+        return False
+    target.contact_form = link.data_url
+    db.session.delete(link)
+    _new_version()
+    db.session.commit()
+    if has_app_context():
+        get_cache().invalidate()
     return True

@@ -109,3 +109,23 @@ def check(
 def may_update(actor: Actor, campaign: Campaign, target: Target) -> bool:
     """Whether the edit form should offer to save this campaign target (the save asks `check` again)."""
     return refusal(actor, campaign, target.id, "update", target=target) is None
+
+
+def form_link_refusal(actor: Actor, campaign: Campaign, target: Target, *, entered: bool) -> str | None:
+    """Why `actor` may not set or remove a member of Congress's contact-form link through `campaign`; None when
+    they may. The one exception to "members come only from the Congress data", for that one field.
+
+    Every campaign that writes to Congress shares the member, so the link is held to the member's own website
+    (webapp/congress/service.py, `form_link_problem`) and every entry names who made it. An organizer of a
+    campaign that writes to Congress may fill in a missing link or change one an organizer entered (`entered`);
+    replacing a link that comes from the data takes an admin.
+    """
+    if not _runs(actor, campaign):
+        return f"You don't run the campaign “{campaign.title}”."
+    if not campaign.congress:
+        return f"“{campaign.title}” doesn't write to members of Congress, so it can't change their contact forms."
+    if not target.is_legislator or not target.active:
+        return f"{target.name} is not a serving member of Congress."
+    if target.contact_form and not entered and not (isinstance(actor, Operator) or actor.is_admin):
+        return f"The Congress data gives {target.name}'s contact form; only an admin can replace it."
+    return None

@@ -24,6 +24,7 @@ from webapp.extensions import db, login_manager
 from webapp.letters.rendering import SAMPLE_SUPPORTER
 from webapp.models import TARGET_KINDS, Campaign, utcnow
 from webapp.organize import accounts, dashboard, permissions, service
+from webapp.organize import congress as congress_links
 from webapp.organize.forms import (
     ActionForm,
     CampaignForm,
@@ -665,6 +666,69 @@ def restore(slug: str, template_slug: str, version: str):
             return redirect(url_for("organize.versions", slug=slug, template_slug=template_slug))
         flash(f"Version {version} is back, saved as version {template.version}.", "ok")
     return redirect(url_for("organize.letter", slug=slug, template_slug=template_slug))
+
+
+# ---- members of Congress: contact-form links -------------------------------------------------------------------
+
+
+def _congress_page(campaign: Campaign, errors: dict[str, str] | None = None, status: int = 200):
+    if not campaign.congress:
+        abort(404)
+    state = (request.values.get("state") or "").strip().upper()[:2]
+    query = (request.values.get("q") or "").strip()[:100]
+    missing_only = request.values.get("all") != "1"
+    rows, matched = (
+        congress_links.member_rows(state=state, query=query, missing_only=missing_only) if state or query else ([], 0)
+    )
+    return (
+        render_template(
+            "organize/congress.html",
+            campaign=campaign,
+            states=congress_links.states(),
+            rows=rows,
+            matched=matched,
+            state=state,
+            query=query,
+            missing_only=missing_only,
+            errors=errors or {},
+            values=request.form if request.method == "POST" else {},
+            is_admin=_organizer().is_admin,
+            tab="congress",
+        ),
+        status,
+    )
+
+
+@bp.route("/c/<slug>/congress")
+def congress(slug: str):
+    return _congress_page(_campaign(slug))
+
+
+@bp.route("/c/<slug>/congress/<target_id>/form-link", methods=["POST"])
+def congress_form_link(slug: str, target_id: str):
+    found = _campaign(slug)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    remove = request.form.get("action") == "remove"
+    try:
+        if remove:
+            congress_links.remove_form_link(_organizer(), found, target_id)
+        else:
+            congress_links.save_form_link(_organizer(), found, target_id, request.form.get("url") or "")
+    except service.Invalid as exc:
+        return _congress_page(found, {target_id: " ".join(exc.errors.get("url", []))}, 422)
+    flash("Removed: supporters get the link from the Congress data again." if remove else "Saved: supporters "
+          "writing to this member now get their contact form.", "ok")  # fmt: skip
+    return redirect(
+        url_for(
+            "organize.congress",
+            slug=slug,
+            state=request.form.get("state") or None,
+            q=request.form.get("q") or None,
+            all=request.form.get("all") or None,
+            _anchor=f"member-{target_id}",
+        )
+    )
 
 
 # ---- dashboard and exports ------------------------------------------------------------------------------------
