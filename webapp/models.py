@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.letters import framing
 
 
 def utcnow() -> dt.datetime:
@@ -240,10 +241,18 @@ class LetterTemplate(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
     # Characters of their own words a supporter must write to send this letter (0: no minimum).
     min_note_length: Mapped[int] = mapped_column(Integer, default=0)
+    # Add "Dear …," before the body and the supporter's note and "Sincerely, <name>" after it
+    # (webapp/letters/framing.py): the organizer writes only what the letter says.
+    salutation_and_signoff: Mapped[bool] = mapped_column(Boolean, default=False)
     # Retired templates stay for the letters that used them but are no longer offered.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     campaign: Mapped[Campaign] = relationship(back_populates="templates")
+
+    @property
+    def full_body(self) -> str:
+        """The body template that is rendered for supporters: framed when the template asks for it."""
+        return framing.full_body(self.body, bool(self.salutation_and_signoff))
 
     def fits(self, target: Target) -> bool:
         return target.id in self.target_ids or target.kind in self.target_kinds

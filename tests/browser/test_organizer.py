@@ -49,6 +49,7 @@ def test_organizer_fixes_a_refused_letter_previews_it_and_publishes_it(new_page,
     page.get_by_label("Name supporters pick it by").fill("Ask Dana to open the records")
     page.get_by_label("Dana Example").check()
     page.get_by_label("Subject").fill("Open the records, {{ target.name }}")
+    page.get_by_label("Add “Dear …,” and the sign-off for me").uncheck()  # this letter has its own
     page.get_by_label("Letter", exact=True).fill(BROKEN)
     page.get_by_role("button", name="Save the letter").click()
 
@@ -91,6 +92,53 @@ def test_organizer_fixes_a_refused_letter_previews_it_and_publishes_it(new_page,
     supporter.get_by_role("button", name="Preview my letter").click()
     expect(supporter.locator("textarea").first).to_contain_text("so that families can find each other.")
     screenshot(supporter, "3-supporter-sees-the-new-letter")
+
+
+def test_insert_a_field_buttons_write_the_template_code_where_the_cursor_is(new_page, own_campaign):
+    page = new_page()
+    log_in(page, ORGANIZER)
+    page.goto(f"/organize/c/{own_campaign}/letters/new")
+    page.get_by_label("Name supporters pick it by").fill("Ask Dana, in our words")
+    page.get_by_label("Dana Example").check()
+    expect(page.get_by_label("Add “Dear …,” and the sign-off for me")).to_be_checked()  # new letters are framed
+    fields = page.get_by_role("group", name="Insert where the cursor is:")
+    expect(fields).to_be_visible()
+
+    subject = page.get_by_label("Subject")
+    subject.fill("Open the records, ")
+    subject.press("End")
+    fields.get_by_role("button", name="Target's name").click()
+    expect(subject).to_have_value("Open the records, {{ target.name }}")
+
+    body = page.get_by_label("Letter", exact=True)
+    body.fill("My name is  and I live in ZIP code .")
+    body.evaluate("area => area.setSelectionRange(11, 11)")  # between the two spaces
+    fields.get_by_role("button", name="Supporter's name").click()
+    expect(body).to_have_value("My name is {{ supporter.name }} and I live in ZIP code .")
+    body.evaluate("area => area.setSelectionRange(area.value.length - 1, area.value.length - 1)")  # before the dot
+    fields.get_by_role("button", name="Their ZIP code").click()
+    expect(body).to_have_value("My name is {{ supporter.name }} and I live in ZIP code {{ supporter.zip }}.")
+
+    page.locator("[data-preview-target]").select_option("dana-example")
+    preview = page.locator("[data-preview-body]")
+    expect(preview).to_contain_text("Dear Ms. Example,")  # the frame, added for the organizer
+    expect(preview).to_contain_text("My name is Alex Rivera and I live in ZIP code 94110.")
+    expect(preview).to_contain_text("I am a pediatric nurse")  # the supporter's own words, placed by the frame
+    expect(preview).to_contain_text("Sincerely,\nAlex Rivera")
+    expect(page.locator("[data-preview-subject]")).to_have_text("Open the records, Dana Example")
+    screenshot(page, "5-organizer-insert-fields")
+    page.get_by_role("button", name="Save the letter").click()
+    expect(page.locator(".flash-ok")).to_contain_text("version 1")
+    expect(page.get_by_label("Letter", exact=True)).to_have_value(
+        "My name is {{ supporter.name }} and I live in ZIP code {{ supporter.zip }}.\n"
+    )
+
+    phone = new_page(width=390, height=844, mobile=True)
+    log_in(phone, ORGANIZER)
+    phone.goto(f"/organize/c/{own_campaign}/letters/ask-dana-in-our-words")
+    phone.get_by_role("group", name="Insert where the cursor is:").get_by_role("button", name="Their own words").click()
+    expect(phone.get_by_label("Letter", exact=True)).to_have_value(re.compile(r"\{\{ supporter\.note \}\}"))
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
 
 
 def _seed_letters(app) -> None:

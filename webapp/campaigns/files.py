@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from webapp.letters.rendering import check_template
+from webapp.letters import framing
 from webapp.letters.validation import NOTE_MAX
 from webapp.models import ALL_CHANNELS, CALL, TARGET_KINDS
 
@@ -38,6 +38,7 @@ class TemplateSpec:
     channels: list[str] = field(default_factory=list)
     position: int = 0
     min_note_length: int = 0  # characters of their own words a supporter must write (0: none)
+    salutation_and_signoff: bool = False  # "Dear …," and "Sincerely, <name>" added around the body
 
 
 @dataclass
@@ -101,8 +102,11 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
         channels=_list_of_str(meta.get("channels"), f"{where}: channels"),
         position=int(meta.get("position", 0)),
         min_note_length=_min_note_length(meta.get("min_note_length", 0), where),
+        salutation_and_signoff=meta.get("salutation_and_signoff", False),
     )
-    unknown_keys = set(meta) - {"name", "subject", "targets", "kinds", "channels", "position", "min_note_length"}
+    unknown_keys = set(meta) - {
+        "name", "subject", "targets", "kinds", "channels", "position", "min_note_length", "salutation_and_signoff",
+    }  # fmt: skip
     if unknown_keys:
         raise CampaignFileError(f"{where}: unknown settings {sorted(unknown_keys)}")
     if not spec.targets and not spec.kinds:
@@ -119,8 +123,18 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
         raise CampaignFileError(f"{where}: a call script has channels: [call] and nothing else")
     if spec.min_note_length and spec.channels == [CALL]:
         raise CampaignFileError(f"{where}: a call script has no personal note, so it can't ask for a minimum length")
+    if not isinstance(spec.salutation_and_signoff, bool):
+        raise CampaignFileError(f"{where}: salutation_and_signoff must be true or false")
+    if spec.salutation_and_signoff and spec.channels == [CALL]:
+        raise CampaignFileError(f"{where}: a call script is spoken, so it has no salutation or sign-off to add")
     kinds = sorted({*spec.kinds, *(known_targets[t] for t in spec.targets)})
-    problems = check_template(spec.subject, spec.body, target_kinds=kinds, require_note=spec.channels != [CALL])
+    problems = framing.problems(
+        spec.subject,
+        spec.body,
+        salutation_and_signoff=spec.salutation_and_signoff,
+        target_kinds=kinds,
+        require_note=spec.channels != [CALL],
+    )
     if problems:
         raise CampaignFileError(f"{where}: " + "; ".join(str(p) for p in problems))
     return spec
@@ -284,6 +298,8 @@ def template_text(spec: TemplateSpec) -> str:
     meta["position"] = spec.position
     if spec.min_note_length:
         meta["min_note_length"] = spec.min_note_length
+    if spec.salutation_and_signoff:
+        meta["salutation_and_signoff"] = True
     meta["subject"] = spec.subject
     return "---\n" + _yaml(meta) + "---\n" + normalize_body(spec.body)
 
@@ -313,4 +329,8 @@ def write_campaign(spec: CampaignSpec, root: Path) -> list[str]:
 
 def digest(spec: CampaignSpec) -> str:
     """A fingerprint of everything a campaign folder says, to tell whether it changed since the last load."""
-    return hashlib.sha256(json.dumps(asdict(spec), sort_keys=True, default=str).encode()).hexdigest()
+    data = asdict(spec)
+    for template in data["templates"]:
+        if not template["salutation_and_signoff"]:
+            del template["salutation_and_signoff"]  # so a folder loaded before the option existed stays unchanged
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()

@@ -141,6 +141,7 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
             "target_kinds": template_spec.kinds,
             "channels": template_spec.channels,
             "min_note_length": template_spec.min_note_length,
+            "salutation_and_signoff": template_spec.salutation_and_signoff,
             "subject": template_spec.subject,
             "body": template_spec.body,
         }
@@ -216,6 +217,7 @@ def campaign_spec(campaign: Campaign) -> CampaignSpec:
                 channels=list(template.channels or []),
                 position=index,  # what a load gives them, so exporting again writes the same files
                 min_note_length=template.min_note_length or 0,
+                salutation_and_signoff=bool(template.salutation_and_signoff),
             )
             for index, template in enumerate(
                 sorted(active_templates(campaign), key=lambda t: (t.position or 0, t.slug))

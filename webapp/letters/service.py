@@ -159,12 +159,12 @@ def draft_letters(
         try:
             full = render(
                 template.subject,
-                template.body,
+                template.full_body,
                 context_for(supporter=supporter.variables(), target=target_vars, campaign=campaign_vars, today=today),
             )
             baseline = render(
                 template.subject,
-                template.body,
+                template.full_body,
                 context_for(
                     supporter=supporter.variables(with_note=False),
                     target=target_vars,

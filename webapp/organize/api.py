@@ -70,6 +70,7 @@ class TemplateIn(_Strict):
     kinds: list[str] = Field(default_factory=list, max_length=20)
     channels: list[str] = Field(min_length=1, max_length=10)
     min_note_length: int = Field(default=0, ge=0)
+    salutation_and_signoff: bool = False
     active: bool | None = None
     base_version: int | None = None
 
@@ -196,6 +197,7 @@ def template_view(template) -> dict[str, Any]:
         "kinds": template.target_kinds,
         "channels": template.channels,
         "min_note_length": template.min_note_length or 0,
+        "salutation_and_signoff": bool(template.salutation_and_signoff),
         "version": template.version,
         "active": template.active,
         "versions": [
@@ -284,6 +286,7 @@ def save_template(slug: str):
             channels=data.channels,
             min_note_length=data.min_note_length,
             slug=data.slug,
+            salutation_and_signoff=data.salutation_and_signoff,
         ),
         author=f"api: {_organizer().email}",
         slug=existing.slug if existing else None,

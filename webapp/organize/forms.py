@@ -143,6 +143,7 @@ class TemplateForm(FlaskForm):
         render_kw={"min": 0, "max": validation.NOTE_MAX, "inputmode": "numeric"},
     )
     subject = StringField("Subject", render_kw={"maxlength": 1000, "spellcheck": "true"})
+    salutation_and_signoff = BooleanField("Add “Dear …,” and the sign-off for me")
     body = TextAreaField("Letter", render_kw={"rows": 22, "spellcheck": "true"})
     base_version = HiddenField()
 

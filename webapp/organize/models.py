@@ -98,6 +98,7 @@ class TemplateVersion(db.Model):
     target_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     min_note_length: Mapped[int] = mapped_column(Integer, default=0)
+    salutation_and_signoff: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # Who saved it: an organizer's email, "files" for `flask campaigns load`, "api: <email>" for the API.
     author: Mapped[str] = mapped_column(String(254), default="")
@@ -118,6 +119,7 @@ class TemplateVersion(db.Model):
             target_kinds=list(template.target_kinds or []),
             channels=list(template.channels or []),
             min_note_length=template.min_note_length or 0,
+            salutation_and_signoff=bool(template.salutation_and_signoff),
             author=author[:254],
             note=note[:200],
         )

@@ -18,12 +18,11 @@ from sqlalchemy import func, select
 from webapp.campaigns.files import TARGET_FIELDS, TARGET_TEXT_FIELDS, normalize_body
 from webapp.campaigns.service import active_templates
 from webapp.extensions import db
-from webapp.letters import validation
+from webapp.letters import framing, validation
 from webapp.letters.rendering import (
     SAMPLE_SUPPORTER,
     SAMPLE_TARGETS,
     LetterTemplateError,
-    check_template,
     context_for,
     render,
 )
@@ -99,6 +98,21 @@ VARIABLES: tuple[tuple[str, str], ...] = (
     ("campaign.title", "the campaign's title"),
     ("campaign.slug", "the campaign's address"),
     ("today", "the date, e.g. November 29, 2026"),
+)
+
+# The insert-a-field buttons above the letter in the editor: the fields organizers reach for, in plain words.
+FIELD_BUTTONS: tuple[tuple[str, str], ...] = (
+    ("supporter.name", "Supporter's name"),
+    ("supporter.first_name", "Their first name"),
+    ("supporter.note", "Their own words"),
+    ("supporter.zip", "Their ZIP code"),
+    ("supporter.address", "Their address"),
+    ("target.salutation", "How to address the target"),
+    ("target.name", "Target's name"),
+    ("target.title", "Target's title"),
+    ("target.organization", "Target's organization"),
+    ("campaign.title", "Campaign title"),
+    ("today", "Today's date"),
 )
 
 
@@ -682,6 +696,7 @@ class TemplateInput:
     channels: list[str] = field(default_factory=list)
     min_note_length: int = 0
     slug: str = ""
+    salutation_and_signoff: bool = False
 
     def content(self) -> dict[str, Any]:
         return {
@@ -692,6 +707,7 @@ class TemplateInput:
             "target_kinds": list(dict.fromkeys(self.target_kinds)),
             "channels": list(dict.fromkeys(self.channels)),
             "min_note_length": int(self.min_note_length or 0),
+            "salutation_and_signoff": bool(self.salutation_and_signoff),
         }
 
 
@@ -736,8 +752,18 @@ def check_template_input(
     elif minimum and content["channels"] == [CALL]:
         errors["min_note_length"] = ["A call script has no personal note, so it can't ask for one."]
     is_call = content["channels"] == [CALL]
+    if is_call and content["salutation_and_signoff"]:
+        errors["salutation_and_signoff"] = [
+            "A call script is spoken, so there is no salutation or sign-off to add: turn this off for calls."
+        ]
     kinds = template_kinds(campaign, content["target_ids"], content["target_kinds"])
-    problems = check_template(content["subject"], content["body"], target_kinds=kinds or None, require_note=not is_call)
+    problems = framing.problems(
+        content["subject"],
+        content["body"],
+        salutation_and_signoff=content["salutation_and_signoff"],
+        target_kinds=kinds or None,
+        require_note=not is_call,
+    )
     return errors, problems
 
 
@@ -897,6 +923,7 @@ def restore_version(campaign: Campaign, template: LetterTemplate, version: int, 
         target_kinds=list(old.target_kinds),
         channels=list(old.channels),
         min_note_length=old.min_note_length,
+        salutation_and_signoff=bool(old.salutation_and_signoff),
     )
     errors, problems = check_template_input(campaign, data)
     if errors or problems:
@@ -943,6 +970,7 @@ def preview(
     channels: list[str] | None = None,
     target_ids: list[str] | None = None,
     target_kinds: list[str] | None = None,
+    salutation_and_signoff: bool = False,
 ) -> dict[str, Any]:
     """The letter as a sample supporter would see it for one target, and every problem the save would refuse."""
     targets = preview_targets(campaign)
@@ -950,7 +978,10 @@ def preview(
     is_call = (channels or []) == [CALL]
     kinds = template_kinds(campaign, target_ids or [], target_kinds or [])
     normalized = normalize_body(body)
-    problems = check_template(subject, normalized, target_kinds=kinds or None, require_note=not is_call)
+    framed = salutation_and_signoff and not is_call
+    problems = framing.problems(
+        subject, normalized, salutation_and_signoff=framed, target_kinds=kinds or None, require_note=not is_call
+    )
     result: dict[str, Any] = {
         "target": target.label if target else "",
         "problems": [problem_view(p, subject, body) for p in problems],
@@ -964,9 +995,9 @@ def preview(
         supporter=supporter, target=target.variables, campaign={"title": campaign.title, "slug": campaign.slug}
     )
     try:
-        letter = render(subject, normalized, context)
+        letter = render(subject, framing.full_body(normalized, framed), context)
     except LetterTemplateError as exc:
-        view = problem_view(exc, subject, body)
+        view = problem_view(framing.in_own_words(exc, normalized) if framed else exc, subject, body)
         if view not in result["problems"]:
             result["problems"].append(view)
         return result

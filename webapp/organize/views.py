@@ -21,6 +21,7 @@ from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
 from webapp.extensions import db, login_manager
+from webapp.letters import framing
 from webapp.letters.rendering import SAMPLE_SUPPORTER
 from webapp.models import TARGET_KINDS, Campaign, utcnow
 from webapp.organize import accounts, dashboard, permissions, service
@@ -495,6 +496,7 @@ def _template_input(form: TemplateForm) -> service.TemplateInput:
         channels=form.channels.data or [],
         min_note_length=form.min_note_length.data or 0,
         slug=form.slug.data or "",
+        salutation_and_signoff=bool(form.salutation_and_signoff.data),
     )
 
 
@@ -513,6 +515,8 @@ def _editor(campaign: Campaign, form: TemplateForm, template=None, problems=None
             preview_targets=service.preview_targets(campaign),
             preview_default=_preview_default(form),
             variables=service.VARIABLES,
+            fields=service.FIELD_BUTTONS,
+            frame=framing,
             sample=SAMPLE_SUPPORTER,
             tab="letters",
         ),
@@ -527,16 +531,8 @@ def _preview_default(form: TemplateForm) -> str:
     return f"sample-{form.target_kinds.data[0]}" if form.target_kinds.data else ""
 
 
-STARTER_BODY = """Dear {{ target.salutation }},
-
-Write the letter here, in your campaign's words.
-
-{% if supporter.note %}
-{{ supporter.note }}
-
-{% endif %}
-Sincerely,
-{{ supporter.name }}
+# A new letter starts framed: "Dear …," and the sign-off are added (webapp/letters/framing.py), so this is all of it.
+STARTER_BODY = """Write the letter here, in your campaign's words: what has happened, and what you ask them to do.
 """
 
 
@@ -546,6 +542,7 @@ def new_letter(slug: str):
     form = _template_form(found, TemplateForm())
     if request.method == "GET":
         form.body.data = STARTER_BODY
+        form.salutation_and_signoff.data = True
         form.channels.data = ["smtp", "mailto", "print"] if not found.congress else ["contact_form", "print"]
         return _editor(found, form)
     if not form.validate_on_submit():
@@ -611,6 +608,7 @@ def preview(slug: str):
             channels=strings("channels"),
             target_ids=strings("target_ids"),
             target_kinds=strings("target_kinds"),
+            salutation_and_signoff=data.get("salutation_and_signoff") is True,
         )
     )
 

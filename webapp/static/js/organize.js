@@ -1,5 +1,6 @@
-// The organizer workspace's script: the letter editor's live preview, jumping to a template error's line,
-// and "are you sure?" for buttons that change what supporters see. Every page works without it.
+// The organizer workspace's script: the letter editor's live preview and insert-a-field buttons, jumping to a
+// template error's line, and "are you sure?" for buttons that change what supporters see. Every page works
+// without it.
 (function () {
   "use strict";
 
@@ -43,6 +44,7 @@
         target: target.value,
         with_note: note.checked,
         channels: checked(form, "channels"),
+        salutation_and_signoff: !!(form.elements.salutation_and_signoff && form.elements.salutation_and_signoff.checked),
         target_ids: checked(form, "target_ids"),
         target_kinds: checked(form, "target_kinds")
       };
@@ -103,6 +105,30 @@
     request();
   }
 
+  // Insert-a-field buttons: the field's template code goes where the cursor was, in the subject or the letter
+  // (the letter unless the subject was the last one typed in), and the preview follows.
+  function setupInsertButtons() {
+    var bar = document.querySelector("[data-insert-fields]");
+    var form = document.getElementById("template-form");
+    if (!bar || !form) return;
+    var body = form.elements.body;
+    var last = body;
+    [form.elements.subject, body].forEach(function (box) {
+      if (box) box.addEventListener("focus", function () { last = box; });
+    });
+    bar.hidden = false;
+    bar.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-insert]");
+      if (!button) return;
+      var text = button.getAttribute("data-insert");
+      var start = last.selectionStart, end = last.selectionEnd;
+      if (typeof start !== "number") { start = end = last.value.length; }
+      last.setRangeText(text, start, end, "end");
+      last.focus();
+      last.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
+
   function setupErrorLine() {
     var area = document.querySelector("textarea[data-error-line]");
     if (!area) return;
@@ -120,6 +146,7 @@
   onReady(function () {
     setupConfirmations();
     setupPreview();
+    setupInsertButtons();
     setupErrorLine();
   });
 })();
