@@ -6,20 +6,20 @@ from celery import Celery, shared_task
 from kombu.exceptions import ChannelError
 from sqlalchemy.exc import DBAPIError
 
+from webapp import outbox
 from webapp.delivery import service
 from webapp.extensions import DELIVERY_QUEUE
-from webapp.letters.service import enqueue
 
 
 @shared_task(name="tasks.delivery.send_submission", bind=True, max_retries=None)
 def send_submission(self, submission_id: str) -> None:
-    """Send a submission's due letters over one connection to the supporter's mail server."""
+    """Send a submission's due letters in one conversation with the supporter's mail server."""
     try:
         service.deliver_submission(submission_id)
     except service.RetryLater as exc:
         raise self.retry(countdown=exc.countdown, exc=exc) from None
     except DBAPIError as exc:
-        if not service.database_unreachable(exc):
+        if not outbox.database_unreachable(exc):
             raise
         # The database went away (a restart, a failover). Letters this run claimed wait for their lease;
         # the rest are taken by this retry, soon, instead of by the sweeper, later.
@@ -29,9 +29,9 @@ def send_submission(self, submission_id: str) -> None:
 @shared_task(name="tasks.delivery.sweep_outbox", bind=True)
 def sweep_outbox(self) -> int:
     """Re-queue letters whose lease ran out: lost messages, killed workers, a flushed broker."""
-    submission_ids = service.sweep_outbox(backlog=waiting_deliveries(self.app))
+    submission_ids = outbox.sweep(backlog=waiting_deliveries(self.app))
     for submission_id in submission_ids:
-        enqueue(submission_id)
+        outbox.enqueue(submission_id)
     service.forget_finished_credentials()
     return len(submission_ids)
 

@@ -353,7 +353,7 @@ def test_workers_scale():
     assert [name for name, svc in SERVICES.items() if "container_name" in svc] == []
     assert RESOLVED["services"]["worker"]["deploy"]["replicas"] == "1"
     assert resolve(COMPOSE, FILLED_ENV | {"WORKER_REPLICAS": "4"})["services"]["worker"]["deploy"]["replicas"] == "4"
-    assert "--concurrency=${WORKER_CONCURRENCY:-4}" in worker["command"]
+    assert "--concurrency=${WORKER_CONCURRENCY:-200}" in worker["command"] and "--pool=threads" in worker["command"]
 
 
 def test_redis_and_postgres_keep_their_data_on_named_volumes():
@@ -533,7 +533,7 @@ def test_the_app_delivers_to_the_dev_mail_catcher_over_verified_starttls(tmp_pat
             subject="Trying the dev profile",
             body="This letter went through the mail catcher.",
         )
-        smtp.send(connection, letter)
+        smtp.send(connection, letter, timeout=5)
         smtp.close(connection)
         # Python 3.13 verifies strictly by default; the dev certificate must pass that too.
         strict = ssl.create_default_context(cafile=str(certs / "ca.pem"))

@@ -10,6 +10,8 @@ from sqlalchemy import select
 from tests.support.letters import LAUNCH, un_letter
 from tests.support.mailserver import PASSWORD
 from tests.support.waiting import wait_for
+from webapp.delivery import credentials
+from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db, get_redis
 from webapp.models import Letter, Submission
 
@@ -274,3 +276,99 @@ def test_refused_smtp_host_is_a_field_error_and_nothing_is_written(client, suppo
     assert "this server itself" in response.get_json()["errors"]["smtp.host"][0]
     with app.app_context():
         assert db.session.scalar(select(Letter.id).limit(1)) is None
+
+
+def _queue_own_email(app, client, supporter, server, *, sender: str | None = None, password: str = PASSWORD) -> str:
+    """A submission whose one letter waits for the worker, written around the intake's checks (for what the
+    worker must handle however the letter got there); returns the letter's id once it is queued."""
+    created = client.post("/api/v1/submissions", json=un_letter(supporter)).get_json()
+    with app.app_context():
+        submission = db.session.get(Submission, created["id"])
+        if sender is not None:
+            submission.supporter_email = sender
+        letter = submission.letters[0]
+        letter.channel, letter.status, letter.recipient = "smtp", "queued", "petitions@ohchr.org"
+        letter_id = letter.id
+        db.session.commit()
+        credentials.store(created["id"], SmtpAccount(**{**server.smtp_settings(), "password": password}))
+    app.extensions["celery"].send_task("tasks.delivery.send_submission", args=[created["id"]])
+    return letter_id
+
+
+def _finished(app, letter_id: str) -> Letter:
+    with app.app_context():
+
+        def done():
+            letter = db.session.get(Letter, letter_id, populate_existing=True)
+            return letter if letter.status in ("sent", "failed") else None
+
+        return wait_for(done, what=f"letter {letter_id} to finish")
+
+
+def test_a_non_ascii_sender_is_a_permanent_failure_with_a_reason(client, supporter, mail_server, app):
+    """The worker meets an address its server cannot take (an accented domain, no SMTPUTF8): the letter fails
+    once, saying why, instead of crashing the worker on every sweep."""
+    letter_id = _queue_own_email(app, client, supporter, mail_server, sender="maria@exämple.org")
+    letter = _finished(app, letter_id)
+    assert letter.status == "failed" and letter.attempts == 1
+    assert "has characters your mail server can't take" in letter.error
+    assert mail_server.received == []
+
+
+def test_ehlo_gives_a_public_name_never_the_workers_host_name(client, supporter, mail_server, app, monkeypatch):
+    import socket
+
+    created = submit_smtp(client, supporter, mail_server)
+    assert wait_terminal(client, created["id"])["letters"][0]["status"] == "sent"
+    assert mail_server.ehlo_names == ["[127.0.0.1]"]
+    assert socket.gethostname() not in mail_server.ehlo_names[0]
+
+    mail_server.reset()
+    monkeypatch.setitem(app.config, "SMTP_EHLO_NAME", "outcry.example.org")
+    created = submit_smtp(client, supporter, mail_server)
+    assert wait_terminal(client, created["id"])["letters"][0]["status"] == "sent"
+    assert mail_server.ehlo_names == ["outcry.example.org"]
+
+
+def test_refused_sign_ins_spend_the_mail_servers_budget(client, supporter, mail_server, app, monkeypatch):
+    """Someone testing stolen passwords through Outcry gets two answers from this server, then none: no more
+    passwords go to it for the window, whoever sends (the letters wait, then give up with the reason)."""
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES", "2 per hour")
+    verdicts = []
+    for attempt in range(3):
+        letter_id = _queue_own_email(app, client, supporter, mail_server, password=f"stolen guess {attempt}")
+        verdicts.append(_finished(app, letter_id).error)
+    assert [ok for _, ok in mail_server.auth_attempts] == [False, False], "the third password never reached it"
+    assert "rejected the user name or password" in verdicts[0] and "rejected the user name or password" in verdicts[1]
+    assert "paused signing in there" in verdicts[2] and "We tried 4 times and gave up" in verdicts[2]
+    # The right password is held back too while the budget is spent: the price of not being an oracle.
+    letter_id = _queue_own_email(app, client, supporter, mail_server)
+    assert "paused signing in there" in _finished(app, letter_id).error
+    assert mail_server.received == []
+
+
+def test_the_watchdog_ends_a_read_that_took_no_timeout():
+    """The backstop for the threads pool (where Celery enforces no time limit): a read blocked without any
+    timeout is ended by the watchdog shortly after its phase's deadline."""
+    import socket
+    import threading
+
+    from webapp.delivery.deadline import Deadline, Watchdog
+
+    ours, theirs = socket.socketpair()
+    watchdog = Watchdog(grace=0.1)
+    got: list[bytes] = []
+
+    def read_forever() -> None:
+        with watchdog.watching(Deadline(0.2, "testing"), lambda: ours.shutdown(socket.SHUT_RDWR)):
+            got.append(ours.recv(100))  # no timeout: only the watchdog can end this
+
+    reader = threading.Thread(target=read_forever, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    try:
+        assert not reader.is_alive(), "the watchdog never cut the blocked read"
+        assert got == [b""] and watchdog.cuts == 1
+    finally:
+        ours.close()
+        theirs.close()

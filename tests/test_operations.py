@@ -13,6 +13,7 @@ import redis
 from tests.support.letters import un_letter
 from tests.support.mailserver import PASSWORD, USERNAME
 from tests.support.waiting import wait_for
+from webapp import outbox
 from webapp.delivery import credentials
 from webapp.delivery import service as delivery
 from webapp.delivery.credentials import SmtpAccount
@@ -142,6 +143,47 @@ def test_healthz_reports_the_age_of_the_oldest_waiting_letter(app, client, suppo
         "redis",
         "worker",
         "oldest_queued_seconds",
+        "oldest_due_seconds",
+        "problems",
+    ]
+
+
+@pytest.fixture
+def a_worker_is_alive(app):
+    """A delivery worker's heartbeat, as tasks/celery.py writes it (the suite's in-thread worker writes none)."""
+    with app.app_context():
+        get_redis().set("outcry:worker:test:1", "alive", ex=60)
+    yield
+    with app.app_context():
+        get_redis().delete("outcry:worker:test:1")
+
+
+def test_healthz_is_503_when_a_due_letter_waited_too_long(app, client, supporter, a_worker_is_alive, monkeypatch):
+    """The stall the issue saw: a letter waiting 390 s while /healthz said all was well."""
+    monkeypatch.setitem(app.config, "HEALTH_MAX_WAIT", 120)
+    _waiting_letter(app, client, supporter, age=600, retry_in=200)  # waits for its retry time: not due
+    _waiting_letter(app, client, supporter, status="sending", age=900, lease_in=60)  # a worker holds it
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["oldest_due_seconds"] is None and response.get_json()["problems"] == []
+
+    _waiting_letter(app, client, supporter, age=100)
+    assert client.get("/healthz").status_code == 200, "due for 100 s: within the 120 s allowed"
+    _waiting_letter(app, client, supporter, status="sending", age=400, lease_in=-130)  # its worker died
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    health = response.get_json()
+    assert 130 <= health["oldest_due_seconds"] < 160
+    assert len(health["problems"]) == 1 and "more than HEALTH_MAX_WAIT (120 s)" in health["problems"][0]
+    assert health["worker"] == "ok"
+
+
+def test_healthz_is_503_when_no_delivery_worker_is_alive(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["worker"] == "none"
+    assert response.get_json()["problems"] == [
+        "No delivery worker is alive (no heartbeat in Redis): own-email letters are not going out."
     ]
 
 
@@ -198,13 +240,13 @@ def test_requeue_sends_waiting_letters_now_and_leaves_held_ones_alone(app, clien
 def test_sweeper_leaves_letters_waiting_in_a_backlog_but_takes_back_dead_workers_letters(app, client, supporter):
     lease = app.config["DELIVERY_QUEUE_LEASE"]
     in_backlog = _waiting_letter(app, client, supporter, lease_in=-5)
-    long_lost = _waiting_letter(app, client, supporter, lease_in=-(delivery.BACKLOG_GRACE_LEASES * lease + 5))
+    long_lost = _waiting_letter(app, client, supporter, lease_in=-(outbox.BACKLOG_GRACE_LEASES * lease + 5))
     dead_worker = _waiting_letter(app, client, supporter, status="sending", lease_in=-5)
     with app.app_context():
-        swept = delivery.sweep_outbox(backlog=25)
+        swept = outbox.sweep(backlog=25)
         assert sorted(swept) == sorted([long_lost.submission_id, dead_worker.submission_id])
-        assert delivery.sweep_outbox(backlog=0) == [in_backlog.submission_id]
-        assert delivery.sweep_outbox(backlog=0) == [], "a swept letter gets a fresh lease"
+        assert outbox.sweep(backlog=0) == [in_backlog.submission_id]
+        assert outbox.sweep(backlog=0) == [], "a swept letter gets a fresh lease"
 
 
 def test_passwords_left_behind_are_deleted_for_finished_submissions_only(app, client, supporter):

@@ -19,8 +19,8 @@ from webapp.delivery import credentials
 from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db, get_redis
 from webapp.models import FAILED, QUEUED, SMTP, Letter, LetterTally, Submission, utcnow
+from webapp.outbox import CANCELLED
 from webapp.privacy import service
-from webapp.privacy.service import CANCELLED
 
 API = "/api/v1/submissions"
 

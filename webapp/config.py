@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,19 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # the supporter may take their time writing
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_HTTPONLY": True,
+    # Database connections each process keeps (and as many again in a burst). A delivery worker runs hundreds of
+    # conversations in threads but holds a connection only for the short writes between network waits, so a
+    # pool far smaller than its concurrency suffices (bench/README.md); PostgreSQL allows 100 by default.
+    "DATABASE_POOL_SIZE": 10,
     # Outbound SMTP.
     "SMTP_ALLOWED_HOSTS": "",
     "SMTP_ALLOWED_PORTS": (25, 465, 587, 2525),
-    "SMTP_TIMEOUT": 30.0,
+    # Seconds each phase of a conversation with a supporter's mail server may take, whatever the server does:
+    # connecting and signing in (TCP, greeting, EHLO, STARTTLS, AUTH), then each letter (MAIL, RCPT, DATA).
+    "SMTP_TIMEOUT": 60.0,
+    "SMTP_EHLO_NAME": None,  # the name workers give in EHLO; default an address literal, never the host's name
+    # Refused sign-ins per mail server (host name) before workers stop offering it passwords for the window.
+    "SMTP_AUTH_FAILURES": "30 per hour",
     "SMTP_CA_FILE": None,  # extra CA bundle to trust (tests, private relays); system CAs otherwise
     "SMTP_CREDENTIALS_TTL": 3600,  # seconds the encrypted password may wait in Redis
     # Delivery retries: seconds before each retry; jitter adds up to this share of the delay.
@@ -41,6 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "DELIVERY_SEND_LEASE": 300,
     "SWEEP_INTERVAL": 30.0,
     "WORKER_HEARTBEAT_TTL": 30,
+    # /healthz answers 503 once a letter due for delivery has waited longer than this many seconds.
+    "HEALTH_MAX_WAIT": 120.0,
     "MESSAGE_ID_DOMAIN": None,  # default: the supporter's own mail domain
     # Rate limits (webapp/security/limits.py), in the `limits` notation: "20 per hour;100 per day".
     "RATELIMIT_ENABLED": True,
@@ -73,11 +85,14 @@ def boolean(raw: str) -> bool:
 # Settings that may come from the environment, with the type to read them as.
 ENVIRONMENT: dict[str, type] = {
     "DATABASE_URL": str,
+    "DATABASE_POOL_SIZE": int,
     "REDIS_URL": str,
     "SECRET_KEY": str,
     "CREDENTIALS_KEY": str,
     "SMTP_ALLOWED_HOSTS": str,
     "SMTP_TIMEOUT": float,
+    "SMTP_EHLO_NAME": str,
+    "SMTP_AUTH_FAILURES": str,
     "SMTP_CA_FILE": str,
     "SMTP_CREDENTIALS_TTL": int,
     "DELIVERY_RETRY_JITTER": float,
@@ -85,6 +100,7 @@ ENVIRONMENT: dict[str, type] = {
     "DELIVERY_SEND_LEASE": int,
     "SWEEP_INTERVAL": float,
     "WORKER_HEARTBEAT_TTL": int,
+    "HEALTH_MAX_WAIT": float,
     "MESSAGE_ID_DOMAIN": str,
     "LETTER_TEMPLATES_DIR": str,
     "RATELIMIT_ENABLED": boolean,
@@ -131,6 +147,15 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     """Fill in derived settings and refuse to start with unsafe ones."""
     database_url = sqlalchemy_url(config.get("DATABASE_URL") or f"sqlite:///{Path(instance_path) / 'outcry.db'}")
     config["SQLALCHEMY_DATABASE_URI"] = database_url
+    pool = int(config["DATABASE_POOL_SIZE"])
+    if pool < 1:
+        raise ConfigError(f"DATABASE_POOL_SIZE must be 1 or more, not {pool}")
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **config["SQLALCHEMY_ENGINE_OPTIONS"],
+        "pool_size": pool,
+        "max_overflow": pool,
+        "pool_timeout": 30,  # a thread waits this long for a free connection before its task fails and retries
+    }
     if database_url.startswith("sqlite"):  # a file on this machine: nothing for a pre-ping to find broken
         config["SQLALCHEMY_ENGINE_OPTIONS"] = {**config["SQLALCHEMY_ENGINE_OPTIONS"], "pool_pre_ping": False}
     config["DATABASE_URL"] = database_url
@@ -151,6 +176,7 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     ca_file = config.get("SMTP_CA_FILE")
     if ca_file and not Path(ca_file).is_file():
         raise ConfigError(f"SMTP_CA_FILE={ca_file!r} does not exist; point it at a PEM file of CA certificates.")
+    _check_delivery_timing(config)
     for name in ("RETENTION_DAYS", "PROXY_FIX_HOPS"):
         if int(config[name]) < 0:
             raise ConfigError(f"{name} must be 0 or more, not {config[name]!r}")
@@ -165,6 +191,7 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         "RATELIMIT_PER_SENDER",
         "RATELIMIT_PER_TARGET",
         "RATELIMIT_LOGIN",
+        "SMTP_AUTH_FAILURES",
     ):
         try:
             parse_many(config[name])
@@ -172,6 +199,26 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
             raise ConfigError(
                 f"{name}={config[name]!r} is not a rate limit; write e.g. '20 per hour;100 per day'"
             ) from None
+
+
+def _check_delivery_timing(config: dict[str, Any]) -> None:
+    """A worker renews its letters' lease between phases, so the lease must outlast one whole phase (and the
+    watchdog's grace after it); otherwise the sweeper could hand letters to a second worker mid-conversation."""
+    timeout, lease = float(config["SMTP_TIMEOUT"]), float(config["DELIVERY_SEND_LEASE"])
+    if timeout <= 0:
+        raise ConfigError(f"SMTP_TIMEOUT must be more than 0 seconds, not {config['SMTP_TIMEOUT']!r}")
+    if lease < timeout + 2:
+        raise ConfigError(
+            f"DELIVERY_SEND_LEASE ({lease:g} s) must be at least SMTP_TIMEOUT ({timeout:g} s) plus 2 s: a letter's "
+            "lease has to outlast each phase of the conversation, or another worker could send it too."
+        )
+    name = config.get("SMTP_EHLO_NAME")
+    if name and not re.fullmatch(
+        r"\[[0-9.]+\]|\[IPv6:[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", name
+    ):
+        raise ConfigError(
+            f"SMTP_EHLO_NAME={name!r} must be a host name (mail.example.org) or an address literal ([192.0.2.1])"
+        )
 
 
 def parse_allowed_hosts(value: str | frozenset) -> frozenset[tuple[str, int]]:

@@ -29,6 +29,8 @@ HEALTHY_AFTER = 60.0
 FIRST_BACKOFF, MAX_BACKOFF = 1.0, 30.0
 # How long a child may take to stop on SIGTERM (a worker finishes the conversations in hand) before SIGKILL.
 STOP_GRACE = 20.0
+# Conversations with mail servers the delivery worker holds at once (threads; see bench/README.md).
+WORKER_CONCURRENCY = 200
 
 
 def _secret_key() -> str:
@@ -174,8 +176,11 @@ def children(port: str) -> list[Child]:
                 "worker@%h",
                 "--queues",
                 DELIVERY_QUEUE,
+                # Conversations wait on mail servers, not on the CPU: threads, many of them (bench/README.md).
+                "--pool",
+                "threads",
                 "--concurrency",
-                "2",
+                str(WORKER_CONCURRENCY),
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel",

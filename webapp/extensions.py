@@ -106,6 +106,15 @@ def celery_init_app(app: Flask) -> Celery:
                 Queue(DELIVERY_QUEUE, routing_key=DELIVERY_QUEUE),
                 Queue(PERIODIC_QUEUE, routing_key=PERIODIC_QUEUE),
             ),
+            # A backstop for pools that enforce time limits (prefork): every phase of a conversation already
+            # has its deadline (SMTP_TIMEOUT), and the threads pool, which ignores these, has the watchdog
+            # (webapp/delivery/deadline.py). Generous: a submission of many letters is many phases.
+            "task_annotations": {
+                "tasks.delivery.send_submission": {
+                    "soft_time_limit": 30 * float(app.config["SMTP_TIMEOUT"]),
+                    "time_limit": 30 * float(app.config["SMTP_TIMEOUT"]) + 30,
+                }
+            },
             "task_routes": {
                 "tasks.delivery.sweep_outbox": {"queue": PERIODIC_QUEUE},
                 "tasks.privacy.purge_expired": {"queue": PERIODIC_QUEUE},

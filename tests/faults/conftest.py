@@ -13,7 +13,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -42,11 +44,11 @@ SECRET_KEY = "fault-tests-secret-key-not-for-production"
 
 # What the stack runs with unless a test says otherwise: fast retries, short leases, a sweep a second.
 TIMINGS = {
-    "SMTP_TIMEOUT": "5",
+    "SMTP_TIMEOUT": "2",
     "DELIVERY_RETRY_DELAYS": "0.5,1,1.5",
     "DELIVERY_RETRY_JITTER": "0.1",
     "DELIVERY_QUEUE_LEASE": "8",
-    "DELIVERY_SEND_LEASE": "4",
+    "DELIVERY_SEND_LEASE": "5",
     "SWEEP_INTERVAL": "1",
     "WORKER_HEARTBEAT_TTL": "3",
 }
@@ -227,6 +229,7 @@ class Service:
     def __init__(self, kind: str, command: list[str], env: dict[str, str], log: Path, ready: str):
         self.kind, self.command, self.env, self.log, self.ready_marker = kind, command, env, log, ready
         self.process: subprocess.Popen | None = None
+        self.stopping = False
 
     def start(self) -> Service:
         with open(self.log, "ab") as out:
@@ -262,6 +265,7 @@ class Service:
             os.killpg(self.process.pid, signal.SIGKILL)
 
     def stop(self, timeout: float = 20) -> None:
+        self.stopping = True
         if self.process is None:
             return
         if self.process.poll() is None:
@@ -311,6 +315,7 @@ class Stack:
                 "RATELIMIT_ENABLED": False,  # the test writes many letters from one place on purpose
                 "DELIVERY_QUEUE_LEASE": int(self.settings["DELIVERY_QUEUE_LEASE"]),
                 "DELIVERY_SEND_LEASE": int(self.settings["DELIVERY_SEND_LEASE"]),
+                "SMTP_TIMEOUT": float(self.settings["SMTP_TIMEOUT"]),
             }
         )
         if suite_celery is not None:
@@ -336,14 +341,15 @@ class Stack:
         env.update(overrides)
         return env
 
-    def workers(self, *names: str, concurrency: int = 2, **settings: str) -> list[Service]:
-        """`celery -A tasks worker` processes, started side by side; returns once each is consuming."""
+    def workers(self, *names: str, concurrency: int = 2, pool: str = "threads", **settings: str) -> list[Service]:
+        """`celery -A tasks worker` processes (the threads pool `make run` and the compose stack use, unless
+        `pool` says otherwise), started side by side; returns once each is consuming."""
         started = []
         for name in names:
             process = Service(
                 "worker",
                 [str(BIN / "celery"), "-A", "tasks", "worker", "--hostname", f"{name}@%h",
-                 "--concurrency", str(concurrency), "--pool", "prefork", "--without-gossip", "--without-mingle",
+                 "--concurrency", str(concurrency), "--pool", pool, "--without-gossip", "--without-mingle",
                  "--loglevel", "INFO"],
                 self.env(**settings),
                 self.workdir / f"worker-{name}.log",
@@ -353,8 +359,8 @@ class Stack:
             started.append(process)
         return [process.wait_ready() for process in started]
 
-    def worker(self, name: str, concurrency: int = 2, **settings: str) -> Service:
-        return self.workers(name, concurrency=concurrency, **settings)[0]
+    def worker(self, name: str, concurrency: int = 2, pool: str = "threads", **settings: str) -> Service:
+        return self.workers(name, concurrency=concurrency, pool=pool, **settings)[0]
 
     def web(self, workers: int = 2, threads: int = 4, **settings: str) -> tuple[Service, str]:
         """`gunicorn 'webapp:create_app()'` on a free port; returns it and its base URL."""
@@ -372,12 +378,39 @@ class Stack:
         base = f"http://127.0.0.1:{port}"
 
         def answers() -> bool:
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
-                return response.status == 200
-            return False
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+                    return response.status == 200
+            except urllib.error.HTTPError as exc:
+                return exc.code == 503  # it answers; its report may say no worker is up yet
+            except OSError:
+                return False
 
         wait_for(answers, timeout=60, interval=0.2, what="gunicorn to answer /healthz")
         return process, base
+
+    @contextlib.contextmanager
+    def supervised(self) -> Iterator[list[str]]:
+        """While the block runs, a worker that exits is started again at once, as `make run`'s supervisor and the
+        compose stack's restart policy do; yields the log of restarts. (Celery's worker gives up for good when
+        the embedded Redis's socket file vanishes during a restart: kombu takes the FileNotFoundError for an
+        unrecoverable error.)"""
+        restarts: list[str] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.wait(0.2):
+                for process in [p for p in self.processes if p.kind == "worker" and not p.alive and not p.stopping]:
+                    restarts.append(f"{process.log.name} exited with {process.process.returncode}")
+                    process.start().wait_ready()
+
+        thread = threading.Thread(target=watch, name="stack-supervisor", daemon=True)
+        thread.start()
+        try:
+            yield restarts
+        finally:
+            stop.set()
+            thread.join()
 
     def stop_workers(self) -> None:
         workers = [process for process in self.processes if process.kind == "worker"]

@@ -76,17 +76,19 @@ def test_redis_restarted_mid_run(stacks, sink, kind, report):
     stack.submit(sink, SUBMISSIONS, letters_each=LETTERS_EACH)
     _after_accepted(sink, TOTAL // 3)
     at_restart = len(sink.received)
-    stack.redis.restart(down_for=2.0)
-    back = time.monotonic()
-    counts = stack.wait_terminal(TOTAL)
-    recovered = time.monotonic() - back
+    with stack.supervised() as restarts:
+        stack.redis.restart(down_for=2.0)
+        back = time.monotonic()
+        counts = stack.wait_terminal(TOTAL)
+        recovered = time.monotonic() - back
 
     ids, duplicates = sink.message_ids(), duplicates_of(sink)
     swept = sum(process.count("outbox.swept ") for process in stack.processes)
     report(
         f"redis={kind} letters={TOTAL} restart after {at_restart} accepted, down 2.0s; sent={counts['sent']} "
         f"received={sum(ids.values())} distinct={len(ids)} duplicates={len(duplicates)} sweeps_that_requeued={swept} "
-        f"all_sent_after_redis_back={recovered:.1f}s credentials_left={stack.credentials_left()}"
+        f"all_sent_after_redis_back={recovered:.1f}s credentials_left={stack.credentials_left()} "
+        f"worker_restarts={restarts}"
     )
     assert counts == {"sent": TOTAL}, "the append-only file kept the credentials: every letter goes out"
     assert_each_sent_once(ids, duplicates, TOTAL)

@@ -29,6 +29,7 @@ class Case:
     reason: str | None = None  # the letters' error, as the supporter reads it
     script: dict = field(default_factory=dict)
     silent: bool = False
+    starttls: bool = True
     password: str | None = None
 
     @property
@@ -53,7 +54,8 @@ CASES = [
         "accepts, never greets",
         "failed",
         (TRIES,),
-        f"We couldn't reach your mail server just now. {GAVE_UP}",
+        f"Your mail server took too long while connecting and signing in (more than {TIMEOUT:g} seconds), so we "
+        f"stopped. {GAVE_UP}",
         silent=True,
     ),
     Case(
@@ -71,6 +73,37 @@ CASES = [
         "password) and send again.",
         password="not the password",
     ),
+    Case(
+        "554 greeting",
+        "failed",
+        (1,),
+        "Your mail server refused the connection.",
+        script={"connect": ["554 5.3.2 No SMTP service here"]},
+    ),
+    Case(
+        "553 sender",
+        "failed",
+        (1,),
+        "Your mail server refused to send from your address. Use the email address of the account you log in with.",
+        script={"mail": ["553 5.7.1 Sender address rejected: not owned by user"]},
+    ),
+    Case(
+        "554 content",
+        "failed",
+        (1,),
+        "Your mail server refused the letter itself (code 554), often because it took it for spam; nothing was sent.",
+        script={"data": ["554 5.6.0 Message content rejected"]},
+    ),
+    # A temporary sign-in failure is not a wrong password: tried again, and the letter goes out.
+    Case("454 AUTH, twice", "sent", (3,), script={"auth": ["454 4.7.0 Temporary authentication failure"] * 2}),
+    Case(
+        "no STARTTLS",
+        "failed",
+        (1,),
+        "Your mail server doesn't offer an encrypted connection on this port, so your password wasn't sent. "
+        "Try port 465 with SSL/TLS.",
+        starttls=False,
+    ),
 ]
 
 
@@ -86,7 +119,10 @@ def _bounds(case: Case) -> tuple[float, float]:
 @pytest.fixture(scope="module")
 def servers(certificate_authority):
     ca, path = certificate_authority
-    started = {case.name: (SilentServer() if case.silent else MailServer(ca, path)).start() for case in CASES}
+    started = {
+        case.name: (SilentServer() if case.silent else MailServer(ca, path, starttls=case.starttls)).start()
+        for case in CASES
+    }
     yield started
     for server in started.values():
         server.stop()
@@ -153,4 +189,8 @@ def test_smtp_faults_end_right_within_the_schedule(stack, servers, report):
     assert not problems, "\n".join(problems)
     # A refused password is tried once, never again (providers lock accounts after a few failures).
     assert [ok for _, ok in servers["535 wrong password"].auth_attempts] == [False]
-    assert stack.tallies() == {"sent": 1 + 2 + 2, "failed": 1 + 1 + 1 + 1, "handed_off": 0}
+    assert stack.tallies() == {"sent": 1 + 2 + 2 + 1, "failed": 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1, "handed_off": 0}
+    # No password went to the server that offered no encryption, and the temporary refusals were not counted
+    # against the server's failure budget as wrong passwords.
+    assert servers["no STARTTLS"].auth_attempts == []
+    assert [ok for _, ok in servers["454 AUTH, twice"].auth_attempts] == [False, False, True]

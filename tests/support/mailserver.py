@@ -44,9 +44,12 @@ class Script:
 
     `connect` replaces the 220 greeting of the next connections (then hangs up), `data_cuts` says for
     each of the next DATA transfers whether the line goes dead halfway through it, and `data_delay`
-    is how long the server thinks before answering each DATA.
+    is how long the server thinks before answering each DATA. `mail` answers MAIL FROM, and `auth`
+    answers AUTH whatever the password (a refusal: the password is not even looked at).
     """
 
+    mail: list[str] = field(default_factory=list)
+    auth: list[str] = field(default_factory=list)
     rcpt: list[str] = field(default_factory=list)
     data: list[str] = field(default_factory=list)
     data_delay: float = 0.0
@@ -57,6 +60,16 @@ class Script:
 class Handler:
     def __init__(self, server: MailServer):
         self.server = server
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        with self.server.lock:
+            self.server.ehlo_names.append(session.host_name)
+            reply = self.server.script.mail.pop(0) if self.server.script.mail else None
+        if reply:
+            return reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         with self.server.lock:
@@ -128,13 +141,14 @@ class _FaultyController(Controller):
 class MailServer:
     """One aiosmtpd server on 127.0.0.1 with a certificate for `localhost` from a test CA."""
 
-    def __init__(self, ca: trustme.CA, ca_file: Path, *, implicit_tls: bool = False):
+    def __init__(self, ca: trustme.CA, ca_file: Path, *, implicit_tls: bool = False, starttls: bool = True):
         self.host, self.port = "localhost", free_port()
         self.ca_file = ca_file
         self.implicit_tls = implicit_tls
         self.lock = threading.Lock()
         self.received: list[Received] = []
         self.auth_attempts: list[tuple[str, bool]] = []
+        self.ehlo_names: list[str] = []  # what the client said in EHLO, per MAIL FROM
         self.rcpt_attempts = 0
         self.connections = 0
         self.data_disconnected = 0
@@ -152,11 +166,19 @@ class MailServer:
         )
         if implicit_tls:
             kwargs.update(ssl_context=self.context, auth_require_tls=False)
-        else:
+        elif starttls:
             kwargs.update(tls_context=self.context, require_starttls=True)
+        else:  # a server that offers no encryption at all, and would take a password in the clear
+            kwargs.update(auth_require_tls=False)
         self.controller = _FaultyController(self, Handler(self), **kwargs)
 
     def _authenticate(self, server: SMTP, session, envelope, mechanism: str, auth_data) -> AuthResult:
+        with self.lock:
+            reply = self.script.auth.pop(0) if self.script.auth else None
+        if reply:
+            with self.lock:
+                self.auth_attempts.append((mechanism, False))
+            return AuthResult(success=False, handled=False, message=reply)
         ok = (
             isinstance(auth_data, LoginPassword)
             and auth_data.login == USERNAME.encode()
@@ -181,6 +203,7 @@ class MailServer:
         with self.lock:
             self.received.clear()
             self.auth_attempts.clear()
+            self.ehlo_names.clear()
             self.rcpt_attempts = 0
             self.connections = 0
             self.data_disconnected = 0

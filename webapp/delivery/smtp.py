@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import smtplib
 import socket
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email import policy as email_policy
 from email.headerregistry import Address
@@ -14,6 +16,7 @@ from email.parser import BytesHeaderParser
 from email.utils import formatdate
 
 from webapp.delivery.credentials import SmtpAccount
+from webapp.delivery.deadline import Deadline, DeadlineExceeded, watchdog
 from webapp.delivery.ssrf import CheckedAddress
 
 # The only headers a letter carries; the supporter writes none of them directly.
@@ -24,41 +27,155 @@ _EXPECTED = sorted(name.lower() for name in HEADERS)
 class DeliveryError(Exception):
     """A failure with a reason a supporter understands. `transient` ones are retried."""
 
-    def __init__(self, reason: str, *, transient: bool, code: int | None = None):
+    def __init__(self, reason: str, *, transient: bool, code: int | None = None, kind: str = ""):
         super().__init__(reason)
         self.reason, self.transient, self.code = reason, transient, code
+        self.kind = kind  # "auth": the server refused the user name or password; "deadline": it took too long
 
 
-class _PinnedMixin:
-    """Connect only to addresses the SSRF check approved, while TLS still checks the host's name."""
+# What one reply of a mail server may be. A real one answers EHLO in a dozen short lines; a hostile one could
+# send lines without end (a 262 MB greeting took a worker from 115 MB to 580 MB): past these, we hang up.
+MAX_REPLY_LINES = 100
+MAX_REPLY_BYTES = 64 * 1024
+MAX_LINE = 8192  # smtplib's own limit for one line; RFC 5321 asks for 512
+
+
+class ReplyTooLong(smtplib.SMTPException):
+    """The server's reply went past MAX_REPLY_LINES or MAX_REPLY_BYTES."""
+
+
+class PlaintextAfterStartTLS(smtplib.SMTPException):
+    """The server sent more than its 220 before the TLS handshake: an injection attempt (CVE-2011-0411's kind)."""
+
+
+class _Conversation:
+    """What every connection to a supporter's mail server does on top of smtplib:
+
+    - connects only to the addresses the SSRF check approved, while TLS still checks the host's name;
+    - takes every socket operation's timeout from the current phase's deadline (`self.deadline`), so a
+      trickling server cannot stretch a read, and no phase outlives its deadline;
+    - reads replies itself, capped in lines and bytes, so no server can grow our memory;
+    - refuses bytes sent ahead of the TLS handshake after STARTTLS.
+    """
 
     pinned_addresses: tuple[str, ...]
+    deadline: Deadline | None = None
+
+    def _setup(self, pinned_addresses: tuple[str, ...]) -> None:
+        self.pinned_addresses = pinned_addresses
+        self._inbuf = bytearray()
+
+    def _timeout(self) -> float:
+        return self.deadline.remaining() if self.deadline is not None else self.timeout
+
+    def cut(self) -> None:
+        """End whatever read or write is blocked on the socket (the watchdog calls this from its thread)."""
+        sock = self.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def _get_socket(self, host, port, timeout):  # noqa: ANN001 - smtplib's signature
         self._host = host  # smtplib only sets it in __init__; STARTTLS checks the certificate against it
         sock, error = None, None
         for address in self.pinned_addresses:
             try:
-                sock = socket.create_connection((address, port), timeout, self.source_address)
+                sock = socket.create_connection((address, port), self._timeout(), self.source_address)
                 break
             except OSError as exc:
                 error = exc
         if sock is None:
             raise error or OSError("no address to connect to")
         if isinstance(self, smtplib.SMTP_SSL):
+            sock.settimeout(self._timeout())  # the whole handshake, not each record of it
             return self.context.wrap_socket(sock, server_hostname=self._host)
         return sock
 
+    def send(self, s):  # noqa: ANN001 - smtplib's signature
+        if self.sock is not None:
+            self.sock.settimeout(self._timeout())  # sendall: the timeout bounds the whole write
+        super().send(s)
 
-class PinnedSMTP(_PinnedMixin, smtplib.SMTP):
+    def _readline(self) -> bytes:
+        while True:
+            end = self._inbuf.find(b"\n")
+            if end >= 0:
+                line = bytes(self._inbuf[: end + 1])
+                del self._inbuf[: end + 1]
+                return line
+            if len(self._inbuf) > MAX_LINE:
+                raise smtplib.SMTPResponseException(500, b"Line too long.")
+            self.sock.settimeout(self._timeout())
+            try:
+                chunk = self.sock.recv(4096)
+            except OSError:
+                self.close()
+                raise
+            if not chunk:
+                line = bytes(self._inbuf)
+                self._inbuf.clear()
+                return line
+            self._inbuf += chunk
+
+    def getreply(self):
+        """smtplib's getreply, reading from our capped, deadline-bound buffer instead of an unbounded file."""
+        if self.sock is None:
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = self._readline()
+            if not line:
+                self.close()
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            size += len(line)
+            lines.append(line[4:].strip(b" \t\r\n"))
+            if len(lines) > MAX_REPLY_LINES or size > MAX_REPLY_BYTES:
+                self.close()
+                raise ReplyTooLong(f"a reply of more than {MAX_REPLY_LINES} lines or {MAX_REPLY_BYTES} bytes")
+            code = line[:3]
+            try:
+                errcode = int(code)
+            except ValueError:
+                errcode = -1
+                break
+            if line[3:4] != b"-":
+                break
+        return errcode, b"\n".join(lines)
+
+    def starttls(self, *, context: ssl.SSLContext):  # noqa: ANN201 - smtplib's signature
+        """smtplib's starttls, with the handshake under the phase's deadline and no plaintext carried across."""
+        self.ehlo_or_helo_if_needed()
+        if not self.has_extn("starttls"):
+            raise smtplib.SMTPNotSupportedError("STARTTLS extension not supported by server.")
+        resp, reply = self.docmd("STARTTLS")
+        if resp != 220:
+            raise smtplib.SMTPResponseException(resp, reply)
+        if self._inbuf:
+            self.close()
+            raise PlaintextAfterStartTLS("bytes before the TLS handshake")
+        self.sock.settimeout(self._timeout())
+        self.sock = context.wrap_socket(self.sock, server_hostname=self._host)
+        self.file = None
+        self.helo_resp = self.ehlo_resp = None
+        self.esmtp_features = {}
+        self.does_esmtp = False
+        return resp, reply
+
+    def close(self) -> None:
+        self._inbuf.clear()
+        super().close()
+
+
+class PinnedSMTP(_Conversation, smtplib.SMTP):
     def __init__(self, pinned_addresses: tuple[str, ...], **kwargs):
-        self.pinned_addresses = pinned_addresses
+        self._setup(pinned_addresses)
         super().__init__(**kwargs)
 
 
-class PinnedSMTPSSL(_PinnedMixin, smtplib.SMTP_SSL):
+class PinnedSMTPSSL(_Conversation, smtplib.SMTP_SSL):
     def __init__(self, pinned_addresses: tuple[str, ...], **kwargs):
-        self.pinned_addresses = pinned_addresses
+        self._setup(pinned_addresses)
         super().__init__(**kwargs)
 
 
@@ -75,38 +192,62 @@ def tls_context(ca_file: str | None) -> ssl.SSLContext:
     return context
 
 
-def connect(account: SmtpAccount, checked: CheckedAddress, *, timeout: float, ca_file: str | None) -> smtplib.SMTP:
-    """Open, encrypt and log in, or raise DeliveryError. The password is never part of an error."""
+# What the connection says after EHLO when no SMTP_EHLO_NAME is set: an address literal, as mail programs on
+# a laptop send, instead of the worker's own (internal) host name.
+DEFAULT_EHLO_NAME = "[127.0.0.1]"
+
+CONNECTING = "connecting and signing in"
+SENDING = "sending the letter"
+
+
+def connect(
+    account: SmtpAccount,
+    checked: CheckedAddress,
+    *,
+    timeout: float,
+    ca_file: str | None,
+    ehlo_name: str | None = None,
+    before_login: Callable[[], None] | None = None,
+) -> smtplib.SMTP:
+    """Open, encrypt and log in within `timeout` seconds in all, or raise DeliveryError. The password is never
+    part of an error. `before_login` runs once the connection is encrypted, just before the password goes out
+    (the failure budget's check); a DeliveryError it raises ends the connection."""
     context = tls_context(ca_file)
+    deadline = Deadline(timeout, CONNECTING)
     connection: smtplib.SMTP | None = None
+    kwargs = {"local_hostname": ehlo_name or DEFAULT_EHLO_NAME, "timeout": timeout}
     try:
         if account.security == "ssl":
-            connection = PinnedSMTPSSL(checked.addresses, timeout=timeout, context=context)
+            connection = PinnedSMTPSSL(checked.addresses, context=context, **kwargs)
         else:
-            connection = PinnedSMTP(checked.addresses, timeout=timeout)
-        code, message = connection.connect(checked.host, checked.port)
-        if code != 220:
-            raise smtplib.SMTPConnectError(code, message)
-        connection.ehlo()
-        if account.security != "ssl":
-            if not connection.has_extn("starttls"):
-                raise DeliveryError(
-                    "Your mail server doesn't offer an encrypted connection on this port, so your "
-                    "password wasn't sent. Try port 465 with SSL/TLS.",
-                    transient=False,
-                )
-            connection.starttls(context=context)
+            connection = PinnedSMTP(checked.addresses, **kwargs)
+        connection.deadline = deadline
+        with watchdog.watching(deadline, connection.cut):
+            code, message = connection.connect(checked.host, checked.port)
+            if code != 220:
+                raise smtplib.SMTPConnectError(code, message)
             connection.ehlo()
-        _login(connection, account)
+            if account.security != "ssl":
+                if not connection.has_extn("starttls"):
+                    raise DeliveryError(
+                        "Your mail server doesn't offer an encrypted connection on this port, so your "
+                        "password wasn't sent. Try port 465 with SSL/TLS.",
+                        transient=False,
+                    )
+                connection.starttls(context=context)
+                connection.ehlo()
+            if before_login is not None:
+                before_login()
+            _login(connection, account)
         return connection
     except DeliveryError:
         if connection is not None:
-            close(connection)
+            connection.close()
         raise
-    except (smtplib.SMTPException, OSError) as exc:
+    except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
         if connection is not None:
-            close(connection)
-        raise explain(exc) from None
+            connection.close()
+        raise explain(exc, deadline) from None
 
 
 def _login(connection: smtplib.SMTP, account: SmtpAccount) -> None:
@@ -126,16 +267,46 @@ def _login(connection: smtplib.SMTP, account: SmtpAccount) -> None:
     )
 
 
-def close(connection: smtplib.SMTP) -> None:
-    """Say goodbye politely if the server still listens; drop the socket either way."""
+def close(connection: smtplib.SMTP, timeout: float = 5.0) -> None:
+    """Say goodbye politely if the server still listens (for at most `timeout` seconds); drop the socket either way."""
+    deadline = Deadline(timeout, "saying goodbye")
+    connection.deadline = deadline
     try:
-        connection.quit()
-    except (smtplib.SMTPException, OSError):
+        with watchdog.watching(deadline, connection.cut):
+            connection.quit()
+    except (smtplib.SMTPException, OSError, ValueError):
         connection.close()
 
 
-def explain(exc: Exception) -> DeliveryError:
+def explain(exc: Exception, deadline: Deadline | None = None) -> DeliveryError:
     """Map whatever smtplib, ssl or the network raised to a supporter-readable DeliveryError."""
+    if isinstance(exc, DeadlineExceeded) or (
+        deadline is not None and deadline.expired and isinstance(exc, (OSError, smtplib.SMTPServerDisconnected))
+    ):
+        phase = deadline or exc.deadline
+        return DeliveryError(
+            f"Your mail server took too long while {phase.phase} (more than {phase.seconds:g} seconds), so we "
+            "stopped; we'll keep trying for a while.",
+            transient=True,
+            kind="deadline",
+        )
+    if isinstance(exc, ReplyTooLong):
+        return DeliveryError(
+            "Your mail server sent an answer far longer than mail servers send, so we stopped talking to it "
+            "and nothing was sent.",
+            transient=False,
+        )
+    if isinstance(exc, PlaintextAfterStartTLS):
+        return DeliveryError(
+            "Your mail server's encrypted connection could not be trusted, so your password wasn't sent.",
+            transient=False,
+        )
+    if isinstance(exc, UnicodeError):
+        return DeliveryError(
+            "Your email address, user name or password has characters your mail server can't take (such as "
+            "accented letters in the address), so nothing was sent. Use the plain form your provider gives.",
+            transient=False,
+        )
     code = getattr(exc, "smtp_code", None)
     if isinstance(exc, smtplib.SMTPAuthenticationError) and not (isinstance(code, int) and 400 <= code < 500):
         return DeliveryError(
@@ -143,6 +314,7 @@ def explain(exc: Exception) -> DeliveryError:
             "need an app password) and send again.",
             transient=False,
             code=code,
+            kind="auth",
         )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         code = next(iter(exc.recipients.values()))[0] if exc.recipients else None
@@ -177,7 +349,14 @@ def explain(exc: Exception) -> DeliveryError:
             transient=False,
             code=code,
         )
-    if isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError)):
+    if isinstance(exc, smtplib.SMTPDataError):
+        return DeliveryError(
+            f"Your mail server refused the letter itself (code {code}), often because it took it for spam; "
+            "nothing was sent.",
+            transient=False,
+            code=code,
+        )
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
         return DeliveryError("The recipient's server refused the letter.", transient=False, code=code)
     if isinstance(exc, smtplib.SMTPConnectError):
         return DeliveryError("Your mail server refused the connection.", transient=False, code=code)
@@ -307,14 +486,15 @@ def _verify_headers(headers: list[tuple[str, object]] | None, letter: OutgoingLe
         raise DeliveryError(UNSAFE, transient=False)
 
 
-def send(connection: smtplib.SMTP, letter: OutgoingLetter) -> None:
-    """Send one letter to exactly one envelope recipient, or raise DeliveryError."""
-    data = build_message(letter)
+def send(connection: smtplib.SMTP, letter: OutgoingLetter, *, timeout: float) -> None:
+    """Send one letter to exactly one envelope recipient within `timeout` seconds, or raise DeliveryError."""
+    deadline = Deadline(timeout, SENDING)
+    connection.deadline = deadline
     try:
-        refused = connection.sendmail(letter.sender_email, [letter.recipient], data)
-    except smtplib.SMTPException as exc:
-        raise explain(exc) from None
-    except OSError as exc:
-        raise explain(exc) from None
+        data = build_message(letter)  # an address the email package cannot write raises UnicodeError here
+        with watchdog.watching(deadline, connection.cut):
+            refused = connection.sendmail(letter.sender_email, [letter.recipient], data)
+    except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
+        raise explain(exc, deadline) from None
     if refused:  # only possible with several recipients; kept for completeness
         raise DeliveryError("The recipient's server refused the letter.", transient=False)

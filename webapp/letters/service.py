@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, url_for
-from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
-from sqlalchemy import Insert, Table, insert, update
-from sqlalchemy.orm import joinedload, make_transient_to_detached, selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
+from webapp import outbox
 from webapp.campaigns.service import active_templates, campaign_targets
 from webapp.congress import service as congress
 from webapp.delivery import credentials, ssrf
@@ -24,7 +22,6 @@ from webapp.letters.handoff import hand_off, tel_uri
 from webapp.letters.rendering import LetterTemplateError, context_for, render, supporter_variables
 from webapp.models import (
     CALL,
-    CONFIRMED,
     CONTACT_FORM,
     EMAIL_CHANNELS,
     FAILED,
@@ -44,11 +41,8 @@ from webapp.models import (
     utcnow,
 )
 from webapp.security import limits
-from webapp.totals import service as totals
 
 log = logging.getLogger(__name__)
-
-SEND_TASK = "tasks.delivery.send_submission"
 
 
 class SubmissionInvalid(Exception):
@@ -338,7 +332,7 @@ def submit(
         )
     submission.letters = letters
     limits.check_submission(campaign, supporter.email, [target.id for target in targets])  # raises RateLimited
-    _write_outbox(submission, letters)
+    outbox.insert_submission(submission, letters, now)  # the rows, and the hand-offs counted with them
     if account is not None:
         try:
             credentials.store(submission.id, account)
@@ -346,53 +340,11 @@ def submit(
             db.session.rollback()
             log.error("credentials.store_failed campaign=%s", campaign.slug)
             raise
-    for letter in letters:
-        if letter.status == HANDED_OFF:
-            totals.bump(db.session, letter, HANDED_OFF, now)
     db.session.commit()
     log.info("submission.created submission=%s letters=%d channel=%s", submission.id, len(letters), channel)
     if channel == SMTP:
-        enqueue(submission.id)
+        outbox.enqueue(submission.id)
     return submission
-
-
-def _write_outbox(submission: Submission, letters: list[Letter]) -> None:
-    """INSERT the submission and its letters in the request's transaction, with statements built once, then
-    put the objects in the session as the rows they now are (persistent, nothing left to flush).
-
-    The ORM's unit of work would cost several times what the two INSERTs do, on the path every supporter takes.
-    """
-    db.session.execute(_insert(Submission.__table__), _row(submission))
-    db.session.execute(_insert(Letter.__table__), [_row(letter) for letter in letters])
-    for obj in (submission, *letters):
-        make_transient_to_detached(obj)
-    db.session.add(submission)  # and its letters, by cascade
-
-
-@functools.cache
-def _insert(table: Table) -> Insert:
-    return insert(table)
-
-
-def _row(obj: Submission | Letter) -> dict[str, Any]:
-    """Every column's value as the INSERT writes it. A column left unset gets its constant default (on the
-    object too, so the object matches its row) or NULL; submit sets ids and times itself."""
-    row = {}
-    for column in obj.__table__.columns:
-        value = getattr(obj, column.key)
-        if value is None and column.default is not None and column.default.is_scalar:
-            value = column.default.arg
-            setattr(obj, column.key, value)
-        row[column.key] = value
-    return row
-
-
-def enqueue(submission_id: str) -> None:
-    """Ask a worker to deliver; a broker outage only delays delivery until the sweeper runs."""
-    try:
-        current_app.extensions["celery"].send_task(SEND_TASK, args=[submission_id])
-    except (KombuError, RedisError, OSError) as exc:
-        log.warning("submission.enqueue_failed submission=%s error=%s", submission_id, type(exc).__name__)
 
 
 def find_submission(submission_id: str) -> Submission | None:
@@ -421,20 +373,7 @@ def confirm(letter: Letter, outcome: str) -> bool:
                 {"outcome": ["Letters sent from your own email are counted when your server accepts them."]}
             )
         raise SubmissionInvalid({"outcome": [f"Use one of: {', '.join(allowed)}."]})
-    now = utcnow()
-    changed = db.session.execute(
-        update(Letter)
-        .where(Letter.id == letter.id, Letter.status == HANDED_OFF, Letter.outcome.is_(None))
-        .values(outcome=outcome, confirmed_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if changed:
-        totals.bump(db.session, letter, CONFIRMED, now)
-    db.session.commit()
-    db.session.refresh(letter)
-    if changed:
-        log.info("letter.confirmed submission=%s letter=%s outcome=%s", letter.submission_id, letter.id, outcome)
-    return bool(changed)
+    return outbox.confirm(letter, outcome)
 
 
 def letter_view(letter: Letter) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask.cli import AppGroup
 
-from webapp.delivery import service as delivery
+from webapp import outbox
 from webapp.delivery.credentials import SECURITY_CHOICES, SmtpAccount
 from webapp.delivery.smtp import DeliveryError
 from webapp.delivery.ssrf import RefusedHost
@@ -81,7 +81,7 @@ def mail_test_command(
                    "a letter it is still sending could go out twice).")  # fmt: skip
 def requeue_command(older_than: float, include_sending: bool) -> None:
     """Queue unfinished own-email letters again now, without waiting for their lease or retry time."""
-    count, submission_ids = delivery.requeue(older_than, include_sending=include_sending)
+    count, submission_ids = outbox.requeue(older_than, include_sending=include_sending)
     refused = service.queue_deliveries(submission_ids)
     click.echo(f"{count} letters of {len(submission_ids)} submissions queued again.")
     if refused:

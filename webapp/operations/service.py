@@ -23,8 +23,8 @@ from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.smtp import OutgoingLetter
 from webapp.extensions import db
 from webapp.health import service as health
-from webapp.letters.service import SEND_TASK
 from webapp.models import PENDING, SENDING, Letter, utcnow
+from webapp.outbox import SEND_TASK
 
 # ---- settings -------------------------------------------------------------------------------------------------
 
@@ -114,7 +114,13 @@ def send_test_letter(account: SmtpAccount, sender: str, recipient: str) -> str:
     """
     config = current_app.config
     checked = ssrf.check(account.host, account.port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))
-    connection = smtp.connect(account, checked, timeout=config["SMTP_TIMEOUT"], ca_file=config.get("SMTP_CA_FILE"))
+    connection = smtp.connect(
+        account,
+        checked,
+        timeout=config["SMTP_TIMEOUT"],
+        ca_file=config.get("SMTP_CA_FILE"),
+        ehlo_name=config.get("SMTP_EHLO_NAME"),
+    )
     letter = OutgoingLetter(
         letter_id=f"test-{uuid.uuid4().hex}",
         sender_name="Outcry",
@@ -126,7 +132,7 @@ def send_test_letter(account: SmtpAccount, sender: str, recipient: str) -> str:
         message_id_domain=config.get("MESSAGE_ID_DOMAIN"),
     )
     try:
-        smtp.send(connection, letter)
+        smtp.send(connection, letter, timeout=config["SMTP_TIMEOUT"])
     finally:
         smtp.close(connection)
     return smtp.message_id(letter.letter_id, sender, letter.message_id_domain)

@@ -21,19 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
+from webapp import outbox
 from webapp.delivery import credentials
 from webapp.extensions import db
 from webapp.letters import validation
-from webapp.models import FAILED, PENDING, QUEUED, Letter, Submission, utcnow
-from webapp.totals import service as totals
+from webapp.models import PENDING, Letter, Submission, utcnow
 
 log = logging.getLogger(__name__)
-
-# Shown for a letter that was still waiting when its supporter asked us to delete their data.
-CANCELLED = "Not sent: you asked us to delete your data before this letter went out."
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def _erase(submissions: Sequence[Submission], now: dt.datetime) -> int:
         for letter in submission.letters:
             letter.subject = ""
             letter.body = ""
-            if letter.error != CANCELLED:
+            if letter.error != outbox.CANCELLED:
                 letter.error = None
             letter.office_id = None
             letter.claim_token = None
@@ -145,40 +142,12 @@ def purge(
 # ---- erasure on request -------------------------------------------------------------------------------------
 
 
-def _cancel_waiting(submission_ids: Sequence[str], now: dt.datetime) -> int:
-    """Stop letters that are still queued: failed (and counted as failed) with the reason. A letter a
-    worker is handing to the mail server at this moment finishes; without the password it cannot retry."""
-    waiting = list(
-        db.session.scalars(select(Letter).where(Letter.submission_id.in_(submission_ids), Letter.status == QUEUED))
-    )
-    cancelled = 0
-    for letter in waiting:
-        changed = db.session.execute(
-            update(Letter)
-            .where(Letter.id == letter.id, Letter.status == QUEUED)
-            .values(
-                status=FAILED,
-                error=CANCELLED,
-                finished_at=now,
-                lease_until=None,
-                next_attempt_at=None,
-                claim_token=None,
-            )
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if changed:
-            totals.bump(db.session, letter, FAILED, now)
-            cancelled += 1
-    return cancelled
-
-
 def _forget(submission_ids: list[str]) -> Erased:
     if not submission_ids:
         return Erased()
     now = utcnow()
     credentials.forget(*submission_ids)  # first: no worker can log in for these any more
-    cancelled = _cancel_waiting(submission_ids, now)
-    db.session.commit()
+    cancelled = outbox.cancel_waiting(submission_ids, now)  # counted as failed, committed
     db.session.expire_all()
     submissions = list(
         db.session.scalars(

@@ -1,0 +1,107 @@
+"""Mail servers that misbehave on purpose, on raw sockets: they hold a connection as long as they please.
+
+- `trickle`: a greeting of `220-` lines, one every `pace` seconds, never ending;
+- `flood`: a greeting of `220-` lines as fast as the socket takes them (megabytes), never ending;
+- `slow_tls`: a normal greeting and EHLO, then a TLS handshake that arrives one byte every `pace` seconds.
+
+(The fourth kind, a server that hangs after DATA, is tests/support/mailserver.py with `Script.data_delay`: it
+needs real TLS and AUTH to get that far.) Each connection is served by its own thread until `hold` seconds
+have passed or the server is stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+from tests.support.mailserver import free_port
+
+KINDS = ("trickle", "flood", "slow_tls")
+
+
+class HostileServer:
+    def __init__(self, kind: str, *, pace: float = 0.2, hold: float = 300.0):
+        assert kind in KINDS, kind
+        self.kind, self.pace, self.hold = kind, pace, hold
+        self.host, self.port = "localhost", free_port()
+        self.connections = 0
+        self.sent_bytes = 0
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._listener.settimeout(0.2)
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> HostileServer:
+        thread = threading.Thread(target=self._accept, name=f"hostile-{self.kind}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.connections += 1
+            thread = threading.Thread(target=self._serve, args=(connection,), daemon=True)
+            thread.start()
+
+    def _send(self, connection: socket.socket, data: bytes) -> None:
+        connection.sendall(data)
+        with self._lock:
+            self.sent_bytes += len(data)
+
+    def _holding(self, started: float) -> bool:
+        return not self._stopped.is_set() and time.monotonic() - started < self.hold
+
+    def _serve(self, connection: socket.socket) -> None:
+        started = time.monotonic()
+        with contextlib.suppress(OSError), connection:
+            if self.kind == "trickle":
+                while self._holding(started):
+                    self._send(connection, b"220-Welcome, this greeting takes its time\r\n")
+                    self._stopped.wait(self.pace)
+            elif self.kind == "flood":
+                line = b"220-" + b"x" * 500 + b"\r\n"
+                chunk = line * 200  # about 100 kB a write
+                connection.settimeout(1.0)
+                while self._holding(started):
+                    with contextlib.suppress(TimeoutError):
+                        self._send(connection, chunk)
+            else:  # slow_tls
+                connection.settimeout(self.hold)
+                self._send(connection, b"220 mail.example ESMTP\r\n")
+                reader = connection.makefile("rb")
+                while self._holding(started):
+                    command = reader.readline(1000).strip().upper()
+                    if not command:
+                        return
+                    if command.startswith((b"EHLO", b"HELO")):
+                        self._send(connection, b"250-mail.example\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n")
+                    elif command == b"STARTTLS":
+                        self._send(connection, b"220 Go ahead\r\n")
+                        break
+                    else:
+                        self._send(connection, b"503 Not now\r\n")
+                # A TLS record header announcing a long ServerHello, then its bytes at a crawl.
+                self._send(connection, b"\x16\x03\x03\x40\x00")
+                while self._holding(started):
+                    self._send(connection, b"\x02")
+                    self._stopped.wait(self.pace)

@@ -1,0 +1,98 @@
+"""The seam between the delivery engine and the ways a letter can leave: open a session, send one letter, close.
+
+The engine (webapp/delivery/service.py) claims letters, keeps their lease while the conversation progresses,
+and records every outcome through webapp/outbox.py; a transport only talks to the outside world, and each of
+its three phases ends within the number of seconds it is given (a deadline, not a timeout per read). SMTP
+with a password is the one transport today; SMTP with OAuth (XOAUTH2) and HTTP sends (the Gmail API,
+Microsoft Graph, Congress's CWC) plug in here with the same contract.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass
+from typing import Protocol
+
+from flask import current_app
+
+from webapp.delivery import budget, credentials, smtp, ssrf
+from webapp.delivery.credentials import SmtpAccount
+from webapp.delivery.smtp import DeliveryError, OutgoingLetter
+from webapp.outbox import Claimed
+
+
+class Session(Protocol):
+    def send(self, letter: Claimed, seconds: float) -> None:
+        """Hand one letter over within `seconds`, or raise DeliveryError (transient ones are retried)."""
+
+    def close(self, seconds: float) -> None:
+        """End the session politely within `seconds`; never raises."""
+
+
+class Transport(Protocol):
+    def open(self, seconds: float) -> Session:
+        """Connect and sign in within `seconds`, or raise DeliveryError (or ssrf.RefusedHost)."""
+
+
+def outgoing(letter: Claimed, message_id_domain: str | None) -> OutgoingLetter:
+    return OutgoingLetter(
+        letter_id=letter.id,
+        sender_name=letter.sender_name,
+        sender_email=letter.sender_email,
+        recipient=letter.recipient,
+        recipient_name=letter.recipient_name,
+        subject=letter.subject,
+        body=letter.body,
+        message_id_domain=message_id_domain,
+    )
+
+
+@dataclass
+class SmtpSession:
+    connection: smtplib.SMTP
+    message_id_domain: str | None
+
+    def send(self, letter: Claimed, seconds: float) -> None:
+        smtp.send(self.connection, outgoing(letter, self.message_id_domain), timeout=seconds)
+
+    def close(self, seconds: float) -> None:
+        smtp.close(self.connection, timeout=seconds)
+
+
+@dataclass
+class SmtpTransport:
+    """The supporter's own mail server, signed in to with their password (held encrypted in Redis until then)."""
+
+    account: SmtpAccount
+
+    def open(self, seconds: float) -> SmtpSession:
+        config = current_app.config
+        account = self.account
+        checked = ssrf.check(
+            account.host, account.port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"])
+        )
+        budget.check(checked.host)
+        try:
+            connection = smtp.connect(
+                account,
+                checked,
+                timeout=seconds,
+                ca_file=config.get("SMTP_CA_FILE"),
+                ehlo_name=config.get("SMTP_EHLO_NAME"),
+                # Asked again right before the password goes out: other workers may have spent the budget since.
+                before_login=lambda: budget.check(checked.host),
+            )
+        except DeliveryError as exc:
+            if exc.kind == "auth":
+                budget.spend(checked.host)
+            raise
+        finally:
+            self.account = None  # the password is not needed past login, nor kept for the rest of the batch
+        return SmtpSession(connection, config.get("MESSAGE_ID_DOMAIN"))
+
+
+def smtp_transport(submission_id: str) -> SmtpTransport | None:
+    """The transport for a submission sent from the supporter's own account, or None when the password is gone
+    (its time in Redis ran out, or the supporter asked us to erase their data)."""
+    account = credentials.load(submission_id)
+    return None if account is None else SmtpTransport(account)
