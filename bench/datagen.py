@@ -114,13 +114,29 @@ class _Writer:
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         )
         rows = [tuple(self._value(v) for v in key) + tuple(values) for key, values in counters.items()]
+        # The running total per campaign and target (migration 0006): what the totals endpoint reads.
+        per_target: dict[tuple, list[int]] = {}
+        for (campaign_id, target_id, *_rest), values in counters.items():
+            summed = per_target.setdefault((campaign_id, target_id), [0] * len(counted))
+            for index, value in enumerate(values):
+                summed[index] += value
+        target_keys = ["campaign_id", "target_id"]
+        target_sql = (
+            f"INSERT INTO target_tallies ({', '.join(target_keys + list(counted))}) VALUES %s "  # noqa: S608
+            f"ON CONFLICT ({', '.join(target_keys)}) DO UPDATE SET "
+            + ", ".join(f"{c} = target_tallies.{c} + excluded.{c}" for c in counted)
+        )
+        target_rows = [key + tuple(values) for key, values in per_target.items()]
         cursor = connection.cursor()
         if self.dialect == "postgresql":
             from psycopg2.extras import execute_values
 
             execute_values(cursor, sql, rows, page_size=2000)
+            execute_values(cursor, target_sql, target_rows, page_size=2000)
         else:
             cursor.executemany(sql.replace("%s", "(" + ", ".join("?" for _ in columns) + ")"), rows)
+            marks = "(" + ", ".join("?" for _ in target_keys + list(counted)) + ")"
+            cursor.executemany(target_sql.replace("%s", marks), target_rows)
         cursor.close()
 
 

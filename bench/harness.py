@@ -395,7 +395,8 @@ def start_gunicorn(
         ],
         env,
     )  # fmt: skip
-    wait_for(lambda: http_status("127.0.0.1", port, ready_path) == 200, f"{name} on port {port}", 60, child)
+    # /healthz answers 503 until a delivery worker's heartbeat shows: either way, gunicorn serves.
+    wait_for(lambda: http_status("127.0.0.1", port, ready_path) in (200, 503), f"{name} on port {port}", 60, child)
     return child, port
 
 

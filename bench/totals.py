@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from bench import datagen
 from bench.harness import (
     LAUNCH_CAMPAIGN,
+    BenchError,
     child_env,
+    http_json,
     prepare,
     stage,
     start_gunicorn,
@@ -38,6 +40,15 @@ def _measure(port: int, seconds: float) -> dict:
     return {**result.summary(), "response_bytes": sizes[0] if sizes else None}
 
 
+def _answer_is_the_generated_counts(port: int, check: dict) -> None:
+    """Before anything is timed: the endpoint answers the counts of the letters generated (a fast answer of
+    zeros once passed for a result here)."""
+    answer = http_json("127.0.0.1", port, f"/api/v1/campaigns/{LAUNCH_CAMPAIGN}/totals")
+    expected = {name: check["from_letters"].get(name, 0) for name in answer["totals"]}
+    if answer["totals"] != expected or not check["agree"]:
+        raise BenchError(f"the totals endpoint answers {answer['totals']}, the generated letters count {expected}")
+
+
 def run(options: TotalsOptions, say=print) -> dict:
     out: dict = {"database": None, "target_ratio": TARGET_RATIO, "target_p50_ms": TARGET_P50_MS}
     with stage("totals", keep=options.keep) as bench:
@@ -53,6 +64,7 @@ def run(options: TotalsOptions, say=print) -> dict:
             generated = time.perf_counter() - started
             made = size
             check = datagen.consistency(app, LAUNCH_CAMPAIGN)
+            _answer_is_the_generated_counts(port, check)
             say(f"  totals: GET totals at {check['letters']:,} letters ({check['tally_rows']:,} tally rows) …")
             out[label] = {
                 "letters": check["letters"],
