@@ -137,6 +137,10 @@ class SendForm(WriteForm):
     def smtp_account(self) -> SmtpAccount | None:
         """The account to send through, or None with the problems attached to the fields."""
         provider = BY_KEY.get(self.provider.data or "")
+        if provider is not None and (provider.host is None or not provider.password_works):
+            # Their servers take no password from other apps: say what works instead of failing at the server.
+            self.provider.errors = [*self.provider.errors, provider.help]
+            return None
         if provider is not None:
             self.smtp_host.data, self.smtp_port.data, self.smtp_security.data = (
                 provider.host,
