@@ -106,6 +106,8 @@ def app(tmp_root, redis_url, database_url, mail_server, ssl_mail_server):
             "SERVER_NAME": "outcry.test",
             # Limits have their own tests (tests/security/test_rate_limits.py); elsewhere they'd only add flakiness.
             "RATELIMIT_ENABLED": False,
+            # DNS is outside the product: tests that look up MX records answer them themselves.
+            "MAIL_SETTINGS_MX_LOOKUP": False,
         }
     )
     app.instance_path = str(tmp_root / "instance")
@@ -159,6 +161,7 @@ SHARED = (
     "DELIVERY_RETRY_DELAYS",
     "DELIVERY_RETRY_JITTER",
     "SERVER_NAME",
+    "MAIL_SETTINGS_MX_LOOKUP",
 )
 
 

@@ -69,6 +69,26 @@ DEFAULTS: dict[str, Any] = {
     # Privacy: days after which a finished submission's personal data is erased (counts stay).
     "RETENTION_DAYS": 30,
     "PURGE_INTERVAL": 3600.0,  # seconds between the scheduler's retention purges
+    # "Send with Google / Microsoft" (webapp/mailauth): shown only when the operator registered a client.
+    "GOOGLE_CLIENT_ID": "",
+    "GOOGLE_CLIENT_SECRET": "",
+    "MICROSOFT_CLIENT_ID": "",
+    "MICROSOFT_CLIENT_SECRET": "",
+    "MICROSOFT_TENANT": "common",  # common: personal and work accounts; organizations; consumers; a tenant id
+    "MICROSOFT_SEND_WITH": "graph",  # graph (Mail.Send) or smtp (XOAUTH2 with SMTP.Send); docs/deploy.md says why
+    # The providers' endpoints: fixed hosts, changed only to point tests at local stand-ins.
+    "GOOGLE_ACCOUNTS_URL": "https://accounts.google.com",  # the consent page: /o/oauth2/v2/auth
+    "GOOGLE_OAUTH2_URL": "https://oauth2.googleapis.com",  # the code exchange: /token
+    "GMAIL_API_URL": "https://gmail.googleapis.com",
+    "MICROSOFT_LOGIN_URL": "https://login.microsoftonline.com",  # /{tenant}/oauth2/v2.0/authorize and /token
+    "GRAPH_API_URL": "https://graph.microsoft.com",
+    "MICROSOFT_SMTP_HOST": "smtp.office365.com:587",
+    "OAUTH_ALLOWED_HOSTS": "",  # host:port pairs exempt from the public-address rule (local stand-ins, tests)
+    "OAUTH_CA_FILE": None,  # extra CA bundle to trust for those endpoints (tests); system CAs otherwise
+    "OAUTH_TIMEOUT": 10.0,  # seconds for the sign-in's token exchange, all of it, while the supporter waits
+    "OAUTH_SIGN_IN_TTL": 900,  # seconds a started sign-in (and the letters waiting on it) is kept
+    # Whether the send step looks up a custom domain's MX records to suggest its provider's settings.
+    "MAIL_SETTINGS_MX_LOOKUP": True,
 }
 
 
@@ -113,6 +133,23 @@ ENVIRONMENT: dict[str, type] = {
     "PERMANENT_SESSION_LIFETIME": int,
     "PROXY_FIX_HOPS": int,
     "RETENTION_DAYS": int,
+    "GOOGLE_CLIENT_ID": str,
+    "GOOGLE_CLIENT_SECRET": str,
+    "MICROSOFT_CLIENT_ID": str,
+    "MICROSOFT_CLIENT_SECRET": str,
+    "MICROSOFT_TENANT": str,
+    "MICROSOFT_SEND_WITH": str,
+    "GOOGLE_ACCOUNTS_URL": str,
+    "GOOGLE_OAUTH2_URL": str,
+    "GMAIL_API_URL": str,
+    "MICROSOFT_LOGIN_URL": str,
+    "GRAPH_API_URL": str,
+    "MICROSOFT_SMTP_HOST": str,
+    "OAUTH_ALLOWED_HOSTS": str,
+    "OAUTH_CA_FILE": str,
+    "OAUTH_TIMEOUT": float,
+    "OAUTH_SIGN_IN_TTL": int,
+    "MAIL_SETTINGS_MX_LOOKUP": boolean,
 }
 
 
@@ -177,6 +214,7 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     if ca_file and not Path(ca_file).is_file():
         raise ConfigError(f"SMTP_CA_FILE={ca_file!r} does not exist; point it at a PEM file of CA certificates.")
     _check_delivery_timing(config)
+    _finalize_oauth(config)
     for name in ("RETENTION_DAYS", "PROXY_FIX_HOPS"):
         if int(config[name]) < 0:
             raise ConfigError(f"{name} must be 0 or more, not {config[name]!r}")
@@ -221,7 +259,38 @@ def _check_delivery_timing(config: dict[str, Any]) -> None:
         )
 
 
-def parse_allowed_hosts(value: str | frozenset) -> frozenset[tuple[str, int]]:
+_TENANT = re.compile(r"^(common|organizations|consumers|[0-9a-f-]{36}|[a-z0-9-]+(\.[a-z0-9-]+)+)$")
+
+
+def _finalize_oauth(config: dict[str, Any]) -> None:
+    """ "Send with Google / Microsoft": a client is on only with both its id and secret; endpoints are https."""
+    config["OAUTH_ALLOWED_HOSTS"] = parse_allowed_hosts(config.get("OAUTH_ALLOWED_HOSTS", ""), "OAUTH_ALLOWED_HOSTS")
+    for provider in ("GOOGLE", "MICROSOFT"):
+        present = [bool(config.get(f"{provider}_CLIENT_{part}")) for part in ("ID", "SECRET")]
+        if any(present) and not all(present):
+            raise ConfigError(f"Set both {provider}_CLIENT_ID and {provider}_CLIENT_SECRET, or neither.")
+    for name in ("GOOGLE_ACCOUNTS_URL", "GOOGLE_OAUTH2_URL", "GMAIL_API_URL", "MICROSOFT_LOGIN_URL", "GRAPH_API_URL"):
+        if not str(config[name]).startswith("https://"):
+            raise ConfigError(f"{name} must be an https:// address, not {config[name]!r}")
+        config[name] = str(config[name]).rstrip("/")
+    tenant = str(config["MICROSOFT_TENANT"]).strip().lower()
+    if not _TENANT.match(tenant):
+        raise ConfigError(
+            "MICROSOFT_TENANT must be common (personal and work accounts), organizations, consumers, "
+            f"a tenant id or a tenant domain, not {config['MICROSOFT_TENANT']!r}"
+        )
+    config["MICROSOFT_TENANT"] = tenant
+    if config["MICROSOFT_SEND_WITH"] not in ("graph", "smtp"):
+        raise ConfigError(f"MICROSOFT_SEND_WITH must be graph or smtp, not {config['MICROSOFT_SEND_WITH']!r}")
+    host, sep, port = str(config["MICROSOFT_SMTP_HOST"]).rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ConfigError(f"MICROSOFT_SMTP_HOST must look like host:port, not {config['MICROSOFT_SMTP_HOST']!r}")
+    ca_file = config.get("OAUTH_CA_FILE")
+    if ca_file and not Path(ca_file).is_file():
+        raise ConfigError(f"OAUTH_CA_FILE={ca_file!r} does not exist; point it at a PEM file of CA certificates.")
+
+
+def parse_allowed_hosts(value: str | frozenset, name: str = "SMTP_ALLOWED_HOSTS") -> frozenset[tuple[str, int]]:
     """`host:port,host:port` → {(host, port)}; hosts compared lower-case."""
     if isinstance(value, frozenset):
         return value
@@ -229,7 +298,7 @@ def parse_allowed_hosts(value: str | frozenset) -> frozenset[tuple[str, int]]:
     for item in filter(None, (part.strip() for part in value.split(","))):
         host, sep, port = item.rpartition(":")
         if not sep or not port.isdigit() or not host:
-            raise ConfigError(f"SMTP_ALLOWED_HOSTS entry {item!r} must look like host:port")
+            raise ConfigError(f"{name} entry {item!r} must look like host:port")
         allowed.add((host.strip("[]").lower(), int(port)))
     return frozenset(allowed)
 

@@ -1,9 +1,11 @@
-"""SMTP credentials kept only in Redis, Fernet-encrypted, with a short TTL; never in SQL, logs or task arguments."""
+"""Supporters' mail credentials (an SMTP password, or an OAuth access token from "Send with Google / Microsoft")
+kept only in Redis, Fernet-encrypted, with a short TTL; never in SQL, logs or task arguments."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -32,6 +34,27 @@ class SmtpAccount:
     __str__ = __repr__
 
 
+@dataclass(frozen=True)
+class OAuthAccount:
+    """An access token from signing in with Google or Microsoft, good until `expires_at` (Unix time). Never a
+    refresh token: when this one runs out, the supporter signs in again. `repr` hides the token."""
+
+    provider: str  # google | microsoft
+    email: str  # the address the provider says the supporter signed in as
+    access_token: str
+    expires_at: float
+    send_with: str  # gmail_api | graph | smtp (XOAUTH2)
+
+    def __repr__(self) -> str:
+        return f"OAuthAccount(provider={self.provider!r}, send_with={self.send_with!r}, email=…, access_token=…)"
+
+    __str__ = __repr__
+
+
+Account = SmtpAccount | OAuthAccount
+_KINDS = {"smtp": SmtpAccount, "oauth": OAuthAccount}
+
+
 def _fernet() -> Fernet:
     """A key derived from SECRET_KEY (or CREDENTIALS_KEY) with HKDF, so operators manage one secret."""
     secret = current_app.config.get("CREDENTIALS_KEY") or current_app.config["SECRET_KEY"]
@@ -43,21 +66,28 @@ def _key(submission_id: str) -> str:
     return f"outcry:smtp-credentials:{submission_id}"
 
 
-def store(submission_id: str, account: SmtpAccount) -> None:
-    payload = json.dumps(account.__dict__).encode()
+def store(submission_id: str, account: Account) -> None:
+    """Keep the account for SMTP_CREDENTIALS_TTL seconds at most; an access token no longer than it is good."""
+    kind = "oauth" if isinstance(account, OAuthAccount) else "smtp"
+    payload = json.dumps({"kind": kind, **account.__dict__}).encode()
     ttl = int(current_app.config["SMTP_CREDENTIALS_TTL"])
+    if isinstance(account, OAuthAccount):
+        ttl = min(ttl, int(account.expires_at - time.time()))
+        if ttl <= 0:
+            return  # already expired: nothing worth keeping; delivery asks the supporter to sign in again
     get_redis().set(_key(submission_id), _fernet().encrypt(payload), ex=ttl)
 
 
-def load(submission_id: str) -> SmtpAccount | None:
+def load(submission_id: str) -> Account | None:
     """The account, or None when it expired (or was never stored)."""
     token = get_redis().get(_key(submission_id))
     if token is None:
         return None
     try:
-        return SmtpAccount(**json.loads(_fernet().decrypt(token)))
+        fields = json.loads(_fernet().decrypt(token))
     except InvalidToken:  # SECRET_KEY changed since it was stored: as good as expired
         return None
+    return _KINDS[fields.pop("kind", "smtp")](**fields)
 
 
 def forget(*submission_ids: str) -> None:

@@ -208,10 +208,12 @@ def connect(
     ca_file: str | None,
     ehlo_name: str | None = None,
     before_login: Callable[[], None] | None = None,
+    login: Callable[[smtplib.SMTP], None] | None = None,
 ) -> smtplib.SMTP:
     """Open, encrypt and log in within `timeout` seconds in all, or raise DeliveryError. The password is never
     part of an error. `before_login` runs once the connection is encrypted, just before the password goes out
-    (the failure budget's check); a DeliveryError it raises ends the connection."""
+    (the failure budget's check); a DeliveryError it raises ends the connection. `login` signs in instead of
+    the password (XOAUTH2 with a token)."""
     context = tls_context(ca_file)
     deadline = Deadline(timeout, CONNECTING)
     connection: smtplib.SMTP | None = None
@@ -238,7 +240,7 @@ def connect(
                 connection.ehlo()
             if before_login is not None:
                 before_login()
-            _login(connection, account)
+            (login or functools.partial(_login, account=account))(connection)
         return connection
     except DeliveryError:
         if connection is not None:

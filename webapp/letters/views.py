@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from redis.exceptions import RedisError
 from wtforms.fields.choices import SelectChoice
 
 from webapp.campaigns.service import call_scripts, campaign_targets, find_campaign, letter_templates
 from webapp.congress import service as congress
 from webapp.delivery.ssrf import RefusedHost
-from webapp.letters import service, words
+from webapp.letters import providers, service, words
 from webapp.letters.forms import CallForm, ConfirmForm, ForgetForm, SendForm, WriteForm
 from webapp.letters.handoff import tel_uri
-from webapp.letters.providers import PROVIDERS
+from webapp.mailauth.service import clients as oauth_clients
 from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
 from webapp.privacy import service as privacy
 from webapp.security import limits
@@ -143,6 +143,9 @@ def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate
             shares[draft.target.id] = draft.share(entry.form.body.data or "")
     targets = [draft.target for draft in drafts]
     channels = _channels(template, targets)
+    detected = providers.detect(form.email.data or "", mx=current_app.config["MAIL_SETTINGS_MX_LOOKUP"])
+    if not form.provider.data and detected.provider is not None:
+        form.provider.data = detected.key  # settings found from the address; the supporter can still change them
     return (
         render_template(
             "letters/preview.html",
@@ -154,7 +157,9 @@ def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate
             describe_share=words.describe,
             channels=channels,
             blocked=[t for t in targets if t.no_email_reason] if not set(channels) & {SMTP, MAILTO} else [],
-            providers=PROVIDERS,
+            providers=providers.PROVIDERS,
+            detected=detected,
+            oauth_clients=oauth_clients(),
         ),
         status,
     )
