@@ -5,11 +5,12 @@
     sending ──defer──▶ queued (retry later) or failed (retries used up)
     sending/queued past their lease ──sweep / requeue──▶ queued (unclaimed)
     queued ──cancel──▶ failed (the supporter asked us to erase their data)
+    failed ──resend──▶ queued (the supporter sends it again from the status page; its failure no longer counted)
 
 A claim is a conditional UPDATE that stamps a fresh token: only its holder can finish, defer or renew those
 letters, so two workers never both record one letter. `sent`, `failed` and `handed_off` are terminal, and each
 is counted (webapp/totals) in the transaction that reaches it. This module sits below the feature packages:
-letters/ (insert, confirm, enqueue), delivery/ (claim, renew, finish, defer), privacy/ (cancel) and the
+letters/ (insert, confirm, enqueue, resend), delivery/ (claim, renew, finish, defer), privacy/ (cancel) and the
 sweeper all call it, and none of them changes a letter's status any other way.
 """
 
@@ -480,6 +481,38 @@ def _put_back(condition, *, limit: int | None = None, **values) -> tuple[int, li
     ).rowcount
     db.session.commit()
     return count, submission_ids
+
+
+# ---- sending a failed letter again (the status page) -----------------------------------------------------------
+
+
+def resend(letters: Iterable[Letter]) -> int:
+    """Queue failed own-email letters again, as they are (same ids, so the same Message-IDs), with a fresh
+    retry schedule; each one's failure is taken back from the totals in the same transaction, so a letter is
+    counted once, in the status it ends with. Does not commit: the caller stores the new credentials and
+    commits both, or neither. Returns how many were queued (a letter no longer failed is left alone)."""
+    now = utcnow()
+    lease = now + _seconds(current_app.config["DELIVERY_QUEUE_LEASE"])
+    queued = 0
+    for letter in letters:
+        changed = db.session.execute(
+            update(Letter)
+            .where(Letter.id == letter.id, Letter.channel == SMTP, Letter.status == FAILED)
+            .values(
+                status=QUEUED,
+                error=None,
+                attempts=0,
+                claim_token=None,
+                next_attempt_at=None,
+                lease_until=lease,
+                finished_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed:
+            totals.take_back(db.session, letter, FAILED, letter.finished_at or now)
+            queued += 1
+    return queued
 
 
 # ---- cancelling (erasure on request) ---------------------------------------------------------------------------

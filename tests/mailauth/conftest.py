@@ -12,6 +12,7 @@ import pytest
 from tests.support.mail_apis import MailApis
 from tests.support.oauth_server import CLIENT_ID, CLIENT_SECRET, AuthorizationServer
 from tests.support.xoauth2_server import XOAuth2MailServer
+from webapp.config import parse_allowed_hosts
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +61,8 @@ def oauth_settings(oauth_server, mail_apis, xoauth2_server=None, **overrides) ->
         "OAUTH_ALLOWED_HOSTS": f"{oauth_server.address},{mail_apis.address}",
         "OAUTH_CA_FILE": None,
         "MAIL_SETTINGS_MX_LOOKUP": False,
+        "MICROSOFT_SEND_WITH": "graph",
+        "OAUTH_TIMEOUT": 10.0,
     }
     if xoauth2_server is not None:
         settings["MICROSOFT_SMTP_HOST"] = xoauth2_server.address
@@ -68,23 +71,19 @@ def oauth_settings(oauth_server, mail_apis, xoauth2_server=None, **overrides) ->
 
 
 @pytest.fixture
-def oauth_app(make_app, app, oauth_server, mail_apis, xoauth2_server):
-    """An app with both OAuth clients, on the suite's database, Redis and mail servers."""
-    extra_allowed = ",".join(f"{host}:{port}" for host, port in app.config["SMTP_ALLOWED_HOSTS"])
-    made = make_app(
-        **oauth_settings(
-            oauth_server,
-            mail_apis,
-            xoauth2_server,
-            OAUTH_CA_FILE=app.config["SMTP_CA_FILE"],
-            SMTP_ALLOWED_HOSTS=f"{extra_allowed},{xoauth2_server.address}",
-        )
-    )
+def oauth_app(app, monkeypatch, oauth_server, mail_apis, xoauth2_server):
+    """The suite's app (so its Celery worker sends with the same settings) with both OAuth clients configured,
+    pointing at the test authorization server, the API stand-ins and the XOAUTH2 mail server."""
+    settings = oauth_settings(oauth_server, mail_apis, xoauth2_server, OAUTH_CA_FILE=app.config["SMTP_CA_FILE"])
+    settings["OAUTH_ALLOWED_HOSTS"] = parse_allowed_hosts(settings["OAUTH_ALLOWED_HOSTS"])
+    settings["SMTP_ALLOWED_HOSTS"] = app.config["SMTP_ALLOWED_HOSTS"] | {("localhost", xoauth2_server.port)}
+    for name, value in settings.items():
+        monkeypatch.setitem(app.config, name, value)
     oauth_server.clients[CLIENT_ID].redirect_uris[:] = [
         "http://outcry.test/mail/signed-in/google",
         "http://outcry.test/mail/signed-in/microsoft",
     ]
-    return made
+    return app
 
 
 class Browser:

@@ -20,13 +20,16 @@ from dataclasses import dataclass
 import httpx
 from flask import current_app
 
-from webapp.delivery import https, ssrf
+from webapp.delivery import https, smtp, ssrf
 from webapp.delivery.credentials import OAuthAccount, SmtpAccount
-from webapp.delivery.smtp import DeliveryError
+from webapp.delivery.smtp import DeliveryError, OutgoingLetter
 
 log = logging.getLogger(__name__)
 
 LABELS = {"google": "Google", "microsoft": "Microsoft"}
+# Submission.smtp_host of a submission sent with a sign-in ("signed-in:google"): no server was typed, and the
+# status page knows to offer signing in again rather than a password.
+SIGNED_IN_PREFIX = "signed-in:"
 # Seconds of life a token must have left to be worth starting a conversation with.
 TOKEN_MARGIN = 30
 
@@ -84,6 +87,9 @@ class ApiSession:
         if self.account.send_with == "graph" and reply.status == 202:
             return
         raise explain_reply(self.account, reply)
+
+    def send_letter(self, letter: OutgoingLetter, seconds: float) -> None:
+        self.send_message(smtp.build_message(letter), seconds)
 
     def close(self, seconds: float) -> None:
         self.client.close()
@@ -177,6 +183,19 @@ def open_api(account: OAuthAccount) -> ApiSession:
 
 
 # ---- SMTP with XOAUTH2 (Microsoft's SMTP.Send) ----
+
+
+@dataclass
+class SmtpSession:
+    """A connection signed in with XOAUTH2, with the API sessions' shape."""
+
+    connection: smtplib.SMTP
+
+    def send_letter(self, letter: OutgoingLetter, seconds: float) -> None:
+        smtp.send(self.connection, letter)
+
+    def close(self, seconds: float) -> None:
+        smtp.close(self.connection)
 
 
 def xoauth2_string(email: str, access_token: str) -> str:

@@ -198,3 +198,31 @@ class ConfirmForm(FlaskForm):
 
 class ForgetForm(FlaskForm):
     """The "delete my data now" button, protected like every other change."""
+
+
+class RetryForm(FlaskForm):
+    """Send the failed letters again with the password typed again (the server is the one they were sent to)."""
+
+    smtp_username = StringField(
+        "User name (usually your email address)",
+        [Optional()],
+        render_kw={"autocomplete": "username", "autocapitalize": "off", "spellcheck": "false"},
+    )
+    smtp_password = PasswordField(
+        "Password or app password", [Optional()], render_kw={"autocomplete": "current-password"}
+    )
+    smtp_port = IntegerField("Port", [Optional()], default=587)
+
+    def smtp_account(self, submission) -> SmtpAccount | None:
+        username = (self.smtp_username.data or "").strip() or submission.supporter_email
+        if len(username) > 254 or any(ord(c) < 32 for c in username):
+            self.smtp_username.errors = [*self.smtp_username.errors, "That user name can't be right; check it."]
+            return None
+        if not self.smtp_password.data or len(self.smtp_password.data) > 1024:
+            self.smtp_password.errors = [*self.smtp_password.errors, "Enter your password or app password."]
+            return None
+        if not submission.smtp_host or submission.smtp_host.startswith("signed-in:"):
+            return None
+        port = submission.smtp_port or 587
+        security = "ssl" if port == 465 else "starttls"
+        return SmtpAccount(submission.smtp_host, port, security, username, self.smtp_password.data)

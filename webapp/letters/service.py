@@ -14,8 +14,8 @@ from sqlalchemy.orm import joinedload, selectinload
 from webapp import outbox
 from webapp.campaigns.service import active_templates, campaign_targets
 from webapp.congress import service as congress
-from webapp.delivery import credentials, ssrf
-from webapp.delivery.credentials import SmtpAccount
+from webapp.delivery import credentials, oauth, ssrf
+from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.extensions import db
 from webapp.letters import validation, words
 from webapp.letters.handoff import hand_off, tel_uri
@@ -272,7 +272,7 @@ def submit(
     *,
     edits: dict[str, Edit] | None = None,
     edit_all: Edit | None = None,
-    account: SmtpAccount | None = None,
+    account: Account | None = None,
 ) -> Submission:
     """Write the submission and one letter per target (the outbox), then queue delivery.
 
@@ -301,8 +301,8 @@ def submit(
         supporter_zip=supporter.zip,
         supporter_address=supporter.address,
         supporter_note=supporter.note,
-        smtp_host=account.host if account else None,
-        smtp_port=account.port if account else None,
+        smtp_host=_where(account),
+        smtp_port=account.port if isinstance(account, SmtpAccount) else None,
         created_at=now,
     )
     lease = now + dt.timedelta(seconds=current_app.config["DELIVERY_QUEUE_LEASE"])
@@ -345,6 +345,60 @@ def submit(
     if channel == SMTP:
         outbox.enqueue(submission.id)
     return submission
+
+
+def _where(account: Account | None) -> str | None:
+    """What a submission records about where its letters leave from: the mail server, or the sign-in."""
+    if isinstance(account, OAuthAccount):
+        return f"{oauth.SIGNED_IN_PREFIX}{account.provider}"
+    return account.host if account else None
+
+
+def signed_in_with(submission: Submission) -> str | None:
+    """ "google" or "microsoft" when the submission was sent with a sign-in, else None."""
+    host = submission.smtp_host or ""
+    return host.removeprefix(oauth.SIGNED_IN_PREFIX) if host.startswith(oauth.SIGNED_IN_PREFIX) else None
+
+
+def retryable(submission: Submission) -> list[Letter]:
+    """The letters a supporter may send again from the status page: own-email letters that failed, while the
+    submission's text is still kept."""
+    if submission.purged_at is not None or submission.channel != SMTP:
+        return []
+    return [letter for letter in submission.letters if letter.status == FAILED]
+
+
+def retry(submission: Submission, account: Account) -> int:
+    """Send the failed letters again with new credentials: the same letter ids (so the same Message-IDs),
+    queued afresh; each one's failure is taken out of the totals in the same transaction that queues it,
+    so every letter is counted once, in the status it ends with. Returns how many were queued."""
+    letters = retryable(submission)
+    if not letters:
+        raise SubmissionInvalid({"retry": ["Nothing here is waiting to be sent again."]})
+    if isinstance(account, OAuthAccount) and account.email.lower() != submission.supporter_email.lower():
+        raise SubmissionInvalid(
+            {
+                "retry": [
+                    f"You signed in as {account.email}, but these letters are from {submission.supporter_email}. "
+                    f"Sign in with {submission.supporter_email} to send them."
+                ]
+            }  # fmt: skip
+        )
+    queued = outbox.resend(letters)  # in this transaction: committed with the credentials below, or not at all
+    if not queued:
+        db.session.rollback()
+        raise SubmissionInvalid({"retry": ["Nothing here is waiting to be sent again."]})
+    submission.smtp_host = _where(account)
+    submission.smtp_port = account.port if isinstance(account, SmtpAccount) else None
+    try:
+        credentials.store(submission.id, account)
+    except RedisError:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    log.info("submission.retried submission=%s letters=%d", submission.id, queued)
+    outbox.enqueue(submission.id)
+    return queued
 
 
 def find_submission(submission_id: str) -> Submission | None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from redis.exceptions import RedisError
+from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
 from webapp.campaigns.service import call_scripts, campaign_targets, find_campaign, letter_templates
 from webapp.congress import service as congress
 from webapp.delivery.ssrf import RefusedHost
 from webapp.letters import providers, service, words
-from webapp.letters.forms import CallForm, ConfirmForm, ForgetForm, SendForm, WriteForm
+from webapp.letters.forms import CallForm, ConfirmForm, ForgetForm, RetryForm, SendForm, WriteForm
 from webapp.letters.handoff import tel_uri
+from webapp.letters.providers import GOOGLE, MICROSOFT
+from webapp.mailauth import service as mailauth
 from webapp.mailauth.service import clients as oauth_clients
 from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
 from webapp.privacy import service as privacy
@@ -175,11 +178,15 @@ def send(slug: str):
         back = WriteForm()
         _offer(back, campaign, request.form.get("zip"))
         return _render_write(back, campaign, targets, templates)
-    if not form.validate_on_submit() or action not in SEND_CHANNELS:
+    if not form.validate_on_submit() or action not in (*SEND_CHANNELS, *SIGN_IN_ACTIONS):
         return _preview_or_write(form, campaign, targets, templates)
     try:
         template, chosen = service.choose(
-            campaign, form.template.data, form.targets.data, channel=action, zip_code=form.zip.data
+            campaign,
+            form.template.data,
+            form.targets.data,
+            channel=SMTP if action in SIGN_IN_ACTIONS else action,
+            zip_code=form.zip.data,
         )
     except (service.NotFound, service.SubmissionInvalid) as exc:
         errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]}
@@ -189,6 +196,8 @@ def send(slug: str):
     if set(edits) != {target.id for target in chosen}:
         form.targets.errors = [*form.targets.errors, "The letters don't match who you chose; please check them again."]
         return _preview_or_write(form, campaign, targets, templates)
+    if action in SIGN_IN_ACTIONS:
+        return _start_sign_in(action, campaign, form, targets, templates)
     account = None
     if action == SMTP:
         account = form.smtp_account()
@@ -199,6 +208,11 @@ def send(slug: str):
         except RefusedHost as exc:
             form.smtp_host.errors = [*form.smtp_host.errors, str(exc)]
             return _preview_or_write(form, campaign, targets, templates)
+    return _submit(form, campaign, targets, templates, template, chosen, action, edits, account)
+
+
+def _submit(form, campaign, targets, templates, template, chosen, action, edits, account):
+    """Write the letters and queue them (the password's and the sign-in's path end here), or show why not."""
     try:
         submission = service.submit(
             campaign,
@@ -223,6 +237,142 @@ def send(slug: str):
         page, status = _preview_or_write(form, campaign, targets, templates, 429)
         return page, status, {"Retry-After": str(exc.retry_after_seconds)}
     return redirect(url_for("letters.status", submission_id=submission.id), 303)
+
+
+# "Send with Google / Microsoft": the send form's buttons, named after the provider.
+SIGN_IN_ACTIONS = (GOOGLE, MICROSOFT)
+_SIGN_IN_SESSION = "mail_sign_in"  # the browser's own sign-in: a callback is finished only where it started
+
+
+def _start_sign_in(provider: str, campaign: Campaign, form: SendForm, targets, templates):
+    """Keep what the supporter wrote (encrypted, for OAUTH_SIGN_IN_TTL seconds) and send them to the provider."""
+    fields = {key: values for key, values in request.form.lists() if key not in ("csrf_token", "smtp_password")}
+    try:
+        sign_in, url = mailauth.start(
+            provider,
+            redirect_uri=url_for("letters.signed_in", provider=provider, _external=True),
+            login_hint=form.email.data or "",
+            purpose={"send": {"slug": campaign.slug, "form": fields}},
+        )
+    except mailauth.SignInFailed as exc:
+        form.provider.errors = [*form.provider.errors, exc.reason]
+        return _preview_or_write(form, campaign, targets, templates)
+    except RedisError:
+        form.provider.errors = [
+            *form.provider.errors,
+            "We couldn't start signing in just now. Please try again in a minute.",
+        ]
+        return _preview_or_write(form, campaign, targets, templates, 503)
+    session[_SIGN_IN_SESSION] = sign_in.id
+    return redirect(url, 303)
+
+
+@bp.route("/mail/signed-in/<provider>")
+def signed_in(provider: str):
+    """Where Google or Microsoft sends the supporter back: finish the sign-in, then do what it was for."""
+    sign_in_id = session.pop(_SIGN_IN_SESSION, None)
+    sign_in = mailauth.take(sign_in_id) if sign_in_id else None
+    if sign_in is None or sign_in.provider != provider:
+        return render_template("letters/sign_in_failed.html", reason=mailauth.EXPIRED), 400
+    try:
+        account = mailauth.finish(sign_in, request.args.to_dict())
+    except mailauth.SignInFailed as exc:
+        return _sign_in_failed(sign_in, exc.reason)
+    if "retry" in sign_in.purpose:
+        return _retry_with(sign_in.purpose["retry"], account)
+    return _send_signed_in(sign_in.purpose["send"], account)
+
+
+def _restored(stash: dict):
+    """The send form as the supporter left it for the provider, with its campaign and offer."""
+    campaign = find_campaign(stash.get("slug", ""), page=False)
+    if campaign is None:
+        abort(404)
+    form = SendForm(formdata=MultiDict([(key, value) for key, values in stash["form"].items() for value in values]),
+                    meta={"csrf": False})  # fmt: skip
+    targets, templates = _offer(form, campaign, form.zip.data)
+    return campaign, form, targets, templates
+
+
+def _sign_in_failed(sign_in: mailauth.SignIn, reason: str):
+    if "retry" in sign_in.purpose:
+        return _status_page(sign_in.purpose["retry"], retry_error=reason, status=422)
+    campaign, form, targets, templates = _restored(sign_in.purpose["send"])
+    form.validate()
+    form.provider.errors = [*form.provider.errors, reason]
+    return _preview_or_write(form, campaign, targets, templates)
+
+
+def _send_signed_in(stash: dict, account):
+    campaign, form, targets, templates = _restored(stash)
+    if not form.validate():
+        return _preview_or_write(form, campaign, targets, templates)
+    if account.email.lower() != (form.email.data or "").lower():
+        form.provider.errors = [
+            *form.provider.errors,
+            f"You signed in as {account.email}, but your letter is from {form.email.data}. Sign in with "
+            f"{form.email.data}, or go back and change your email address to {account.email}.",
+        ]
+        return _preview_or_write(form, campaign, targets, templates)
+    try:
+        template, chosen = service.choose(
+            campaign, form.template.data, form.targets.data, channel=SMTP, zip_code=form.zip.data
+        )
+    except (service.NotFound, service.SubmissionInvalid) as exc:
+        _attach(form, exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]})
+        return _preview_or_write(form, campaign, targets, templates)
+    edits = {entry.form.target.data: (entry.form.subject.data, entry.form.body.data) for entry in form.letters}
+    return _submit(form, campaign, targets, templates, template, chosen, SMTP, edits, account)
+
+
+@bp.route("/s/<submission_id>/retry", methods=["POST"])
+def retry(submission_id: str):
+    """Send the failed letters again: the password typed again, or a new sign-in."""
+    submission = service.find_submission(submission_id)
+    if submission is None:
+        abort(404)
+    form = RetryForm()
+    if not form.validate_on_submit():
+        abort(400)
+    provider = request.form.get("action")
+    if provider in SIGN_IN_ACTIONS:
+        try:
+            sign_in, url = mailauth.start(
+                provider,
+                redirect_uri=url_for("letters.signed_in", provider=provider, _external=True),
+                login_hint=submission.supporter_email,
+                purpose={"retry": submission.id},
+            )
+        except (mailauth.SignInFailed, RedisError) as exc:
+            reason = exc.reason if isinstance(exc, mailauth.SignInFailed) else "We couldn't start signing in just now."
+            return _status_page(submission.id, retry_error=reason, status=422)
+        session[_SIGN_IN_SESSION] = sign_in.id
+        return redirect(url, 303)
+    account = form.smtp_account(submission)
+    if account is None:
+        return _status_page(submission.id, retry_form=form, status=422)
+    try:
+        service.check_smtp_host(account.host, account.port)
+    except RefusedHost as exc:
+        return _status_page(submission.id, retry_error=str(exc), status=422)
+    return _retry_with(submission.id, account)
+
+
+def _retry_with(submission_id: str, account):
+    submission = service.find_submission(submission_id)
+    if submission is None:
+        abort(404)
+    try:
+        service.retry(submission, account)
+    except service.SubmissionInvalid as exc:
+        return _status_page(submission_id, retry_error=" ".join(exc.errors.get("retry", [])), status=422)
+    except RedisError:
+        return _status_page(
+            submission_id,
+            retry_error="We couldn't keep your sign-in safely just now. Please try again in a minute.",
+            status=503,
+        )
+    return redirect(url_for("letters.status", submission_id=submission_id), 303)
 
 
 def _preview_or_write(form: SendForm, campaign: Campaign, targets, templates, status: int = 422):
@@ -286,17 +436,32 @@ def _attach_call(form: CallForm, exc: Exception) -> None:
 
 @bp.route("/s/<submission_id>")
 def status(submission_id: str):
+    return _status_page(submission_id)
+
+
+def _status_page(submission_id: str, *, retry_error: str | None = None, retry_form=None, status: int = 200):
     submission = service.find_submission(submission_id)
     if submission is None:
         abort(404)
+    view = service.submission_view(submission)
+    failed = service.retryable(submission)
+    provider = service.signed_in_with(submission)
     return render_template(
         "letters/status.html",
         submission=submission,
-        view=service.submission_view(submission),
+        view=view,
         confirm_form=ConfirmForm(),
         forget_form=ForgetForm(),
         outcome_labels=OUTCOME_LABELS,
-    )
+        retry_failed=failed,
+        retry_provider=provider,
+        retry_client=oauth_clients().get(provider) if provider else None,
+        retry_form=retry_form
+        or RetryForm(
+            formdata=None, data={"smtp_username": submission.supporter_email, "smtp_port": submission.smtp_port or 587}
+        ),  # fmt: skip
+        retry_error=retry_error,
+    ), status
 
 
 @bp.route("/s/<submission_id>/forget", methods=["POST"])

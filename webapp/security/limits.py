@@ -43,7 +43,7 @@ KEY_PREFIX = "outcry:ratelimit"  # under outcry:* like every other key the app w
 ACQUIRE_ALL_EXTENSION = "outcry.limiter.acquire_all"
 SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
 # The endpoints that create letters; they share one per-address budget, HTML and API alike.
-SUBMISSION_ENDPOINTS = ("letters.send", "letters.call", "api.create_submission")
+SUBMISSION_ENDPOINTS = ("letters.send", "letters.call", "letters.retry", "api.create_submission")
 # Never limited: the health check (polled by the orchestrator) and static files.
 EXEMPT_ENDPOINTS = ("health.healthz", "static")
 

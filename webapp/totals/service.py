@@ -34,6 +34,34 @@ def bump(session: Session, letter: Letter, counter: str, when: dt.datetime | Non
     session.execute(_upsert(dialect, LetterTally.__table__, counter), bucket)
 
 
+def take_back(session: Session, letter: Letter, counter: str, when: dt.datetime) -> None:
+    """Subtract the one `counter` this letter added on `when`'s day (a failed letter sent again: its failure
+    no longer counts). The caller commits it with the letter's new status, as bump's."""
+    if counter not in COUNTED:
+        raise ValueError(f"not a counter: {counter}")
+    target = TargetTally.__table__
+    session.execute(
+        target.update()
+        .where(
+            target.c.campaign_id == letter.campaign_id, target.c.target_id == letter.target_id, target.c[counter] > 0
+        )
+        .values({counter: target.c[counter] - 1})
+    )
+    bucket = LetterTally.__table__
+    session.execute(
+        bucket.update()
+        .where(
+            bucket.c.campaign_id == letter.campaign_id,
+            bucket.c.target_id == letter.target_id,
+            bucket.c.template_id == letter.template_id,
+            bucket.c.channel == letter.channel,
+            bucket.c.day == when.date(),
+            bucket.c[counter] > 0,
+        )
+        .values({counter: bucket.c[counter] - 1})
+    )
+
+
 @functools.cache
 def _upsert(dialect: str, table: Table, counter: str) -> Insert:
     """INSERT a row counting one `counter` for the key, or add one to the row already there; built once per

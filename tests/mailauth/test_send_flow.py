@@ -1,0 +1,195 @@
+"""The supporter's pages with a sign-in: the send step offers "Send with Google / Microsoft" for the address
+they gave; the letter is written to the outbox after the sign-in, sent by the real Celery worker through the
+API stand-ins (or XOAUTH2), and counted once; a refused consent, a wrong account or an expired sign-in keeps
+everything typed; a failed letter is sent again from its status page with the same id and Message-ID."""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.conftest import csrf_token
+from tests.support.forms import form_fields
+from tests.support.letters import LAUNCH
+from tests.support.waiting import wait_for
+from webapp.extensions import db, get_redis
+from webapp.models import Letter, Submission, TargetTally
+
+WRITE = f"/c/{LAUNCH}/write"
+SEND = f"/c/{LAUNCH}/send"
+
+
+def text_of(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def preview(client, supporter):
+    page = client.get(f"{WRITE}?target=ohchr")
+    data = {"csrf_token": csrf_token(page.get_data(as_text=True)), "targets": ["ohchr"],
+            "template": "un-human-rights-office", **supporter}  # fmt: skip
+    response = client.post(WRITE, data=data)
+    assert response.status_code == 200, text_of(response)
+    return response
+
+
+def sign_in_and_send(client, supporter, provider_browser, provider="google", **consent):
+    page = preview(client, supporter)
+    fields = form_fields(page.get_data(as_text=True))
+    fields["action"] = provider
+    fields["letters-0-body"] = [fields["letters-0-body"][0] + "\n\nA line I added myself."]
+    started = client.post(SEND, data=fields)
+    assert started.status_code == 303, text_of(started)
+    back = provider_browser.consent(started.headers["Location"], **consent)
+    parts = urlsplit(back)
+    return client.get(f"{parts.path}?{parts.query}")
+
+
+@pytest.fixture
+def gmail_supporter(supporter):
+    return {**supporter, "email": "maria@gmail.com"}
+
+
+def test_the_send_step_offers_the_sign_in_for_the_address(oauth_app, client, gmail_supporter):
+    text = text_of(preview(client, gmail_supporter))
+    assert "Send with Google" in text and "Send with Microsoft" in text
+    assert text.index("Send with Google") < text.index("Send with Microsoft")  # the address's provider first
+    assert "we never see your password" in text
+    outlook = text_of(preview(client, {**gmail_supporter, "email": "maria@outlook.com"}))
+    assert outlook.index("Send with Microsoft") < outlook.index("Send with Google")
+    assert "Since 16 September 2024" in outlook
+
+
+def test_no_buttons_without_configured_clients(app, client, gmail_supporter):
+    text = text_of(preview(client, gmail_supporter))
+    assert "Send with Google" not in text
+    assert re.search(r'<option selected value="gmail">', text)  # the settings are still found from the address
+
+
+def test_send_with_google_delivers_through_the_gmail_api(oauth_app, client, celery_worker, gmail_supporter,
+                                                        provider_browser, mail_apis):  # fmt: skip
+    done = sign_in_and_send(client, gmail_supporter, provider_browser)
+    assert done.status_code == 303
+    status_url = done.headers["Location"]
+    assert "/s/" in status_url
+    wait_for(lambda: len(mail_apis.delivered) == 1, timeout=20)
+    with oauth_app.app_context():
+        [letter] = db.session.query(Letter).all()
+        wait_for(lambda: db.session.get(Letter, letter.id, populate_existing=True).status == "sent", timeout=20)
+        submission = db.session.get(Submission, letter.submission_id)
+        assert submission.smtp_host == "signed-in:google"
+        tally = db.session.get(TargetTally, (letter.campaign_id, "ohchr"))
+        assert (tally.sent, tally.failed) == (1, 0)
+        wait_for(lambda: not list(get_redis().scan_iter(match="outcry:smtp-credentials:*")), timeout=10)
+    [delivered] = mail_apis.delivered
+    message = delivered.message
+    assert message["From"].addresses[0].addr_spec == "maria@gmail.com"
+    assert message["To"].addresses[0].addr_spec == "petitions@ohchr.org"
+    assert str(message["Message-ID"]) == f"<outcry.{letter.id}@gmail.com>"
+    assert "A line I added myself." in message.get_content()
+    page = text_of(client.get(status_url))
+    assert "Sent from your email account." in page
+
+
+def test_refusing_consent_keeps_the_letter_and_sends_nothing(oauth_app, client, gmail_supporter, provider_browser,
+                                                             mail_apis):  # fmt: skip
+    back = sign_in_and_send(client, gmail_supporter, provider_browser, allow=False)
+    assert back.status_code == 422
+    text = text_of(back)
+    assert "You didn't allow Outcry to send from your Google account, so nothing was sent." in text
+    assert "A line I added myself." in text  # the edit survived the trip
+    assert gmail_supporter["note"] in text
+    with oauth_app.app_context():
+        assert db.session.query(Letter).count() == 0
+    assert mail_apis.delivered == []
+
+
+def test_signing_in_as_someone_else_is_caught(oauth_app, client, gmail_supporter, provider_browser):
+    back = sign_in_and_send(client, gmail_supporter, provider_browser, account="other.person@gmail.com")
+    assert back.status_code == 422
+    assert "You signed in as other.person@gmail.com, but your letter is from maria@gmail.com." in text_of(back)
+    with oauth_app.app_context():
+        assert db.session.query(Letter).count() == 0
+
+
+def test_a_callback_from_another_browser_is_refused(oauth_app, client, app, gmail_supporter, provider_browser):
+    page = preview(client, gmail_supporter)
+    fields = form_fields(page.get_data(as_text=True))
+    fields["action"] = "google"
+    started = client.post(SEND, data=fields)
+    back = urlsplit(provider_browser.consent(started.headers["Location"]))
+    stranger = app.test_client()  # no session: the sign-in isn't theirs
+    refused = stranger.get(f"{back.path}?{back.query}")
+    assert refused.status_code == 400
+    assert "Your sign-in took too long or was already used" in text_of(refused)
+    with oauth_app.app_context():
+        assert db.session.query(Letter).count() == 0
+
+
+def test_an_expired_sign_in_fails_the_letter_and_signing_in_again_sends_the_same_letter(
+    oauth_app, client, celery_worker, gmail_supporter, provider_browser, oauth_server, mail_apis
+):
+    mail_apis.script.append(__import__("tests.support.mail_apis", fromlist=["Scripted"]).Scripted(401, {}))
+    done = sign_in_and_send(client, gmail_supporter, provider_browser)
+    status_url = done.headers["Location"]
+    with oauth_app.app_context():
+        [letter] = db.session.query(Letter).all()
+        wait_for(lambda: db.session.get(Letter, letter.id, populate_existing=True).status == "failed", timeout=20)
+        tally = db.session.get(TargetTally, (letter.campaign_id, "ohchr"), populate_existing=True)
+        assert (tally.sent, tally.failed) == (0, 1)
+    page = client.get(status_url)
+    text = text_of(page)
+    assert "Your sign-in with Google ran out before this letter could go" in text
+    assert "Sign in with Google again and send" in text
+    retried = client.post(
+        f"{status_url}/retry", data={"csrf_token": csrf_token(page.get_data(as_text=True)), "action": "google"}
+    )
+    assert retried.status_code == 303
+    back = urlsplit(provider_browser.consent(retried.headers["Location"]))
+    after = client.get(f"{back.path}?{back.query}")
+    assert after.status_code == 303 and after.headers["Location"] == status_url
+    wait_for(lambda: len(mail_apis.delivered) == 1, timeout=20)
+    with oauth_app.app_context():
+        wait_for(lambda: db.session.get(Letter, letter.id, populate_existing=True).status == "sent", timeout=20)
+        assert db.session.query(Letter).count() == 1
+        tally = db.session.get(TargetTally, (letter.campaign_id, "ohchr"), populate_existing=True)
+        assert (tally.sent, tally.failed) == (1, 0)  # counted once, as what it ended as
+    assert mail_apis.message_ids() == [f"<outcry.{letter.id}@gmail.com>"]
+    assert "Send it again" not in text_of(client.get(status_url))
+
+
+def test_send_with_microsoft_over_smtp_xoauth2(oauth_app, monkeypatch, client, celery_worker, supporter,
+                                               provider_browser, xoauth2_server):  # fmt: skip
+    monkeypatch.setitem(oauth_app.config, "MICROSOFT_SEND_WITH", "smtp")
+    work = {**supporter, "email": "maria@volunteers.example"}
+    done = sign_in_and_send(client, work, provider_browser, provider="microsoft")
+    assert done.status_code == 303
+    wait_for(lambda: len(xoauth2_server.received) == 1, timeout=20)
+    assert xoauth2_server.auth_attempts == [("XOAUTH2", True)]
+    assert xoauth2_server.received[0].mail_from == "maria@volunteers.example"
+
+
+def test_a_failed_password_letter_is_sent_again_with_the_password(app, client, celery_worker, supporter, mail_server):
+    page = preview(client, supporter)
+    fields = form_fields(page.get_data(as_text=True))
+    settings = mail_server.smtp_settings()
+    fields.update(action="smtp", provider="other", smtp_host=settings["host"], smtp_port=str(settings["port"]),
+                  smtp_security="starttls", smtp_username=settings["username"], smtp_password="wrong password")  # fmt: skip
+    done = client.post(SEND, data=fields)
+    status_url = done.headers["Location"]
+    with app.app_context():
+        [letter] = db.session.query(Letter).all()
+        wait_for(lambda: db.session.get(Letter, letter.id, populate_existing=True).status == "failed", timeout=20)
+    page = client.get(status_url)
+    assert "Send it again" in text_of(page)
+    again = client.post(f"{status_url}/retry", data={"csrf_token": csrf_token(page.get_data(as_text=True)),
+                        "action": "password", "smtp_username": settings["username"], "smtp_password": settings["password"]})  # fmt: skip
+    assert again.status_code == 303
+    wait_for(lambda: len(mail_server.received) == 1, timeout=20)
+    with app.app_context():
+        wait_for(lambda: db.session.get(Letter, letter.id, populate_existing=True).status == "sent", timeout=20)
+        tally = db.session.get(TargetTally, (letter.campaign_id, "ohchr"), populate_existing=True)
+        assert (tally.sent, tally.failed) == (1, 0)
+    assert list(mail_server.message_ids()) == [f"<outcry.{letter.id}@example.org>"]
