@@ -10,9 +10,11 @@ import pytest
 
 from tests.mailauth.conftest import callback_args
 from tests.support.mail_apis import Scripted
-from webapp.delivery import oauth, smtp
-from webapp.delivery.smtp import DeliveryError, OutgoingLetter
+from webapp.delivery import smtp
+from webapp.delivery.smtp import DeliveryError
+from webapp.delivery.transport import SignedInTransport, outgoing
 from webapp.mailauth import service
+from webapp.outbox import Claimed
 
 
 def signed_in(provider: str, email: str, browser) -> object:
@@ -22,16 +24,33 @@ def signed_in(provider: str, email: str, browser) -> object:
     return service.finish(service.take(sign_in.id), callback_args(browser.consent(url)))
 
 
-def letter(sender: str, letter_id: str = "0123456789abcdef0123456789abcdef") -> OutgoingLetter:
-    return OutgoingLetter(
-        letter_id=letter_id,
-        sender_name="Maria Lopez",
-        sender_email=sender,
+def letter(sender: str, letter_id: str = "0123456789abcdef0123456789abcdef") -> Claimed:
+    """A letter as the engine hands it to a transport once claimed."""
+    return Claimed(
+        id=letter_id,
+        submission_id="s" * 32,
+        claim_token="t" * 32,
+        attempts=1,
+        campaign_id=1,
+        target_id="ohchr",
+        template_id=1,
+        channel="smtp",
         recipient="petitions@ohchr.org",
         recipient_name="Office of the High Commissioner",
         subject="Reunite the families",
         body="Dear High Commissioner,\n\nPlease act now.\n\nMaria",
+        sender_name="Maria Lopez",
+        sender_email=sender,
     )
+
+
+def built(claimed: Claimed) -> bytes:
+    """The bytes the password path would send for this letter (its Date line aside)."""
+    return smtp.build_message(outgoing(claimed, None))
+
+
+def without_date(data: bytes) -> bytes:
+    return b"\r\n".join(line for line in data.split(b"\r\n") if not line.startswith(b"Date: "))
 
 
 @pytest.mark.parametrize(("provider", "email", "api"), [("google", "maria@gmail.com", "gmail"),
@@ -39,22 +58,22 @@ def letter(sender: str, letter_id: str = "0123456789abcdef0123456789abcdef") -> 
 def test_the_api_receives_the_exact_rfc5322_bytes(oauth_app, mail_apis, provider_browser, provider, email, api):
     with oauth_app.app_context():
         account = signed_in(provider, email, provider_browser)
-        data = smtp.build_message(letter(email))
-        session = oauth.open_api(account)
-        session.send_message(data, seconds=5)
+        session = SignedInTransport(account).open(5)
+        session.send(letter(email), 5)
         session.close(1)
+        data = built(letter(email))
     assert [item.api for item in mail_apis.delivered] == [api]
-    assert mail_apis.delivered[0].data == data
+    assert without_date(mail_apis.delivered[0].data) == without_date(data)
     assert mail_apis.message_ids() == [f"<outcry.0123456789abcdef0123456789abcdef@{email.split('@')[1]}>"]
 
 
 def test_an_expired_token_ends_with_sign_in_again(oauth_app, oauth_server, mail_apis, provider_browser):
     with oauth_app.app_context():
         account = signed_in("google", "maria@gmail.com", provider_browser)
-        session = oauth.open_api(account)
+        session = SignedInTransport(account).open(5)
         oauth_server.expire_all()  # the provider ends it early (or the supporter revoked access)
         with pytest.raises(DeliveryError) as refused:
-            session.send_message(smtp.build_message(letter("maria@gmail.com")), seconds=5)
+            session.send(letter("maria@gmail.com"), 5)
     assert refused.value.kind == "expired" and not refused.value.transient
     assert "Sign in with Google again to send it" in refused.value.reason
     assert mail_apis.refused == [("gmail", 401, "invalid or expired token")]
@@ -65,7 +84,7 @@ def test_a_token_about_to_run_out_is_not_used(oauth_app, oauth_server, mail_apis
     with oauth_app.app_context():
         account = signed_in("microsoft", "maria@outlook.com", provider_browser)
         with pytest.raises(DeliveryError) as refused:
-            oauth.open_api(account)
+            SignedInTransport(account).open(5)
     assert refused.value.kind == "expired"
     assert "Sign in with Microsoft again" in refused.value.reason
     assert mail_apis.refused == [] and mail_apis.delivered == []
@@ -89,7 +108,7 @@ def test_refusals_are_explained_and_blamed(oauth_app, mail_apis, provider_browse
         account = signed_in(provider, email, provider_browser)
         mail_apis.script.append(scripted)
         with pytest.raises(DeliveryError) as refused:
-            oauth.open_api(account).send_message(smtp.build_message(letter(email)), seconds=5)
+            SignedInTransport(account).open(5).send(letter(email), 5)
     assert refused.value.kind == kind
     assert refused.value.transient is transient
     assert words in refused.value.reason
@@ -102,7 +121,7 @@ def test_a_hanging_api_ends_within_the_phase(oauth_app, mail_apis, provider_brow
         mail_apis.delay = 3.0
         started = time.monotonic()
         with pytest.raises(DeliveryError) as failed:
-            oauth.open_api(account).send_message(smtp.build_message(letter("maria@gmail.com")), seconds=0.5)
+            SignedInTransport(account).open(5).send(letter("maria@gmail.com"), 0.5)
         took = time.monotonic() - started
     assert failed.value.transient and failed.value.kind == "deadline"
     assert took < 2.5  # the phase's 0.5 s, not the server's 3 s
@@ -113,18 +132,14 @@ def test_smtp_xoauth2_end_to_end(oauth_app, xoauth2_server, provider_browser):
         oauth_app.config["MICROSOFT_SEND_WITH"] = "smtp"
         account = signed_in("microsoft", "maria@volunteers.example", provider_browser)
         assert account.send_with == "smtp"
-        settings = oauth.smtp_account(account)
-        checked = oauth.check_smtp_host(account)
-        connection = smtp.connect(settings, checked, timeout=5, ca_file=oauth_app.config["SMTP_CA_FILE"],
-                                  login=lambda conn: oauth.login_xoauth2(conn, account))  # fmt: skip
-        data_letter = letter("maria@volunteers.example")
-        smtp.send(connection, data_letter)
-        smtp.close(connection)
+        session = SignedInTransport(account).open(5)
+        session.send(letter("maria@volunteers.example"), 5)
+        session.close(1)
     assert xoauth2_server.auth_attempts == [("XOAUTH2", True)]
     [received] = xoauth2_server.received
     assert received.mail_from == "maria@volunteers.example"
     assert received.rcpt_tos == ["petitions@ohchr.org"]
-    assert str(received.message["Message-ID"]) == smtp.message_id(data_letter.letter_id, data_letter.sender_email)
+    assert str(received.message["Message-ID"]) == "<outcry.0123456789abcdef0123456789abcdef@volunteers.example>"
 
 
 def test_smtp_xoauth2_with_an_expired_token_says_sign_in_again(
@@ -135,8 +150,7 @@ def test_smtp_xoauth2_with_an_expired_token_says_sign_in_again(
         account = signed_in("microsoft", "maria@volunteers.example", provider_browser)
         oauth_server.expire_all()
         with pytest.raises(DeliveryError) as refused:
-            smtp.connect(oauth.smtp_account(account), oauth.check_smtp_host(account), timeout=5,
-                         ca_file=oauth_app.config["SMTP_CA_FILE"], login=lambda conn: oauth.login_xoauth2(conn, account))  # fmt: skip
+            SignedInTransport(account).open(5)
     assert refused.value.kind == "expired" and not refused.value.transient
     assert xoauth2_server.auth_attempts == [("XOAUTH2", False)]
     assert xoauth2_server.received == []

@@ -14,7 +14,6 @@ import json
 import socket
 import ssl
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,33 +24,12 @@ import httpx
 from flask import current_app
 
 from webapp.delivery import ssrf
+from webapp.delivery.deadline import Deadline, watchdog
 from webapp.delivery.smtp import tls_context
 
 HTTPS_PORTS = (443,)
 # What one answer from a provider may be: their token and send answers are a few hundred bytes.
 MAX_RESPONSE_BYTES = 256 * 1024
-
-
-class DeadlineExceeded(TimeoutError):
-    """The phase ran out of time."""
-
-
-class Deadline:
-    """The end of one phase, on the monotonic clock; every socket operation asks it for its timeout."""
-
-    def __init__(self, seconds: float, phase: str):
-        self.seconds, self.phase = float(seconds), phase
-        self.at = time.monotonic() + self.seconds
-
-    def remaining(self) -> float:
-        left = self.at - time.monotonic()
-        if left <= 0:
-            raise DeadlineExceeded(f"{self.phase} took longer than {self.seconds:g}s")
-        return left
-
-    @property
-    def expired(self) -> bool:
-        return time.monotonic() >= self.at
 
 
 class ResponseTooLarge(Exception):
@@ -72,7 +50,7 @@ class _Stream(httpcore.NetworkStream):
         try:
             self._sock.settimeout(self._timeout(timeout))
             return self._sock.recv(max_bytes)
-        except (TimeoutError, DeadlineExceeded) as exc:
+        except TimeoutError as exc:  # DeadlineExceeded is one
             raise httpcore.ReadTimeout(str(exc)) from exc
         except OSError as exc:
             raise httpcore.ReadError(str(exc)) from exc
@@ -83,7 +61,7 @@ class _Stream(httpcore.NetworkStream):
                 self._sock.settimeout(self._timeout(timeout))
                 sent = self._sock.send(buffer)
                 buffer = buffer[sent:]
-        except (TimeoutError, DeadlineExceeded) as exc:
+        except TimeoutError as exc:  # DeadlineExceeded is one
             raise httpcore.WriteTimeout(str(exc)) from exc
         except OSError as exc:
             raise httpcore.WriteError(str(exc)) from exc
@@ -101,7 +79,7 @@ class _Stream(httpcore.NetworkStream):
         except ssl.SSLCertVerificationError:
             self.close()
             raise
-        except (TimeoutError, DeadlineExceeded) as exc:
+        except TimeoutError as exc:  # DeadlineExceeded is one
             self.close()
             raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:
@@ -165,7 +143,7 @@ class PinnedBackend(httpcore.NetworkBackend):
         for address in checked.addresses:
             try:
                 sock = socket.create_connection((address, port), self.deadline.remaining())
-            except (TimeoutError, DeadlineExceeded) as exc:
+            except TimeoutError as exc:  # DeadlineExceeded is one
                 raise httpcore.ConnectTimeout(str(exc)) from exc
             except OSError as exc:
                 error = exc
@@ -216,16 +194,12 @@ class HttpsClient:
 
     @contextlib.contextmanager
     def phase(self, seconds: float, name: str) -> Iterator[Deadline]:
-        """Everything in the block shares one deadline; a watchdog cuts what outlives it by WATCHDOG_GRACE."""
+        """Everything in the block shares one deadline; the delivery watchdog cuts the sockets of what outlives it
+        (the same deadline and watchdog as an SMTP conversation's)."""
         deadline = Deadline(seconds, name)
         self.backend.deadline = deadline
-        timer = threading.Timer(seconds + WATCHDOG_GRACE, self.backend.cut)
-        timer.daemon = True
-        timer.start()
-        try:
+        with watchdog.watching(deadline, self.backend.cut):
             yield deadline
-        finally:
-            timer.cancel()
 
     def request(self, method: str, url: str, *, seconds: float, phase: str, **kwargs: Any) -> Reply:
         """One request, all of it (connect, TLS, send, the whole answer) within `seconds`. Raises
@@ -243,8 +217,3 @@ class HttpsClient:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.httpx.close()
-
-
-# How long after a phase's deadline the watchdog cuts its sockets: the per-operation timeouts should end the
-# phase first; the watchdog only catches what escapes them.
-WATCHDOG_GRACE = 2.0

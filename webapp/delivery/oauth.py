@@ -15,14 +15,13 @@ import logging
 import smtplib
 import ssl
 import time
-from dataclasses import dataclass
 
 import httpx
 from flask import current_app
 
 from webapp.delivery import https, smtp, ssrf
 from webapp.delivery.credentials import OAuthAccount, SmtpAccount
-from webapp.delivery.smtp import DeliveryError, OutgoingLetter
+from webapp.delivery.smtp import DeliveryError
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +31,12 @@ LABELS = {"google": "Google", "microsoft": "Microsoft"}
 SIGNED_IN_PREFIX = "signed-in:"
 # Seconds of life a token must have left to be worth starting a conversation with.
 TOKEN_MARGIN = 30
+
+
+def signed_in_provider(smtp_host: str | None) -> str | None:
+    """ "google" or "microsoft" for a submission sent with a sign-in (from its Submission.smtp_host), else None."""
+    host = smtp_host or ""
+    return host.removeprefix(SIGNED_IN_PREFIX) if host.startswith(SIGNED_IN_PREFIX) else None
 
 
 def sign_in_again(provider: str) -> str:
@@ -55,44 +60,30 @@ def check_fresh(account: OAuthAccount) -> None:
 # ---- the HTTP APIs ----
 
 
-@dataclass
-class ApiSession:
-    """One conversation with the Gmail API or Graph: a kept-alive HTTPS connection, a request per letter."""
-
-    account: OAuthAccount
-    client: https.HttpsClient
-
-    def send_message(self, data: bytes, seconds: float) -> None:
-        """Hand over one message's bytes within `seconds`, or raise DeliveryError."""
-        check_fresh(self.account)
-        config = current_app.config
-        headers = {"Authorization": f"Bearer {self.account.access_token}"}
-        if self.account.send_with == "gmail_api":
-            url = f"{config['GMAIL_API_URL']}/gmail/v1/users/me/messages/send"
-            body = json.dumps({"raw": base64.urlsafe_b64encode(data).decode()}).encode()
-            headers["Content-Type"] = "application/json"
-        else:
-            url = f"{config['GRAPH_API_URL']}/v1.0/me/sendMail"
-            body = base64.b64encode(data)
-            headers["Content-Type"] = "text/plain"
-        try:
-            reply = self.client.request("POST", url, content=body, headers=headers, seconds=seconds,
-                                        phase="sending the letter")  # fmt: skip
-        except (httpx.HTTPError, https.DeadlineExceeded, https.ResponseTooLarge, OSError) as exc:
-            raise _unreachable(self.account, exc) from None
-        except ssl.SSLCertVerificationError:
-            raise DeliveryError(_setup_problem(self.account), transient=False, kind="setup") from None
-        if self.account.send_with == "gmail_api" and reply.status == 200:
-            return
-        if self.account.send_with == "graph" and reply.status == 202:
-            return
-        raise explain_reply(self.account, reply)
-
-    def send_letter(self, letter: OutgoingLetter, seconds: float) -> None:
-        self.send_message(smtp.build_message(letter), seconds)
-
-    def close(self, seconds: float) -> None:
-        self.client.close()
+def send_api(client: https.HttpsClient, account: OAuthAccount, data: bytes, seconds: float) -> None:
+    """Hand one message's bytes to the Gmail API or Graph within `seconds`, or raise DeliveryError."""
+    check_fresh(account)
+    config = current_app.config
+    headers = {"Authorization": f"Bearer {account.access_token}"}
+    if account.send_with == "gmail_api":
+        url = f"{config['GMAIL_API_URL']}/gmail/v1/users/me/messages/send"
+        body = json.dumps({"raw": base64.urlsafe_b64encode(data).decode()}).encode()
+        headers["Content-Type"] = "application/json"
+    else:
+        url = f"{config['GRAPH_API_URL']}/v1.0/me/sendMail"
+        body = base64.b64encode(data)
+        headers["Content-Type"] = "text/plain"
+    try:
+        reply = client.request("POST", url, content=body, headers=headers, seconds=seconds, phase=smtp.SENDING)
+    except (httpx.HTTPError, https.ResponseTooLarge, OSError) as exc:  # a deadline's end is a TimeoutError
+        raise _unreachable(account, exc) from None
+    except ssl.SSLCertVerificationError:
+        raise DeliveryError(_setup_problem(account), transient=False, kind="setup") from None
+    if account.send_with == "gmail_api" and reply.status == 200:
+        return
+    if account.send_with == "graph" and reply.status == 202:
+        return
+    raise explain_reply(account, reply)
 
 
 def _unreachable(account: OAuthAccount, exc: BaseException) -> DeliveryError:
@@ -103,7 +94,7 @@ def _unreachable(account: OAuthAccount, exc: BaseException) -> DeliveryError:
     return DeliveryError(
         f"We couldn't reach {label} just now; we'll keep trying for a while.",
         transient=True,
-        kind="deadline" if isinstance(exc, (httpx.TimeoutException, https.DeadlineExceeded)) else "",
+        kind="deadline" if isinstance(exc, (httpx.TimeoutException, TimeoutError)) else "",
     )
 
 
@@ -177,25 +168,7 @@ def explain_reply(account: OAuthAccount, reply: https.Reply) -> DeliveryError:
     )
 
 
-def open_api(account: OAuthAccount) -> ApiSession:
-    check_fresh(account)
-    return ApiSession(account, https.HttpsClient())
-
-
 # ---- SMTP with XOAUTH2 (Microsoft's SMTP.Send) ----
-
-
-@dataclass
-class SmtpSession:
-    """A connection signed in with XOAUTH2, with the API sessions' shape."""
-
-    connection: smtplib.SMTP
-
-    def send_letter(self, letter: OutgoingLetter, seconds: float) -> None:
-        smtp.send(self.connection, letter)
-
-    def close(self, seconds: float) -> None:
-        smtp.close(self.connection)
 
 
 def xoauth2_string(email: str, access_token: str) -> str:

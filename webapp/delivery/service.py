@@ -22,10 +22,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from webapp import outbox
-from webapp.delivery import credentials, ssrf
+from webapp.delivery import credentials, oauth, ssrf
 from webapp.delivery.deadline import WATCHDOG_GRACE
 from webapp.delivery.smtp import DeliveryError
-from webapp.delivery.transport import Session, Transport, smtp_transport
+from webapp.delivery.transport import Session, Transport, account_transport
 from webapp.extensions import db
 from webapp.models import FAILED, QUEUED, SENDING, SENT, Letter, Submission, utcnow
 from webapp.outbox import Claimed
@@ -75,10 +75,11 @@ def deliver_submission(submission_id: str) -> None:
         return
     letters = _without_overclaimed(letters)
     if letters:
-        transport = smtp_transport(submission_id)
+        transport = account_transport(submission_id)
         if transport is None:
+            reason = _expired_reason(submission_id)
             for letter in letters:
-                outbox.finish(letter, FAILED, EXPIRED, cause="credentials_expired")
+                outbox.finish(letter, FAILED, reason, cause="credentials_expired")
         else:
             converse(transport, letters, leased_until)
     countdown = _forget_or_next_due(submission_id)
@@ -147,6 +148,13 @@ def _keep_lease(remaining: Sequence[Claimed], leased_until: dt.datetime, phase: 
     if leased_until - utcnow() >= needed:
         return leased_until
     return outbox.renew(remaining)
+
+
+def _expired_reason(submission_id: str) -> str:
+    """Why a letter whose credentials are gone failed: the password's time ran out, or the sign-in's."""
+    where = db.session.scalar(select(Submission.smtp_host).where(Submission.id == submission_id)) or ""
+    provider = oauth.signed_in_provider(where)
+    return oauth.sign_in_again(provider) if provider else EXPIRED
 
 
 def _forget_or_next_due(submission_id: str) -> float | None:

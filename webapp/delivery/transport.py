@@ -3,8 +3,9 @@
 The engine (webapp/delivery/service.py) claims letters, keeps their lease while the conversation progresses,
 and records every outcome through webapp/outbox.py; a transport only talks to the outside world, and each of
 its three phases ends within the number of seconds it is given (a deadline, not a timeout per read). SMTP
-with a password is the one transport today; SMTP with OAuth (XOAUTH2) and HTTP sends (the Gmail API,
-Microsoft Graph, Congress's CWC) plug in here with the same contract.
+with a password, and a sign-in with Google or Microsoft (the Gmail API, Microsoft Graph, or SMTP with
+XOAUTH2), are the transports of the supporter's own account; HTTP sends such as Congress's CWC plug in
+here with the same contract.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Protocol
 
 from flask import current_app
 
-from webapp.delivery import budget, credentials, smtp, ssrf
-from webapp.delivery.credentials import SmtpAccount
+from webapp.delivery import budget, credentials, https, oauth, smtp, ssrf
+from webapp.delivery.credentials import OAuthAccount, SmtpAccount
 from webapp.delivery.smtp import DeliveryError, OutgoingLetter
 from webapp.outbox import Claimed
 
@@ -91,8 +92,59 @@ class SmtpTransport:
         return SmtpSession(connection, config.get("MESSAGE_ID_DOMAIN"))
 
 
-def smtp_transport(submission_id: str) -> SmtpTransport | None:
-    """The transport for a submission sent from the supporter's own account, or None when the password is gone
-    (its time in Redis ran out, or the supporter asked us to erase their data)."""
+@dataclass
+class ApiSession:
+    """One conversation with the Gmail API or Microsoft Graph: a kept-alive HTTPS connection (checked by the
+    SSRF policy, pinned, verified), a request per letter carrying the bytes the SMTP path would send, each
+    under the phase's deadline and the same watchdog."""
+
+    account: OAuthAccount
+    client: https.HttpsClient
+    message_id_domain: str | None
+
+    def send(self, letter: Claimed, seconds: float) -> None:
+        try:
+            data = smtp.build_message(outgoing(letter, self.message_id_domain))
+        except (UnicodeError, ValueError) as exc:  # an address the email package cannot write
+            raise smtp.explain(exc) from None
+        oauth.send_api(self.client, self.account, data, seconds)
+
+    def close(self, seconds: float) -> None:
+        self.client.close()
+
+
+@dataclass
+class SignedInTransport:
+    """The supporter's own account, signed in to with Google or Microsoft: an access token (held encrypted in
+    Redis, never a refresh token) sends through the Gmail API, Graph, or Microsoft's SMTP with XOAUTH2."""
+
+    account: OAuthAccount
+
+    def open(self, seconds: float) -> Session:
+        config = current_app.config
+        account = self.account
+        oauth.check_fresh(account)  # a token about to run out: the supporter signs in again instead
+        if account.send_with != "smtp":
+            return ApiSession(account, https.HttpsClient(), config.get("MESSAGE_ID_DOMAIN"))
+        checked = oauth.check_smtp_host(account)
+        connection = smtp.connect(
+            oauth.smtp_account(account),
+            checked,
+            timeout=seconds,
+            ca_file=config.get("SMTP_CA_FILE"),
+            ehlo_name=config.get("SMTP_EHLO_NAME"),
+            login=lambda connection: oauth.login_xoauth2(connection, account),
+        )
+        return SmtpSession(connection, config.get("MESSAGE_ID_DOMAIN"))
+
+
+def account_transport(submission_id: str) -> Transport | None:
+    """The transport for a submission sent from the supporter's own account (a password or a sign-in), or
+    None when the credentials are gone (their time in Redis ran out, or the supporter asked us to erase
+    their data)."""
     account = credentials.load(submission_id)
-    return None if account is None else SmtpTransport(account)
+    if account is None:
+        return None
+    if isinstance(account, OAuthAccount):
+        return SignedInTransport(account)
+    return SmtpTransport(account)

@@ -356,8 +356,7 @@ def _where(account: Account | None) -> str | None:
 
 def signed_in_with(submission: Submission) -> str | None:
     """ "google" or "microsoft" when the submission was sent with a sign-in, else None."""
-    host = submission.smtp_host or ""
-    return host.removeprefix(oauth.SIGNED_IN_PREFIX) if host.startswith(oauth.SIGNED_IN_PREFIX) else None
+    return oauth.signed_in_provider(submission.smtp_host)
 
 
 def retryable(submission: Submission) -> list[Letter]:
