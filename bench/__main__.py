@@ -173,13 +173,22 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str, str]]:
                 "5 memory" if name == "gunicorn" else "", f"peak RSS, {label} (after delivery)", _num(peak, 1, " MB"),
                 f"master {_num(m[name]['master_peak_mb'], 1)} MB", "", "≤ 150 MB", _verdict(peak is not None and peak <= m[name]["target_mb"]),
             ))  # fmt: skip
-    if r := results.get("render"):
+    if (r := results.get("render")) and "in_process_letters_per_s" in r:  # not a results.json from before them
         out.append((
-            "6 render", f"letters/s, '{r['template']}' (2 renders each)", _num(r["letters_per_s"]),
-            f"{_num(r['baseline_plain_jinja_renders_per_s'])} plain renders", _num(r["ratio_letters_to_plain_renders"], 3), "", "—",
+            "6 render", f"letters/s, '{r['template']}' (2 renders each, render process)", _num(r["letters_per_s"]),
+            f"{_num(r['in_process_letters_per_s'])} in-process", _num(r["ratio_letters_to_in_process"], 3), "", "—",
         ))  # fmt: skip
         out.append((
-            "", "sandboxed render() calls/s", _num(r["sandboxed_renders_per_s"]), "", _num(r["ratio_sandboxed_to_plain_renders"], 3), "", "—",
+            "", "render() calls/s: render process vs in-process", _num(r["render_process_renders_per_s"]),
+            f"{_num(r['in_process_renders_per_s'])} in-process", _num(r["ratio_render_process_to_in_process"], 3), "", "—",
+        ))  # fmt: skip
+        out.append((
+            "", f"render() calls/s, {r['threads']} threads at once", _num(r["render_process_renders_per_s_threaded"]),
+            f"{_num(r['in_process_renders_per_s_threaded'])} in-process", _num(r["ratio_threaded"], 3), "", "—",
+        ))  # fmt: skip
+        out.append((
+            "", "letters/s vs plain Jinja2 renders (no sandbox)", _num(r["letters_per_s"]),
+            f"{_num(r['baseline_plain_jinja_renders_per_s'])} plain renders", _num(r["ratio_letters_to_plain_renders"], 3), "", "—",
         ))  # fmt: skip
     return out
 

@@ -1,205 +1,291 @@
-"""Organizer templates rendered in a locked-down Jinja2 sandbox, with the one check every editor uses."""
+"""Organizer templates rendered and checked in render processes with hard memory and time limits; the one check
+every editor uses.
+
+The template code itself is in webapp/letters/sandbox.py and runs only in small child processes (a few per
+serving process, started on first use): the process that serves requests never parses or renders template text,
+so no template can take its memory or its time. Each render process has its address space capped and a CPU
+budget per request (see sandbox.py); here, every request also has a wall-clock deadline, after which the
+render process is killed and the template's error says so. A render process that died or was killed is
+replaced on the next request.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import operator
-import re
+import atexit
+import contextlib
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
 from dataclasses import dataclass
-from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from webapp.letters.sandbox import (
+    BODY_OUTPUT_MAX,
+    CPU_SECONDS,
+    MEMORY_LIMIT_BYTES,
+    RANGE_MAX,
+    SAMPLE_SUPPORTER,
+    SAMPLE_SUPPORTERS,
+    SAMPLE_TARGETS,
+    SEQUENCE_MAX,
+    SUBJECT_OUTPUT_MAX,
+    VARIABLES,
+    LetterTemplateError,
+    context_for,
+    supporter_variables,
+)
 
-SUBJECT_OUTPUT_MAX = 200
-BODY_OUTPUT_MAX = 20_000
-SEQUENCE_MAX = 10_000  # longest string or list an expression inside a template may build
-RANGE_MAX = 1_000
+__all__ = [
+    "BODY_OUTPUT_MAX",
+    "RANGE_MAX",
+    "SAMPLE_SUPPORTER",
+    "SAMPLE_SUPPORTERS",
+    "SAMPLE_TARGETS",
+    "SEQUENCE_MAX",
+    "SUBJECT_OUTPUT_MAX",
+    "VARIABLES",
+    "LetterTemplateError",
+    "RenderPool",
+    "RenderedLetter",
+    "check_template",
+    "context_for",
+    "render",
+    "render_many",
+    "supporter_variables",
+]
 
-# The names a template may use; everything else is an error at save time, not at send time.
-VARIABLES = ("supporter", "target", "campaign", "today")
+log = logging.getLogger(__name__)
 
-
-class LetterTemplateError(ValueError):
-    """A template that cannot be used, with where (field, line) and why."""
-
-    def __init__(self, field: str, message: str, line: int | None = None):
-        self.field, self.message, self.line = field, message, line
-        where = f"{field}, line {line}" if line else field
-        super().__init__(f"{where}: {message}")
-
-
-def _limited_range(*args: int) -> range:
-    result = range(*args)
-    if len(result) > RANGE_MAX:
-        raise SecurityError(f"range() is limited to {RANGE_MAX} items in letters")
-    return result
-
-
-# Widths in '%10s' and '{:>10}' and numbers passed to filters and string methods: a letter never needs
-# more than a line's worth, and a huge one would build a huge string before any output cap could see it.
-_PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
-_FORMAT_FIELD = re.compile(r"\{([^{}]*)\}")
-
-
-def _refuse_big_number(value: Any) -> None:
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > SEQUENCE_MAX:
-        raise SecurityError(f"numbers above {SEQUENCE_MAX:,} are not available in letters")
-
-
-def _check_format_string(fmt: str) -> None:
-    for match in _PRINTF_SPEC.finditer(fmt):
-        for number in match.groups():
-            if number == "*":
-                raise SecurityError("'*' widths are not available in letters")
-            if number:
-                _refuse_big_number(int(number))
-    for match in _FORMAT_FIELD.finditer(fmt):
-        for number in re.findall(r"\d+", match.group(1).partition(":")[2]):
-            _refuse_big_number(int(number))
+SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.py")
+RENDER_PROCESSES = 2  # per serving process: renders take about a millisecond, so two rarely keep anyone waiting
+WALL_SECONDS = 10.0  # per request, however busy the machine; CPU_SECONDS (sandbox.py) is the usual limit
+STARTUP_SECONDS = 60.0  # a cold start on a loaded machine; not counted in a request's deadline
+_FRAME_BYTES = 4
 
 
-def _check_replace(text: Any, old: Any, new: Any, count: Any = None) -> None:
-    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
-        hits = text.count(old) if old else len(text) + 1
-        if isinstance(count, int) and count >= 0:
-            hits = min(hits, count)
-        if len(text) + hits * (len(new) - len(old)) > SEQUENCE_MAX:
-            raise SecurityError("that replacement would make the letter far too long")
+class RenderProcessLost(Exception):
+    """The render process overstayed the deadline, died, or answered nonsense; it has been killed."""
 
 
-def _check_call(name: str, owner: Any, args: tuple, kwargs: dict) -> None:
-    """Refuse, before running it, any call that would build a string or list beyond SEQUENCE_MAX."""
-    for value in (*args, *kwargs.values()):
-        _refuse_big_number(value)
-    if name in ("format", "format_map") and isinstance(owner, str):
-        _check_format_string(owner)
-    elif name == "replace":
-        _check_replace(owner, *args[:3])
-    elif name == "indent" and isinstance(owner, str):
-        width = args[0] if args else kwargs.get("width", 4)
-        width = len(width) if isinstance(width, str) else width
-        if isinstance(width, int) and width * (owner.count("\n") + 1) + len(owner) > SEQUENCE_MAX:
-            raise SecurityError("that indentation would make the letter far too long")
+class _Gone(RenderProcessLost):
+    """The render process had ended before it was sent anything (killed while idle): ask another."""
 
 
-def _guarded_filter(name: str, function):
-    """A built-in filter that first checks its arguments like any other call (see _check_call)."""
+class _RenderProcess:
+    """One child running `sandbox.serve()`, spoken to with length-prefixed JSON over its stdin and stdout."""
 
-    @functools.wraps(function)  # keeps jinja_pass_arg, so context-taking filters still get theirs
-    def guarded(*args, **kwargs):
-        values = [a for a in args if not hasattr(a, "environment")]  # drop an eval context, if passed
-        value, rest = (values[0], tuple(values[1:])) if values else (None, ())
-        if name == "format" and isinstance(value, str):
-            _check_format_string(value)
-        _check_call(name, value, rest, kwargs)
-        return function(*args, **kwargs)
-
-    return guarded
-
-
-# Letter-shaped templates need none of these: each is a way to loop, recurse or hide code.
-_FORBIDDEN_NODES = {
-    nodes.Macro: "macros are not available in letters",
-    nodes.CallBlock: "call blocks are not available in letters",
-}
-
-
-class LetterSandbox(ImmutableSandboxedEnvironment):
-    """No globals but a short range(), no mutation, no powers, no giant strings, no giant widths."""
-
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
-
-    def __init__(self) -> None:
-        super().__init__(
-            undefined=StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
+    def __init__(self, memory_bytes: int, cpu_seconds: float):
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and file, no shell
+            [sys.executable, "-I", str(SANDBOX_SCRIPT), str(memory_bytes), repr(float(cpu_seconds))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # a crash's traceback could quote template lines; the exit code is logged
+            close_fds=True,
+            # Nothing of the server's: no SECRET_KEY or DATABASE_URL in its environment, not in the project folder.
+            env={"PATH": os.defpath},
+            cwd="/",
         )
-        # cycler, joiner, namespace, lipsum, dict: none is needed in a letter, each is attack surface.
-        self.globals = {"range": _limited_range}
-        self.filters = {name: _guarded_filter(name, function) for name, function in self.filters.items()}
+        if self._read(time.monotonic() + STARTUP_SECONDS) != b"ready":
+            self.kill()
+            raise RenderProcessLost("the render process did not start")
 
-    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - Jinja's signature
-        _check_call(getattr(__obj, "__name__", ""), getattr(__obj, "__self__", None), args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
 
-    def wrap_str_format(self, value: Any) -> Any:
-        """Every `'…'.format(…)` in a template is wrapped here by the sandbox; check its widths first."""
-        wrapped = super().wrap_str_format(value)
-        if wrapped is None:
-            return None
-        fmt = value.__self__
+    def ask(self, request: dict[str, Any], wall_seconds: float) -> dict[str, Any]:
+        payload = json.dumps(request).encode()
+        try:
+            self.process.stdin.write(len(payload).to_bytes(_FRAME_BYTES, "big") + payload)
+            self.process.stdin.flush()
+        except OSError:
+            self.kill()
+            raise _Gone("the render process had gone") from None
+        answer = self._read(time.monotonic() + wall_seconds)
+        try:
+            return json.loads(answer)
+        except ValueError:
+            self.kill()
+            raise RenderProcessLost("the render process answered nonsense") from None
 
-        def checked(*args: Any, **kwargs: Any) -> str:
-            _check_format_string(fmt)
-            return wrapped(*args, **kwargs)
+    def _read(self, deadline: float) -> bytes:
+        header = self._read_exactly(_FRAME_BYTES, deadline)
+        return self._read_exactly(int.from_bytes(header, "big"), deadline)
 
-        return functools.update_wrapper(checked, wrapped)
+    def _read_exactly(self, size: int, deadline: float) -> bytes:
+        fd = self.process.stdout.fileno()
+        chunks, missing = [], size
+        while missing:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                self.kill()
+                raise RenderProcessLost("the render process overstayed its deadline")
+            chunk = os.read(fd, min(missing, 1 << 20))
+            if not chunk:
+                code = self.process.wait()
+                log.warning("render.process_ended code=%s", code)
+                raise RenderProcessLost(f"the render process ended (exit code {code})")
+            chunks.append(chunk)
+            missing -= len(chunk)
+        return b"".join(chunks)
 
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-        if op == "**":
-            raise SecurityError("the power operator is not available in letters")
-        if op == "%":
-            if isinstance(left, str):
-                _check_format_string(left)
-            return operator.mod(left, right)
-        if op == "*" and (isinstance(left, (str, list, tuple)) or isinstance(right, (str, list, tuple))):
-            count = right if isinstance(left, (str, list, tuple)) else left
-            sequence = left if isinstance(left, (str, list, tuple)) else right
-            if isinstance(count, int) and len(sequence) * count > SEQUENCE_MAX:
-                raise SecurityError("that repetition would make the letter far too long")
-        result = {"*": operator.mul, "+": operator.add}[op](left, right)
-        if isinstance(result, (str, list, tuple)) and len(result) > SEQUENCE_MAX:
-            raise SecurityError("that expression makes the letter far too long")
-        return result
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for pipe in (self.process.stdin, self.process.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
 
-
-_sandbox = LetterSandbox()
-
-
-@lru_cache(maxsize=512)
-def _compile(source: str):
-    return _sandbox.from_string(source)
-
-
-def _render(field: str, source: str, context: dict[str, Any], limit: int) -> str:
-    try:
-        template = _compile(source)
-        parts, size = [], 0
-        for chunk in template.generate(context):
-            size += len(chunk)
-            if size > limit:
-                raise LetterTemplateError(field, f"the rendered text is over {limit:,} characters")
-            parts.append(chunk)
-    except TemplateSyntaxError as exc:
-        raise LetterTemplateError(field, exc.message or "syntax error", exc.lineno) from None
-    except SecurityError as exc:
-        raise LetterTemplateError(field, f"not allowed in a letter: {exc}", _line_of(exc)) from None
-    except TemplateError as exc:
-        raise LetterTemplateError(field, exc.message or str(exc), _line_of(exc)) from None
-    except (TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise LetterTemplateError(field, f"{type(exc).__name__}: {exc}", _line_of(exc)) from None
-    except RecursionError:
-        raise LetterTemplateError(field, "the template calls itself without end") from None
-    return "".join(parts).strip()
+    def close(self) -> None:
+        """Let it finish: closing its stdin ends its loop."""
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=2)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()  # if it is still there; and closes its pipes either way
 
 
-def _line_of(exc: BaseException) -> int | None:
-    """The template line an error happened on, from the traceback of the compiled template."""
-    tb = exc.__traceback__
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            template = tb.tb_frame.f_globals.get("__jinja_template__")
-            # Jinja rewrites the traceback of a failed render: those frames already carry the template's line.
-            line = template.get_corresponding_lineno(tb.tb_lineno) if template is not None else tb.tb_lineno
-        tb = tb.tb_next
-    return line
+class RenderPool:
+    """A few render processes for this serving process; thread-safe. Every template parse and render goes here."""
+
+    def __init__(
+        self,
+        size: int = RENDER_PROCESSES,
+        *,
+        memory_bytes: int = MEMORY_LIMIT_BYTES,
+        cpu_seconds: float = CPU_SECONDS,
+        wall_seconds: float = WALL_SECONDS,
+    ):
+        self.memory_bytes, self.cpu_seconds, self.wall_seconds = memory_bytes, cpu_seconds, wall_seconds
+        self._slots = threading.BoundedSemaphore(size)
+        self._idle: list[_RenderProcess] = []
+        self._lock = threading.Lock()
+        self.started = 0  # render processes started so far (the tests watch replacements)
+
+    def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Send one request to an idle render process (starting one if needed) and return its answer.
+
+        Raises RenderProcessLost if the process overstayed `wall_seconds`, died or answered nonsense."""
+        with self._slots:
+            for attempt in (1, 2):
+                process = self._take()
+                try:
+                    answer = process.ask(request, self.wall_seconds)
+                except _Gone:
+                    if attempt == 2:
+                        raise
+                    continue
+                except RenderProcessLost:
+                    process.kill()
+                    raise
+                break
+            if answer.get("ending"):
+                process.close()  # it ran out of memory or time and ends itself; the next request starts another
+            else:
+                with self._lock:
+                    self._idle.append(process)
+            return answer
+
+    def _take(self) -> _RenderProcess:
+        with self._lock:
+            while self._idle:
+                process = self._idle.pop()
+                if process.alive:
+                    return process
+                process.kill()
+            self.started += 1
+        return _RenderProcess(self.memory_bytes, self.cpu_seconds)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for process in idle:
+            process.close()
+
+    # ---- the two things a pool does -------------------------------------------------------------------------
+
+    def render_many(self, jobs: list[tuple[str, str, dict[str, Any]]]) -> list[RenderedLetter]:
+        """Render several letters in one round trip; raises the first LetterTemplateError."""
+        if not jobs:
+            return []
+        try:
+            answer = self.ask({"op": "render", "jobs": [list(job) for job in jobs]})
+        except RenderProcessLost as exc:
+            raise _lost(exc, self.wall_seconds) from None
+        if "fatal" in answer:
+            raise LetterTemplateError("body", answer["fatal"])
+        letters = []
+        for result in answer["results"]:
+            if isinstance(result, dict):
+                raise LetterTemplateError(**result["error"])
+            letters.append(RenderedLetter(*result))
+        return letters
+
+    def check(
+        self, subject: str, body: str, *, target_kinds: list[str] | None = None, require_note: bool = True
+    ) -> list[LetterTemplateError]:
+        request = {
+            "op": "check",
+            "subject": subject,
+            "body": body,
+            "target_kinds": target_kinds,
+            "require_note": require_note,
+        }
+        try:
+            answer = self.ask(request)
+        except RenderProcessLost as exc:
+            return [_lost(exc, self.wall_seconds)]
+        if "fatal" in answer:
+            return [LetterTemplateError("body", answer["fatal"])]
+        return [LetterTemplateError(**problem) for problem in answer["problems"]]
+
+
+def _lost(exc: RenderProcessLost, wall_seconds: float) -> LetterTemplateError:
+    if "deadline" in str(exc):
+        message = (
+            f"this takes longer to write than a letter may ({wall_seconds:g} s), so it was stopped: look for text "
+            "built over and over, or long loops"
+        )
+    else:
+        message = "writing this letter stopped the renderer (it needed too much memory or time): simplify it"
+    return LetterTemplateError("body", message)
+
+
+# One pool per process: a forked child (gunicorn, Celery) must not talk to its parent's render processes.
+_pool: RenderPool | None = None
+_pool_pid = 0
+_pool_lock = threading.Lock()
+
+
+def pool() -> RenderPool:
+    global _pool, _pool_pid  # noqa: PLW0603 - per-process state, reset in forked children
+    if _pool is None or _pool_pid != os.getpid():
+        with _pool_lock:
+            if _pool is None or _pool_pid != os.getpid():
+                _pool, _pool_pid = RenderPool(), os.getpid()
+    return _pool
+
+
+def _forget_pool_in_child() -> None:
+    global _pool  # noqa: PLW0603
+    _pool = None
+
+
+def _close_pool() -> None:
+    if _pool is not None and _pool_pid == os.getpid():
+        _pool.close()
+
+
+os.register_at_fork(after_in_child=_forget_pool_in_child)
+atexit.register(_close_pool)
 
 
 @dataclass(frozen=True)
@@ -210,150 +296,21 @@ class RenderedLetter:
 
 def render(subject: str, body: str, context: dict[str, Any]) -> RenderedLetter:
     """Render both parts; supporter text inside the context is data and is never evaluated."""
-    rendered_subject = " ".join(_render("subject", subject, context, SUBJECT_OUTPUT_MAX).split())
-    return RenderedLetter(rendered_subject, _render("body", body, context, BODY_OUTPUT_MAX))
+    return pool().render_many([(subject, body, context)])[0]
 
 
-def context_for(
-    *,
-    supporter: dict[str, str],
-    target: dict[str, Any],
-    campaign: dict[str, str],
-    today: dt.date | None = None,
-) -> dict[str, Any]:
-    today = today or dt.date.today()
-    return {
-        "supporter": supporter,
-        "target": target,
-        "campaign": campaign,
-        "today": f"{today:%B} {today.day}, {today.year}",
-    }
-
-
-def supporter_variables(name: str, email: str, zip_code: str, address: str = "", note: str = "") -> dict[str, str]:
-    return {
-        "name": name,
-        "first_name": name.split()[0] if name.split() else "",
-        "email": email,
-        "zip": zip_code,
-        "address": address,
-        "note": note,
-    }
-
-
-SAMPLE_SUPPORTER = supporter_variables(
-    "Alex Rivera",
-    "alex@example.org",
-    "94110",
-    "123 Mission St\nSan Francisco, CA 94110",
-    "I am a pediatric nurse, and I have seen what separation does to a child.",
-)
-
-SAMPLE_TARGETS: dict[str, dict[str, Any]] = {
-    kind: {
-        "id": f"sample-{kind}",
-        "kind": kind,
-        "name": name,
-        "first_name": name.split()[0],
-        "last_name": name.split()[-1],
-        "title": title,
-        "organization": organization,
-        "salutation": salutation,
-        "role": role,
-        "state": state,
-        "district": district,
-    }
-    for kind, name, title, organization, salutation, role, state, district in (
-        ("ceo", "Jordan Example", "Chief Executive Officer", "Example Corp", "Ms. Example", "", "", None),
-        ("company", "Example Corp", "", "Example Corp", "Example Corp", "", "", None),
-        ("un_office", "Human Rights Office", "", "United Nations", "High Commissioner", "", "", None),
-        ("government", "Example Mission", "", "Example Government", "Ambassador", "", "", None),
-        ("person", "Sam Example", "", "", "Sam Example", "", "", None),
-        ("senator", "Pat Example", "Senator", "US Senate", "Senator Example", "Senator", "CA", None),
-        (
-            "representative",
-            "Kim Example",
-            "Representative",
-            "US House",
-            "Representative Example",
-            "Representative",
-            "CA",
-            11,
-        ),
-        ("delegate", "Lee Example", "Delegate", "US House", "Delegate Example", "Delegate", "DC", 0),
-    )
-}
+def render_many(jobs: list[tuple[str, str, dict[str, Any]]]) -> list[RenderedLetter]:
+    """Render several (subject, body, context) at once: a submission's letters in one round trip."""
+    return pool().render_many(jobs)
 
 
 def check_template(
     subject: str, body: str, *, target_kinds: list[str] | None = None, require_note: bool = True
 ) -> list[LetterTemplateError]:
-    """Every problem with a template, found by parsing it and rendering it for each kind it fits.
+    """Every problem with a template, found by parsing it and rendering it for each kind it fits, as each of
+    several sample supporters (SAMPLE_SUPPORTERS), within the render limits.
 
     The organizer form, `flask letters check` and the tests all call this one function. Letters
     must give the supporter's note a place; call scripts (`require_note=False`) need not.
     """
-    problems: list[LetterTemplateError] = []
-    for field, source in (("subject", subject), ("body", body)):
-        if not source.strip():
-            problems.append(LetterTemplateError(field, "is empty"))
-            continue
-        try:
-            parsed = _sandbox.parse(source)
-        except TemplateSyntaxError as exc:
-            problems.append(LetterTemplateError(field, exc.message or "syntax error", exc.lineno))
-            continue
-        problems += _structure_problems(field, parsed)
-        unknown = sorted(meta.find_undeclared_variables(parsed) - set(VARIABLES))
-        for name in unknown:
-            line = next((n.lineno for n in parsed.find_all(nodes.Name) if n.name == name), None)
-            problems.append(
-                LetterTemplateError(field, f"'{name}' is not a letter variable (use {', '.join(VARIABLES)})", line)
-            )
-        if field == "body" and require_note and not _uses_note(parsed):
-            problems.append(
-                LetterTemplateError(
-                    "body",
-                    "the supporter's personal note has no place: add {{ supporter.note }} where it belongs",
-                )
-            )
-    if problems:
-        return problems
-    kinds = target_kinds or list(SAMPLE_TARGETS)
-    for kind in kinds:
-        target = SAMPLE_TARGETS.get(kind, SAMPLE_TARGETS["person"])
-        for supporter in (SAMPLE_SUPPORTER, {**SAMPLE_SUPPORTER, "address": "", "note": ""}):
-            context = context_for(supporter=supporter, target=target, campaign={"title": "Sample", "slug": "sample"})
-            try:
-                render(subject, body, context)
-            except LetterTemplateError as exc:
-                if str(exc) not in {str(p) for p in problems}:
-                    problems.append(exc)
-    return problems
-
-
-def _structure_problems(field: str, parsed: nodes.Template) -> list[LetterTemplateError]:
-    """Shapes a letter never needs and that could run for hours: macros, recursion, loops in loops."""
-    problems = []
-    for node_type, message in _FORBIDDEN_NODES.items():
-        for node in parsed.find_all(node_type):
-            problems.append(LetterTemplateError(field, message, node.lineno))
-    for loop in parsed.find_all(nodes.For):
-        if loop.recursive:
-            problems.append(LetterTemplateError(field, "recursive loops are not available in letters", loop.lineno))
-        for inner in [*loop.find_all(nodes.For)]:
-            problems.append(
-                LetterTemplateError(field, "a loop inside a loop is not available in letters", inner.lineno)
-            )
-    return problems
-
-
-def _uses_note(parsed: nodes.Template) -> bool:
-    for getattr_node in parsed.find_all(nodes.Getattr):
-        if (
-            getattr_node.attr == "note"
-            and isinstance(getattr_node.node, nodes.Name)
-            and getattr_node.node.name == "supporter"
-        ):
-            return True
-    return False
+    return pool().check(subject, body, target_kinds=target_kinds, require_note=require_note)

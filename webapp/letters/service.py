@@ -19,7 +19,7 @@ from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.extensions import db
 from webapp.letters import validation, words
 from webapp.letters.handoff import hand_off, tel_uri
-from webapp.letters.rendering import LetterTemplateError, context_for, render, supporter_variables
+from webapp.letters.rendering import LetterTemplateError, context_for, render_many, supporter_variables
 from webapp.models import (
     CALL,
     CONTACT_FORM,
@@ -147,33 +147,31 @@ def draft_letters(
 ) -> list[Draft]:
     check_note_length(template, supporter)
     campaign_vars = {"title": campaign.title, "slug": campaign.slug}
-    drafts = []
+    jobs = []  # each target's letter, then the same without the note (for the personal-words meter)
     for target in targets:
         target_vars = target_variables(target)
-        try:
-            full = render(
-                template.subject,
-                template.full_body,
-                context_for(supporter=supporter.variables(), target=target_vars, campaign=campaign_vars, today=today),
-            )
-            baseline = render(
-                template.subject,
-                template.full_body,
-                context_for(
-                    supporter=supporter.variables(with_note=False),
-                    target=target_vars,
-                    campaign=campaign_vars,
-                    today=today,
-                ),
-            )
-        except LetterTemplateError as exc:
-            # Templates are checked when saved; reaching this means the check missed something.
-            log.error("template.render_failed template=%s target=%s error=%s", template.id, target.id, exc)
-            raise SubmissionInvalid(
-                {"template": ["This letter can't be written right now; please pick another."]}
-            ) from None
-        drafts.append(Draft(target, full.subject, full.body, baseline.body))
-    return drafts
+        for with_note in (True, False):
+            variables = supporter.variables(with_note=with_note)
+            context = context_for(supporter=variables, target=target_vars, campaign=campaign_vars, today=today)
+            jobs.append((template.subject, template.full_body, context))
+    try:
+        letters = render_many(jobs)  # one round trip to a render process for the whole submission
+    except LetterTemplateError as exc:
+        # Templates are checked when saved, with several sample supporters; this supporter's words still found
+        # a way to break it (or make it too big). Their text is kept; the log tells the operator which template.
+        log.error("template.render_failed template=%s error=%s", template.id, exc)
+        raise SubmissionInvalid(
+            {
+                "template": [
+                    "This letter can't be written with what you typed: the organizers' template has a problem. "
+                    "Everything you typed is still here: pick another letter, or try again later."
+                ]
+            }
+        ) from None
+    return [
+        Draft(target, full.subject, full.body, baseline.body)
+        for target, full, baseline in zip(targets, letters[0::2], letters[1::2], strict=True)
+    ]
 
 
 def choose(
