@@ -91,6 +91,9 @@ class _RenderProcess:
             env={"PATH": os.defpath},
             cwd="/",
         )
+        # poll(), not select(): a busy gunicorn process may hold more than select()'s 1,024 descriptors.
+        self._poller = select.poll()
+        self._poller.register(self.process.stdout.fileno(), select.POLLIN)
         if self._read(time.monotonic() + STARTUP_SECONDS) != b"ready":
             self.kill()
             raise RenderProcessLost("the render process did not start")
@@ -123,8 +126,9 @@ class _RenderProcess:
         chunks, missing = [], size
         while missing:
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            if remaining <= 0 or not self._poller.poll(max(1, int(remaining * 1000))):
                 self.kill()
+                log.warning("render.process_killed reason=deadline")
                 raise RenderProcessLost("the render process overstayed its deadline")
             chunk = os.read(fd, min(missing, 1 << 20))
             if not chunk:
