@@ -294,3 +294,14 @@ def test_the_render_process_holds_none_of_the_servers_settings(quick_pool, monke
         assert os.readlink(f"/proc/{process.process.pid}/cwd") == "/"
     finally:
         fresh.close()
+
+
+def test_when_no_render_process_can_start_the_answer_is_an_error_not_a_crash(monkeypatch, tmp_path):
+    from webapp.letters import rendering
+
+    monkeypatch.setattr(rendering, "SANDBOX_SCRIPT", tmp_path / "missing.py")
+    broken = RenderPool(size=1)
+    (problem,) = broken.check("Subject", "Hello\n" + NOTE)
+    assert "could not start a render process" in problem.message
+    with pytest.raises(LetterTemplateError, match="try again in a minute"):
+        broken.render_many([("Subject", "Hello", {})])

@@ -73,6 +73,10 @@ class RenderProcessLost(Exception):
     """The render process overstayed the deadline, died, or answered nonsense; it has been killed."""
 
 
+class _Unstarted(RenderProcessLost):
+    """No render process could be started (out of processes or memory, a broken install)."""
+
+
 class _Gone(RenderProcessLost):
     """The render process had ended before it was sent anything (killed while idle): ask another."""
 
@@ -81,6 +85,15 @@ class _RenderProcess:
     """One child running `sandbox.serve()`, spoken to with length-prefixed JSON over its stdin and stdout."""
 
     def __init__(self, memory_bytes: int, cpu_seconds: float):
+        try:
+            self._start(memory_bytes, cpu_seconds)
+        except (OSError, RenderProcessLost) as exc:
+            if hasattr(self, "process"):
+                self.kill()
+            log.error("render.process_unstarted error=%s", exc)
+            raise _Unstarted(str(exc)) from None
+
+    def _start(self, memory_bytes: int, cpu_seconds: float) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and file, no shell
             [sys.executable, "-I", str(SANDBOX_SCRIPT), str(memory_bytes), repr(float(cpu_seconds))],
             stdin=subprocess.PIPE,
@@ -180,7 +193,7 @@ class RenderPool:
         Raises RenderProcessLost if the process overstayed `wall_seconds`, died or answered nonsense."""
         with self._slots:
             for attempt in (1, 2):
-                process = self._take()
+                process = self._take()  # may raise _Unstarted
                 try:
                     answer = process.ask(request, self.wall_seconds)
                 except _Gone:
@@ -253,6 +266,10 @@ class RenderPool:
 
 
 def _lost(exc: RenderProcessLost, wall_seconds: float) -> LetterTemplateError:
+    if isinstance(exc, _Unstarted):
+        return LetterTemplateError(
+            "body", "the server could not start a render process just now; try again in a minute"
+        )
     if "deadline" in str(exc):
         message = (
             f"this takes longer to write than a letter may ({wall_seconds:g} s), so it was stopped: look for text "
