@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 RESULTS = Path(__file__).with_name("results.json")
-STAGES = ("render", "zip", "intake", "delivery", "totals")  # memory is read at the end of delivery
+STAGES = ("render", "zip", "intake", "delivery", "latency", "totals")  # memory is read at the end of delivery
 
 
 def _env(name: str, default):
@@ -40,6 +40,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=float,
         default=_env("BENCH_INTAKE_SECONDS", 8.0),
         help="intake: measured seconds per run",
+    )
+    parser.add_argument(
+        "--latency-letters",
+        type=int,
+        default=_env("BENCH_LATENCY_LETTERS", 1000),
+        help="latency: letters per measurement (the prefork candidates send a small share of it)",
+    )
+    parser.add_argument(
+        "--latency-candidates",
+        default=_env("BENCH_LATENCY_CANDIDATES", "threads,gevent,prefork-2,prefork-4"),
+        help="latency: worker candidates to measure",
     )
     parser.add_argument(
         "--totals-letters", type=int, default=_env("BENCH_TOTALS_LETTERS", 1_000_000), help="totals: the large size"
@@ -93,7 +104,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str, str]]:
     if d := results.get("delivery"):
         app, base = d["app"], d["baseline"]
         out.append((
-            "1 delivery", f"letters/s, {d['letters']:,} × 1 letter, {app['celery_processes']} procs",
+            "1 delivery", f"letters/s, {d['letters']:,} × 1 letter, worker {app.get('celery_pool') or str(app['celery_processes']) + ' procs'}",
             _num(app["letters_per_s"], 1), f"{_num(base['letters_per_s'], 1)} smtplib", _num(d["ratio"], 3),
             "≥ 0.5", _verdict(d["ratio"] is not None and d["ratio"] >= d["target_ratio"]),
         ))  # fmt: skip
@@ -173,6 +184,8 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str, str]]:
                 "5 memory" if name == "gunicorn" else "", f"peak RSS, {label} (after delivery)", _num(peak, 1, " MB"),
                 f"master {_num(m[name]['master_peak_mb'], 1)} MB", "", "≤ 150 MB", _verdict(peak is not None and peak <= m[name]["target_mb"]),
             ))  # fmt: skip
+    if lat := results.get("latency"):
+        out.extend(_latency_rows(lat))
     if (r := results.get("render")) and "in_process_letters_per_s" in r:  # not a results.json from before them
         out.append((
             "6 render", f"letters/s, '{r['template']}' (2 renders each, render process)", _num(r["letters_per_s"]),
@@ -189,6 +202,50 @@ def rows(results: dict) -> list[tuple[str, str, str, str, str, str, str]]:
         out.append((
             "", "letters/s vs plain Jinja2 renders (no sandbox)", _num(r["letters_per_s"]),
             f"{_num(r['baseline_plain_jinja_renders_per_s'])} plain renders", _num(r["ratio_letters_to_plain_renders"], 3), "", "—",
+        ))  # fmt: skip
+    return out
+
+
+def _latency_rows(lat: dict) -> list[tuple[str, str, str, str, str, str, str]]:
+    out = []
+    targets = lat["targets"]
+    shipped = lat["candidates"].get("threads", {})
+    zero = shipped.get("zero_latency") or {}
+    paced = shipped.get("latency") or {}
+    stormy = shipped.get("with_hostile") or {}
+    out.append((
+        "7 latency", f"letters/s, provider-paced sink, {paced.get('letters', 0):,} letters, threads 200",
+        _num(paced.get("letters_per_s"), 1), f"{_num(zero.get('letters_per_s'), 1)} zero-latency",
+        _num(lat.get("throughput_ratio"), 3), f"≥ {targets['throughput_ratio']}",
+        _verdict(None if lat.get("throughput_ratio") is None else lat["throughput_ratio"] >= targets["throughput_ratio"]),
+    ))  # fmt: skip
+    out.append((
+        "", f"p50 / p99 s submit→sent, with {lat['hostile_servers']} hostile in flight",
+        f"{_num(stormy.get('p50_s'), 2)} / {_num(stormy.get('p99_s'), 2)}",
+        f"{_num(paced.get('p50_s'), 2)} / {_num(paced.get('p99_s'), 2)} without", _num(lat.get("p99_ratio"), 3),
+        f"p99 ≤ {targets['p99_ratio']}×",
+        _verdict(None if lat.get("p99_ratio") is None else lat["p99_ratio"] <= targets["p99_ratio"]),
+    ))  # fmt: skip
+    out.append((
+        "", "sent / failed (paced; with hostile)",
+        f"{paced.get('sent', 0):,} / {paced.get('failed', 0)}; {stormy.get('sent', 0):,} / {stormy.get('failed', 0)}",
+        "", "", "all sent",
+        _verdict(bool(paced) and paced.get("sent") == paced.get("letters") and stormy.get("sent") == stormy.get("letters")),
+    ))  # fmt: skip
+    out.append((
+        "", "peak RSS, delivery worker (threads 200)", _num(lat.get("shipped_rss_mb"), 1, " MB"), "", "",
+        f"≤ {targets['rss_mb']} MB",
+        _verdict(None if lat.get("shipped_rss_mb") is None else lat["shipped_rss_mb"] <= targets["rss_mb"]),
+    ))  # fmt: skip
+    for name, result in lat["candidates"].items():
+        if name == "threads":
+            continue
+        paced, stormy = result.get("latency") or {}, result.get("with_hostile") or {}
+        hostile = f"; p99 with hostile {_num(stormy.get('p99_s'), 2)} s" if stormy else ""
+        out.append((
+            "", f"candidate {name}: letters/s ({paced.get('letters', 0):,} letters)", _num(paced.get("letters_per_s"), 1),
+            f"p50/p99 {_num(paced.get('p50_s'), 2)} / {_num(paced.get('p99_s'), 2)} s{hostile}",
+            "", f"RSS {_num(result.get('peak_rss_mb'), 0)} MB", "—",
         ))  # fmt: skip
     return out
 
@@ -228,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     logging.basicConfig(level=logging.WARNING)
 
-    from bench import delivery, intake, render, totals, zip_lookup
+    from bench import delivery, intake, latency, render, totals, zip_lookup
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -245,6 +302,18 @@ def main(argv: list[str] | None = None) -> int:
             lambda: delivery.run(
                 delivery.DeliveryOptions(
                     letters=args.letters, workers=args.workers, clients=args.clients, keep=args.keep
+                ),
+                say,
+            ),
+        ),
+        (
+            "latency",
+            lambda: latency.run(
+                latency.LatencyOptions(
+                    letters=args.latency_letters,
+                    clients=args.clients,
+                    candidates=tuple(c.strip() for c in args.latency_candidates.split(",") if c.strip()),
+                    keep=args.keep,
                 ),
                 say,
             ),
@@ -295,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             "options": {
                 "letters": args.letters, "workers": args.workers, "clients": args.clients,
                 "intake_seconds": args.intake_seconds, "totals_letters": args.totals_letters,
+                "latency_letters": args.latency_letters, "latency_candidates": args.latency_candidates,
             },
         }  # fmt: skip
         RESULTS.write_text(json.dumps(stored, indent=2, sort_keys=True, default=str) + "\n")

@@ -60,6 +60,7 @@ class Child:
     name: str
     popen: subprocess.Popen
     log: Path
+    hostile_ports: list[int] = field(default_factory=list)
 
     @property
     def pid(self) -> int:
@@ -324,19 +325,28 @@ def stage(name: str, *, keep: bool = False) -> Iterator[Stage]:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def start_sink(processes: Processes) -> tuple[Child, int, Path]:
-    """The aiosmtpd sink (bench/sink.py) in a process of its own; returns it, its port and the CA file to trust."""
+def start_sink(
+    processes: Processes, name: str = "sink", *, latency: bool = False, hostile: int = 0
+) -> tuple[Child, int, Path]:
+    """The aiosmtpd sink (bench/sink.py) in a process of its own; returns it, its port and the CA file to trust.
+    With `latency` it answers at a real provider's pace; with `hostile` it also serves that many hostile
+    servers, whose ports are then in `sink.hostile_ports`."""
     from bench.sink import write_certificates
 
-    ca_file, cert, key = write_certificates(processes.workdir)
+    folder = processes.workdir / name
+    folder.mkdir(exist_ok=True)
+    ca_file, cert, key = write_certificates(folder)
     port = free_port()
-    sink = processes.start(
-        "sink",
-        [sys.executable, "-m", "bench.sink", "--port", str(port), "--cert", str(cert), "--key", str(key)],
-        talk=True,
-    )
-    if sink.read_line(30) != "READY":
+    argv = [sys.executable, "-m", "bench.sink", "--port", str(port), "--cert", str(cert), "--key", str(key)]
+    if latency:
+        argv.append("--latency")
+    if hostile:
+        argv += ["--hostile", str(hostile)]
+    sink = processes.start(name, argv, talk=True)
+    ready = sink.read_line(30).split()
+    if not ready or ready[0] != "READY":
         raise BenchError(f"the SMTP sink did not start:\n{sink.tail()}")
+    sink.hostile_ports = [int(port) for port in ready[1:]]
     return sink, port, ca_file
 
 
@@ -400,13 +410,25 @@ def start_gunicorn(
     return child, port
 
 
-def start_celery(processes: Processes, env: Mapping[str, str], *, concurrency: int) -> Child:
-    """`celery -A tasks worker` as docker-compose.yml runs it, with the bench's concurrency."""
+# The delivery worker as make run and docker-compose.yml run it: one process, Celery's threads pool.
+WORKER_POOL, WORKER_CONCURRENCY = "threads", 200
+
+
+def start_celery(
+    processes: Processes,
+    env: Mapping[str, str],
+    *,
+    concurrency: int = WORKER_CONCURRENCY,
+    pool: str = WORKER_POOL,
+    name: str = "celery",
+) -> Child:
+    """`celery -A tasks worker` as docker-compose.yml runs it (delivery queue only), with the given pool."""
     return processes.start(
-        "celery",
+        name,
         [
-            str(BIN / "celery"), "-A", "tasks", "worker", "--loglevel=INFO", f"--concurrency={concurrency}",
-            "--without-gossip", "--without-mingle", "--hostname", f"bench-{os.getpid()}@%h",
+            str(BIN / "celery"), "-A", "tasks", "worker", "--loglevel=INFO", f"--pool={pool}",
+            f"--concurrency={concurrency}", "--queues=celery", "--without-gossip", "--without-mingle",
+            "--hostname", f"bench-{os.getpid()}-{name}@%h",
         ],
         env,
     )  # fmt: skip

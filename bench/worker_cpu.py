@@ -3,7 +3,7 @@
 `python -m bench.worker_cpu [--letters N] [--profile FILE]` writes N one-letter smtp submissions through the
 API (in-process test client), then delivers them one by one with `deliver_submission` — what a Celery pool
 process runs for each task, without Celery — to the same aiosmtpd sink as stage 1, and prints CPU ms per
-letter in total and per step (steps nest: `smtp.send` includes `smtp.build_message`, `_finish` includes
+letter in total and per step (steps nest: `smtp.send` includes `smtp.build_message`, `outbox.finish` includes
 `totals.bump`). The sink runs in a process of its own, so its CPU is not counted. Steadier than the
 end-to-end run on a busy machine: it compares one change's effect on the worker alone.
 `--profile FILE` also writes a cProfile (CPU time) of the delivery loop, for `python -m pstats FILE`.
@@ -57,7 +57,7 @@ def run(letters: int, profile: str | None = None, say=print) -> dict:
 def _measure(database, redis_url: str, port: int, ca_file, letters: int, profile: str | None, say) -> dict:
     from sqlalchemy import func, select
 
-    from webapp import create_app
+    from webapp import create_app, outbox
     from webapp.delivery import credentials, service, smtp, ssrf
     from webapp.extensions import db
     from webapp.models import Letter
@@ -86,7 +86,7 @@ def _measure(database, redis_url: str, port: int, ca_file, letters: int, profile
 
     spent: collections.Counter = collections.Counter()
     steps = [
-        (service, "claim"), (service, "_finish"), (service, "_forget_or_next_due"), (credentials, "load"),
+        (outbox, "claim"), (outbox, "finish"), (service, "_forget_or_next_due"), (credentials, "load"),
         (ssrf, "check"), (smtp, "connect"), (smtp, "send"), (smtp, "build_message"), (smtp, "close"),
         (totals, "bump"),
     ]  # fmt: skip
