@@ -24,6 +24,8 @@ def dns(monkeypatch):
             "metadata.example.org": ["169.254.169.254"],
             "v6.example.org": ["2606:4700::1111"],
             "localhost": ["127.0.0.1", "::1"],
+            "site-local.example.org": ["2606:4700::1111", "fec0::25"],
+            "nat64.example.org": ["64:ff9b::a00:1"],
         },
     )
 
@@ -54,6 +56,17 @@ def dns(monkeypatch):
         "fe80::1",
         "fc00::1",
         "240.0.0.1",
+        # IPv6: global unicast (2000::/3) only.
+        "fec0::1",
+        "[fec0::1]",
+        "fec0:0:0:ffff::1",
+        "site-local.example.org",
+        "64:ff9b::7f00:1",
+        "nat64.example.org",
+        "2001:db8::25",
+        "2002:7f00:1::1",
+        "ff02::1",
+        "::",
         "no-such-host.example.org",
         "",
         "exa mple.org",
@@ -114,3 +127,34 @@ def test_connection_goes_to_the_checked_address_even_if_dns_changes(dns, monkeyp
     with pytest.raises(OSError):
         client.connect(checked.host, checked.port)
     assert attempts == [("93.184.216.34", 587)]
+
+
+def refusal(host: str, port: int = 587) -> str:
+    with pytest.raises(RefusedHost) as refused:
+        check(host, port, frozenset(), MAIL_PORTS)
+    return str(refused.value)
+
+
+def test_every_refusal_reads_the_same_so_the_form_is_no_dns_oracle(dns):
+    """Whether a name does not exist, points inside the network or uses the wrong port, the supporter reads one
+    sentence: otherwise the form would tell a stranger which internal names exist (and where they point)."""
+    cases = {
+        "not found": refusal("no-such-host.example.org"),
+        "loopback": refusal("loopback.example.org"),
+        "private among public": refusal("mixed.example.org"),
+        "metadata": refusal("metadata.example.org"),
+        "site-local": refusal("site-local.example.org"),
+        "wrong port": refusal("smtp.example.org", 6379),
+    }
+    assert len({text.split(" as your mail server", 1)[1] for text in cases.values()}) == 1, cases
+    assert "could not be found" not in cases["not found"]
+    assert "private" not in cases["loopback"] and "this server" not in cases["loopback"]
+    assert "port" in cases["wrong port"] and "587" in cases["wrong port"]
+
+
+def test_the_refusal_names_no_rule_but_the_log_does(dns, caplog):
+    caplog.set_level("INFO", logger="webapp.delivery.ssrf")
+    refusal("loopback.example.org")
+    refusal("no-such-host.example.org")
+    rules = [record.getMessage() for record in caplog.records if record.name == "webapp.delivery.ssrf"]
+    assert rules == ["smtp_host.refused rule=loopback", "smtp_host.refused rule=not-found"]

@@ -1,8 +1,14 @@
-"""Which SMTP hosts a supporter may name: public addresses on mail ports, or operator-allowed host:port pairs."""
+"""Which SMTP hosts a supporter may name: public addresses on mail ports, or operator-allowed host:port pairs.
+
+Every refusal reads the same (`REFUSED`): whether a name does not exist, resolves to a private address or
+names a port that is not a mail port, the supporter sees one sentence. Telling them apart would let anyone
+map the server's internal DNS through the form (an oracle); the log says which rule refused, for the operator.
+"""
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import re
 import socket
 from dataclasses import dataclass
@@ -10,10 +16,20 @@ from dataclasses import dataclass
 # Resolution goes through this name so tests can stand in for DNS; nothing else is replaced.
 getaddrinfo = socket.getaddrinfo
 
+log = logging.getLogger(__name__)
+
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*\.?$"
 )
 _NUMERIC_ONLY = re.compile(r"^(0x[0-9a-f]+|[0-9.]+)$")
+# IPv6 global unicast (RFC 4291): everything else (site-local fec0::/10, unique-local fc00::/7, link-local,
+# multicast, NAT64 64:ff9b::/96 that maps onto IPv4, the unspecified and loopback addresses) is refused.
+_IPV6_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+
+REFUSED = (
+    "Outcry can't use {host} as your mail server. Check its name and port (mail servers use ports {ports}); "
+    "your provider's help pages give both, for example smtp.gmail.com, port 587."
+)
 
 
 class RefusedHost(ValueError):
@@ -42,23 +58,35 @@ def _literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
 
 
 def _refusal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an address is not a public one (for the log), or None when it is."""
     if isinstance(ip, ipaddress.IPv6Address):
         mapped = ip.ipv4_mapped or ip.sixtofour
         if mapped is not None:
-            return _refusal(mapped) or None
+            return _refusal(mapped)
+        if ip.teredo is not None:
+            return "teredo"
+        if ip not in _IPV6_GLOBAL_UNICAST:
+            return "not-global-unicast"
     if ip.is_loopback:
-        return "it points at this server itself"
+        return "loopback"
     if ip.is_unspecified:
-        return "it is not a real address"
+        return "unspecified"
     if ip.is_link_local:
-        return "it is a link-local address"
+        return "link-local"
     if ip.is_multicast:
-        return "it is a multicast address"
+        return "multicast"
     if ip.is_private:
-        return "it is a private network address"
+        return "private"
     if ip.is_reserved or not ip.is_global:
-        return "it is a reserved address"
+        return "reserved"
     return None
+
+
+def _refuse(host: str, allowed_ports: tuple[int, ...], rule: str) -> RefusedHost:
+    log.info("smtp_host.refused rule=%s", rule)
+    ports = ", ".join(str(p) for p in allowed_ports[:-1]) + f" or {allowed_ports[-1]}"
+    shown = host if _HOSTNAME.match(host) or _literal_ip(host) is not None else "that"
+    return RefusedHost(REFUSED.format(host=shown, ports=ports))
 
 
 def check(host: str, port: int, allowed: frozenset[tuple[str, int]], allowed_ports: tuple[int, ...]) -> CheckedAddress:
@@ -74,24 +102,23 @@ def check(host: str, port: int, allowed: frozenset[tuple[str, int]], allowed_por
     exempt = (host, port) in allowed
     literal = _literal_ip(host)
     if literal is None and (not _HOSTNAME.match(host) or _NUMERIC_ONLY.match(host)):
-        raise RefusedHost("That is not a valid mail server host name.")
+        raise _refuse(host, allowed_ports, "name")
     if not exempt and port not in allowed_ports:
-        ports = ", ".join(str(p) for p in allowed_ports)
-        raise RefusedHost(f"Mail servers listen on ports {ports}; port {port} is not allowed.")
+        raise _refuse(host, allowed_ports, "port")
     try:
         infos = getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError):
-        raise RefusedHost(f"The mail server {host} could not be found. Check the spelling.") from None
+        raise _refuse(host, allowed_ports, "not-found") from None
     addresses: list[str] = []
     for family, _type, _proto, _name, sockaddr in infos:
         address = sockaddr[0].split("%", 1)[0]
         if family in (socket.AF_INET, socket.AF_INET6) and address not in addresses:
             addresses.append(address)
     if not addresses:
-        raise RefusedHost(f"The mail server {host} could not be found. Check the spelling.")
+        raise _refuse(host, allowed_ports, "not-found")
     if not exempt:
         for address in addresses:
             reason = _refusal(ipaddress.ip_address(address))
             if reason:
-                raise RefusedHost(f"Outcry won't connect to {host}: {reason}.")
+                raise _refuse(host, allowed_ports, reason)
     return CheckedAddress(host=host, addresses=tuple(addresses), port=port)
