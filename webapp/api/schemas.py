@@ -83,9 +83,16 @@ class ConfirmIn(_Strict):
 
 
 def json_object() -> dict:
-    """The request's JSON body, which must be an object; a 400 with the reason otherwise (both APIs)."""
+    """The request's JSON body, which must be an object sent as `application/json` (both APIs).
+
+    Any other content type is a 415, read or not: a web page can make its visitors' browsers post
+    `text/plain` or a form to another site without asking, but not `application/json` (that needs a
+    CORS preflight, which this API never grants). Malformed or too deeply nested JSON is a 400.
+    """
+    if request.mimetype != "application/json":
+        abort(415, description="Send the request body as JSON, with the header 'Content-Type: application/json'.")
     try:
-        data = request.get_json(force=True)
+        data = request.get_json()
     except BadRequest:
         abort(400, description="The request body is not valid JSON.")
     if not isinstance(data, dict):

@@ -1,4 +1,4 @@
-"""Abuse resistance for every request: the proxy hop we trust, security headers, and rate limits."""
+"""Abuse resistance for every request: the proxy hop we trust, request bodies, security headers, and rate limits."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Wire proxy handling, headers and limits; call after the blueprints are registered."""
-    from webapp.security import headers, limits, proxy
+    from webapp.security import bodies, headers, limits, proxy
 
     proxy.init_app(app)
+    bodies.init_app(app)
     headers.init_app(app)
     limits.init_app(app)

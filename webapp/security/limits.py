@@ -124,6 +124,8 @@ def _requested_campaign() -> Campaign | None:
     if slug is None and request.is_json:
         length = request.content_length
         if length is not None and length <= (current_app.config.get("MAX_CONTENT_LENGTH") or 0):
+            # Silent: a malformed body (even one nested too deeply, webapp/security/bodies.py) names no
+            # campaign and is counted against the plain budget; the view answers it with a 400.
             body = request.get_json(silent=True)
             slug = body.get("campaign") if isinstance(body, dict) else None
     if not isinstance(slug, str) or not slug or len(slug) > 80:
