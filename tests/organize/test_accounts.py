@@ -188,7 +188,9 @@ def test_an_organizer_sees_and_opens_only_their_campaigns(app, as_organizer, own
     assert as_organizer.get("/organize/organizers").status_code == 403
     stranger = app.test_client()
     log_in(stranger, STRANGER)
-    assert stranger.get(f"/organize/c/{own_campaign}/").status_code == 403
+    # Someone else's draft is not found, like a campaign that does not exist (its address is not public yet).
+    assert stranger.get(f"/organize/c/{own_campaign}/").status_code == 404
+    assert stranger.get("/organize/c/no-such-campaign/").status_code == 404
 
 
 def test_an_admin_runs_every_campaign_and_manages_organizers(as_admin, own_campaign):

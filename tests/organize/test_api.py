@@ -7,9 +7,12 @@ import csv
 import io
 
 import pytest
+from sqlalchemy import select
 
 from tests.organize.conftest import ADMIN, ORGANIZER, STRANGER, token_for
 from tests.support.letters import LAUNCH, un_letter
+from webapp.extensions import db
+from webapp.models import Campaign
 from webapp.organize import service
 
 API = "/api/v1/organize"
@@ -48,20 +51,29 @@ def test_a_session_cookie_does_not_open_the_api(as_admin):
     assert as_admin.get(f"{API}/campaigns").status_code == 401
 
 
-def test_another_campaigns_organizer_gets_403_and_unknown_campaigns_404(api, own_campaign):
+def test_another_campaigns_organizer_gets_403_and_unknown_campaigns_404(app, api, own_campaign):
     stranger = api(STRANGER)
-    for method, path, body in (
+    requests = (
         ("get", f"/campaigns/{own_campaign}", None),
         ("put", f"/campaigns/{own_campaign}", {"title": "Mine now"}),
         ("get", f"/campaigns/{own_campaign}/templates", None),
         ("post", f"/campaigns/{own_campaign}/templates", LETTER),
         ("post", f"/campaigns/{own_campaign}/targets", {"name": "X"}),
         ("get", f"/campaigns/{own_campaign}/totals.csv", None),
-    ):
+    )
+    # A draft of someone else's answers exactly like a campaign that does not exist: its slug stays private.
+    for method, path, body in requests:
+        response = getattr(stranger, method)(API + path, json=body)
+        assert response.status_code == 404, (method, path)
+        assert response.get_json()["error"] == f"No campaign '{own_campaign}'."
+    assert stranger.get(f"{API}/campaigns/nope").get_json()["error"] == "No campaign 'nope'."
+    with app.app_context():
+        db.session.scalar(select(Campaign).where(Campaign.slug == own_campaign)).published = True
+        db.session.commit()
+    for method, path, body in requests:  # once published, the address is public: say why it is refused
         response = getattr(stranger, method)(API + path, json=body)
         assert response.status_code == 403, (method, path)
         assert "doesn't run the campaign" in response.get_json()["error"]
-    assert stranger.get(f"{API}/campaigns/nope").status_code == 404
 
 
 def test_campaigns_listed_created_and_changed(api, own_campaign):

@@ -47,6 +47,10 @@ ATTACKS = [
     "=?utf-8?q?=0D=0ABcc:_evil@example.net?=",
     "=?UTF-8?B?DQpCY2M6IGV2aWxAZXhhbXBsZS5uZXQ=?=",
     "=?iso-8859-1?Q?a?=",
+    # Whitespace inside the encoded word: a stricter pattern let it through and Python decoded it anyway.
+    "=? utf-8 ?q?=0D=0ABcc:_evil@example.net?=",
+    "=? UTF-8 ?Q?The_President?=",
+    "=?utf-8? q ?x?=",
     "=?",
     "?=",
     "Bcc: evil@example.net",
@@ -136,7 +140,7 @@ def accepted(rule, value: str) -> str | None:
         return None
 
 
-def assert_safe(data: bytes, *, sender: str, subject: str | None = None) -> None:
+def assert_safe(data: bytes, *, sender: str, subject: str | None = None, sender_name: str | None = None) -> None:
     message = message_from_bytes(data, policy=policy.default)
     names = sorted(name.lower() for name in message)
     assert names == EXPECTED, f"headers {names}"
@@ -148,6 +152,8 @@ def assert_safe(data: bytes, *, sender: str, subject: str | None = None) -> None
         assert "\n" not in str(message[name]) and "\r" not in str(message[name])
     if subject is not None:
         assert " ".join(str(message["Subject"]).split()) == " ".join(subject.split())
+    if sender_name is not None:  # the From name a reader sees is the one the supporter wrote, nothing decoded into it
+        assert " ".join(sender_addresses[0].display_name.split()) == " ".join(sender_name.split())
     head = data.split(b"\r\n\r\n", 1)[0]
     assert b"\nbcc" not in head.lower() and b"\ncc:" not in head.lower() and b"\nx-injected" not in head.lower()
 
@@ -165,6 +171,7 @@ def assert_safe(data: bytes, *, sender: str, subject: str | None = None) -> None
 @example(name="Ana\r\nBcc: evil@example.net", email="a@example.org", subject="Hi", body="x")
 @example(name="Ana", email="a@example.org", subject="=?utf-8?q?=0D=0ABcc:_evil@example.net?=", body="x")
 @example(name="Ana", email="a@example.org", subject="Hi\u2028Bcc: evil@example.net", body="x")
+@example(name="=? utf-8 ?q?The_President?=", email="a@example.org", subject="=? utf-8 ?q?Resign?=", body="x")
 @example(name="Ana", email="a@example.org", subject="s" * 200, body=("long line " * 300) + "\r\nBcc: evil@example.net")
 def test_whatever_the_field_rules_accept_builds_a_safe_message(name, email, subject, body):
     # A field the rules refuse never reaches a message (the API answers 422); the others still get tried.
@@ -173,7 +180,7 @@ def test_whatever_the_field_rules_accept_builds_a_safe_message(name, email, subj
     subject = accepted(validation.subject, subject) or "Reunite families"
     body = accepted(validation.body, body) or "Dear office,"
     letter = OutgoingLetter(uuid.uuid4().hex, name, email, RECIPIENT, RECIPIENT_NAME, subject, body)
-    assert_safe(build_message(letter), sender=email, subject=subject)
+    assert_safe(build_message(letter), sender=email, subject=subject, sender_name=name)
 
 
 @settings(max_examples=300, deadline=None)
@@ -183,7 +190,7 @@ def test_the_header_rule_refuses_every_line_break_and_encoded_word(value):
     if kept is not None:
         for bad in ("\r", "\n", "\x85", "\u2028", "\u2029", "\x00", "\x0b", "\x0c"):
             assert bad not in kept
-        assert validation.ENCODED_WORD.search(kept) is None
+        assert "=?" not in kept
 
 
 # ---- layer 2: end to end through the API, Redis, a worker and a real SMTP server ------------------------------
@@ -221,6 +228,8 @@ def received_for(mail_server, letter_id: str):
     )
 )
 @example(fields={"name": "Ana", "email": "a@example.org", "subject": "Hi\r\nBcc: evil@example.net", "body": "x"})
+@example(fields={"name": "=? utf-8 ?q?The_President?=", "email": "a@example.org", "subject": "Hi", "body": "x"})
+@example(fields={"name": "Ana", "email": "a@example.org", "subject": "=? utf-8 ?q?I_resign?=", "body": "x"})
 @example(
     fields={
         "name": "Ana Lopez",
@@ -245,6 +254,6 @@ def test_every_message_that_arrives_has_one_recipient_and_only_our_headers(clien
     assert arrived.rcpt_tos == [RECIPIENT]
     normalized = validation.email(email)
     assert arrived.mail_from == normalized
-    assert_safe(arrived.data, sender=normalized, subject=letter["subject"])
+    assert_safe(arrived.data, sender=normalized, subject=letter["subject"], sender_name=validation.name(name))
     content = message_from_bytes(arrived.data, policy=policy.default).get_content()
     assert content.replace("\r\n", "\n").strip() == letter["body"]

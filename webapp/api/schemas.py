@@ -55,7 +55,7 @@ class SmtpIn(_Strict):
     @field_validator("username")
     @classmethod
     def _check_username(cls, value: str) -> str:
-        return _rule(lambda text: validation.header_text(text, "The user name", 254), value)
+        return _rule(validation.smtp_username, value)
 
 
 class SubmissionIn(_Strict):

@@ -6,6 +6,7 @@ import csv
 import re
 import threading
 import time
+import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -53,8 +54,8 @@ STATE_NAMES = {
 # How often (seconds) a process asks the database whether `flask congress load` changed the data.
 DEFAULT_CHECK_SECONDS = 5.0
 
-_ZIP_INPUT = re.compile(r"(\d{5})(?:[-\s]?\d{4})?")
-_ZIP = re.compile(r"\d{5}")
+_ZIP_INPUT = re.compile(r"([0-9]{5})(?:[-\s]?[0-9]{4})?")  # ASCII digits: `\d` would take any script's
+_ZIP = re.compile(r"[0-9]{5}")
 _STATE = re.compile(r"[A-Z]{2}")
 _DC_ADDRESS = re.compile(r"(.*?),?\s+Washington,?\s+DC\s+(\d{5}(?:-\d{4})?)")
 
@@ -208,7 +209,8 @@ def district_label(state: str, district: int | None) -> str:
 
 def normalize_zip(raw: str | None) -> str:
     """The 5-digit ZIP of `raw` (5 digits or ZIP+4), or InvalidZip with a message a supporter understands."""
-    match = _ZIP_INPUT.fullmatch((raw or "").strip())
+    # NFKC reads full-width digits (a phone keyboard set to Japanese or Chinese) as the digits they are.
+    match = _ZIP_INPUT.fullmatch(unicodedata.normalize("NFKC", raw or "").strip())
     if match is None:
         raise InvalidZip("Enter a 5-digit ZIP code, like 94110 or 94110-1234.")
     return match.group(1)

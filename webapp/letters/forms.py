@@ -162,8 +162,10 @@ class SendForm(WriteForm):
             self.smtp_security.errors = [*self.smtp_security.errors, "Choose STARTTLS or SSL/TLS."]
             ok = False
         username = (self.smtp_username.data or "").strip() or (self.email.data or "")
-        if len(username) > 254 or any(ord(c) < 32 for c in username):
-            self.smtp_username.errors = [*self.smtp_username.errors, "That user name can't be right; check it."]
+        try:
+            username = validation.smtp_username(username)  # the API's rule, too
+        except validation.FieldError as exc:
+            self.smtp_username.errors = [*self.smtp_username.errors, str(exc)]
             ok = False
         if not self.smtp_password.data:
             self.smtp_password.errors = [*self.smtp_password.errors, "Enter your password or app password."]

@@ -14,27 +14,35 @@ NOTE_MAX = 5000
 SUBJECT_MAX = 200
 BODY_MAX = 20000
 
-ZIP_PATTERN = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
-# An RFC 2047 encoded word: `=?charset?q?…?=`. Supporter text must never look like one, because
-# Python 3.11.7's email package may pass it through and a reader decodes it (CVE-2024-6923).
-ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bqBQ]\?", re.ASCII)
+ZIP_PATTERN = re.compile(r"^([0-9]{5})(?:-?([0-9]{4}))?$")
+# The start of an RFC 2047 encoded word (`=?charset?q?…?=`). Header text never contains it at all: Python's
+# email package decodes even `=? utf-8 ?q?…?=` (whitespace inside) while writing a header, which let a
+# spoofed From name or a rewritten subject through a stricter pattern (CVE-2024-6923 and its cousins).
+ENCODED_WORD_START = "=?"
+# Characters that may not appear in one line of text: controls (NUL included), format characters (bidi
+# overrides among them), line and paragraph separators, surrogates, private-use and unassigned code points.
+_NOT_IN_A_LINE = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
 
 
 class FieldError(ValueError):
     """A value a supporter typed that cannot be used; the message says why in plain words."""
 
 
-def header_text(value: str, what: str, limit: int) -> str:
-    """Text that will become part of a mail header: one line, no control characters, no encoded words."""
+def single_line(value: str, what: str, limit: int) -> str:
+    """One line of text (a title, a name): no line breaks, no control or invisible formatting characters."""
     value = value.strip()
     if len(value) > limit:
         raise FieldError(f"{what} must be at most {limit} characters.")
-    for char in value:
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
-            raise FieldError(f"{what} must be a single line without control characters.")
-    if ENCODED_WORD.search(value):
-        raise FieldError(f"{what} contains '=?…?', which mail programs would decode; please reword it.")
+    if any(unicodedata.category(char) in _NOT_IN_A_LINE for char in value):
+        raise FieldError(f"{what} must be a single line without control characters.")
+    return value
+
+
+def header_text(value: str, what: str, limit: int) -> str:
+    """Text that will become part of a mail header: one line, no control characters, no encoded words."""
+    value = single_line(value, what, limit)
+    if ENCODED_WORD_START in value:
+        raise FieldError(f"{what} contains '=?', which mail programs would decode; please reword it.")
     return value
 
 
@@ -61,7 +69,13 @@ def name(value: str) -> str:
 
 
 def email(value: str) -> str:
-    """The normalized address (what email-validator returns), or a FieldError."""
+    """The normalized address in ASCII, or a FieldError.
+
+    A domain written in another script (`maria@bücher.example`) is kept in its ASCII form
+    (`maria@xn--bcher-kva.example`, what DNS and every mail server use), so no later step has to encode it;
+    an address whose local part needs Unicode (SMTPUTF8) is refused here, with a message, because the mail
+    servers on the way cannot be relied on to take it.
+    """
     value = value.strip()
     if not value:
         raise FieldError("Please enter your email address.")
@@ -72,15 +86,29 @@ def email(value: str) -> str:
         checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise FieldError(str(exc)) from None
-    return checked.normalized
+    address = checked.ascii_email or checked.normalized
+    if not address.isascii() or len(address) > EMAIL_MAX:
+        raise FieldError("Please use the plain (ASCII) form of your email address.")
+    return address
 
 
 def zip_code(value: str) -> str:
-    """`12345` or `12345-6789` (a 9-digit ZIP without the dash is accepted and given one)."""
-    match = ZIP_PATTERN.match(value.strip())
+    """`12345` or `12345-6789` (a 9-digit ZIP without the dash is accepted and given one), in ASCII digits.
+
+    Full-width digits (a phone keyboard set to Japanese or Chinese) are read as the digits they are; digits
+    of other scripts are refused rather than stored as a ZIP nothing can look up."""
+    match = ZIP_PATTERN.match(unicodedata.normalize("NFKC", value).strip())
     if not match:
         raise FieldError("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
     return f"{match[1]}-{match[2]}" if match[2] else match[1]
+
+
+def smtp_username(value: str) -> str:
+    """The user name for the supporter's mail server: it is sent in the login exchange, so one header-safe line."""
+    value = header_text(value, "The user name", EMAIL_MAX)
+    if not value:
+        raise FieldError("Enter the user name for your mail account (usually your email address).")
+    return value
 
 
 def address(value: str) -> str:

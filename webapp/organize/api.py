@@ -124,9 +124,10 @@ def _organizer() -> Organizer:
 
 def _campaign(slug: str) -> Campaign:
     campaign = service.find_campaign(slug)
-    if campaign is None:
-        abort(404, description=f"No campaign '{slug}'.")
-    if not accounts.can_manage(_organizer(), campaign):
+    manages = campaign is not None and accounts.can_manage(_organizer(), campaign)
+    if campaign is None or (not manages and not campaign.published):
+        abort(404, description=f"No campaign '{slug}'.")  # someone else's draft: as if there were none
+    if not manages:
         abort(403, description=f"This token's organizer doesn't run the campaign '{slug}'.")
     return campaign
 

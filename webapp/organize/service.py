@@ -160,8 +160,21 @@ def _check_title_summary(title: str, summary: str, errors: dict[str, list[str]])
         errors.setdefault("title", []).append("Give the campaign a title.")
     elif len(title) > TITLE_MAX:
         errors.setdefault("title", []).append(f"Keep the title under {TITLE_MAX} characters.")
+    else:
+        _check_text(validation.single_line, title, "The title", TITLE_MAX, "title", errors)
     if len(summary) > SUMMARY_MAX:
         errors.setdefault("summary", []).append(f"Keep the summary under {SUMMARY_MAX:,} characters.")
+    else:
+        _check_text(validation.plain_text, summary, "The summary", SUMMARY_MAX, "summary", errors)
+
+
+def _check_text(rule, value: str, what: str, limit: int, key: str, errors: dict[str, list[str]]) -> None:
+    """The supporters' field rules for what organizers write too: no NUL (PostgreSQL refuses it) and no other
+    control characters (a title is one line; a subject becomes a mail header)."""
+    try:
+        rule(value, what, limit)
+    except validation.FieldError as exc:
+        errors.setdefault(key, []).append(str(exc))
 
 
 def create_campaign(
@@ -728,6 +741,10 @@ def check_template_input(
         errors["name"] = ["Give the letter a name supporters will pick it by."]
     elif len(content["name"]) > 200:
         errors["name"] = ["Keep the name under 200 characters."]
+    else:
+        _check_text(validation.single_line, content["name"], "The name", 200, "name", errors)
+    _check_text(validation.header_text, content["subject"], "The subject", len(content["subject"]), "subject", errors)
+    _check_text(validation.plain_text, content["body"], "The letter", len(content["body"]), "body", errors)
     own = set(_campaign_target_ids(campaign))
     strangers = [t for t in content["target_ids"] if t not in own]
     if strangers:

@@ -82,9 +82,10 @@ def _organizer() -> Organizer:
 
 def _campaign(slug: str) -> Campaign:
     campaign = service.find_campaign(slug)
-    if campaign is None:
-        abort(404)
-    if not accounts.can_manage(_organizer(), campaign):
+    manages = campaign is not None and accounts.can_manage(_organizer(), campaign)
+    if campaign is None or (not manages and not campaign.published):
+        abort(404)  # someone else's draft looks like no campaign at all: its address is not yet public
+    if not manages:
         abort(403, description="You don't run this campaign. Ask an admin to add you to its team.")
     return campaign
 
