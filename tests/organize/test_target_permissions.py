@@ -312,6 +312,8 @@ def test_an_organizer_of_another_campaign_gets_403_and_changes_nothing(app, peop
             author="test",
         )
         service.set_template_active(template, True)
+        campaign.published = True  # someone else's draft answers 404 instead, like no campaign (test_api.py)
+        db.session.commit()
         before = (
             [(t.id, t.name, t.email) for t in campaign.targets],
             [(t.slug, t.version, t.active, t.body) for t in campaign.templates],
@@ -333,6 +335,9 @@ def test_an_organizer_of_another_campaign_gets_403_and_changes_nothing(app, peop
 
 
 def test_the_live_preview_of_another_campaign_is_403(app, people, own_campaign):
+    with app.app_context():
+        service.find_campaign(own_campaign).published = True  # a draft would answer 404
+        db.session.commit()
     stranger = app.test_client()
     assert log_in(stranger, STRANGER).status_code == 302
     token = form_token(stranger, "/organize/account")
