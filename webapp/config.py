@@ -61,7 +61,10 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_PER_SENDER": "20 per hour;50 per day",  # letters from one supporter email address
     "RATELIMIT_PER_TARGET": "2000 per day",  # letters to one target through one campaign
     "RATELIMIT_LIFT_FACTOR": 10,  # how far a campaign's lift (Campaign.limits_lifted_until) raises its limits
-    "RATELIMIT_LOGIN": "5 per minute;30 per hour",  # organizer log-in attempts, per client address and per account
+    # Failed organizer passwords per account from one client address (a correct password from another address is
+    # never held back), and from one client address whatever the account.
+    "RATELIMIT_LOGIN": "5 per minute;20 per hour",
+    "RATELIMIT_LOGIN_ADDRESS": "30 per hour;100 per day",
     # Seconds an organizer stays logged in without using the workspace; also how long a supporter's open form stays valid.
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     # Behind a reverse proxy: how many X-Forwarded-For / X-Forwarded-Proto hops to trust (0: none).
@@ -130,6 +133,7 @@ ENVIRONMENT: dict[str, type] = {
     "RATELIMIT_PER_TARGET": str,
     "RATELIMIT_LIFT_FACTOR": int,
     "RATELIMIT_LOGIN": str,
+    "RATELIMIT_LOGIN_ADDRESS": str,
     "PERMANENT_SESSION_LIFETIME": int,
     "PROXY_FIX_HOPS": int,
     "RETENTION_DAYS": int,
@@ -221,6 +225,7 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         "RATELIMIT_PER_SENDER",
         "RATELIMIT_PER_TARGET",
         "RATELIMIT_LOGIN",
+        "RATELIMIT_LOGIN_ADDRESS",
         "SMTP_AUTH_FAILURES",
     ):
         try:

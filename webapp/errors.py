@@ -38,6 +38,21 @@ def _respond(code: int, description: str | None = None):
     return render_template("error.html", code=code, message=message), code
 
 
+def rate_limited(exc: TooManyRequests):
+    """Any limit, HTML or JSON: say which and when to try again, in words and in Retry-After."""
+    seconds = limits.retry_after(exc)
+    message = limits.explain(exc, seconds)
+    if _wants_json():
+        response = jsonify({"error": message, "status": 429, "retry_after": seconds})
+    else:
+        if request.method == "POST":
+            message += " What you wrote is still in the form: use your browser's Back button."
+        response = make_response(render_template("error.html", code=429, message=message))
+    response.status_code = 429
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
@@ -56,20 +71,7 @@ def register(app: Flask) -> None:
         """Registered by code so it also answers for the API (whose own handler would echo Werkzeug's text)."""
         return _respond(413)
 
-    @app.errorhandler(TooManyRequests)
-    def too_many_requests(exc: TooManyRequests):
-        """Any limit, HTML or JSON: say which and when to try again, in words and in Retry-After."""
-        seconds = limits.retry_after(exc)
-        message = limits.explain(exc, seconds)
-        if _wants_json():
-            response = jsonify({"error": message, "status": 429, "retry_after": seconds})
-        else:
-            if request.method == "POST":
-                message += " What you wrote is still in the form: use your browser's Back button."
-            response = make_response(render_template("error.html", code=429, message=message))
-        response.status_code = 429
-        response.headers["Retry-After"] = str(seconds)
-        return response
+    app.register_error_handler(TooManyRequests, rate_limited)
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):

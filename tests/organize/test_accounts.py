@@ -128,52 +128,67 @@ def test_log_out_needs_the_form_and_ends_the_session(as_organizer):
     assert as_organizer.get("/organize/").status_code == 302
 
 
-def test_a_deactivated_organizer_is_logged_out_and_cannot_log_in(app, as_organizer):
-    with app.app_context():
-        found = accounts.find_organizer(ORGANIZER)
-        found.active = False
-        db.session.commit()
-    assert as_organizer.get("/organize/").status_code == 302
-    assert log_in(app.test_client(), ORGANIZER).status_code == 401
+def copy_of_the_cookie(app, client):
+    """Another browser holding a copy of `client`'s session cookie (as a thief or a shared computer would)."""
+    cookie = client.get_cookie("session", domain=app.config["SERVER_NAME"])
+    copy = app.test_client()
+    copy.set_cookie("session", cookie.value, domain=cookie.domain)
+    return copy
 
 
-def test_session_cookie_is_permanent_for_the_configured_lifetime(make_app, people):
-    short = make_app(PERMANENT_SESSION_LIFETIME=600)
-    client = short.test_client()
-    response = log_in(client, ORGANIZER)
-    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
-    assert "Expires=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
-
-
-def test_a_session_older_than_its_lifetime_no_longer_opens_the_workspace(make_app, people, monkeypatch):
-    short = make_app(PERMANENT_SESSION_LIFETIME=600)
-    client = short.test_client()
-    real = TimestampSigner.get_timestamp
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: int(time.time()) - 3600)  # signed an hour ago
-    assert log_in(client, ORGANIZER).headers["Location"] == "/organize/"
-    monkeypatch.setattr(TimestampSigner, "get_timestamp", real)
-    response = client.get("/organize/")
+def test_log_out_ends_the_session_on_the_server_so_a_copied_cookie_opens_nothing(app, as_organizer):
+    """Issue 12.7: logging out used to clear only the browser's cookie; a copy kept working and refreshing."""
+    copy = copy_of_the_cookie(app, as_organizer)
+    assert copy.get("/organize/").status_code == 200  # the copy works while the log-in lasts
+    page = as_organizer.get("/organize/").get_data(as_text=True)
+    assert as_organizer.post("/organize/logout", data={"csrf_token": csrf_token(page)}).status_code == 302
+    response = copy.get("/organize/")
     assert response.status_code == 302 and "/organize/login" in response.headers["Location"]
+    # Other log-ins of the same organizer are theirs to end: logging out here leaves them alone.
 
 
-def test_log_in_is_rate_limited_per_address_and_per_account(make_app, people):
-    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_LOGIN="3 per minute", RATELIMIT_DEFAULT="1000 per minute")
-    client = limited.test_client()
-    for _ in range(3):
-        assert log_in(client, ORGANIZER, "wrong password here").status_code == 401
-    refused = log_in(client, ORGANIZER, PASSWORD)  # even the right password waits
-    assert refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert "Too many log-in attempts" in refused.get_data(as_text=True)
-    # The same account from another address is limited too (someone guessing from many places).
-    other = limited.test_client()
-    page = other.get("/organize/login", environ_base={"REMOTE_ADDR": "198.51.100.9"}).get_data(as_text=True)
-    again = other.post(
-        "/organize/login",
-        data={"csrf_token": csrf_token(page), "email": ORGANIZER, "password": PASSWORD},
-        environ_base={"REMOTE_ADDR": "198.51.100.9"},
-    )
-    assert again.status_code == 429
+def test_logging_out_one_browser_leaves_the_organizers_other_browsers_logged_in(app, people):
+    laptop, phone = app.test_client(), app.test_client()
+    assert log_in(laptop, ORGANIZER).status_code == 302 and log_in(phone, ORGANIZER).status_code == 302
+    page = laptop.get("/organize/").get_data(as_text=True)
+    laptop.post("/organize/logout", data={"csrf_token": csrf_token(page)})
+    assert phone.get("/organize/").status_code == 200
+
+
+def test_an_idle_session_ends_on_the_server_too(make_app, people, monkeypatch):
+    """The cookie's own expiry is the browser's business; a copy that keeps refreshing itself is not trusted
+    past PERMANENT_SESSION_LIFETIME of idleness either, because the server checks when it was last used."""
+    import datetime as dt
+
+    from webapp.organize.models import OrganizerSession
+
+    short = make_app(PERMANENT_SESSION_LIFETIME=600)
+    client = short.test_client()
+    assert log_in(client, ORGANIZER).status_code == 302
+    with short.app_context():
+        db.session.execute(
+            OrganizerSession.__table__.update().values(
+                last_seen_at=dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(seconds=601)
+            )
+        )
+        db.session.commit()
+    assert client.get("/organize/").status_code == 302
+
+
+def test_the_session_table_holds_only_fingerprints_of_the_cookies_tokens(app, as_organizer):
+    import hashlib
+
+    from webapp.organize.models import OrganizerSession
+
+    cookie = as_organizer.get_cookie("session", domain=app.config["SERVER_NAME"]).value
+    token = app.session_interface.get_signing_serializer(app).loads(cookie)["_user_id"]
+    with app.app_context():
+        rows = db.session.scalars(select(OrganizerSession)).all()
+        organizer_id = accounts.find_organizer(ORGANIZER).id
+    assert [(row.organizer_id, row.token_hash) for row in rows] == [
+        (organizer_id, hashlib.sha256(token.encode()).hexdigest())
+    ]
+    assert token != str(organizer_id)  # the cookie names the log-in, not the account
 
 
 # ---- roles ----------------------------------------------------------------------------------------------------
@@ -211,7 +226,9 @@ def test_an_admin_runs_every_campaign_and_manages_organizers(as_admin, own_campa
 
 def test_api_tokens_from_the_account_page_are_shown_once_and_can_be_revoked(app, as_organizer):
     page = as_organizer.get("/organize/account").get_data(as_text=True)
-    shown = as_organizer.post("/organize/account/tokens", data={"csrf_token": csrf_token(page), "name": "my script"})
+    shown = as_organizer.post(
+        "/organize/account/tokens", data={"csrf_token": csrf_token(page), "name": "my script", "password": PASSWORD}
+    )
     text = shown.get_data(as_text=True)
     token = text.split('id="new-token" class="token">')[1].split("<")[0]
     headers = {"Authorization": f"Bearer {token}"}
@@ -249,3 +266,94 @@ def test_tokens_of_someone_else_cannot_be_revoked(app, people):
         app.test_client().get("/api/v1/organize/campaigns", headers={"Authorization": f"Bearer {token}"}).status_code
         == 200
     )
+
+
+# ---- API tokens and the password ----------------------------------------------------------------------------
+
+
+def api_works(app, token: str) -> bool:
+    response = app.test_client().get("/api/v1/organize/campaigns", headers={"Authorization": f"Bearer {token}"})
+    return response.status_code == 200
+
+
+def test_minting_a_token_asks_for_the_password(app, as_organizer):
+    """Issue 12.6: a session alone (say, a cookie copied from a shared computer) could mint a token that outlives
+    it. Without the password, nothing is minted."""
+    page = as_organizer.get("/organize/account").get_data(as_text=True)
+    for password in ("", "not my password"):
+        refused = as_organizer.post(
+            "/organize/account/tokens", data={"csrf_token": csrf_token(page), "name": "thief", "password": password}
+        )
+        assert refused.status_code == 403
+        assert "That is not your password." in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(ApiToken)).all() == []
+
+
+def test_guessing_the_password_through_the_token_form_is_limited_like_the_log_in(make_app, people):
+    limited = make_app(RATELIMIT_ENABLED=True, RATELIMIT_DEFAULT="1000 per minute")
+    client = limited.test_client()
+    assert log_in(client, ORGANIZER).status_code == 302
+    page = client.get("/organize/account").get_data(as_text=True)
+    answers = [
+        client.post(
+            "/organize/account/tokens", data={"csrf_token": csrf_token(page), "name": "x", "password": f"guess {n}"}
+        ).status_code
+        for n in range(6)
+    ]
+    assert answers == [403] * 5 + [429]
+
+
+def test_the_owner_is_told_at_the_next_log_in_about_tokens_made_since(app, people, runner):
+    assert log_in(app.test_client(), ORGANIZER).status_code == 302
+    runner.invoke(args=["organizers", "token", ORGANIZER, "--name", "made behind your back"])
+    client = app.test_client()
+    log_in(client, ORGANIZER)
+    text = client.get("/organize/").get_data(as_text=True)
+    assert "An API token “made behind your back”" in text and "If that wasn&#39;t you" in text
+    log_in(again := app.test_client(), ORGANIZER)
+    assert "made behind your back" not in again.get("/organize/").get_data(as_text=True)  # told once
+
+
+def test_a_new_password_revokes_every_token(app, as_organizer, runner):
+    first, second = token_for(app, ORGANIZER), token_for(app, ORGANIZER)
+    other = token_for(app, STRANGER)
+    page = as_organizer.get("/organize/account").get_data(as_text=True)
+    new = "my brand new long password"
+    as_organizer.post(
+        "/organize/account", data={"csrf_token": csrf_token(page), "current": PASSWORD, "new": new, "confirm": new}
+    )
+    assert not api_works(app, first) and not api_works(app, second)
+    assert api_works(app, other)
+    third = token_for(app, ORGANIZER)
+    assert (
+        runner.invoke(args=["organizers", "reset-password", ORGANIZER], input=f"{PASSWORD}\n{PASSWORD}\n").exit_code
+        == 0
+    )
+    assert not api_works(app, third)
+
+
+def test_an_admins_reset_revokes_tokens_and_logs_every_browser_out(app, as_admin, as_organizer):
+    token = token_for(app, ORGANIZER)
+    with app.app_context():
+        organizer_id = accounts.find_organizer(ORGANIZER).id
+    url = f"/organize/organizers/{organizer_id}"
+    page = as_admin.get(url).get_data(as_text=True)
+    as_admin.post(url, data={"csrf_token": csrf_token(page), "action": "reset", "role": "organizer", "active": "y"})
+    assert not api_works(app, token)
+    assert as_organizer.get("/organize/").status_code == 302
+
+
+def test_deactivating_revokes_tokens_for_good(app, as_admin, as_organizer):
+    token = token_for(app, ORGANIZER)
+    with app.app_context():
+        organizer_id = accounts.find_organizer(ORGANIZER).id
+    url = f"/organize/organizers/{organizer_id}"
+    page = as_admin.get(url).get_data(as_text=True)
+    as_admin.post(url, data={"csrf_token": csrf_token(page), "role": "organizer"})  # active unticked
+    assert not api_works(app, token)
+    assert as_organizer.get("/organize/").status_code == 302
+    page = as_admin.get(url).get_data(as_text=True)
+    as_admin.post(url, data={"csrf_token": csrf_token(page), "role": "organizer", "active": "y"})  # back on
+    assert not api_works(app, token)  # the old token stays dead
+    assert as_organizer.get("/organize/").status_code == 302  # and the old session too

@@ -1,26 +1,24 @@
-"""Organizer accounts: passwords, log-in limits, API tokens and who may run which campaign."""
+"""Organizer accounts: passwords, log-ins kept on the server, API tokens and who may run which campaign.
+
+The log-in limits are Flask-Limiter limits like every other (webapp/security/limits.py); this module marks a
+request whose password was wrong (`password_failed`), which is all those limits count."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
-import hmac
 import logging
-import math
 import secrets
-import time
-from dataclasses import dataclass
 
-from flask import current_app
-from limits import parse_many
-from redis.exceptions import RedisError
-from sqlalchemy import func, select
+from flask import current_app, g
+from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from webapp.extensions import db, login_manager
 from webapp.letters import validation
 from webapp.models import Campaign, utcnow
-from webapp.organize.models import ADMIN, ROLES, ApiToken, CampaignMember, Organizer, new_session_token
+from webapp.organize.models import ADMIN, ROLES, ApiToken, CampaignMember, Organizer, OrganizerSession
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +32,6 @@ TOKEN_PREFIX = "oc_"  # noqa: S105 - not a secret: makes a leaked token easy to 
 def _dummy_hash() -> str:
     """Made on first use, not at import: scrypt takes 32 MiB to make it, which every process would keep."""
     return generate_password_hash("not a real password, only here to spend the same time")
-
-
-LIMITER_EXTENSION = "outcry.limiter"  # where webapp/security/limits.py keeps this app's Flask-Limiter
 
 
 class AccountError(ValueError):
@@ -78,10 +73,24 @@ def create_organizer(email: str, password: str, role: str = "organizer") -> Orga
 
 
 def set_password(organizer: Organizer, password: str) -> None:
-    """Change the password and sign the organizer out everywhere else (not committed)."""
+    """Change the password, end every log-in and revoke every API token of the organizer (not committed).
+
+    Whoever knew the old password, or holds a copy of a session cookie or a token made with it, is out; the
+    browser that changed it logs in again with `start_session`."""
     check_password(password)
     organizer.password_hash = generate_password_hash(password)
-    organizer.session_token = new_session_token()
+    end_sessions(organizer)
+    revoked = revoke_tokens(organizer)
+    log.info("organize.password_changed organizer=%s tokens_revoked=%d", organizer.id, revoked)
+
+
+def deactivate(organizer: Organizer) -> None:
+    """No more log-ins or API use: every session ends and every token is revoked (not committed), so switching
+    the account back on later brings none of them back."""
+    organizer.active = False
+    end_sessions(organizer)
+    revoked = revoke_tokens(organizer)
+    log.info("organize.deactivated organizer=%s tokens_revoked=%d", organizer.id, revoked)
 
 
 def generated_password() -> str:
@@ -90,68 +99,81 @@ def generated_password() -> str:
 
 
 def authenticate(email: str, password: str) -> Organizer | None:
-    """The active organizer with this email and password, or None (in about the same time either way)."""
+    """The active organizer with this email and password, or None (in about the same time either way).
+
+    A wrong password marks the request for the log-in limits (`password_failed`)."""
     organizer = find_organizer(email) if email and len(email) <= 254 else None
     if organizer is None:
         check_password_hash(_dummy_hash(), password)
+        password_failed()
         return None
     if not check_password_hash(organizer.password_hash, password) or not organizer.active:
+        password_failed()
         return None
     return organizer
 
 
+def password_failed() -> None:
+    """Mark this request as a failed password. The log-in limits (webapp/security/limits.py) count only those,
+    per account and client address, so a stranger's failures never keep the right password out elsewhere."""
+    g.outcry_password_failed = True
+
+
+# ---- log-ins kept on the server -------------------------------------------------------------------------------
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _idle_cutoff() -> dt.datetime:
+    return utcnow() - current_app.permanent_session_lifetime
+
+
+def start_session(organizer: Organizer) -> None:
+    """A new log-in for this browser (not committed); `login_user(organizer)` then puts its token in the cookie."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(OrganizerSession(organizer_id=organizer.id, token_hash=_digest(token), created_at=utcnow()))
+    organizer.login_token = token
+    # Log-ins left idle past their lifetime are not coming back: clear them out while we are here.
+    db.session.execute(
+        delete(OrganizerSession).where(
+            OrganizerSession.organizer_id == organizer.id, OrganizerSession.last_seen_at < _idle_cutoff()
+        )
+    )
+
+
+def end_session(organizer: Organizer) -> None:
+    """Log this browser out on the server (not committed): a copy of its cookie opens nothing afterwards."""
+    if organizer.login_token:
+        db.session.execute(
+            delete(OrganizerSession).where(OrganizerSession.token_hash == _digest(organizer.login_token))
+        )
+        organizer.login_token = None
+
+
+def end_sessions(organizer: Organizer) -> None:
+    """Log the organizer out of every browser (not committed)."""
+    db.session.execute(delete(OrganizerSession).where(OrganizerSession.organizer_id == organizer.id))
+    organizer.login_token = None
+
+
 @login_manager.user_loader
-def load_organizer(session_token: str) -> Organizer | None:
-    if not session_token or len(session_token) > 64:
+def load_organizer(token: str) -> Organizer | None:
+    """The organizer whose log-in this cookie names, while it lasts: not logged out, not idle for longer than
+    PERMANENT_SESSION_LIFETIME (checked here, not only by the cookie's expiry), and the account active."""
+    if not token or len(token) > 64:
         return None
-    return db.session.scalar(select(Organizer).where(Organizer.session_token == session_token))
-
-
-# ---- log-in limits --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LoginLimited(Exception):
-    retry_after: int
-
-    @property
-    def message(self) -> str:
-        minutes = max(1, math.ceil(self.retry_after / 60))
-        wait = "a minute" if minutes == 1 else f"{minutes} minutes"
-        return f"Too many log-in attempts. For your account's safety, please wait {wait} and try again."
-
-
-def _keyed(kind: str, value: str) -> str:
-    key = hashlib.sha256(f"outcry login limits\0{current_app.config['SECRET_KEY']}".encode()).digest()
-    return hmac.new(key, f"{kind}\0{value}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def count_login_attempt(client_address: str, email: str) -> None:
-    """Count one log-in attempt per client address and per account, or raise LoginLimited.
-
-    Uses the storage of the app's Flask-Limiter (RATELIMIT_LOGIN); keys are keyed hashes, so Redis
-    never holds an address or an email. With limits off, or Redis unreachable, attempts are not limited.
-    """
-    limiter = current_app.extensions.get(LIMITER_EXTENSION)
-    if limiter is None or not limiter.enabled:
-        return
-    items = parse_many(current_app.config["RATELIMIT_LOGIN"])
-    keys = [
-        ("login-address", _keyed("address", client_address or "")),
-        ("login-account", _keyed("account", email.strip().lower())),
-    ]
-    strategy = limiter.limiter
-    try:
-        refused = [(item, key) for item in items for key in keys if not strategy.hit(item, *key)]
-        if not refused:
-            return
-        now = time.time()
-        wait = max(strategy.get_window_stats(item, *key).reset_time - now for item, key in refused)
-    except RedisError as exc:
-        log.warning("organize.login_limits_unavailable error=%s", type(exc).__name__)
-        return
-    log.info("organize.login_limited")
-    raise LoginLimited(max(1, math.ceil(wait)))
+    found = db.session.scalar(select(OrganizerSession).where(OrganizerSession.token_hash == _digest(token)))
+    if found is None or found.last_seen_at < _idle_cutoff() or not found.organizer.active:
+        return None
+    now = utcnow()
+    if (now - found.last_seen_at).total_seconds() > 60:  # at most one write a minute per log-in
+        db.session.execute(update(OrganizerSession).where(OrganizerSession.id == found.id).values(last_seen_at=now))
+        db.session.commit()
+    organizer = found.organizer
+    organizer.login_token = token
+    return organizer
 
 
 # ---- API tokens -----------------------------------------------------------------------------------------------
@@ -162,16 +184,38 @@ def _token_hash(token: str) -> str:
 
 
 def issue_token(organizer: Organizer, name: str = "") -> tuple[str, ApiToken]:
-    """A new API token: the token itself (show it once) and its stored record (not committed)."""
+    """A new API token: the token itself (show it once) and its stored record (not committed).
+
+    The workspace asks for the password first; the owner is shown every token made since their previous
+    log-in when they next log in (`tokens_made_since`), so one made behind their back does not go unseen."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = ApiToken(
         organizer=organizer,
         name=(name or "API token").strip()[:100],
         token_hash=_token_hash(token),
         prefix=token[:10],
+        created_at=utcnow(),
     )
     db.session.add(record)
+    log.info("organize.token_created organizer=%s token=%s", organizer.id, record.prefix)
     return token, record
+
+
+def revoke_tokens(organizer: Organizer) -> int:
+    """Revoke every live API token of the organizer (not committed); returns how many there were."""
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.organizer_id == organizer.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount or 0
+
+
+def tokens_made_since(organizer: Organizer, since: dt.datetime | None) -> list[ApiToken]:
+    """Live tokens made after `since` (the previous log-in): what the owner is told about when logging in."""
+    if since is None:
+        return []
+    return [token for token in tokens_of(organizer) if token.created_at > since]
 
 
 def organizer_for_token(token: str) -> Organizer | None:

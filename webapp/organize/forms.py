@@ -156,6 +156,8 @@ class PasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("What it's for", render_kw={"maxlength": 100, "placeholder": "e.g. our spreadsheet script"})
+    # A token outlives the session that made it: whoever holds only a session cookie can't mint one.
+    password = PasswordField("Your password", render_kw={"autocomplete": "current-password"})
 
 
 class OrganizerForm(FlaskForm):

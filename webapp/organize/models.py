@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 from flask_login import UserMixin
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -16,10 +15,6 @@ ADMIN, ORGANIZER = "admin", "organizer"
 ROLES = (ADMIN, ORGANIZER)
 
 
-def new_session_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
 class Organizer(UserMixin, db.Model):
     """Someone who runs campaigns. Admins manage organizers and every campaign; organizers their own."""
 
@@ -30,9 +25,6 @@ class Organizer(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(20), default=ORGANIZER)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # What the session cookie names instead of the id: a new password rotates it, which signs out
-    # every browser that was logged in with the old one.
-    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
@@ -40,8 +32,11 @@ class Organizer(UserMixin, db.Model):
         back_populates="organizer", cascade="all, delete-orphan", passive_deletes=True
     )
 
-    def get_id(self) -> str:  # Flask-Login
-        return self.session_token
+    # Not a column: the token of the log-in (OrganizerSession) this object was loaded or logged in with.
+    login_token = None
+
+    def get_id(self) -> str:  # Flask-Login keeps this in the session cookie: the log-in, never the account id
+        return self.login_token or ""
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated organizer cannot log in or stay logged in
@@ -50,6 +45,24 @@ class Organizer(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == ADMIN
+
+
+class OrganizerSession(db.Model):
+    """One log-in. The session cookie carries its token and only the token's SHA-256 is stored here.
+
+    Logging out deletes the row, so a copy of the cookie stops working at once; a new password or a
+    deactivation deletes every row of the organizer, signing out every browser.
+    """
+
+    __tablename__ = "organizer_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("organizers.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+    organizer: Mapped[Organizer] = relationship()
 
 
 class CampaignMember(db.Model):

@@ -17,9 +17,11 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from webapp.errors import rate_limited
 from webapp.extensions import db, login_manager
 from webapp.letters import framing
 from webapp.letters.rendering import SAMPLE_SUPPORTER
@@ -43,6 +45,7 @@ from webapp.organize.forms import (
     UpdateForm,
 )
 from webapp.organize.models import Organizer
+from webapp.security import limits
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
 
@@ -130,23 +133,29 @@ def _safe_next(target: str | None) -> str | None:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    """Failed passwords are limited per account and client address (webapp/security/limits.py), never the account
+    as a whole: a stranger's guesses elsewhere cannot keep the right password out."""
     if current_user.is_authenticated:
         return redirect(url_for("organize.index"))
     form = LoginForm()
     status = 200
     if form.validate_on_submit():
-        try:
-            accounts.count_login_attempt(request.remote_addr or "", form.email.data or "")
-        except accounts.LoginLimited as exc:
-            form.password.errors = [exc.message]
-            return render_template("organize/login.html", form=form), 429, {"Retry-After": str(exc.retry_after)}
         organizer = accounts.authenticate(form.email.data or "", form.password.data or "")
         if organizer is not None:
+            previous_login = organizer.last_login_at
             session.clear()  # a fresh session: nothing from before the log-in carries over
             session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME without use
-            login_user(organizer)
+            accounts.start_session(organizer)
             organizer.last_login_at = utcnow()
             db.session.commit()
+            login_user(organizer)
+            for token in accounts.tokens_made_since(organizer, previous_login):
+                flash(
+                    f"An API token “{token.name}” ({token.prefix}…) was made for your account on "
+                    f"{token.created_at:%b %d, %Y at %H:%M} UTC. If that wasn't you, revoke it on your account page "
+                    "and change your password.",
+                    "error",
+                )
             return redirect(_safe_next(request.args.get("next")) or url_for("organize.index"))
         form.password.errors = ["That email address and password don't match an organizer account."]
         status = 401
@@ -155,9 +164,32 @@ def login():
     return render_template("organize/login.html", form=form), status
 
 
+@bp.errorhandler(RateLimitExceeded)
+def too_many_attempts(exc: RateLimitExceeded):
+    """The log-in limits answer on the page the organizer was using, the form kept, with when to try again."""
+    seconds = limits.retry_after(exc)
+    message = limits.explain(exc, seconds)
+    headers = {"Retry-After": str(seconds)}
+    if request.endpoint == "organize.login":
+        form = LoginForm()
+        form.password.errors = [message]
+        return render_template("organize/login.html", form=form), 429, headers
+    if request.endpoint == "organize.account":
+        form = PasswordForm()
+        form.current.errors = [message]
+        return (*_account_page(password_form=form)[:1], 429, headers)
+    if request.endpoint == "organize.create_token":
+        form = TokenForm()
+        form.password.errors = [message]
+        return (*_account_page(token_form=form)[:1], 429, headers)
+    return rate_limited(exc)
+
+
 @bp.route("/logout", methods=["POST"])
 def logout():
     if ActionForm().validate_on_submit():
+        accounts.end_session(_organizer())  # on the server: a copy of the cookie opens nothing any more
+        db.session.commit()
         logout_user()
         session.clear()
         flash("You are logged out.", "info")
@@ -790,9 +822,14 @@ def account():
             except accounts.AccountError as exc:
                 form.new.errors = [str(exc)]
             else:
+                accounts.start_session(organizer)  # this browser stays logged in; every other one is out
                 db.session.commit()
-                login_user(organizer)  # the new session token; other browsers are signed out
-                flash("Password changed. Any other browser logged in as you has been logged out.", "ok")
+                login_user(organizer)
+                flash(
+                    "Password changed. Any other browser logged in as you has been logged out, and your API tokens "
+                    "are revoked: make new ones for your scripts.",
+                    "ok",
+                )
                 return redirect(url_for("organize.account"))
     return _account_page(password_form=form, status=422)
 
@@ -802,7 +839,11 @@ def create_token():
     form = TokenForm()
     if not form.validate_on_submit():
         return _account_page(token_form=form, status=422)
-    token, _record = accounts.issue_token(_organizer(), form.name.data or "")
+    organizer = _organizer()
+    if accounts.authenticate(organizer.email, form.password.data or "") is None:
+        form.password.errors = ["That is not your password."]
+        return _account_page(token_form=form, status=403)
+    token, _record = accounts.issue_token(organizer, form.name.data or "")
     db.session.commit()
     return _account_page(new_token=token)
 
@@ -875,9 +916,10 @@ def organizer(organizer_id: str):
         elif found.id == _organizer().id and (form.role.data != found.role or not form.active.data):
             flash("You can't take away your own admin role or log-in; ask another admin.", "error")
         else:
-            found.role, found.active = form.role.data, bool(form.active.data)
-            if not found.active:
-                found.session_token = accounts.new_session_token()  # signed out at once
+            found.role = form.role.data
+            if found.active and not form.active.data:
+                accounts.deactivate(found)  # signed out at once, and every API token revoked
+            found.active = bool(form.active.data)
             wanted = set(form.campaigns.data or [])
             for campaign in campaigns:
                 (accounts.add_member if campaign.slug in wanted else accounts.remove_member)(campaign, found)

@@ -1,4 +1,5 @@
-"""Rate limits: per client address (Flask-Limiter), per sender and per target (`check_submission`), all in Redis.
+"""Rate limits: per client address and organizer log-ins (Flask-Limiter), per sender and per target
+(`check_submission`), all in Redis.
 
 Every key is a keyed hash (HMAC with a secret derived from SECRET_KEY), so Redis never holds a raw
 client address or email address, and every key expires with its window. IPv6 clients are counted
@@ -25,9 +26,10 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
+from flask_login import current_user
 from limits import RateLimitItem, parse_many
 from redis.exceptions import RedisError
 from werkzeug.exceptions import TooManyRequests
@@ -46,6 +48,15 @@ SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
 SUBMISSION_ENDPOINTS = ("letters.send", "letters.call", "letters.retry", "api.create_submission")
 # Never limited: the health check (polled by the orchestrator) and static files.
 EXEMPT_ENDPOINTS = ("health.healthz", "static")
+# Where an organizer's password is checked: the log-in, and the account page's password change and token minting
+# (so a stolen session cookie cannot be used to guess the password either). Only failed passwords are counted.
+PASSWORD_ENDPOINTS = ("organize.login", "organize.account", "organize.create_token")
+LOGIN_SCOPES = ("login-pair", "login-address", "login-alarm")
+# An account that collected this many failed passwords, from every address together, is under attack: while it
+# is, each address gets only UNDER_ATTACK failures for it. An address without failures still gets in.
+ACCOUNT_ALARM = "10 per hour"
+UNDER_ATTACK = "2 per hour"
+FAILED_PASSWORD_FLAG = "outcry_password_failed"  # noqa: S105 - a name, not a secret: the flag webapp/organize/accounts.py sets on `g`
 
 
 class RateLimited(TooManyRequests):
@@ -87,6 +98,51 @@ def client_network(remote_addr: str | None) -> str:
 
 def address_key() -> str:
     return "address/" + pseudonym("address", client_network(request.remote_addr))
+
+
+# ---- organizer log-ins ---------------------------------------------------------------------------------------
+
+
+def _login_account() -> str:
+    """The account a password was tried for: the form's email on the log-in page, the organizer's own elsewhere."""
+    if request.endpoint == "organize.login":
+        return (request.form.get("email") or "").strip().lower()[:254]
+    return (getattr(current_user, "email", "") or "").lower()
+
+
+def login_pair_key() -> str:
+    """One account from one client address: what failed passwords are counted by."""
+    return "login/" + pseudonym("login", f"{_login_account()}\0{client_network(request.remote_addr)}")
+
+
+def _account_key() -> str:
+    return "login-account/" + pseudonym("login-account", _login_account())
+
+
+def _failed_password(_response=None) -> bool:
+    return bool(g.get(FAILED_PASSWORD_FLAG))
+
+
+def _account_under_attack() -> bool:
+    limiter = _limiter()
+    if limiter is None:
+        return False
+    try:
+        item = parse_many(ACCOUNT_ALARM)[0]
+        return limiter.limiter.get_window_stats(item, _account_key(), "login-account").remaining == 0
+    except RedisError:
+        return False
+
+
+def _count_account_failure(response):
+    """After a failed password: one more for the account as a whole (which only decides `_account_under_attack`)."""
+    limiter = _limiter()
+    if limiter is not None and request.endpoint in PASSWORD_ENDPOINTS and _failed_password():
+        try:
+            limiter.limiter.hit(parse_many(ACCOUNT_ALARM)[0], _account_key(), "login-account")
+        except RedisError as exc:
+            log.warning("limits.unavailable check=login error=%s", type(exc).__name__)
+    return response
 
 
 # ---- lifting a campaign's limits ----------------------------------------------------------------------------
@@ -266,6 +322,17 @@ def explain(exc: TooManyRequests, seconds: int) -> str:
     """The 429 message: why, and when to try again."""
     if isinstance(exc, RateLimited):
         return exc.message
+    scope = getattr(getattr(exc, "limit", None), "scope", None)
+    if scope == "login-alarm":
+        return (
+            "This account has had many wrong passwords from several places, so each place gets only a few tries "
+            f"for now. Please wait {in_words(seconds)} and try again."
+        )
+    if scope in LOGIN_SCOPES:
+        return (
+            "Too many wrong passwords from your connection. For your account's safety, please wait "
+            f"{in_words(seconds)} and try again."
+        )
     if isinstance(exc, RateLimitExceeded) and getattr(exc.limit, "scope", None) == SUBMISSIONS:
         return (
             "Many letters have been sent from your internet connection in a short time, so we paused it "
@@ -312,3 +379,38 @@ def init_app(app: Flask) -> None:
     for endpoint in SUBMISSION_ENDPOINTS:
         if endpoint in app.view_functions:
             app.view_functions[endpoint] = per_address(app.view_functions[endpoint])
+    # Organizer passwords: only failures are counted (deduct_when), per account and client address, per address
+    # whatever the account (one address trying many accounts), and, while an account is under attack from many
+    # addresses, per account and address again with a small allowance. None of them counts the account alone.
+    password_limits = [
+        limiter.shared_limit(
+            lambda: current_app.config["RATELIMIT_LOGIN"],
+            scope="login-pair",
+            key_func=login_pair_key,
+            deduct_when=_failed_password,
+            methods=["POST"],
+            override_defaults=False,
+        ),
+        limiter.shared_limit(
+            lambda: current_app.config["RATELIMIT_LOGIN_ADDRESS"],
+            scope="login-address",
+            key_func=address_key,
+            deduct_when=_failed_password,
+            methods=["POST"],
+            override_defaults=False,
+        ),
+        limiter.shared_limit(
+            UNDER_ATTACK,
+            scope="login-alarm",
+            key_func=login_pair_key,
+            deduct_when=_failed_password,
+            exempt_when=lambda: not _account_under_attack(),
+            methods=["POST"],
+            override_defaults=False,
+        ),
+    ]
+    for endpoint in PASSWORD_ENDPOINTS:
+        if endpoint in app.view_functions:
+            for decorate in password_limits:
+                app.view_functions[endpoint] = decorate(app.view_functions[endpoint])
+    app.after_request(_count_account_failure)
