@@ -56,10 +56,15 @@ DEFAULTS: dict[str, Any] = {
     "MESSAGE_ID_DOMAIN": None,  # default: the supporter's own mail domain
     # Rate limits (webapp/security/limits.py), in the `limits` notation: "20 per hour;100 per day".
     "RATELIMIT_ENABLED": True,
-    "RATELIMIT_PER_ADDRESS": "20 per hour;100 per day",  # submissions (HTML and API) from one client address
-    "RATELIMIT_DEFAULT": "300 per minute",  # every other request from one client address (pages, previews, API reads)
-    "RATELIMIT_PER_SENDER": "20 per hour;50 per day",  # letters from one supporter email address
-    "RATELIMIT_PER_TARGET": "2000 per day",  # letters to one target through one campaign
+    # Sized for shared networks (issue 14.7): a letter-writing party of fifty on one Wi-Fi sends a few hundred
+    # submissions in an evening; a campus or a phone carrier's shared address more over a day. The budgets
+    # strangers cannot share (sender, hand-offs per target and address) do the finer work.
+    "RATELIMIT_PER_ADDRESS": "600 per hour;3000 per day",  # submissions, every channel, from one client address
+    "RATELIMIT_DEFAULT": "1200 per minute",  # every other request from one client address (pages, status polls)
+    "RATELIMIT_DELIVERIES_PER_ADDRESS": "200 per hour;1000 per day",  # own-email letters from one client address
+    "RATELIMIT_PER_SENDER": "20 per hour;50 per day",  # own-email letters from one mail account (password-keyed)
+    "RATELIMIT_PER_TARGET": "2000 per day",  # own-email letters to one target through one campaign, from everyone
+    "RATELIMIT_HANDOFFS_PER_TARGET": "300 per day",  # hand-offs to one target through one campaign, per address
     "RATELIMIT_LIFT_FACTOR": 10,  # how far a campaign's lift (Campaign.limits_lifted_until) raises its limits
     # Failed organizer passwords per account from one client address (a correct password from another address is
     # never held back), and from one client address whatever the account.
@@ -131,6 +136,8 @@ ENVIRONMENT: dict[str, type] = {
     "RATELIMIT_DEFAULT": str,
     "RATELIMIT_PER_SENDER": str,
     "RATELIMIT_PER_TARGET": str,
+    "RATELIMIT_DELIVERIES_PER_ADDRESS": str,
+    "RATELIMIT_HANDOFFS_PER_TARGET": str,
     "RATELIMIT_LIFT_FACTOR": int,
     "RATELIMIT_LOGIN": str,
     "RATELIMIT_LOGIN_ADDRESS": str,
@@ -224,6 +231,8 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         "RATELIMIT_DEFAULT",
         "RATELIMIT_PER_SENDER",
         "RATELIMIT_PER_TARGET",
+        "RATELIMIT_DELIVERIES_PER_ADDRESS",
+        "RATELIMIT_HANDOFFS_PER_TARGET",
         "RATELIMIT_LOGIN",
         "RATELIMIT_LOGIN_ADDRESS",
         "SMTP_AUTH_FAILURES",

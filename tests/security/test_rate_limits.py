@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH, un_letter
+from webapp.delivery.credentials import SmtpAccount, sender_fingerprint
 from webapp.extensions import db, get_redis
 from webapp.models import Campaign, utcnow
 from webapp.security import limits
@@ -169,7 +170,7 @@ def test_lift_command(runner, app):
     assert runner.invoke(args=["limits", "lift", "no-such-campaign"]).exit_code != 0
 
 
-# ---- per sender and per target (check_submission) -------------------------------------------------------------
+# ---- a submission's budgets (check_submission) ---------------------------------------------------------------
 
 
 @pytest.fixture
@@ -178,9 +179,10 @@ def limited_ctx(make_app):
         RATELIMIT_ENABLED=True,
         RATELIMIT_PER_SENDER="3 per day",
         RATELIMIT_PER_TARGET="4 per day",
+        RATELIMIT_HANDOFFS_PER_TARGET="2 per day",
         RATELIMIT_LIFT_FACTOR=2,
     )
-    with limited.test_request_context("/"):
+    with limited.test_request_context("/", environ_base={"REMOTE_ADDR": "203.0.113.100"}):
         yield limited
 
 
@@ -188,37 +190,59 @@ def launch() -> Campaign:
     return db.session.scalar(db.select(Campaign).where(Campaign.slug == LAUNCH))
 
 
-def test_per_sender_counts_letters_and_ignores_case(limited_ctx):
+def account(password: str = "her real app password") -> SmtpAccount:
+    return SmtpAccount("smtp.example.org", 587, "starttls", "maria@example.org", password)
+
+
+def sender(email: str = "maria@example.org", password: str = "her real app password") -> str:
+    return sender_fingerprint(email, account(password))
+
+
+def test_per_sender_counts_letters_of_one_mail_account_and_ignores_the_case_of_its_address(limited_ctx):
     campaign = launch()
-    check_submission(campaign, "maria@example.org", ["ohchr", "us-mission-un"])
-    check_submission(campaign, "Maria@Example.org", ["ohchr"])
+    check_submission(campaign, "smtp", ["ohchr", "us-mission-un"], sender("maria@example.org"))
+    check_submission(campaign, "smtp", ["ohchr"], sender("Maria@Example.org"))
     with pytest.raises(RateLimited) as refused:
-        check_submission(campaign, "MARIA@example.org", ["ohchr"])
+        check_submission(campaign, "smtp", ["ohchr"], sender("MARIA@example.org"))
     assert refused.value.code == 429
     assert 1 <= refused.value.retry_after_seconds <= 86400
-    assert "this email address" in refused.value.message
+    assert "this mail account" in refused.value.message
+    assert "from your own mail program, print it or call" in refused.value.message  # what she can do now
     assert refused.value.get_headers()[-1] == ("Retry-After", str(refused.value.retry_after_seconds))
-    check_submission(campaign, "someone.else@example.org", ["ohchr"])  # another sender is unaffected
+    check_submission(campaign, "smtp", ["ohchr"], sender("someone.else@example.org"))  # another sender is unaffected
 
 
-def test_callers_without_an_email_address_share_no_sender_budget(limited_ctx):
+def test_the_sender_budget_is_keyed_on_the_password_so_guesses_spend_budgets_of_their_own(limited_ctx):
     campaign = launch()
-    for n in range(4):  # more than the per-sender limit of 3, to four different targets' budgets
-        check_submission(campaign, "", [f"target-{n}"])
+    for n in range(5):  # a stranger with her address and wrong passwords
+        check_submission(campaign, "smtp", [f"stranger-{n}"], sender(password=f"wrong guess {n}"))
+    for _ in range(3):
+        check_submission(campaign, "smtp", [f"target-{_}"], sender())  # her own three are untouched
+    fingerprints = {sender(), sender(password="wrong guess 0"), sender("maria@example.org", "x")}
+    assert len(fingerprints) == 3
+    for fingerprint in fingerprints:
+        assert "maria" not in fingerprint and "password" not in fingerprint
+
+
+def test_hand_offs_spend_no_sender_budget(limited_ctx):
+    campaign = launch()
+    for n in range(6):  # more than the sender limit of 3
+        check_submission(campaign, "mailto", [f"target-{n}"])
+    check_submission(campaign, "smtp", ["ohchr", "us-mission-un", "x"], sender())
 
 
 def test_a_refused_submission_costs_nothing(limited_ctx):
     campaign = launch()
-    check_submission(campaign, "a@example.org", ["ohchr", "us-mission-un"])
+    check_submission(campaign, "smtp", ["ohchr", "us-mission-un"], sender("a@example.org"))
     with pytest.raises(RateLimited):
-        check_submission(campaign, "a@example.org", ["ohchr", "us-mission-un"])  # 4 > 3
-    check_submission(campaign, "a@example.org", ["ohchr"])  # the refused one took nothing
+        check_submission(campaign, "smtp", ["ohchr", "us-mission-un"], sender("a@example.org"))  # 4 > 3
+    check_submission(campaign, "smtp", ["ohchr"], sender("a@example.org"))  # the refused one took nothing
 
 
 def test_concurrent_submissions_cannot_share_out_more_than_the_limit(limited_ctx):
     """Checking every window and counting in them is one step: 12 submissions from one sender at the same moment
     get exactly the 3 letters the sender's limit allows, never more."""
-    app, campaign_id = limited_ctx, launch().id
+    app, campaign_id, fingerprint = limited_ctx, launch().id, sender("racer@example.org")
     start = threading.Barrier(12)
 
     def attempt(n: int) -> bool:
@@ -226,7 +250,7 @@ def test_concurrent_submissions_cannot_share_out_more_than_the_limit(limited_ctx
             campaign = db.session.get(Campaign, campaign_id)
             start.wait()
             try:
-                check_submission(campaign, "racer@example.org", [f"target-{n}"])
+                check_submission(campaign, "smtp", [f"target-{n}"], fingerprint)
             except RateLimited:
                 return False
             return True
@@ -236,20 +260,98 @@ def test_concurrent_submissions_cannot_share_out_more_than_the_limit(limited_ctx
     assert accepted == 3
 
 
-def test_per_target_per_day_across_senders_and_lifted_for_a_push(limited_ctx, lifted_launch):
+def test_per_target_own_email_letters_across_senders_and_lifted_for_a_push(limited_ctx, lifted_launch):
     campaign = launch()
     for n in range(4):
-        check_submission(campaign, f"s{n}@example.org", ["ohchr"])
+        check_submission(campaign, "smtp", ["ohchr"], sender(f"s{n}@example.org"))
     with pytest.raises(RateLimited) as refused:
-        check_submission(campaign, "s9@example.org", ["ohchr"])
+        check_submission(campaign, "smtp", ["ohchr"], sender("s9@example.org"))
     assert "received as many letters" in refused.value.message
-    check_submission(campaign, "s9@example.org", ["us-mission-un"])  # other targets are unaffected
+    assert "print it or call" in refused.value.message
+    check_submission(campaign, "smtp", ["us-mission-un"], sender("s9@example.org"))  # other targets are unaffected
+    check_submission(campaign, "mailto", ["ohchr"])  # and hand-offs to the same target have their own budget
     lifted_launch(utcnow() + dt.timedelta(hours=1))
     db.session.refresh(campaign)
     for n in range(8):  # while lifted: a budget of its own, RATELIMIT_LIFT_FACTOR times as large
-        check_submission(campaign, f"t{n}@example.org", ["ohchr"])
+        check_submission(campaign, "smtp", ["ohchr"], sender(f"t{n}@example.org"))
     with pytest.raises(RateLimited):
-        check_submission(campaign, "t9@example.org", ["ohchr"])
+        check_submission(campaign, "smtp", ["ohchr"], sender("t9@example.org"))
+
+
+def test_hand_offs_per_target_are_counted_per_client_address(limited_ctx):
+    campaign = launch()
+    for _ in range(2):
+        check_submission(campaign, "mailto", ["ohchr"])
+    with pytest.raises(RateLimited) as refused:
+        check_submission(campaign, "contact_form", ["ohchr"])
+    assert "from your internet connection today" in refused.value.message
+    assert "mobile data" in refused.value.message  # what someone on a shared connection can do
+    with limited_ctx.test_request_context("/", environ_base={"REMOTE_ADDR": "198.51.100.100"}):
+        check_submission(launch(), "mailto", ["ohchr"])  # another connection is not held back
+    check_submission(campaign, "smtp", ["ohchr"], sender())  # nor are own-email letters to the same target
+
+
+# ---- the attacks of issue 12.5 and the shared networks of issue 14.7, through the API --------------------------
+
+
+def smtp_letter(supporter: dict, mail_server, password: str | None = None) -> dict:
+    settings = mail_server.smtp_settings(**({"password": password} if password else {}))
+    return un_letter(supporter, "smtp", smtp=settings)
+
+
+def test_fake_hand_offs_do_not_block_a_targets_letters(make_app, supporter, mail_server):
+    """A few addresses of hand-offs used to fill the target's one daily budget and block everyone's letters."""
+    client = make_app(
+        RATELIMIT_ENABLED=True, RATELIMIT_PER_TARGET="3 per day", RATELIMIT_HANDOFFS_PER_TARGET="5 per day"
+    ).test_client()
+    for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3"):
+        for n in range(5):
+            fake = {**supporter, "email": f"fake{n}@example.org"}
+            assert client.post(API, json=un_letter(fake), **from_address(address)).status_code == 202
+        assert client.post(API, json=un_letter(supporter), **from_address(address)).status_code == 429
+    for n in range(3):  # the UN office still gets its own-email letters, from anyone
+        real = {**supporter, "email": f"real{n}@example.org"}
+        assert client.post(API, json=smtp_letter(real, mail_server), **from_address("198.51.100.50")).status_code == 202
+    # ... and hand-offs from everyone else
+    assert client.post(API, json=un_letter(supporter), **from_address("198.51.100.51")).status_code == 202
+
+
+def test_a_stranger_cannot_spend_an_activists_sender_budget(make_app, supporter, mail_server):
+    """50 mailto submissions carrying an activist's email used to block her own letters for the day."""
+    client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_SENDER="2 per day").test_client()
+    activist = {**supporter, "email": "activist@example.org"}
+    for n in range(5):
+        stranger = from_address(f"192.0.2.{10 + n}")
+        assert client.post(API, json=un_letter(activist), **stranger).status_code == 202
+        guessed = smtp_letter(activist, mail_server, password=f"a guess {n}")
+        assert client.post(API, json=guessed, **stranger).status_code == 202  # queued; it fails at her server
+    her = from_address("198.51.100.60")
+    for _ in range(2):
+        assert client.post(API, json=smtp_letter(activist, mail_server), **her).status_code == 202
+    refused = client.post(API, json=smtp_letter(activist, mail_server), **her)
+    assert_retry_after(refused, 86400)
+    assert "this mail account" in refused.get_json()["error"]
+
+
+def test_a_letter_writing_party_of_fifty_on_one_wifi_is_not_limited(make_app, mail_server):
+    """Issue 14.7, with the default limits: fifty people on one address each write to the UN from their own
+    account, call the US Mission and hand a second letter to the UN to their mail app, watching each status."""
+    client = make_app(RATELIMIT_ENABLED=True).test_client()
+    wifi = from_address("203.0.113.200")
+    answers = []
+    for n in range(50):
+        person = {"name": f"Guest {n}", "email": f"guest{n}@example.org", "zip": "94110", "address": f"{n} Main St"}
+        own = un_letter(person, "smtp", smtp=mail_server.smtp_settings(password=f"guest {n} app password"))
+        call = un_letter(person, "call", template="call-script", targets=["us-mission-un"])
+        handed = un_letter(person, "mailto")
+        for body in (own, call, handed):
+            response = client.post(API, json=body, **wifi)
+            answers.append(response.status_code)
+            if response.status_code == 202:
+                for _ in range(3):
+                    answers.append(client.get(f"{API}/{response.get_json()['id']}", **wifi).status_code)
+    assert set(answers) <= {200, 202}, sorted(set(answers))
+    assert answers.count(202) == 150
 
 
 def test_rate_limited_renders_as_429_in_html_and_json(make_app):
@@ -272,32 +374,34 @@ def test_rate_limited_renders_as_429_in_html_and_json(make_app):
     }
 
 
-def test_sender_limit_through_the_api(make_app, supporter):
+def test_sender_limit_through_the_api(make_app, supporter, mail_server):
     client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_SENDER="2 per day").test_client()
     for n in range(2):
-        assert client.post(API, json=un_letter(supporter), **from_address(f"203.0.113.{20 + n}")).status_code == 202
-    refused = client.post(API, json=un_letter(supporter), **from_address("203.0.113.30"))
+        answer = client.post(API, json=smtp_letter(supporter, mail_server), **from_address(f"203.0.113.{20 + n}"))
+        assert answer.status_code == 202
+    refused = client.post(API, json=smtp_letter(supporter, mail_server), **from_address("203.0.113.30"))
     assert_retry_after(refused, 86400)
-    assert "this email address" in refused.get_json()["error"]
+    assert "this mail account" in refused.get_json()["error"]
 
 
 # ---- privacy of the keys ----------------------------------------------------------------------------------------
 
 
-def test_keys_hold_no_address_or_email_and_all_expire(limited, supporter):
+def test_keys_hold_no_address_email_or_password_and_all_expire(limited, supporter, mail_server):
     client = limited.test_client()
     address, email = "203.0.113.77", "private.person@example.org"
+    password = mail_server.smtp_settings()["password"]
     client.post(API, json=un_letter({**supporter, "email": email}), **from_address(address))
-    with limited.test_request_context("/"):
-        check_submission(launch(), email, ["ohchr"])
-        redis = get_redis()
-        keys = list(redis.scan_iter(match="outcry:ratelimit:*"))
-        assert len(keys) >= 3  # address, sender, target
-        for key in keys:
-            dump = key + (redis.dump(key) or b"")
-            for secret in (address, email, "203.0.113", "private.person"):
-                assert secret.encode() not in dump
-            assert redis.ttl(key) > 0, f"{key!r} never expires"
+    client.post(API, json=smtp_letter({**supporter, "email": email}, mail_server), **from_address(address))
+    redis = get_redis(limited)
+    keys = list(redis.scan_iter(match="outcry:ratelimit:*")) + list(redis.scan_iter(match="outcry:quota:*"))
+    kinds = {key.split(b":")[2] for key in keys if key.startswith(b"outcry:quota:")}
+    assert kinds == {b"handoff", b"deliveries", b"sender", b"target"}
+    for key in keys:
+        dump = key + (redis.dump(key) or b"")
+        for secret in (address, email, "203.0.113", "private.person", password):
+            assert secret.encode() not in dump
+        assert redis.ttl(key) > 0, f"{key!r} never expires"
 
 
 # ---- the proxy hop ----------------------------------------------------------------------------------------------
@@ -339,9 +443,9 @@ def test_one_trusted_proxy_hop_gives_each_client_its_own_budget(make_app, suppor
     assert secure.status_code == 200
 
 
-def test_sender_limit_on_the_pages_keeps_the_letter(make_app, supporter):
+def test_a_spent_budget_on_the_pages_keeps_the_letter(make_app, supporter):
     """A 429 in the HTML flow re-shows the preview with everything typed, and says when to retry."""
-    client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_PER_SENDER="1 per day").test_client()
+    client = make_app(RATELIMIT_ENABLED=True, RATELIMIT_HANDOFFS_PER_TARGET="1 per day").test_client()
     write = f"/c/{LAUNCH}/write"
     responses = []
     for _ in range(2):
@@ -363,4 +467,4 @@ def test_sender_limit_on_the_pages_keeps_the_letter(make_app, supporter):
     assert int(refused.headers["Retry-After"]) > 0
     text = html.unescape(refused.get_data(as_text=True))
     assert "My own careful words, kept." in text
-    assert "this email address" in text
+    assert "from your internet connection today" in text and "mobile data" in text

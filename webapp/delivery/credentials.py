@@ -4,6 +4,8 @@ kept only in Redis, Fernet-encrypted, with a short TTL; never in SQL, logs or ta
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from dataclasses import dataclass
@@ -60,6 +62,19 @@ def _fernet() -> Fernet:
     secret = current_app.config.get("CREDENTIALS_KEY") or current_app.config["SECRET_KEY"]
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry smtp credentials").derive(secret.encode())
     return Fernet(base64.urlsafe_b64encode(key))
+
+
+def sender_fingerprint(email: str, account: SmtpAccount) -> str:
+    """A stand-in for "whoever can log in to this mail account": a keyed hash of the address, the server, the
+    user name and the password. The per-sender budget is counted on it (webapp/security/limits.py), so a
+    stranger who types an activist's address, without her password, spends a budget of their own, never hers.
+
+    Keyed with the credentials key, which never sits with the data: the hash in Redis reveals nothing, and
+    nobody holding only the data files can test guesses of the password against it."""
+    secret = current_app.config.get("CREDENTIALS_KEY") or current_app.config["SECRET_KEY"]
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry sender budget").derive(secret.encode())
+    material = "\0".join((email.strip().lower(), account.host.lower(), account.username, account.password))
+    return hmac.new(key, material.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def _key(submission_id: str) -> str:

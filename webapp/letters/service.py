@@ -329,7 +329,8 @@ def submit(
             )
         )
     submission.letters = letters
-    limits.check_submission(campaign, supporter.email, [target.id for target in targets])  # raises RateLimited
+    sender = credentials.sender_fingerprint(supporter.email, account) if account is not None else None
+    limits.check_submission(campaign, channel, [target.id for target in targets], sender)  # raises RateLimited
     outbox.insert_submission(submission, letters, now)  # the rows, and the hand-offs counted with them
     if account is not None:
         try:

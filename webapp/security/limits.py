@@ -1,12 +1,25 @@
-"""Rate limits: per client address and organizer log-ins (Flask-Limiter), per sender and per target
+"""Rate limits: per client address and organizer log-ins (Flask-Limiter), and a submission's budgets
 (`check_submission`), all in Redis.
 
-Every key is a keyed hash (HMAC with a secret derived from SECRET_KEY), so Redis never holds a raw
-client address or email address, and every key expires with its window. IPv6 clients are counted
-per /64, the block one subscriber usually gets. Organizers can raise a campaign's limits for a
-planned push (`lift`): while it lasts, the per-address and per-target limits are counted in budgets
-of their own, RATELIMIT_LIFT_FACTOR times as large; the per-sender limit stays, since one person
-needs no more letters then.
+A submission spends from budgets that fit what it is:
+
+- every submission, from one client address (`RATELIMIT_PER_ADDRESS`): a flood guard, sized for a
+  letter-writing party of fifty on one Wi-Fi, a campus or a phone carrier's shared address;
+- own-email letters, from one client address (`RATELIMIT_DELIVERIES_PER_ADDRESS`); from one sender
+  (`RATELIMIT_PER_SENDER`), keyed on the mail account *and its password*, so only someone who can log in
+  to that account spends it (a stranger typing an activist's address spends a budget of their own); and to
+  one target through one campaign from everyone (`RATELIMIT_PER_TARGET`): what Outcry's mail may add to an
+  inbox;
+- hand-offs (mailto, contact form, call, print) to one target through one campaign, from one client address
+  (`RATELIMIT_HANDOFFS_PER_TARGET`): they send nothing, so nobody's budget is shared with strangers, and no
+  number of fake hand-offs blocks a target's letters or anyone else's hand-offs.
+
+Every key is a keyed hash (HMAC with a secret derived from SECRET_KEY; the sender's from the credentials
+key, which never sits with the data), so Redis never holds a raw client address, email address or anything
+of a password, and every key expires with its window. IPv6 clients are counted per /64, the block one
+subscriber usually gets. Organizers can raise a campaign's limits for a planned push (`lift`): while it
+lasts, every budget but the sender's is counted in budgets of their own, RATELIMIT_LIFT_FACTOR times as
+large.
 
 If Redis cannot be reached the limits let requests through (and say so in the log): mail hand-offs
 keep working, and own-email sending fails on its own without Redis.
@@ -26,7 +39,7 @@ from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user
@@ -42,7 +55,9 @@ log = logging.getLogger(__name__)
 
 EXTENSION = "outcry.limiter"
 KEY_PREFIX = "outcry:ratelimit"  # under outcry:* like every other key the app writes
+QUOTA_PREFIX = "outcry:quota"  # the submission budgets: keys of their own, in a layout this module owns
 ACQUIRE_ALL_EXTENSION = "outcry.limiter.acquire_all"
+HANDOFF_CHANNELS = ("mailto", "contact_form", "call", "print")
 SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
 # The endpoints that create letters; they share one per-address budget, HTML and API alike.
 SUBMISSION_ENDPOINTS = ("letters.send", "letters.call", "letters.retry", "api.create_submission")
@@ -60,7 +75,8 @@ FAILED_PASSWORD_FLAG = "outcry_password_failed"  # noqa: S105 - a name, not a se
 
 
 class RateLimited(TooManyRequests):
-    """Too many letters for one sender or one target; `retry_after_seconds` says when to try again."""
+    """A budget of the submission is spent; `retry_after_seconds` says when to try again, and the message what
+    the supporter can do meanwhile."""
 
     def __init__(self, retry_after_seconds: int, message: str):
         seconds = max(1, math.ceil(retry_after_seconds))
@@ -193,14 +209,39 @@ def _submission_limit() -> str:
     return scaled(current_app.config["RATELIMIT_PER_ADDRESS"], _factor(_requested_campaign()))
 
 
-# ---- per sender and per target ------------------------------------------------------------------------------
+# ---- a submission's budgets ----------------------------------------------------------------------------------
+
+# What the supporter can do when a budget is spent, besides waiting (issue 14.7: shared networks are no abuse).
+SHARED_CONNECTION = (
+    "If you share this connection (a letter-writing event, a campus, an office, a phone network), everyone's "
+    "letters count here together: another connection, such as your phone's mobile data, has its own allowance, "
+    "and the campaign's organizers can raise the limit for an event."
+)
+OTHER_CHANNELS = (
+    "You can still send your letter from your own mail program, print it or call: those don't count against "
+    "this limit."
+)
 
 
-def check_submission(campaign: Campaign, supporter_email: str, target_ids: Iterable[str]) -> None:
-    """Count a submission's letters against its sender's and its targets' limits, or raise RateLimited.
+def _quota_key(kind: str, identity: str, item: RateLimitItem) -> str:
+    return f"{QUOTA_PREFIX}:{kind}:{identity}:{item.amount}/{item.get_expiry()}"
 
-    Call it once per submission, after the input is valid and before anything is written. Nothing is
-    counted when any limit would be exceeded, so a refused submission costs the supporter nothing.
+
+def _client() -> str | None:
+    """The pseudonym of the client's network, inside a request; None elsewhere (the CLI, a worker)."""
+    if not has_request_context():
+        return None
+    return pseudonym("address", client_network(request.remote_addr))
+
+
+def check_submission(campaign: Campaign, channel: str, target_ids: Iterable[str], sender: str | None = None) -> None:
+    """Spend a submission's letters from its budgets, or raise RateLimited and spend nothing.
+
+    Call it once per submission, after the input is valid and before anything is written. `sender` is the
+    fingerprint of the mail account that will send own-email letters (`credentials.sender_fingerprint`):
+    the sender budget is counted on it, so nobody without the account's password can spend it. All budgets
+    are checked and counted in one step (one script in Redis), so simultaneous submissions cannot share out
+    more than a budget holds, and a refused submission costs the supporter nothing.
     """
     limiter = _limiter()
     if limiter is None:
@@ -208,59 +249,80 @@ def check_submission(campaign: Campaign, supporter_email: str, target_ids: Itera
     target_ids = list(target_ids)
     config = current_app.config
     factor = _factor(campaign)
-    checks: list[tuple[str, RateLimitItem, tuple[str, ...], int]] = []
-    if supporter_email.strip():  # a call needs no email address; those callers share no sender budget
-        sender = pseudonym("sender", supporter_email.strip().lower())
-        checks += [
-            ("sender", item, ("sender", sender), len(target_ids)) for item in parse_many(config["RATELIMIT_PER_SENDER"])
-        ]
-    per_target = parse_many(scaled(config["RATELIMIT_PER_TARGET"], factor))
-    for target_id in target_ids:
-        target = pseudonym("target", f"{campaign.id}\0{target_id}")
-        checks += [("target", item, ("target", target), 1) for item in per_target]
-    strategy = limiter.limiter
+    client = _client()
+    checks: list[tuple[str, RateLimitItem, str, int]] = []
+    if channel in HANDOFF_CHANNELS:
+        if client is not None:
+            for target_id in target_ids:
+                identity = pseudonym("handoff", f"{campaign.id}\0{target_id}\0{client}")
+                checks += [
+                    ("handoff", item, identity, 1)
+                    for item in parse_many(scaled(config["RATELIMIT_HANDOFFS_PER_TARGET"], factor))
+                ]
+    else:
+        letters = len(target_ids)
+        if client is not None:
+            checks += [
+                ("deliveries", item, client, letters)
+                for item in parse_many(scaled(config["RATELIMIT_DELIVERIES_PER_ADDRESS"], factor))
+            ]
+        if sender:
+            checks += [("sender", item, sender, letters) for item in parse_many(config["RATELIMIT_PER_SENDER"])]
+        per_target = parse_many(scaled(config["RATELIMIT_PER_TARGET"], factor))
+        for target_id in target_ids:
+            identity = pseudonym("target", f"{campaign.id}\0{target_id}")
+            checks += [("target", item, identity, 1) for item in per_target]
+    if not checks:
+        return
     try:
-        refused = [checks[index - 1] for index in _acquire_all(strategy.storage, checks)]
-        if not refused:
-            return
-        now = time.time()
-        wait = max(
-            strategy.get_window_stats(item, *identifiers).reset_time - now for _k, item, identifiers, _c in refused
-        )
+        refused = _acquire_all(checks)
     except RedisError as exc:
         log.warning("limits.unavailable check=submission error=%s", type(exc).__name__)
         return
-    kinds = {check[0] for check in refused}
+    if not refused:
+        return
+    kinds = {checks[index][0] for index, _wait in refused}
+    wait = max(wait for _index, wait in refused)
     log.info("limits.refused campaign=%s limits=%s", campaign.slug, ",".join(sorted(kinds)))
+    when = f"Please try again in {in_words(wait)}."
     if "sender" in kinds:
+        message = f"You have sent as many letters from this mail account as we allow for now. {when} {OTHER_CHANNELS}"
+    elif "target" in kinds:
         message = (
-            "You have sent as many letters from this email address as we allow for now. "
-            f"Please try again in {in_words(wait)}."
+            "The person you chose has received as many letters through this campaign as we send for now. "
+            f"{when} {OTHER_CHANNELS}"
+        )
+    elif "deliveries" in kinds:
+        message = (
+            "Many letters have been sent from your internet connection in a short time, so we paused sending "
+            f"from it. {when} {SHARED_CONNECTION} {OTHER_CHANNELS}"
         )
     else:
         message = (
-            "The person you chose has received as many letters through this campaign as we can send "
-            f"for now. Please try again in {in_words(wait)}."
+            "Many letters to the person you chose have come from your internet connection today. "
+            f"{when} {SHARED_CONNECTION}"
         )
-    raise RateLimited(math.ceil(wait), message)
+    raise RateLimited(wait, message)
 
 
 # All or nothing, in one round trip: take `amount` entries in every moving window, or none when any of them is
-# full. The windows are the `limits` library's own (a list of timestamps per key, newest first, as its
-# acquire_moving_window.lua keeps them), so its get_window_stats reads them. Returns the 1-based indexes of
-# the full windows. Checking first and counting after, as separate calls, would cost two round trips per
-# window and let two concurrent submissions both pass the check.
+# full. Each window is a list of time stamps, newest first and at most `limit` long, under a key of its own.
+# Returns, for every full window, its 1-based index and the seconds until it has room. Checking first and
+# counting after, as separate calls, would cost two round trips per window and let two concurrent submissions
+# both pass the check.
 ACQUIRE_ALL = """
-local timestamp = tonumber(ARGV[1])
+local now = tonumber(ARGV[1])
 local refused = {}
 for i, key in ipairs(KEYS) do
     local limit, expiry, amount = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
     if amount > limit then
         refused[#refused + 1] = i
+        refused[#refused + 1] = expiry
     else
         local entry = redis.call('lindex', key, limit - amount)
-        if entry and tonumber(entry) >= timestamp - expiry then
+        if entry and tonumber(entry) > now - expiry then
             refused[#refused + 1] = i
+            refused[#refused + 1] = math.ceil(tonumber(entry) + expiry - now)
         end
     end
 end
@@ -270,7 +332,7 @@ end
 for i, key in ipairs(KEYS) do
     local limit, expiry, amount = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
     for _ = 1, amount do
-        redis.call('lpush', key, timestamp)
+        redis.call('lpush', key, now)
     end
     redis.call('ltrim', key, 0, limit - 1)
     redis.call('expire', key, expiry)
@@ -279,13 +341,15 @@ return refused
 """
 
 
-def _acquire_all(storage, checks: list[tuple[str, RateLimitItem, tuple[str, ...], int]]) -> list[int]:
+def _acquire_all(checks: list[tuple[str, RateLimitItem, str, int]]) -> list[tuple[int, int]]:
+    """Take every check's cost, or nothing: the (0-based index, seconds to wait) of each window that is full."""
     script = current_app.extensions[ACQUIRE_ALL_EXTENSION]
-    keys = [storage.prefixed_key(item.key_for(*identifiers)) for _kind, item, identifiers, _cost in checks]
+    keys = [_quota_key(kind, identity, item) for kind, item, identity, _cost in checks]
     arguments: list[float | int] = [time.time()]
-    for _kind, item, _identifiers, cost in checks:
+    for _kind, item, _identity, cost in checks:
         arguments += [item.amount, item.get_expiry(), cost]
-    return [int(index) for index in script(keys, arguments)]
+    answer = [int(value) for value in script(keys, arguments)]
+    return [(answer[n] - 1, max(1, answer[n + 1])) for n in range(0, len(answer), 2)]
 
 
 # ---- answering a 429 ----------------------------------------------------------------------------------------
@@ -333,12 +397,15 @@ def explain(exc: TooManyRequests, seconds: int) -> str:
             "Too many wrong passwords from your connection. For your account's safety, please wait "
             f"{in_words(seconds)} and try again."
         )
-    if isinstance(exc, RateLimitExceeded) and getattr(exc.limit, "scope", None) == SUBMISSIONS:
+    if isinstance(exc, RateLimitExceeded) and scope == SUBMISSIONS:
         return (
             "Many letters have been sent from your internet connection in a short time, so we paused it "
-            f"to stop abuse. Please try again in {in_words(seconds)}."
+            f"to stop abuse. Please try again in {in_words(seconds)}. {SHARED_CONNECTION}"
         )
-    return f"Too many requests from your internet connection in a short time. Please try again in {in_words(seconds)}."
+    return (
+        f"Too many requests from your internet connection in a short time. Please try again in {in_words(seconds)}. "
+        f"{SHARED_CONNECTION}"
+    )
 
 
 # ---- wiring -------------------------------------------------------------------------------------------------
