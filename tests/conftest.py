@@ -18,11 +18,11 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
 from tests.support.mailserver import MailServer
-from webapp import create_app
+from webapp import create_app, embedded_redis
 from webapp.campaigns.service import load_campaigns
 from webapp.config import sqlalchemy_url
 from webapp.congress import service as congress
-from webapp.extensions import db, get_redis
+from webapp.extensions import db, get_credentials_redis, get_redis
 from webapp.models import Letter, LetterTally, Submission, TargetTally
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -44,6 +44,17 @@ def redis_url(tmp_root):
     yield f"unix://{server.socket_file}"
     with contextlib.suppress(redis.RedisError):
         server.shutdown(nosave=True)
+
+
+@pytest.fixture(scope="session")
+def credentials_redis_url():
+    """CREDENTIALS_REDIS_URL when CI points at one; otherwise a volatile Redis of the suite's own, as `make run`
+    starts: no snapshot, no append-only file, nothing on disk."""
+    if os.environ.get("CREDENTIALS_REDIS_URL"):
+        yield os.environ["CREDENTIALS_REDIS_URL"]
+        return
+    with embedded_redis.volatile_server() as url:
+        yield url
 
 
 def _fresh_postgres(url: str) -> None:
@@ -91,13 +102,14 @@ def ssl_mail_server(certificate_authority):
 
 
 @pytest.fixture(scope="session")
-def app(tmp_root, redis_url, database_url, mail_server, ssl_mail_server):
+def app(tmp_root, redis_url, credentials_redis_url, database_url, mail_server, ssl_mail_server):
     app = create_app(
         {
             "TESTING": True,
             "SECRET_KEY": "test-secret-key-not-for-production",
             "DATABASE_URL": database_url,
             "REDIS_URL": redis_url,
+            "CREDENTIALS_REDIS_URL": credentials_redis_url,
             "SMTP_ALLOWED_HOSTS": f"{mail_server.address},{ssl_mail_server.address}",
             "SMTP_CA_FILE": str(mail_server.ca_file),
             "SMTP_TIMEOUT": 5.0,
@@ -140,9 +152,9 @@ def clean_state(request):
         for model in (TargetTally, LetterTally, Letter, Submission):
             db.session.query(model).delete()
         db.session.commit()
-        redis = get_redis()
-        for key in redis.scan_iter(match="outcry:*"):
-            redis.delete(key)
+        for redis in (get_redis(), get_credentials_redis()):
+            for key in redis.scan_iter(match="outcry:*"):
+                redis.delete(key)
     for name in ("mail_server", "ssl_mail_server"):
         if name in request.fixturenames:
             request.getfixturevalue(name).reset()
@@ -155,6 +167,7 @@ SHARED = (
     "SECRET_KEY",
     "DATABASE_URL",
     "REDIS_URL",
+    "CREDENTIALS_REDIS_URL",
     "SMTP_ALLOWED_HOSTS",
     "SMTP_CA_FILE",
     "SMTP_TIMEOUT",

@@ -12,7 +12,7 @@ from tests.support.mailserver import PASSWORD
 from tests.support.waiting import wait_for
 from webapp.delivery import credentials
 from webapp.delivery.credentials import SmtpAccount
-from webapp.extensions import db, get_redis
+from webapp.extensions import db, get_credentials_redis, get_redis
 from webapp.models import Letter, Submission
 
 pytestmark = pytest.mark.usefixtures("celery_worker")
@@ -150,12 +150,12 @@ def test_credentials_deleted_and_password_nowhere_after_delivery(client, support
     assert wait_terminal(client, created["id"])["letters"][0]["status"] == "sent"
     secret = PASSWORD.encode()
     with app.app_context():
-        redis = get_redis()
-        leftovers = [key for key in redis.scan_iter() if b"credentials" in key]
-        assert leftovers == []
-        for key in redis.scan_iter():
-            if redis.type(key) == b"string":
-                assert secret not in (redis.get(key) or b"")
+        for redis in (get_redis(), get_credentials_redis()):
+            leftovers = [key for key in redis.scan_iter() if b"credentials" in key]
+            assert leftovers == []
+            for key in redis.scan_iter():
+                if redis.type(key) == b"string":
+                    assert secret not in (redis.get(key) or b"")
         database_url = app.config["SQLALCHEMY_DATABASE_URI"]
         if database_url.startswith("sqlite:///"):
             # Close this process's connections first: opening and closing the file would otherwise drop

@@ -261,7 +261,7 @@ def test_passwords_left_behind_are_deleted_for_finished_submissions_only(app, cl
             credentials.store(submission_id, account)
         assert delivery.forget_finished_credentials() == 1
         assert sorted(credentials.stored_submission_ids()) == sorted([waiting, "being-written-right-now"])
-        get_redis().delete(*(f"outcry:smtp-credentials:{s}" for s in (waiting, "being-written-right-now")))
+        credentials.forget(waiting, "being-written-right-now")
 
 
 # ---- logs -------------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ def _register_logging(app: Flask) -> None:
 
 
 def _register_extensions(app: Flask) -> None:
-    os.makedirs(app.instance_path, exist_ok=True)
+    os.makedirs(app.instance_path, mode=0o700, exist_ok=True)  # for this user only, like everything in it
     db.init_app(app)
     migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR))
     csrf.init_app(app)

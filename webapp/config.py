@@ -115,6 +115,7 @@ ENVIRONMENT: dict[str, type] = {
     "DATABASE_URL": str,
     "DATABASE_POOL_SIZE": int,
     "REDIS_URL": str,
+    "CREDENTIALS_REDIS_URL": str,
     "SECRET_KEY": str,
     "CREDENTIALS_KEY": str,
     "SMTP_ALLOWED_HOSTS": str,

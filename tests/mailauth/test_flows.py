@@ -120,13 +120,14 @@ def test_a_callback_works_once(oauth_app, provider_browser):
 
 
 def test_the_sign_in_record_is_encrypted_and_expires(oauth_app):
-    from webapp.extensions import get_redis
+    from webapp.extensions import get_credentials_redis, get_redis
 
     with oauth_app.app_context():
         sign_in, _url = begin(purpose={"send": {"note": "My own words about my family."}})
         key = f"outcry:oauth-sign-in:{sign_in.id}"
-        raw = get_redis().get(key)
-        ttl = get_redis().ttl(key)
+        raw = get_credentials_redis().get(key)  # with the passwords, in the Redis that writes nothing to disk
+        ttl = get_credentials_redis().ttl(key)
+        assert get_redis().get(key) is None
     assert (
         b"My own words" not in raw and sign_in.code_verifier.encode() not in raw and sign_in.state.encode() not in raw
     )

@@ -15,7 +15,7 @@ from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
-from webapp.extensions import db, get_redis
+from webapp.extensions import db, get_credentials_redis
 from webapp.models import Letter, Submission, TargetTally
 
 WRITE = f"/c/{LAUNCH}/write"
@@ -82,7 +82,7 @@ def test_send_with_google_delivers_through_the_gmail_api(oauth_app, client, cele
         assert submission.smtp_host == "signed-in:google"
         tally = db.session.get(TargetTally, (letter.campaign_id, "ohchr"))
         assert (tally.sent, tally.failed) == (1, 0)
-        wait_for(lambda: not list(get_redis().scan_iter(match="outcry:smtp-credentials:*")), timeout=10)
+        wait_for(lambda: not list(get_credentials_redis().scan_iter(match="outcry:smtp-credentials:*")), timeout=10)
     [delivered] = mail_apis.delivered
     message = delivered.message
     assert message["From"].addresses[0].addr_spec == "maria@gmail.com"

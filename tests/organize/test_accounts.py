@@ -3,10 +3,7 @@ expire, roles, and API tokens shown once and stored hashed."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from itsdangerous import TimestampSigner
 from sqlalchemy import select
 
 from tests.conftest import csrf_token

@@ -286,6 +286,8 @@ def submit(
         raise SubmissionInvalid(
             {"supporter.address": ["A printed letter needs your postal address: offices answer constituents by mail."]}
         )
+    if account is not None:
+        credentials.check_store()  # a RedisError before anything is counted or written, if it would reach a disk
     drafts = draft_letters(campaign, template, targets, supporter)
     now = utcnow()
     submission = Submission(

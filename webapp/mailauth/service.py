@@ -33,9 +33,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-from webapp.delivery import https
+from webapp.delivery import credentials, https
 from webapp.delivery.credentials import OAuthAccount
-from webapp.extensions import get_redis
+from webapp.extensions import get_credentials_redis
 from webapp.letters.providers import GOOGLE, MICROSOFT
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,8 @@ def start(provider: str, *, redirect_uri: str, login_hint: str, purpose: dict[st
         client.authorize_url, state=sign_in.state, code_verifier=sign_in.code_verifier, **extra
     )
     payload = _fernet().encrypt(json.dumps(sign_in.__dict__).encode())
-    get_redis().set(_key(sign_in.id), payload, ex=int(current_app.config["OAUTH_SIGN_IN_TTL"]))
+    # With the passwords, in the Redis that writes nothing to disk: the record holds what the supporter wrote.
+    credentials.volatile_store().set(_key(sign_in.id), payload, ex=int(current_app.config["OAUTH_SIGN_IN_TTL"]))
     log.info("oauth.started provider=%s", provider)
     return sign_in, url
 
@@ -181,7 +182,8 @@ def take(sign_in_id: str) -> SignIn | None:
     """The sign-in record, removed as it is read: a callback works once."""
     if not sign_in_id or len(sign_in_id) > 64:
         return None
-    raw = get_redis().getdel(_key(sign_in_id))
+    store = get_credentials_redis()
+    raw = store.getdel(_key(sign_in_id)) if store is not None else None
     if raw is None:
         return None
     try:
@@ -194,7 +196,8 @@ def peek(sign_in_id: str) -> SignIn | None:
     """The sign-in record, left in place (to show a page about it)."""
     if not sign_in_id or len(sign_in_id) > 64:
         return None
-    raw = get_redis().get(_key(sign_in_id))
+    store = get_credentials_redis()
+    raw = store.get(_key(sign_in_id)) if store is not None else None
     if raw is None:
         return None
     try:

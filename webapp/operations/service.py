@@ -30,7 +30,7 @@ from webapp.outbox import SEND_TASK
 
 # Names whose values are never shown; URLs are shown with their password masked instead.
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|CREDENTIALS_KEY|API_KEY")
-URL_NAMES = ("DATABASE_URL", "REDIS_URL")
+URL_NAMES = ("DATABASE_URL", "REDIS_URL", "CREDENTIALS_REDIS_URL")
 DEVELOPMENT_KEY = "insecure-development-key"  # noqa: S105 - the placeholder config.finalize() uses in debug and tests
 # Flask's own settings worth seeing next to Outcry's.
 FLASK_NAMES = ("DEBUG", "TESTING", "SESSION_COOKIE_SECURE", "SERVER_NAME")

@@ -218,8 +218,7 @@ SHARED_CONNECTION = (
     "and the campaign's organizers can raise the limit for an event."
 )
 OTHER_CHANNELS = (
-    "You can still send your letter from your own mail program, print it or call: those don't count against "
-    "this limit."
+    "You can still send your letter from your own mail program, print it or call: those don't count against this limit."
 )
 
 
