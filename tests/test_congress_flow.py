@@ -269,9 +269,18 @@ def test_campaign_page_lists_the_members_written_to_most(client, supporter):
     assert most.index("Nancy Pelosi") < most.index("Alex Padilla")
 
 
+def totals_row(output: str, label: str) -> dict[str, int]:
+    """One row of `flask totals`' table (labels take 40 columns, then a number per header column)."""
+    lines = output.splitlines()
+    header = lines[1].split()
+    row = next(line for line in lines if line.startswith(label))
+    return dict(zip(header, (int(value) for value in row[40:].split()), strict=True))
+
+
 def test_totals_command_shows_confirmed(client, supporter, runner):
     letter = submit(client, supporter, "print", [PADILLA]).get_json()["letters"][0]
+    before = totals_row(runner.invoke(args=["totals", LAUNCH]).output, "Alex Padilla")
+    assert (before["handed_off"], before["confirmed"]) == (1, 0)
     client.post(f"/api/v1/letters/{letter['id']}/confirm", json={"outcome": "sent"})
-    output = runner.invoke(args=["totals", LAUNCH]).output
-    assert "confirmed" in output
-    assert "Alex Padilla" in output
+    after = totals_row(runner.invoke(args=["totals", LAUNCH]).output, "Alex Padilla")
+    assert (after["handed_off"], after["confirmed"]) == (1, 1)  # the confirmation is counted, in its column

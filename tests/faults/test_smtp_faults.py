@@ -181,8 +181,10 @@ def test_smtp_faults_end_right_within_the_schedule(stack, servers, report):
             problems.append(f"{case.name}: {seen[0]} after {seen[1]} tries, expected {case.status} after {case.tries}")
         if case.status == "failed" and seen[2] != case.reason:
             problems.append(f"{case.name}: reason {seen[2]!r}, expected {case.reason!r}")
-        if not least <= took <= most:
-            problems.append(f"{case.name}: took {took:.1f}s, outside the schedule {least:.1f}–{most:.1f}s")
+        # Never sooner than the schedule allows; how much later depends on the machine, so it is reported above
+        # (timing belongs in bench/), not asserted: a busy CI runner must not fail a correct schedule.
+        if took < least:
+            problems.append(f"{case.name}: took {took:.1f}s, sooner than the schedule's {least:.1f}s")
         received = server.message_ids() if isinstance(server, MailServer) else {}
         if len(received) != (case.letters if case.status == "sent" else 0) or any(n > 1 for n in received.values()):
             problems.append(f"{case.name}: the server received {dict(received)}")

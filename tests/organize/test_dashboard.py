@@ -17,7 +17,7 @@ from tests.support.waiting import wait_for
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
 from webapp.letters import service as letters
-from webapp.models import Letter, LetterTally, Target
+from webapp.models import Letter, LetterTally, Target, utcnow
 from webapp.organize import charts, dashboard
 
 PERSON = dict(name="Private Person", email="private@example.org", zip="94110", address="1 Secret Lane", note="")
@@ -36,8 +36,8 @@ def seed(app, *, days_ago: int = 0, count: int = 1, channel: str = "mailto", not
                 channel,
             )
             if days_ago:
-                day = dt.date.today() - dt.timedelta(days=days_ago)
-                db.session.execute(update(LetterTally).values(day=day).where(LetterTally.day == dt.date.today()))
+                day = utcnow().date() - dt.timedelta(days=days_ago)
+                db.session.execute(update(LetterTally).values(day=day).where(LetterTally.day == utcnow().date()))
                 db.session.execute(
                     update(Letter)
                     .where(Letter.submission_id == submission.id)
@@ -67,7 +67,7 @@ def test_letters_per_day_fill_the_days_without_letters(app):
     with app.app_context():
         board = dashboard.dashboard(find_campaign(LAUNCH))
         assert [counts.handed_off for _, counts in board.days] == [1, 0, 0, 2]
-        assert board.days[-1][0] == dt.date.today()
+        assert board.days[-1][0] == utcnow().date()
         rows = list(csv.DictReader(io.StringIO(dashboard.days_csv(find_campaign(LAUNCH)))))
         assert [row["handed_off"] for row in rows] == ["1", "0", "0", "2"]
 
@@ -95,7 +95,7 @@ def test_the_letters_csv_has_nothing_personal_and_no_letter_ids(app, as_admin):
     rows = list(csv.DictReader(io.StringIO(body)))
     assert len(rows) == 2
     assert rows[0]["target_id"] == "ohchr" and rows[0]["template"] == "un-human-rights-office"
-    assert rows[0]["status"] == "handed_off" and rows[0]["day"] == dt.date.today().isoformat()
+    assert rows[0]["status"] == "handed_off" and rows[0]["day"] == utcnow().date().isoformat()
 
 
 def test_totals_csv_cells_cannot_become_spreadsheet_formulas(app):
