@@ -7,7 +7,7 @@ import html
 
 import pytest
 
-from tests.organize.conftest import STRANGER, form_token
+from tests.organize.conftest import ADMIN, STRANGER, form_token
 from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.extensions import db
@@ -209,3 +209,23 @@ def test_target_health_shows_totals_and_the_last_failure_reason(as_admin, client
     row = page.split('id="target-ohchr"')[1].split("</tr>")[0]
     assert "The recipient's server refused the letter." in row
     assert '<span class="bad">1</span>' in row and row.startswith(' class="unhealthy"')
+
+
+def test_a_phone_number_survives_download_and_import(app, as_admin, own_campaign):
+    """targets.csv guards cells against spreadsheet formulas (`+1 …` becomes `'+1 …`); importing the file back must
+    read the number as it was, not keep the guard's quote."""
+    with app.app_context():
+        campaign = service.find_campaign(own_campaign)
+        organizer = accounts.find_organizer(ADMIN)
+        service.update_target(campaign, organizer, "dana-example", {"phone": "+1 202-555-0100", "kind": "ceo",
+                                                                      "name": "Dana Example"})  # fmt: skip
+        db.session.commit()
+    csv_text = as_admin.get(f"/organize/c/{own_campaign}/targets.csv").get_data(as_text=True)
+    assert "'+1 202-555-0100" in csv_text  # the guard, as a spreadsheet needs it
+    url = f"/organize/c/{own_campaign}/targets/import"
+    preview = text(post(as_admin, url, url, csv_text=csv_text, step="preview"))
+    assert "1 unchanged" in preview, preview[:3000]
+    fingerprint = preview.split('name="fingerprint" type="hidden" value="')[1].split('"')[0]
+    post(as_admin, url, url, csv_text=csv_text, fingerprint=fingerprint, step="apply")
+    with app.app_context():
+        assert db.session.get(Target, "dana-example").phone == "+1 202-555-0100"

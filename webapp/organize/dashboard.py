@@ -115,11 +115,22 @@ def dashboard(campaign: Campaign) -> Dashboard:
 COUNT_COLUMNS = ("went_out", "sent", "confirmed", "shown_only", "handed_off", "failed")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _safe(value) -> str | int | float:
     """A cell a spreadsheet won't run as a formula (target names come from people)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
         return "'" + value
     return "" if value is None else value
+
+
+def read_cell(value: str) -> str:
+    """A cell of a CSV we wrote, read back: one `_safe` guarded loses the guard's quote (`'+1 202…` → `+1 202…`),
+    so a downloaded targets.csv imports as it was."""
+    if value[:1] == "'" and value[1:2] in FORMULA_STARTS:
+        return value[1:]
+    return value
 
 
 def _csv(rows: Iterator[list]) -> Iterator[str]:

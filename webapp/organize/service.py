@@ -43,7 +43,7 @@ from webapp.models import (
     Target,
     utcnow,
 )
-from webapp.organize import accounts, permissions
+from webapp.organize import accounts, dashboard, permissions
 from webapp.organize.models import Organizer, TemplateVersion
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
@@ -567,7 +567,9 @@ def plan_import(campaign: Campaign, organizer: Organizer, text: str) -> ImportPl
         return plan
     for index, raw in enumerate(raw_rows):
         row_values = {
-            (key or "").strip().lower(): (value or "") for key, value in raw.items() if isinstance(value, str)
+            (key or "").strip().lower(): dashboard.read_cell(value or "")
+            for key, value in raw.items()
+            if isinstance(value, str)
         }
         line = index + 1  # the row's number among the data rows, as a spreadsheet shows it below the header
         name = row_values.get("name", "").strip()
