@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sqlalchemy_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
 
 from webapp.security import limits
@@ -72,6 +73,20 @@ def register(app: Flask) -> None:
         return _respond(413)
 
     app.register_error_handler(TooManyRequests, rate_limited)
+
+    @app.errorhandler(sqlalchemy_exc.OperationalError)
+    @app.errorhandler(sqlalchemy_exc.DisconnectionError)
+    def database_unavailable(exc: Exception):
+        """The database is down, restarting or locked: a 503 that says so, never a 500 (and nothing was written)."""
+        log.error("request.database_unavailable path=%s error=%s", request.path, type(exc).__name__)
+        from webapp.extensions import db
+
+        db.session.rollback()
+        message = "We can't reach our database just now. Nothing was lost on your side: please try again in a minute."
+        if request.method == "POST" and not _wants_json():
+            message += " What you wrote is still in the form: use your browser's Back button."
+        response = _respond(503, message)
+        return response[0], 503, {"Retry-After": "60"}
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):
