@@ -164,7 +164,7 @@ def children(port: str, credentials: embedded_redis.VolatileRedis | None = None)
                 "10",
                 "--access-logfile",
                 "-",
-                # No client address in the log: Outcry never stores one (README, "Privacy by default").
+                # No client address in the log: Outcry never stores one (docs/security.md, "Privacy by default").
                 "--access-logformat",
                 '%(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms',
             ],
