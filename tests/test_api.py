@@ -27,7 +27,7 @@ def test_campaign_list_and_detail(client):
     assert detail["updates"][0]["date"] == "2026-11-29"
     targets = {t["id"]: t for t in detail["targets"]}
     assert set(targets) == {"general-dynamics-ceo", "ohchr", "us-mission-un"}
-    assert targets["general-dynamics-ceo"]["channels"] == []
+    assert targets["general-dynamics-ceo"]["channels"] == ["call", "print"]  # by its head office; no public email
     assert "email address" in targets["general-dynamics-ceo"]["no_email_reason"]
     assert targets["ohchr"]["channels"] == ["smtp", "mailto"]
     assert targets["us-mission-un"]["channels"] == ["call", "print"]

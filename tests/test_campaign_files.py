@@ -125,9 +125,7 @@ def test_targets_are_loaded_from_the_files(app):
 def test_resource_links_must_be_web_links(campaign_copy):
     config = campaign_copy / "campaign.yaml"
     config.write_text(
-        config.read_text().replace(
-            "    name: United We Dream\n", "    name: United We Dream\n    url: javascript:alert(1)\n"
-        )
+        config.read_text().replace("    url: https://unitedwedream.org\n", "    url: javascript:alert(1)\n")
     )
     with pytest.raises(CampaignFileError, match="http"):
         read_campaign(campaign_copy)

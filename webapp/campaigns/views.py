@@ -7,6 +7,7 @@ from flask import Blueprint, abort, render_template, request
 from webapp.campaigns import service
 from webapp.congress import service as congress
 from webapp.extensions import db
+from webapp.models import CALL
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("campaigns", __name__)
@@ -40,19 +41,26 @@ def campaign(slug: str):
     found = service.find_campaign(slug)
     if found is None:
         abort(404)
-    targets = service.campaign_targets(found)
-    zip_code = (request.args.get("zip") or "").strip()
-    lookup, zip_error = _congress_lookup(zip_code) if found.congress else (None, None)
     letters = service.letter_templates(found)
     scripts = service.call_scripts(found)
+    own_targets = service.campaign_targets(found)
+    # Only targets a supporter can reach are offered: a letter that has a way to them, or a phone number.
+    targets = [
+        target
+        for target in own_targets
+        if CALL in target.channels or any(t.fits(target) and t.channels_for(target) for t in letters)
+    ]
+    zip_code = (request.args.get("zip") or "").strip()
+    lookup, zip_error = _congress_lookup(zip_code) if found.congress else (None, None)
     totals = campaign_totals(db.session, found)
-    own = {target.id for target in targets}
+    own = {target.id for target in own_targets}
     # "Write to all": both senators and the representative, unless the supporter must pick a district first.
     write_all = [m.id for m in (lookup.senators + ([] if lookup.split else lookup.representatives))] if lookup else []
     return render_template(
         "campaigns/campaign.html",
         campaign=found,
         targets=targets,
+        own_ids=own,
         templates_for={target.id: [t for t in letters if t.fits(target)] for target in targets},
         has_call_script={target.id: any(script.fits(target) for script in scripts) for target in targets},
         zip_code=zip_code,

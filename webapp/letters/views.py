@@ -52,11 +52,16 @@ def _legislators(campaign: Campaign, zip_code: str | None) -> list[Target]:
 
 def _offer(form: WriteForm, campaign: Campaign, zip_code: str | None) -> tuple[list[Target], list[LetterTemplate]]:
     """Targets and letters a supporter may choose: the campaign's own, plus their members of Congress."""
-    targets = campaign_targets(campaign) + _legislators(campaign, zip_code)
     templates = letter_templates(campaign)
+    # A target no letter can reach is never offered (a call-only office is offered on the call page).
+    targets = [t for t in campaign_targets(campaign) + _legislators(campaign, zip_code) if _reachable(t, templates)]
     form.targets.choices = [SelectChoice(target.id, target.display_name) for target in targets]
     form.template.choices = [SelectChoice(template.slug, template.name) for template in templates]
     return targets, templates
+
+
+def _reachable(target: Target, templates: list[LetterTemplate]) -> bool:
+    return any(template.fits(target) and template.channels_for(target) for template in templates)
 
 
 def _render_write(form: WriteForm, campaign: Campaign, targets, templates, status: int = 200):
@@ -72,6 +77,11 @@ def _render_write(form: WriteForm, campaign: Campaign, targets, templates, statu
         status,
     )
 
+
+NO_COMMON_CHANNEL = (
+    "One letter can't reach everyone you chose the same way (some take email, others a web form or a printed "
+    "letter). Choose fewer people for this letter; you can write to the others right after."
+)
 
 CHANNEL_NAMES = {
     SMTP: "email from your account",
@@ -115,6 +125,8 @@ def write(slug: str):
         template, chosen_targets = service.choose(
             campaign, form.template.data, form.targets.data, channel=None, zip_code=form.zip.data
         )
+        if not _channels(template, chosen_targets):
+            raise service.SubmissionInvalid({"targets": [NO_COMMON_CHANNEL]})
         supporter = service.Supporter(**form.supporter_fields())
         drafts = service.draft_letters(campaign, template, chosen_targets, supporter)
     except service.NotFound as exc:
