@@ -124,7 +124,7 @@ def test_print_needs_an_address_and_gives_a_print_page(client, supporter):
     assert "supporter.address" in no_address.get_json()["errors"]
     response = submit(client, supporter, "print", [PADILLA])
     letter = response.get_json()["letters"][0]
-    page = client.get(letter["print_url"].replace("http://outcry.test", ""))
+    page = client.get(letter["print_url"].replace("http://outcry.test", "") + "?office=dc")
     assert page.status_code == 200
     text = text_of(page)
     assert "The Honorable Alex Padilla\nUnited States Senate\n" in text
@@ -138,13 +138,18 @@ def test_print_page_can_address_a_district_office(client, supporter):
     letter = submit(client, supporter, "print", [PELOSI]).get_json()["letters"][0]
     path = letter["print_url"].replace("http://outcry.test", "")
     page = client.get(path).get_data(as_text=True)
-    office = re.search(r'<option value="([^"]+)">The ([^<]+) office</option>', page)
-    assert office, "Pelosi's district offices are offered"
-    chosen = text_of(client.get(f"{path}?office={office.group(1)}"))
-    recipient = chosen.split('class="recipient">')[1].split("</address>")[0]
+    office = re.search(r'<option value="([^"]+)" selected>The ([^<]+) office \(nearest to you\)</option>', page)
+    assert office, "the district office nearest the supporter is chosen by default"
+    recipient = text_of(client.get(path)).split('class="recipient">')[1].split("</address>")[0]
     assert recipient.startswith("The Honorable Nancy Pelosi\n")
     assert "Washington" not in recipient
     assert "San Francisco, CA" in recipient
+    assert (
+        html.unescape(text_of(client.get(path))).count("the San Francisco, CA office is the nearest to your ZIP code")
+        == 1
+    )
+    washington = text_of(client.get(f"{path}?office=dc")).split('class="recipient">')[1].split("</address>")[0]
+    assert "Washington, DC" in washington
 
 
 def test_senator_from_another_state_is_refused(client, supporter, app):
@@ -217,10 +222,10 @@ def test_write_preview_and_contact_form_through_the_pages(client, supporter):
     fields.update(
         name=[supporter["name"]], email=[supporter["email"]], address=[supporter["address"]], note=[supporter["note"]]
     )
-    preview = client.post(f"/c/{LAUNCH}/write", data=fields)
+    preview = client.post(f"/c/{LAUNCH}/write", data=fields, follow_redirects=True)
     assert preview.status_code == 200, text_of(preview)
     preview_text = text_of(preview)
-    assert "Paste it into their web form" in preview_text
+    assert "Paste it into the contact page on their website" in preview_text  # Pelosi's form isn't known
     assert "Print and mail it" in preview_text
     assert "Send from my email" not in preview_text
     send = form_fields(preview.get_data(as_text=True))
@@ -229,9 +234,13 @@ def test_write_preview_and_contact_form_through_the_pages(client, supporter):
     assert response.status_code == 303, text_of(response)
     status = client.get(response.headers["Location"])
     status_text = text_of(status)
-    assert "Open Alex Padilla's form" in status_text
-    assert "Open Nancy Pelosi's form" in status_text
-    assert "Copy the letter" in status_text
+    # Honest labels: "contact form" only where the data has one; Pelosi's link is her website's home page.
+    assert "Open Alex Padilla's contact form" in status_text
+    assert "Open Nancy Pelosi's website" in status_text and "Nancy Pelosi's contact form" not in status_text
+    assert "Ready for you to paste into the contact page on their website." in status_text
+    # A copy button for every field a contact form asks for.
+    for label in ("Copy name", "Copy email", "Copy address", "Copy ZIP", "Copy subject", "Copy the letter"):
+        assert status_text.count(f">{label}</button>") == 2, label
     confirm = form_fields(status.get_data(as_text=True))
     letter_id = re.search(r'action="/l/([0-9a-f]+)/confirm"', status.get_data(as_text=True)).group(1)
     done = client.post(f"/l/{letter_id}/confirm", data={"csrf_token": confirm["csrf_token"][0], "outcome": "sent"})
@@ -242,20 +251,24 @@ def test_write_preview_and_contact_form_through_the_pages(client, supporter):
 def test_call_page_through_the_pages(client):
     page = client.get(f"/c/{LAUNCH}/call?zip=94110&target={SCHIFF}")
     fields = form_fields(page.get_data(as_text=True))
-    assert fields["target"] == [SCHIFF]
+    assert fields["targets"] == [SCHIFF]
     fields["name"] = ["Maria Lopez"]
     response = client.post(f"/c/{LAUNCH}/call", data=fields)
     assert response.status_code == 303, text_of(response)
+    assert response.headers["Location"] == f"/c/{LAUNCH}/calls"
     text = text_of(client.get(response.headers["Location"]))
+    assert "Call 1 of 1" in text
     assert 'href="tel:+12022243841"' in text
     assert "my name is Maria Lopez and my ZIP code is 94110" in text
-    assert "I called and spoke to someone" in text and "No answer / I left a voicemail" in text
+    for outcome in ("I talked to someone", "I left a voicemail", "Busy or no answer", "Skip this office"):
+        assert outcome in text
 
 
 def test_call_for_someone_outside_the_zip_is_refused(client):
     page = client.get(f"/c/{LAUNCH}/call?zip=94110")
     fields = form_fields(page.get_data(as_text=True))
-    fields.update(name=["Maria Lopez"], target=[CRUZ])
+    assert set(fields["targets"]) >= {PADILLA, SCHIFF, PELOSI, "us-mission-un", "general-dynamics-ceo"}
+    fields.update(name=["Maria Lopez"], targets=[CRUZ])
     response = client.post(f"/c/{LAUNCH}/call", data=fields)
     assert response.status_code == 422
 

@@ -76,6 +76,8 @@ DEFAULTS: dict[str, Any] = {
     "PROXY_FIX_HOPS": 0,
     # Privacy: days after which a finished submission's personal data is erased (counts stay).
     "RETENTION_DAYS": 30,
+    # Seconds a supporter's visit (details typed once, drafts, the receipt) is kept after its last step.
+    "VISIT_LIFETIME": 3 * 3600,
     "PURGE_INTERVAL": 3600.0,  # seconds between the scheduler's retention purges
     # "Send with Google / Microsoft" (webapp/mailauth): shown only when the operator registered a client.
     "GOOGLE_CLIENT_ID": "",
@@ -154,6 +156,7 @@ ENVIRONMENT: dict[str, type] = {
     "OAUTH_TIMEOUT": float,
     "OAUTH_SIGN_IN_TTL": int,
     "MAIL_SETTINGS_MX_LOOKUP": boolean,
+    "VISIT_LIFETIME": int,
 }
 
 
@@ -219,6 +222,8 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         raise ConfigError(f"SMTP_CA_FILE={ca_file!r} does not exist; point it at a PEM file of CA certificates.")
     _check_delivery_timing(config)
     _finalize_oauth(config)
+    if int(config["VISIT_LIFETIME"]) < 60:
+        raise ConfigError("VISIT_LIFETIME is in seconds and must be at least 60 (default 10800: 3 hours)")
     for name in ("RETENTION_DAYS", "PROXY_FIX_HOPS"):
         if int(config[name]) < 0:
             raise ConfigError(f"{name} must be 0 or more, not {config[name]!r}")

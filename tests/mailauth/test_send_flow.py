@@ -30,7 +30,7 @@ def preview(client, supporter):
     page = client.get(f"{WRITE}?target=ohchr")
     data = {"csrf_token": csrf_token(page.get_data(as_text=True)), "targets": ["ohchr"],
             "template": "un-human-rights-office", **supporter}  # fmt: skip
-    response = client.post(WRITE, data=data)
+    response = client.post(WRITE, data=data, follow_redirects=True)  # to the preview's own page
     assert response.status_code == 200, text_of(response)
     return response
 

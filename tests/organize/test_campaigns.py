@@ -139,7 +139,7 @@ def test_a_closed_campaign_thanks_supporters_shows_totals_and_takes_no_letters(a
         f"/c/{LAUNCH}/call",
         data={
             "csrf_token": csrf_token(call.get_data(as_text=True)),
-            "target": "us-mission-un",
+            "targets": "us-mission-un",
             "name": "Maria",
             "zip": "94110",
         },

@@ -88,7 +88,7 @@ def html_send(client, supporter, address: str):
         "template": "un-human-rights-office",
         **supporter,
     }
-    preview = client.post(WRITE, data=data, **env)
+    preview = client.post(WRITE, data=data, follow_redirects=True, **env)
     assert preview.status_code == 200, preview.get_data(as_text=True)[:500]
     fields = form_fields(preview.get_data(as_text=True))
     fields["action"] = ["mailto"]
@@ -456,7 +456,7 @@ def test_a_spent_budget_on_the_pages_keeps_the_letter(make_app, supporter):
             "template": "un-human-rights-office",
             **supporter,
         }
-        preview = client.post(write, data=data, **from_address("203.0.113.50"))
+        preview = client.post(write, data=data, follow_redirects=True, **from_address("203.0.113.50"))
         fields = form_fields(preview.get_data(as_text=True))
         fields["letters-0-body"] = ["My own careful words, kept."]
         fields["action"] = ["mailto"]

@@ -105,6 +105,7 @@ def test_pages_work_under_the_csp(client, supporter):
     preview = client.post(
         WRITE,
         data={"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter},
+        follow_redirects=True,
     )
     pages.append(preview)
     fields = form_fields(preview.get_data(as_text=True))
@@ -113,6 +114,10 @@ def test_pages_work_under_the_csp(client, supporter):
     assert sent.status_code == 303
     status = client.get(sent.headers["Location"])
     pages.append(status)
+    call = client.get(f"/c/{LAUNCH}/call?target=us-mission-un")
+    calling = form_fields(call.get_data(as_text=True))
+    pages += [call, client.post(f"/c/{LAUNCH}/call", data=calling, follow_redirects=True)]
+    pages += [client.get(f"/c/{LAUNCH}/receipt"), client.get(f"/c/{LAUNCH}/poster")]
     for response in pages:
         assert response.status_code == 200
         assert_policy_holds(response.get_data(as_text=True))
@@ -157,7 +162,7 @@ def test_same_origin_referrers_keep_https_form_posts_working(make_app, supporter
         client.post(
             WRITE, data=data, headers={"Referer": f"https://outcry.test{WRITE}?target=ohchr"}, **https
         ).status_code
-        == 200
+        == 303  # to the preview
     )
     assert client.post(WRITE, data=data, **https).status_code == 400  # what no-referrer would cause
     assert client.post(WRITE, data=data, headers={"Referer": "https://evil.example/"}, **https).status_code == 400
@@ -209,11 +214,13 @@ def test_every_post_form_on_every_page_carries_a_token(client, supporter):
     preview = client.post(
         WRITE,
         data={"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **supporter},
+        follow_redirects=True,
     )
     fields = form_fields(preview.get_data(as_text=True))
     fields["action"] = ["mailto"]
     status = client.get(client.post(SEND, data=fields).headers["Location"])
     pages = [client.get("/"), client.get(f"/c/{LAUNCH}"), client.get(f"{WRITE}?target=ohchr"), preview, status]
+    pages += [client.get(f"/c/{LAUNCH}/receipt"), client.get(f"/c/{LAUNCH}/call")]
     posts = 0
     for response in pages:
         text = response.get_data(as_text=True)
@@ -269,6 +276,7 @@ def test_supporter_text_is_escaped_on_the_preview_and_status_pages(client, suppo
     preview = client.post(
         WRITE,
         data={"csrf_token": csrf_token(page), "targets": ["ohchr"], "template": "un-human-rights-office", **typed},
+        follow_redirects=True,
     )
     assert preview.status_code == 200
     text = preview.get_data(as_text=True)
@@ -287,6 +295,13 @@ def test_supporter_text_is_escaped_on_the_preview_and_status_pages(client, suppo
     assert payload in html.unescape(text)  # shown, as text
     for _tag, attrs in tags_of(text):
         assert "onmouseover" not in attrs and "onerror" not in attrs
+    # What the visit remembers is shown again on the next pages: escaped there too.
+    for later in (client.get(f"/c/{LAUNCH}/receipt"), client.get(f"{WRITE}?target=ohchr")):
+        text = later.get_data(as_text=True)
+        assert "O&#39;Brien &amp; Sons&#39; onmouseover=alert(1) x" in text
+        assert_escaped(text, payload)
+        for _tag, attrs in tags_of(text):
+            assert "onmouseover" not in attrs and "onerror" not in attrs
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)

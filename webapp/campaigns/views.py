@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+import io
+
+import segno
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from webapp.campaigns import service
 from webapp.congress import service as congress
 from webapp.extensions import db
+from webapp.letters import actions
+from webapp.letters import visit as visits
 from webapp.models import CALL
 from webapp.totals.service import campaign_totals
 
@@ -56,12 +61,19 @@ def campaign(slug: str):
     own = {target.id for target in own_targets}
     # "Write to all": both senators and the representative, unless the supporter must pick a district first.
     write_all = [m.id for m in (lookup.senators + ([] if lookup.split else lookup.representatives))] if lookup else []
+    visit = visits.current()
+    started = bool(visit.submission_ids(slug) or visit.call_outcomes(slug))
     return render_template(
         "campaigns/campaign.html",
         campaign=found,
+        page_url=url_for("campaigns.campaign", slug=slug, _external=True),
+        plan=actions.for_visit(found, visit, lookup.zip if lookup else "") if started and not found.closed else None,
+        forgotten=bool(request.args.get("forgotten")),
         targets=targets,
         own_ids=own,
-        templates_for={target.id: [t for t in letters if t.fits(target)] for target in targets},
+        templates_for={
+            target.id: [t for t in letters if t.fits(target) and t.channels_for(target)] for target in targets
+        },
         has_call_script={target.id: any(script.fits(target) for script in scripts) for target in targets},
         zip_code=zip_code,
         lookup=lookup,
@@ -71,3 +83,30 @@ def campaign(slug: str):
         totals=totals,
         most_written=[row for row in totals.targets if row.target_id not in own][:MOST_WRITTEN],
     )
+
+
+@bp.route("/c/<slug>/poster")
+def poster(slug: str):
+    """A page to print and pin up: the campaign's title and summary, and a QR code that opens it."""
+    found = service.find_campaign(slug, page=False)
+    if found is None:
+        abort(404)
+    return render_template(
+        "campaigns/poster.html", campaign=found, page_url=url_for("campaigns.campaign", slug=slug, _external=True)
+    )
+
+
+@bp.route("/c/<slug>/qr.svg")
+def qr_code(slug: str):
+    """The campaign page's address as a QR code (SVG, drawn here by segno: nothing is fetched from elsewhere)."""
+    found = service.find_campaign(slug, page=False)
+    if found is None:
+        abort(404)
+    svg = io.BytesIO()
+    url = url_for("campaigns.campaign", slug=slug, _external=True)
+    segno.make(url, error="m").save(svg, kind="svg", scale=10, border=4, title=f"QR code: {url}", xmldecl=False)
+    response = current_app.response_class(svg.getvalue(), mimetype="image/svg+xml")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    if request.args.get("download"):
+        response.headers["Content-Disposition"] = f'attachment; filename="{slug}-qr.svg"'
+    return response

@@ -61,7 +61,6 @@ class WriteForm(FlaskForm):
     )
     zip = StringField(
         "ZIP code",
-        [Check(validation.zip_code)],
         render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10},
     )
     address = TextAreaField(
@@ -75,9 +74,18 @@ class WriteForm(FlaskForm):
         render_kw={"rows": 5, "maxlength": validation.NOTE_MAX},
     )
 
+    # The draft this page came back from (the preview's "change"), so the letters' edits are kept.
+    draft = HiddenField()
+
+    # Members of Congress among the targets offered: the ZIP is asked for only when one of them is chosen.
+    legislator_ids: frozenset[str] = frozenset()
+
     def validate_targets(self, field) -> None:
         if not field.data:
             raise ValidationError("Choose at least one person to write to.")
+
+    def validate_zip(self, field) -> None:
+        field.data = _zip_when_needed(field.data, bool(set(self.targets.data or []) & self.legislator_ids))
 
     def supporter_fields(self) -> dict[str, str]:
         return {
@@ -89,10 +97,27 @@ class WriteForm(FlaskForm):
         }
 
 
+def _zip_when_needed(value: str | None, needed: bool) -> str:
+    """A ZIP code is asked for only when members of Congress are in the group (it proves they represent the
+    supporter); otherwise an empty one is fine and a typed one is still checked."""
+    value = (value or "").strip()
+    if not value and needed:
+        raise ValidationError("Please enter your ZIP code: members of Congress answer only the people they represent.")
+    if not value:
+        return ""
+    try:
+        return validation.zip_code(value)
+    except validation.FieldError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class LetterEditForm(Form):
     """One letter as the supporter edits it on the preview page."""
 
     target = HiddenField()
+    # A fingerprint of the text as the template wrote it (empty when the supporter's own edit was shown): a letter
+    # whose text still matches was not edited, so it is written again when the supporter's details change.
+    drafted = HiddenField()
     subject = StringField("Subject", [Check(validation.subject)], render_kw={"maxlength": validation.SUBJECT_MAX})
     body = TextAreaField("Letter", [Check(validation.body)], render_kw={"rows": 16, "maxlength": validation.BODY_MAX})
 
@@ -179,17 +204,39 @@ class SendForm(WriteForm):
 
 
 class CallForm(FlaskForm):
-    """A phone call needs only who to call and the name and ZIP the script gives."""
+    """Calls need only who to call and the name (and, for members of Congress, the ZIP) the script gives."""
 
-    target = SelectField("Who are you calling?", validate_choice=True)
+    targets = CheckboxListField("Who will you call?")
     name = StringField(
         "Your name", [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX}
     )
     zip = StringField(
         "ZIP code",
-        [Check(validation.zip_code)],
         render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10},
     )
+
+    legislator_ids: frozenset[str] = frozenset()
+
+    def validate_targets(self, field) -> None:
+        if not field.data:
+            raise ValidationError("Choose at least one office to call.")
+
+    def validate_zip(self, field) -> None:
+        field.data = _zip_when_needed(field.data, bool(set(self.targets.data or []) & self.legislator_ids))
+
+
+CALL_OUTCOMES = ("called", "voicemail", "busy", "skipped")
+
+
+class CallOutcomeForm(FlaskForm):
+    """What happened on one call of the step-through: talked to staff, voicemail, busy, or skipped."""
+
+    target = HiddenField(validators=[DataRequired()])
+    outcome = HiddenField(validators=[DataRequired()])
+
+    def validate_outcome(self, field) -> None:
+        if field.data not in CALL_OUTCOMES:
+            raise ValidationError("Choose what happened on the call.")
 
 
 class ConfirmForm(FlaskForm):
@@ -228,3 +275,26 @@ class RetryForm(FlaskForm):
         port = submission.smtp_port or 587
         security = "ssl" if port == 465 else "starttls"
         return SmtpAccount(submission.smtp_host, port, security, username, self.smtp_password.data)
+
+
+class VisitForm(FlaskForm):
+    """Buttons that change only the visit (forget my details, try the busy calls again)."""
+
+
+def error_items(form, anchors: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """Every problem on a form as (the id of the element to jump to, the message), in the form's order, for the error
+    summary at the top of the page. `anchors` sends a field's problems elsewhere (a field the page doesn't show)."""
+    anchors = anchors or {}
+    items = []
+    for field in form:
+        if isinstance(field, FieldList):
+            for entry in field.entries:
+                for sub in entry.form:
+                    items += [(anchors.get(sub.name, sub.id), message) for message in sub.errors]
+            continue
+        if isinstance(field, (CheckboxListField, RadioField)):
+            anchor = anchors.get(field.name, f"{field.id}-0")  # the first choice: where the fieldset's input starts
+        else:
+            anchor = anchors.get(field.name, field.id)
+        items += [(anchor, message) for message in field.errors if isinstance(message, str)]
+    return items

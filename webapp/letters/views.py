@@ -1,8 +1,10 @@
-"""The supporter's pages: write, preview and edit, send or hand off, call, print, and watch the letters' status."""
+"""The supporter's pages: write, preview and edit, send or hand off, call office after office, print, watch the
+letters' status, and the receipt of everything done in the visit."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from redis.exceptions import RedisError
@@ -11,9 +13,21 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.campaigns.service import call_scripts, campaign_targets, find_campaign, letter_templates
 from webapp.congress import service as congress
+from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
-from webapp.letters import providers, service, words
-from webapp.letters.forms import CallForm, ConfirmForm, ForgetForm, RetryForm, SendForm, WriteForm
+from webapp.letters import actions, providers, service, words
+from webapp.letters import visit as visits
+from webapp.letters.forms import (
+    CallForm,
+    CallOutcomeForm,
+    ConfirmForm,
+    ForgetForm,
+    RetryForm,
+    SendForm,
+    VisitForm,
+    WriteForm,
+    error_items,
+)
 from webapp.letters.handoff import tel_uri
 from webapp.letters.providers import GOOGLE, MICROSOFT
 from webapp.mailauth import service as mailauth
@@ -24,10 +38,24 @@ from webapp.security import limits
 
 bp = Blueprint("letters", __name__)
 bp.add_app_template_filter(tel_uri, "tel")
+bp.add_app_template_global(error_items, "error_items")
 
 # How a written letter can leave, in the order the preview page offers them.
 SEND_CHANNELS = (SMTP, MAILTO, CONTACT_FORM, PRINT)
 SUPPORTER_FIELDS = ("name", "email", "zip", "address", "note")
+
+NO_COMMON_CHANNEL = (
+    "One letter can't reach everyone you chose the same way (some take email, others a web form or a printed "
+    "letter). Choose fewer people for this letter; you can write to the others right after."
+)
+
+CHANNEL_NAMES = {
+    SMTP: "email from your account",
+    MAILTO: "your mail app",
+    CONTACT_FORM: "their web form",
+    PRINT: "a printed letter",
+    CALL: "a phone call",
+}
 
 
 def _campaign(slug: str) -> Campaign:
@@ -50,21 +78,31 @@ def _legislators(campaign: Campaign, zip_code: str | None) -> list[Target]:
         return []
 
 
-def _offer(form: WriteForm, campaign: Campaign, zip_code: str | None) -> tuple[list[Target], list[LetterTemplate]]:
-    """Targets and letters a supporter may choose: the campaign's own, plus their members of Congress."""
-    templates = letter_templates(campaign)
-    # A target no letter can reach is never offered (a call-only office is offered on the call page).
-    targets = [t for t in campaign_targets(campaign) + _legislators(campaign, zip_code) if _reachable(t, templates)]
-    form.targets.choices = [SelectChoice(target.id, target.display_name) for target in targets]
-    form.template.choices = [SelectChoice(template.slug, template.name) for template in templates]
-    return targets, templates
-
-
 def _reachable(target: Target, templates: list[LetterTemplate]) -> bool:
     return any(template.fits(target) and template.channels_for(target) for template in templates)
 
 
-def _render_write(form: WriteForm, campaign: Campaign, targets, templates, status: int = 200):
+def _offer(
+    form: WriteForm, campaign: Campaign, zip_code: str | None, offered_zip: str | None = None
+) -> tuple[list[Target], list[LetterTemplate]]:
+    """Targets and letters a supporter may choose: the campaign's own, plus their members of Congress.
+
+    On a POST, the members offered with the page (`offered_zip`) stay choices even if the ZIP was changed, so
+    the answer is "they don't represent that ZIP" (or "enter your ZIP") rather than "not a valid choice"."""
+    templates = letter_templates(campaign)
+    members = _legislators(campaign, zip_code)
+    if offered_zip and offered_zip != zip_code:
+        members += [t for t in _legislators(campaign, offered_zip) if t.id not in {m.id for m in members}]
+    # A target no letter can reach is never offered (a call-only office is offered on the call page).
+    targets = [t for t in campaign_targets(campaign) + members if _reachable(t, templates)]
+    form.targets.choices = [SelectChoice(target.id, target.display_name) for target in targets]
+    form.template.choices = [SelectChoice(template.slug, template.name) for template in templates]
+    form.legislator_ids = frozenset(target.id for target in targets if target.is_legislator)
+    return targets, templates
+
+
+def _render_write(form: WriteForm, campaign: Campaign, targets, templates, status: int = 200, notice: str = ""):
+    visit = visits.current()
     return (
         render_template(
             "letters/write.html",
@@ -73,23 +111,15 @@ def _render_write(form: WriteForm, campaign: Campaign, targets, templates, statu
             targets=targets,
             templates=templates,
             channel_names=CHANNEL_NAMES,
+            asks_zip=bool(form.legislator_ids),
+            offered_zip=request.form.get("offered_zip") or request.form.get("zip") or form.zip.data,
+            known=bool(visit.details.get("name") and visit.details.get("email")),
+            notice=notice,
+            problems=error_items(form),
+            visit_form=VisitForm(),
         ),
         status,
     )
-
-
-NO_COMMON_CHANNEL = (
-    "One letter can't reach everyone you chose the same way (some take email, others a web form or a printed "
-    "letter). Choose fewer people for this letter; you can write to the others right after."
-)
-
-CHANNEL_NAMES = {
-    SMTP: "email from your account",
-    MAILTO: "your mail app",
-    CONTACT_FORM: "their web form",
-    PRINT: "a printed letter",
-    CALL: "a phone call",
-}
 
 
 def _attach(form, errors: dict[str, list[str]]) -> None:
@@ -101,24 +131,74 @@ def _attach(form, errors: dict[str, list[str]]) -> None:
         field.errors = [*field.errors, *messages]
 
 
+def _fill_details(form, details: dict[str, str]) -> None:
+    """What the supporter already told us in this visit, into the fields they have not filled."""
+    for name, value in details.items():
+        field = getattr(form, name, None)
+        if field is not None and not field.data and value:
+            field.data = value
+
+
+def _fingerprint(subject: str, body: str) -> str:
+    """The text as the form will send it back (browsers send CRLF; the field rules strip), hashed."""
+
+    def plain(text: str) -> str:
+        return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+
+    return hashlib.sha256(f"{plain(subject)}\0{plain(body)}".encode()).hexdigest()[:32]
+
+
+def _edited_letters(form: SendForm) -> dict[str, dict[str, str]]:
+    """Letters the supporter changed (now or on an earlier page), by target id, to keep across every step."""
+    kept = {}
+    for entry in form.letters:
+        letter = entry.form
+        if not letter.drafted.data or _fingerprint(letter.subject.data, letter.body.data) != letter.drafted.data:
+            kept[letter.target.data] = {"subject": letter.subject.data or "", "body": letter.body.data or ""}
+    return kept
+
+
+# ---- write ---------------------------------------------------------------------------------------------------
+
+
 @bp.route("/c/<slug>/write", methods=["GET", "POST"])
 def write(slug: str):
     campaign = _campaign(slug)
+    visit = visits.current()
     form = WriteForm()
-    zip_code = request.args.get("zip") if request.method == "GET" else request.form.get("zip")
-    targets, templates = _offer(form, campaign, zip_code)
+    if request.method == "GET":
+        draft = visit.draft(request.args.get("draft"))
+        if draft and draft.get("campaign") != slug:
+            draft = None
+        zip_code = request.args.get("zip") or (draft or {}).get("zip") or visit.details.get("zip")
+    else:
+        zip_code = request.form.get("zip")
+    targets, templates = _offer(form, campaign, zip_code, request.form.get("offered_zip"))
     if request.method == "GET":
         offered = {target.id for target in targets}
-        form.targets.data = [t for t in request.args.getlist("target") if t in offered]
+        wanted = draft["targets"] if draft else request.args.getlist("target")
+        form.targets.data = [t for t in wanted if t in offered]
         if not form.targets.data and len(targets) == 1:
             form.targets.data = [targets[0].id]
-        if zip_code and not form.zip.data:
-            form.zip.data = zip_code
         chosen = [target for target in targets if target.id in form.targets.data]
         fitting = [t for t in templates if chosen and all(t.fits(target) for target in chosen)]
-        wanted = request.args.get("template")
-        form.template.data = wanted if wanted in {t.slug for t in templates} else (fitting[0].slug if fitting else None)
-        return _render_write(form, campaign, targets, templates)
+        wanted_template = draft["template"] if draft else request.args.get("template")
+        slugs = {t.slug for t in templates}
+        form.template.data = wanted_template if wanted_template in slugs else (fitting[0].slug if fitting else None)
+        if draft:
+            form.draft.data = request.args.get("draft")
+            form.note.data = draft.get("note", "")
+        _fill_details(form, {**visit.details, "zip": zip_code or ""})
+        notice = (
+            "The letter you were writing was kept for a few hours and has expired. Please write it again."
+            if request.args.get("expired")
+            else ""
+        )
+        return _render_write(form, campaign, targets, templates, notice=notice)
+    if campaign.closed:  # a page opened before the campaign closed: say so, whatever else the form holds
+        form.validate_on_submit()
+        _attach(form, service.CampaignClosed(campaign).errors)
+        return _render_write(form, campaign, targets, templates, 422)
     if not form.validate_on_submit():
         return _render_write(form, campaign, targets, templates, 422)
     try:
@@ -128,20 +208,30 @@ def write(slug: str):
         if not _channels(template, chosen_targets):
             raise service.SubmissionInvalid({"targets": [NO_COMMON_CHANNEL]})
         supporter = service.Supporter(**form.supporter_fields())
-        drafts = service.draft_letters(campaign, template, chosen_targets, supporter)
+        service.draft_letters(campaign, template, chosen_targets, supporter)  # the note's minimum, the template
     except service.NotFound as exc:
         form.template.errors = [*form.template.errors, str(exc)]
         return _render_write(form, campaign, targets, templates, 422)
     except service.SubmissionInvalid as exc:
         _attach(form, exc.errors)
         return _render_write(form, campaign, targets, templates, 422)
-    send_form = SendForm(
-        formdata=None, data={**form.supporter_fields(), "targets": form.targets.data, "template": template.slug}
-    )
-    _offer(send_form, campaign, form.zip.data)
-    for draft in drafts:
-        send_form.letters.append_entry({"target": draft.target.id, "subject": draft.subject, "body": draft.body})
-    return _render_preview(send_form, campaign, template, drafts)
+    before = visit.draft(form.draft.data) if form.draft.data else None
+    kept = {}
+    if before and before.get("template") == template.slug:  # edits survive a trip back to change the details
+        kept = {t.id: before["letters"][t.id] for t in chosen_targets if t.id in (before.get("letters") or {})}
+    draft = {
+        "campaign": slug,
+        "template": template.slug,
+        "targets": [target.id for target in chosen_targets],
+        "zip": form.zip.data,
+        "note": form.note.data or "",
+        "letters": kept,
+    }
+    visit.remember_details(**{k: v for k, v in form.supporter_fields().items() if k != "note"})
+    draft_id = visit.save_draft(draft, form.draft.data or None)
+    if visits.save(visit):
+        return redirect(url_for("letters.preview", slug=slug, draft_id=draft_id), 303)
+    return _preview_from_draft(campaign, draft, draft_id)  # no visit can be kept: answer the POST itself
 
 
 def _channels(template: LetterTemplate, targets: list[Target]) -> list[str]:
@@ -149,7 +239,47 @@ def _channels(template: LetterTemplate, targets: list[Target]) -> list[str]:
     return [c for c in SEND_CHANNELS if all(c in template.channels_for(target) for target in targets)]
 
 
-def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate, drafts, status: int = 200):
+# ---- preview -------------------------------------------------------------------------------------------------
+
+
+@bp.route("/c/<slug>/letter/<draft_id>")
+def preview(slug: str, draft_id: str):
+    """The letters as they will be sent, editable: a GET, so reloading it never sends the form again."""
+    campaign = _campaign(slug)
+    draft = visits.current().draft(draft_id)
+    if draft is None or draft.get("campaign") != slug:
+        return redirect(url_for("letters.write", slug=slug, expired=1), 303)
+    return _preview_from_draft(campaign, draft, draft_id)
+
+
+def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str):
+    visit = visits.current()
+    details = {**visit.details, "zip": draft.get("zip", ""), "note": draft.get("note", "")}
+    fields = {name: details.get(name) or "" for name in SUPPORTER_FIELDS}
+    try:
+        template, chosen = service.choose(campaign, draft["template"], draft["targets"], None, fields["zip"])
+        drafts = service.draft_letters(campaign, template, chosen, service.Supporter(**fields))
+    except (service.NotFound, service.SubmissionInvalid):
+        # The campaign changed under the draft (a letter retired, a target removed): start the letter again.
+        return redirect(url_for("letters.write", slug=campaign.slug, target=draft.get("targets"), expired=1), 303)
+    form = SendForm(
+        formdata=None,
+        data={**fields, "targets": draft["targets"], "template": template.slug, "draft": draft_id, **visit.smtp},
+    )
+    _offer(form, campaign, fields["zip"])
+    kept = draft.get("letters") or {}
+    for item in drafts:
+        edit = kept.get(item.target.id)
+        if edit:
+            entry = {"target": item.target.id, "subject": edit["subject"], "body": edit["body"], "drafted": ""}
+        else:
+            fingerprint = _fingerprint(item.subject, item.body)
+            entry = {"target": item.target.id, "subject": item.subject, "body": item.body, "drafted": fingerprint}
+        form.letters.append_entry(entry)
+    return _render_preview(form, campaign, template, drafts, kept=set(kept))
+
+
+def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate, drafts, status=200, kept=()):
     by_target = {draft.target.id: draft for draft in drafts}
     shares = {}
     for entry in form.letters:
@@ -158,9 +288,19 @@ def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate
             shares[draft.target.id] = draft.share(entry.form.body.data or "")
     targets = [draft.target for draft in drafts]
     channels = _channels(template, targets)
+    reasons = []  # one notice per reason, however many letters share it
+    if not set(channels) & {SMTP, MAILTO}:
+        for target in targets:
+            if target.no_email_reason and target.no_email_reason not in reasons:
+                reasons.append(target.no_email_reason)
     detected = providers.detect(form.email.data or "", mx=current_app.config["MAIL_SETTINGS_MX_LOOKUP"])
     if not form.provider.data and detected.provider is not None:
         form.provider.data = detected.key  # settings found from the address; the supporter can still change them
+    contact_forms = [t for t in targets if t.contact_form]
+    show_address = PRINT in channels and (not form.address.data or bool(form.address.errors))
+    hidden = "change-details"  # details the preview carries unseen are fixed on the write page
+    anchors = {"name": hidden, "email": hidden, "zip": hidden, "note": hidden, "targets": "letters"}
+    anchors.update(template="letters", address="address" if show_address else hidden)
     return (
         render_template(
             "letters/preview.html",
@@ -171,22 +311,55 @@ def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate
             shares=shares,
             describe_share=words.describe,
             channels=channels,
-            blocked=[t for t in targets if t.no_email_reason] if not set(channels) & {SMTP, MAILTO} else [],
+            notices=reasons,
             providers=providers.PROVIDERS,
             detected=detected,
             oauth_clients=oauth_clients(),
+            kept=set(kept),
+            # "their contact form" only where the data has one for every letter; otherwise their website.
+            all_have_forms=len(contact_forms) == len(targets),
+            no_form=[t for t in targets if not t.contact_form],
+            show_address=show_address,
+            problems=error_items(form, anchors),
         ),
         status,
     )
 
 
+# ---- send ----------------------------------------------------------------------------------------------------
+
+
+def _keep(visit: visits.Visit, form: SendForm, campaign: Campaign) -> str | None:
+    """Put what the preview holds (the edits, the details typed there) back into the draft; its id, or None."""
+    draft_id = form.draft.data or None
+    draft = visit.draft(draft_id) or {}
+    draft = {
+        **draft,
+        "campaign": campaign.slug,
+        "template": form.template.data,
+        "targets": list(form.targets.data or []),
+        "zip": form.zip.data or "",
+        "note": form.note.data or "",
+        "letters": _edited_letters(form),
+    }
+    if not form.address.errors and form.address.data:
+        visit.remember_details(address=form.address.data)
+    draft_id = visit.save_draft(draft, draft_id)
+    form.draft.data = draft_id
+    return draft_id if visits.save(visit) else None
+
+
 @bp.route("/c/<slug>/send", methods=["POST"])
 def send(slug: str):
     campaign = _campaign(slug)
+    visit = visits.current()
     form = SendForm()
     targets, templates = _offer(form, campaign, request.form.get("zip"))
     action = request.form.get("action")
     if action == "edit":
+        draft_id = _keep(visit, form, campaign)
+        if draft_id:
+            return redirect(url_for("letters.write", slug=slug, draft=draft_id), 303)
         back = WriteForm()
         _offer(back, campaign, request.form.get("zip"))
         return _render_write(back, campaign, targets, templates)
@@ -204,11 +377,15 @@ def send(slug: str):
         errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]}
         _attach(form, errors)
         return _preview_or_write(form, campaign, targets, templates)
-    edits = {entry.form.target.data: (entry.form.subject.data, entry.form.body.data) for entry in form.letters}
-    if set(edits) != {target.id for target in chosen}:
+    letters = {entry.form.target.data for entry in form.letters}
+    if letters != {target.id for target in chosen}:
         form.targets.errors = [*form.targets.errors, "The letters don't match who you chose; please check them again."]
         return _preview_or_write(form, campaign, targets, templates)
+    # A letter the supporter never changed is written again from the template, so details they added on the way
+    # (a postal address for printing) reach it; a changed one is sent exactly as they left it.
+    edits = {target_id: (letter["subject"], letter["body"]) for target_id, letter in _edited_letters(form).items()}
     if action in SIGN_IN_ACTIONS:
+        _keep(visit, form, campaign)  # the edits wait in the visit too, should the sign-in be abandoned
         return _start_sign_in(action, campaign, form, targets, templates)
     account = None
     if action == SMTP:
@@ -224,7 +401,10 @@ def send(slug: str):
 
 
 def _submit(form, campaign, targets, templates, template, chosen, action, edits, account):
-    """Write the letters and queue them (the password's and the sign-in's path end here), or show why not."""
+    """Write the letters and queue them (the password's and the sign-in's path end here), or show why not; the
+    visit remembers what was done and the details, never the password."""
+    visit = visits.current()
+    slug = campaign.slug
     try:
         submission = service.submit(
             campaign,
@@ -248,6 +428,12 @@ def _submit(form, campaign, targets, templates, template, chosen, action, edits,
         form.targets.errors = [*form.targets.errors, exc.description]
         page, status = _preview_or_write(form, campaign, targets, templates, 429)
         return page, status, {"Retry-After": str(exc.retry_after_seconds)}
+    visit.record(slug, submission.id)
+    visit.drop_draft(form.draft.data)
+    visit.remember_details(**{k: v for k, v in form.supporter_fields().items() if k != "note"})
+    if action == SMTP and isinstance(account, SmtpAccount):  # a server and user name; never a sign-in
+        visit.remember_smtp({name: getattr(form, name).data for name in visits.SMTP_FIELDS})
+    visits.save(visit)
     return redirect(url_for("letters.status", submission_id=submission.id), 303)
 
 
@@ -333,7 +519,7 @@ def _send_signed_in(stash: dict, account):
     except (service.NotFound, service.SubmissionInvalid) as exc:
         _attach(form, exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]})
         return _preview_or_write(form, campaign, targets, templates)
-    edits = {entry.form.target.data: (entry.form.subject.data, entry.form.body.data) for entry in form.letters}
+    edits = {target_id: (letter["subject"], letter["body"]) for target_id, letter in _edited_letters(form).items()}
     return _submit(form, campaign, targets, templates, template, chosen, SMTP, edits, account)
 
 
@@ -388,12 +574,14 @@ def _retry_with(submission_id: str, account):
 
 
 def _preview_or_write(form: SendForm, campaign: Campaign, targets, templates, status: int = 422):
-    """Show the preview again with the errors and everything typed (the password excepted)."""
+    """Show the preview again with the errors and everything typed (the password excepted), and keep the edits in the
+    visit, so going back, reloading or switching to another way of sending loses nothing."""
     form.smtp_password.data = ""
     template = next((t for t in templates if t.slug == form.template.data), None)
     chosen = [t for t in targets if t.id in (form.targets.data or [])]
     if template is None or not chosen:
         return _render_write(form, campaign, targets, templates, status)
+    _keep(visits.current(), form, campaign)
     fields = {name: getattr(form, name).data or "" for name in SUPPORTER_FIELDS}
     if any(getattr(form, name).errors for name in SUPPORTER_FIELDS):
         fields.update(address="", note="")  # draft with what is surely usable; the errors are shown
@@ -401,49 +589,202 @@ def _preview_or_write(form: SendForm, campaign: Campaign, targets, templates, st
         drafts = service.draft_letters(campaign, template, chosen, service.Supporter(**fields))
     except service.SubmissionInvalid:
         return _render_write(form, campaign, targets, templates, status)
-    return _render_preview(form, campaign, template, drafts, status)
+    kept = {entry.form.target.data for entry in form.letters if not entry.form.drafted.data}
+    return _render_preview(form, campaign, template, drafts, status, kept=kept)
+
+
+# ---- calls, one office after another -------------------------------------------------------------------------
+
+
+def _callable(campaign: Campaign, zip_code: str | None) -> list[Target]:
+    """Offices a supporter can call for this campaign: a phone number and a call script that fits them."""
+    scripts = call_scripts(campaign)
+    return [
+        target
+        for target in _legislators(campaign, zip_code) + campaign_targets(campaign)
+        if CALL in target.channels and any(script.fits(target) for script in scripts)
+    ]
+
+
+def _call_page(form: CallForm, campaign: Campaign, targets: list[Target], status: int = 200, headers=None):
+    visit = visits.current()
+    page = render_template(
+        "letters/call.html",
+        form=form,
+        campaign=campaign,
+        targets=targets,
+        asks_zip=bool(form.legislator_ids),
+        offered_zip=request.form.get("offered_zip") or request.form.get("zip") or form.zip.data,
+        known=bool(visit.details.get("name")),
+        problems=error_items(form),
+    )
+    return page, status, headers or {}
 
 
 @bp.route("/c/<slug>/call", methods=["GET", "POST"])
 def call(slug: str):
-    """A phone call: name and ZIP are all the script needs; the call is counted, the outcome is the supporter's to tell."""
+    """Who to call and the name (and ZIP) the script gives; then the calls, office after office (`calls`)."""
     campaign = _campaign(slug)
+    visit = visits.current()
     form = CallForm()
-    zip_code = request.values.get("zip")
-    targets = [t for t in campaign_targets(campaign) + _legislators(campaign, zip_code) if CALL in t.channels]
-    scripts = call_scripts(campaign)
-    form.target.choices = [SelectChoice(target.id, target.display_name) for target in targets]
+    zip_code = request.values.get("zip") or (visit.details.get("zip") if request.method == "GET" else None)
+    targets = _callable(campaign, zip_code)
+    offered_zip = request.form.get("offered_zip")
+    if offered_zip and offered_zip != zip_code:  # as on the write page: changing the ZIP keeps the choices
+        known = {target.id for target in targets}
+        targets += [t for t in _callable(campaign, offered_zip) if t.is_legislator and t.id not in known]
+    form.targets.choices = [SelectChoice(target.id, target.display_name) for target in targets]
+    form.legislator_ids = frozenset(target.id for target in targets if target.is_legislator)
     if request.method == "GET":
-        form.target.data = request.args.get("target")
-        form.zip.data = form.zip.data or zip_code
-    elif form.validate_on_submit():
-        target = next(t for t in targets if t.id == form.target.data)
-        script = next((s for s in scripts if s.fits(target)), None)
-        if script is None:
-            form.target.errors = [*form.target.errors, f"This campaign has no call script for {target.name} yet."]
+        offered = [target.id for target in targets]
+        wanted = [target_id for target_id in request.args.getlist("target") if target_id in offered]
+        form.targets.data = wanted or offered
+        _fill_details(form, {"name": visit.details.get("name", ""), "zip": zip_code or ""})
+        return _call_page(form, campaign, targets)
+    if campaign.closed:
+        form.validate_on_submit()
+        form.targets.errors = [*form.targets.errors, *service.CampaignClosed(campaign).errors["campaign"]]
+        return _call_page(form, campaign, targets, 422)
+    if not form.validate_on_submit():
+        return _call_page(form, campaign, targets, 422)
+    problems = []
+    by_id = {target.id: target for target in targets}
+    for target_id in form.targets.data:  # the same checks a call's letter gets: open campaign, the ZIP's own members
+        script = next(s for s in call_scripts(campaign) if s.fits(by_id[target_id]))
+        try:
+            service.choose(campaign, script.slug, [target_id], CALL, form.zip.data or "")
+        except (service.NotFound, service.SubmissionInvalid) as exc:
+            errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"targets": [str(exc)]}
+            problems += [m for messages in errors.values() for m in messages if m not in problems]
+    if problems:
+        form.targets.errors = [*form.targets.errors, *problems]
+        return _call_page(form, campaign, targets, 422)
+    visit.remember_details(name=form.name.data, **({"zip": form.zip.data} if form.zip.data else {}))
+    visit.set_calls(slug, {"queue": list(form.targets.data), "outcomes": {}, "zip": form.zip.data or ""})
+    if not visits.save(visit):
+        abort(503)
+    return redirect(url_for("letters.calls", slug=slug), 303)
+
+
+@bp.route("/c/<slug>/calls", methods=["GET", "POST"])
+def calls(slug: str):
+    """The call step-through: one office at a time, its number, the script, and what happened."""
+    campaign = _campaign(slug)
+    visit = visits.current()
+    state = visit.calls(slug)
+    queue = state.get("queue") or []
+    name = visit.details.get("name")
+    if not queue or not name:
+        return redirect(url_for("letters.call", slug=slug), 303)
+    zip_code = state.get("zip") or ""
+    by_id = {target.id: target for target in _callable(campaign, zip_code)}
+    queue = [target_id for target_id in queue if target_id in by_id]
+    outcomes = dict(state.get("outcomes") or {})
+    form = CallOutcomeForm()
+    problem, status, headers = None, 200, {}
+    if request.method == "POST":
+        if request.form.get("action") == "retry" and VisitForm().validate_on_submit():
+            outcomes = {target_id: o for target_id, o in outcomes.items() if o != "busy"}
+            visit.set_calls(slug, {**state, "outcomes": outcomes})
+            visits.save(visit)
+            return redirect(url_for("letters.calls", slug=slug), 303)
+        if not form.validate_on_submit() or form.target.data not in by_id:
+            abort(400)
+        target = by_id[form.target.data]
+        try:
+            if form.outcome.data in ("called", "voicemail"):
+                submission = _record_call(campaign, target, name, zip_code, form.outcome.data)
+                visit.record(slug, submission.id)
+        except (service.NotFound, service.SubmissionInvalid) as exc:
+            errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"target": [str(exc)]}
+            problem, status = " ".join(m for messages in errors.values() for m in messages), 422
+        except limits.RateLimited as exc:
+            problem, status, headers = exc.description, 429, {"Retry-After": str(exc.retry_after_seconds)}
         else:
-            try:
-                template, chosen = service.choose(campaign, script.slug, [target.id], CALL, form.zip.data)
-                supporter = service.Supporter(name=form.name.data, email="", zip=form.zip.data)
-                submission = service.submit(campaign, template, chosen, supporter, CALL)
-            except (service.NotFound, service.SubmissionInvalid) as exc:
-                _attach_call(form, exc)
-            except limits.RateLimited as exc:
-                form.target.errors = [*form.target.errors, exc.description]
-                page = render_template("letters/call.html", form=form, campaign=campaign, targets=targets)
-                return page, 429, {"Retry-After": str(exc.retry_after_seconds)}
-            else:
-                return redirect(url_for("letters.status", submission_id=submission.id), 303)
-    return render_template(
-        "letters/call.html", form=form, campaign=campaign, targets=targets
-    ), 200 if request.method == "GET" else 422
+            outcomes[target.id] = form.outcome.data
+            visit.set_calls(slug, {**state, "outcomes": outcomes})
+            visits.save(visit)
+            return redirect(url_for("letters.calls", slug=slug), 303)
+    remaining = [target_id for target_id in queue if target_id not in outcomes]
+    if not remaining:
+        return render_template(
+            "letters/calls_done.html",
+            campaign=campaign,
+            called=[(by_id[target_id], outcomes[target_id]) for target_id in queue if target_id in outcomes],
+            plan=actions.for_visit(campaign, visit),
+            visit_form=VisitForm(),
+            outcome_labels=CALL_OUTCOME_LABELS,
+        )
+    target = by_id[remaining[0]]
+    script = next(s for s in call_scripts(campaign) if s.fits(target))
+    supporter = service.Supporter(name=name, email="", zip=zip_code)
+    text = service.draft_letters(campaign, script, [target], supporter)[0].body
+    offices = [o for o in congress.district_offices(target.id) if o.phone] if target.is_legislator else []
+    page = render_template(
+        "letters/calls.html",
+        campaign=campaign,
+        target=target,
+        number=queue.index(target.id) + 1,
+        total=len(queue),
+        script=text,
+        offices=offices,
+        form=CallOutcomeForm(formdata=None, data={"target": target.id}),
+        problem=problem,
+    )
+    return page, status, headers
 
 
-def _attach_call(form: CallForm, exc: Exception) -> None:
-    errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"target": [str(exc)]}
-    for key, messages in errors.items():
-        field = {"supporter.name": form.name, "supporter.zip": form.zip}.get(key, form.target)
-        field.errors = [*field.errors, *messages]
+# How each letter and call of a visit stands, for the receipt: one whole sentence per case (translations need them).
+RECEIPT_LINES = {
+    (SMTP, "sent"): "Email from your account: sent, and their mail server accepted it.",
+    (SMTP, "failed"): "Email from your account: not sent.",
+    (SMTP, "queued"): "Email from your account: on its way.",
+    (SMTP, "sending"): "Email from your account: on its way.",
+    (MAILTO, None): "From your mail app: ready for you to send.",
+    (MAILTO, "sent"): "From your mail app: you said you sent it.",
+    (CONTACT_FORM, None): "Through their contact form: ready for you to paste and send.",
+    (CONTACT_FORM, "sent"): "Through their contact form: you said you sent it.",
+    (PRINT, None): "Printed letter: ready to print, sign and mail.",
+    (PRINT, "sent"): "Printed letter: you said you mailed it.",
+    (CALL, None): "Phone call: the script was handed to you.",
+    (CALL, "called"): "Phone call: you talked to someone.",
+    (CALL, "voicemail"): "Phone call: you left a voicemail.",
+    (CALL, "busy"): "Phone call: the line was busy or nobody answered.",
+    (CALL, "skipped"): "Phone call: you skipped this office.",
+}
+ERASED_LINE = "Your details and the text were deleted; the count stays."
+
+
+def receipt_line(letter: dict, purged: bool = False) -> str:
+    """The receipt's sentence for one letter as `letter_view` shows it."""
+    if purged:
+        return ERASED_LINE
+    key = (
+        (letter["channel"], letter["status"])
+        if letter["channel"] == SMTP
+        else (letter["channel"], letter.get("outcome"))
+    )
+    return RECEIPT_LINES.get(key, "")
+
+
+CALL_OUTCOME_LABELS = {
+    "called": "You talked to someone.",
+    "voicemail": "You left a voicemail.",
+    "busy": "The line was busy or nobody answered.",
+    "skipped": "You skipped this office.",
+}
+
+
+def _record_call(campaign: Campaign, target: Target, name: str, zip_code: str, outcome: str):
+    """A call the supporter made: the letter (the script) is written and handed off, and their word recorded."""
+    script = next(s for s in call_scripts(campaign) if s.fits(target))
+    template, chosen = service.choose(campaign, script.slug, [target.id], CALL, zip_code)
+    submission = service.submit(campaign, template, chosen, service.Supporter(name=name, email="", zip=zip_code), CALL)
+    service.confirm(submission.letters[0], outcome)
+    return submission
+
+
+# ---- status, confirmations, print --------------------------------------------------------------------------------
 
 
 @bp.route("/s/<submission_id>")
@@ -455,6 +796,9 @@ def _status_page(submission_id: str, *, retry_error: str | None = None, retry_fo
     submission = service.find_submission(submission_id)
     if submission is None:
         abort(404)
+    visit = visits.current()
+    in_visit = visit.has(submission.id)
+    campaign = submission.campaign
     view = service.submission_view(submission)
     failed = service.retryable(submission)
     provider = service.signed_in_with(submission)
@@ -465,6 +809,10 @@ def _status_page(submission_id: str, *, retry_error: str | None = None, retry_fo
         confirm_form=ConfirmForm(),
         forget_form=ForgetForm(),
         outcome_labels=OUTCOME_LABELS,
+        # "their contact form" only where the data has one; otherwise the link is their website's home page.
+        contact_forms={letter.target_id: bool(letter.target.contact_form) for letter in submission.letters},
+        plan=actions.for_visit(campaign, visit) if in_visit and not campaign.closed else None,
+        in_visit=in_visit,
         retry_failed=failed,
         retry_provider=provider,
         retry_client=oauth_clients().get(provider) if provider else None,
@@ -478,11 +826,17 @@ def _status_page(submission_id: str, *, retry_error: str | None = None, retry_fo
 
 @bp.route("/s/<submission_id>/forget", methods=["POST"])
 def forget(submission_id: str):
-    """Erase this submission's personal data now; the counts stay."""
+    """Erase this submission's personal data now; the counts stay. The visit's copy of the details goes too."""
     if not ForgetForm().validate_on_submit():
         abort(400)
     if not privacy.forget_submission(submission_id):
         abort(404)
+    visit = visits.current()
+    if visit.has(submission_id):
+        visit.data.pop("details", None)
+        visit.data.pop("drafts", None)
+        visit.data.pop("smtp", None)
+        visits.save(visit)
     return redirect(url_for("letters.status", submission_id=submission_id), 303)
 
 
@@ -511,29 +865,114 @@ def confirm(letter_id: str):
     return redirect(url_for("letters.status", submission_id=letter.submission_id, _anchor=f"letter-{letter.id}"), 303)
 
 
+# ---- the receipt of a visit ------------------------------------------------------------------------------------
+
+
+@bp.route("/c/<slug>/receipt")
+def receipt(slug: str):
+    """Everything done in this visit for this campaign: each letter and call and how it stands, what is left, and
+    ways to share the campaign."""
+    campaign = find_campaign(slug, page=False)
+    if campaign is None:
+        abort(404)
+    visit = visits.current()
+    submissions = [s for s in map(service.find_submission, visit.submission_ids(slug)) if s is not None]
+    outcomes = visit.call_outcomes(slug)
+    queue = visit.calls(slug).get("queue") or []
+    by_id = {target.id: target for target in _callable(campaign, visit.calls(slug).get("zip"))}
+    not_reached = [(by_id[t], outcomes[t]) for t in queue if outcomes.get(t) in ("busy", "skipped") and t in by_id]
+    return render_template(
+        "letters/receipt.html",
+        campaign=campaign,
+        submissions=submissions,
+        views={s.id: service.submission_view(s) for s in submissions},
+        not_reached=not_reached,
+        receipt_line=receipt_line,
+        receipt_lines=RECEIPT_LINES,
+        plan=None if campaign.closed else actions.for_visit(campaign, visit),
+        share_url=url_for("campaigns.campaign", slug=slug, _external=True),
+        visit_form=VisitForm(),
+        details=visit.details,
+    )
+
+
+@bp.route("/visit/forget", methods=["POST"])
+def forget_visit():
+    """ "Not you?" on a shared device: forget this visit's details, drafts and receipt now (what was sent stays)."""
+    if not VisitForm().validate_on_submit():
+        abort(400)
+    visits.end()
+    back = request.form.get("campaign")
+    campaign = find_campaign(back, page=False) if back else None
+    return redirect(url_for("campaigns.campaign", slug=campaign.slug) if campaign else url_for("campaigns.index"), 303)
+
+
+@bp.route("/c/<slug>/receipt/forget", methods=["POST"])
+def forget_all(slug: str):
+    """Erase the personal data of everything sent in this visit for this campaign, and end the visit."""
+    if not ForgetForm().validate_on_submit():
+        abort(400)
+    for submission_id in visits.current().submission_ids(slug):
+        privacy.forget_submission(submission_id)
+    visits.end()
+    return redirect(url_for("campaigns.campaign", slug=slug, forgotten=1), 303)
+
+
 @bp.route("/l/<letter_id>/print")
 def print_letter(letter_id: str):
-    """A print-ready letter: the supporter's address block, the date, the office's address, the letter."""
+    """A print-ready letter: the supporter's address block, the date, the office's address, the letter, room to sign.
+
+    A member of Congress's letter goes by default to the district office nearest the supporter's ZIP code (mail to
+    Washington is screened and slow); `?office=dc` picks the Washington office, `?office=ID` another one.
+    """
     letter = service.find_letter(letter_id)
     if letter is None or letter.channel != PRINT:
         abort(404)
     target = letter.target
+    submission = letter.submission
     offices = (
         [office for office in congress.district_offices(target.id) if office.postal_address]
         if target.is_legislator
         else []
     )
-    chosen = next((office for office in offices if office.id == request.args.get("office")), None)
+    offices.sort(key=lambda office: _distance(office.zip, submission.supporter_zip))
+    wanted = request.args.get("office")
+    chosen = None if wanted == "dc" else next((o for o in offices if o.id == wanted), offices[0] if offices else None)
+    before, signature = _signature_split(letter.body or "", submission.supporter_name or "")
     return render_template(
         "letters/print.html",
         letter=letter,
-        submission=letter.submission,
+        submission=submission,
         target=target,
         offices=offices,
         chosen=chosen,
+        nearest=offices[0] if offices and submission.supporter_zip else None,
         recipient_block=_recipient_block(target, chosen),
+        body_before_signature=before,
+        signature=signature,
         today=dt.date.today(),
     )
+
+
+def _distance(office_zip: str, supporter_zip: str) -> tuple[int, int]:
+    """How far an office is from the supporter, by ZIP code: first the digits they share (ZIPs that share their
+    first three digits share a mail-sorting center), then how far apart the numbers are."""
+    office, home = (office_zip or "")[:5], (supporter_zip or "")[:5]
+    if not (office.isdigit() and home.isdigit()):
+        return (0, 0)
+    shared = next((i for i, (a, b) in enumerate(zip(office, home, strict=False)) if a != b), 5)
+    return (-shared, abs(int(office) - int(home)))
+
+
+def _signature_split(body: str, name: str) -> tuple[str, str]:
+    """The letter up to the supporter's typed name, and from it on, so the printed page leaves room to sign above it.
+
+    The name is looked for from the end (it closes the letter); a letter that doesn't end with it gets it added."""
+    lines = body.rstrip("\n").split("\n")
+    for index in range(len(lines) - 1, -1, -1):
+        if name and lines[index].strip() == name.strip():
+            return "\n".join(lines[:index]), "\n".join(lines[index:])
+    return body.rstrip("\n"), name
 
 
 def _recipient_block(target: Target, office: congress.Office | None) -> str:

@@ -1,4 +1,5 @@
-// Outcry's only script: copy buttons, provider presets, a note counter, and live status and totals.
+// Outcry's only script: copy buttons, provider presets, a note counter, live status and totals, the focus on a
+// form's error summary, the ZIP field shown only for Congress, and the share button.
 // Every page works without it; it only saves taps and reloads.
 (function () {
   "use strict";
@@ -130,6 +131,9 @@
         var waiting = card.querySelector('[data-field="waiting"]');
         waiting.textContent = letter.waiting ? "Trying again soon: " + letter.waiting : ""; waiting.hidden = !letter.waiting;
       });
+      // A letter that failed can be sent again from this page: load it again once so its form is there.
+      var failed = data.letters.some(function (letter) { return letter.status === "failed"; });
+      if (failed && !document.getElementById("send-again")) { window.location.reload(); return false; }
       box.setAttribute("data-done", data.done ? "true" : "false");
       return !data.done;
     });
@@ -163,7 +167,58 @@
     });
   }
 
+  // A form that came back with problems: the summary at its top gets the focus (so a phone scrolls to it and a
+  // screen reader reads it), and each of its links moves the focus to the field it names.
+  function setupErrorSummary() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (!summary) return;
+    if (document.activeElement !== summary) summary.focus();
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest("a[href^='#']");
+      if (!link) return;
+      var target = document.getElementById(link.getAttribute("href").slice(1));
+      if (!target) return;
+      event.preventDefault();
+      var details = target.closest("details");
+      if (details) details.open = true;
+      if (!target.matches("input, select, textarea, button")) target.setAttribute("tabindex", "-1");
+      target.focus();
+      target.scrollIntoView({ block: "center" });
+    });
+  }
+
+  // Sharing: the system's share sheet where the browser has one; the link and its copy button are there anyway.
+  function setupShare() {
+    document.querySelectorAll("[data-share]").forEach(function (button) {
+      if (!navigator.share) return;
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.share({
+          title: button.getAttribute("data-share-title"),
+          text: button.getAttribute("data-share-text"),
+          url: button.getAttribute("data-share-url")
+        }).catch(function () {});
+      });
+    });
+  }
+
+  // The ZIP code is asked only while a member of Congress is chosen (the server asks for it on the same rule).
+  function setupZipField() {
+    var zip = document.querySelector("[data-zip-field]");
+    var members = document.querySelectorAll("input[data-member]");
+    if (!zip || !members.length) return;
+    function update() {
+      var chosen = Array.prototype.some.call(members, function (box) { return box.checked; });
+      zip.hidden = !chosen && !zip.querySelector(".error");
+    }
+    members.forEach(function (box) { box.addEventListener("change", update); });
+    update();
+  }
+
   onReady(function () {
+    setupErrorSummary();
+    setupZipField();
+    setupShare();
     setupPrintPage();
     setupCopyButtons();
     setupProviders();
