@@ -95,7 +95,7 @@ def test_the_pages_apply_the_apis_rule_to_the_smtp_user_name(client, supporter, 
         "template": "un-human-rights-office",
         **supporter,
     }
-    preview = client.post(f"/c/{LAUNCH}/write", data=data)
+    preview = client.post(f"/c/{LAUNCH}/write", data=data, follow_redirects=True)  # to the preview's own page
     fields = form_fields(preview.get_data(as_text=True))
     fields.update(
         action=["smtp"],
