@@ -72,6 +72,8 @@ class Campaign(db.Model):
     # Fingerprint of the campaign folder last loaded from files: an unchanged folder is not applied again,
     # so edits made in the organizer workspace survive `make run` restarts (webapp/campaigns/service.py).
     files_digest: Mapped[str | None] = mapped_column(String(64))
+    # Site origins allowed to show the embeddable page in an <iframe> (webapp/embed/); empty: only this site.
+    embed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
 

@@ -21,6 +21,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from webapp.embed import service as embed_service
 from webapp.errors import rate_limited
 from webapp.extensions import db, login_manager
 from webapp.letters import framing
@@ -765,10 +766,47 @@ def congress_form_link(slug: str, target_id: str):
 # ---- dashboard and exports ------------------------------------------------------------------------------------
 
 
+def _dashboard_page(campaign: Campaign, origins_text: str | None = None, problems=(), status: int = 200):
+    return (
+        render_template(
+            "organize/dashboard.html",
+            campaign=campaign,
+            board=dashboard.dashboard(campaign),
+            snippet=embed_service.snippet(
+                campaign,
+                url_for("embed.campaign", slug=campaign.slug, _external=True),
+                url_for("static", filename="js/embed.js", _external=True),
+            ),
+            origins_text="\n".join(campaign.embed_origins or []) if origins_text is None else origins_text,
+            origin_problems=list(problems),
+            tab="dashboard",
+        ),
+        status,
+    )
+
+
 @bp.route("/c/<slug>/dashboard")
 def campaign_dashboard(slug: str):
+    return _dashboard_page(_campaign(slug))
+
+
+@bp.route("/c/<slug>/embed", methods=["POST"])
+def embed_origins(slug: str):
     found = _campaign(slug)
-    return render_template("organize/dashboard.html", campaign=found, board=dashboard.dashboard(found), tab="dashboard")
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    typed = (request.form.get("origins") or "")[:5000]
+    try:
+        origins = embed_service.set_origins(found, typed.splitlines())
+    except embed_service.InvalidOrigins as exc:
+        return _dashboard_page(found, typed, exc.problems, 422)
+    flash(
+        f"Saved: the campaign can be embedded on {', '.join(origins)}."
+        if origins
+        else "Saved: no other site may embed the campaign now.",
+        "ok",
+    )
+    return redirect(url_for("organize.campaign_dashboard", slug=slug, _anchor="embed"))
 
 
 @bp.route("/c/<slug>/export/totals-per-target.csv")

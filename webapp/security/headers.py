@@ -35,7 +35,12 @@ HEADERS = {
 
 
 def add_headers(response: Response) -> Response:
+    # A view that lets other sites frame it (the campaign embed, webapp/embed/) sets its own `frame-ancestors`;
+    # X-Frame-Options can't name those sites, so DENY is not added to contradict it.
+    framable = "frame-ancestors 'none'" not in response.headers.get("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     for name, value in HEADERS.items():
+        if name == "X-Frame-Options" and framable:
+            continue
         response.headers.setdefault(name, value)
     return response
 
