@@ -2,31 +2,52 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+checksum = $(shell cat $(1) | cksum | cut -d' ' -f1)
+# One stamp per set of requirements, so each command installs only what it needs: `make run` what running needs
+# (requirements.txt, all the container image gets too), `make mailserver` adds the local mail server's two
+# packages, `make test` (and lint, format, bench) the test tools.
+RUN_STAMP := $(VENV)/.installed-run-$(call checksum,requirements.txt)
+MAIL_STAMP := $(VENV)/.installed-mail-$(call checksum,requirements.txt requirements-mailserver.txt)
+DEV_STAMP := $(VENV)/.installed-dev-$(call checksum,requirements.txt requirements-mailserver.txt requirements-dev.txt)
 
-.PHONY: run test lint format bench clean
+.PHONY: run mailserver test lint format bench clean
 
-$(STAMP): requirements.txt requirements-dev.txt
+# $(1): the pip -r arguments; $(2): the stamp's kind, whose older stamps go.
+define install
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Outcry needs Python 3.11 or newer" or 0)'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(1)
+	@rm -f $(VENV)/.installed-$(2)-* && touch $@
+endef
 
-run: $(STAMP)
+$(RUN_STAMP): requirements.txt
+	$(call install,requirements.txt,run)
+
+$(MAIL_STAMP): requirements.txt requirements-mailserver.txt
+	$(call install,requirements.txt -r requirements-mailserver.txt,mail)
+
+$(DEV_STAMP): requirements.txt requirements-mailserver.txt requirements-dev.txt
+	$(call install,requirements-dev.txt,dev)
+
+run: $(RUN_STAMP)
 	$(BIN)/python -m webapp.devserver
 
-test: $(STAMP)
+# A mail server on localhost:2525 (STARTTLS, a password) for trying own-email sending; `make run` trusts it.
+mailserver: $(MAIL_STAMP)
+	$(BIN)/python -m webapp.devmail
+
+test: $(DEV_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Every benchmark stage against its baseline in one run (bench/README.md); BENCH_ARGS passes options.
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check webapp tasks tests
 	$(BIN)/ruff format --check webapp tasks tests
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(BIN)/ruff format webapp tasks tests
 	$(BIN)/ruff check --fix webapp tasks tests
 

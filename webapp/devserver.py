@@ -13,16 +13,22 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from webapp import embedded_redis
 from webapp.config import PROJECT_DIR
+from webapp.devmail import local_mail_settings
 from webapp.extensions import DELIVERY_QUEUE, PERIODIC_QUEUE
 
 # OUTCRY_INSTANCE moves everything `make run` keeps (database, Redis, secret key) to another folder: a second
 # checkout-independent instance, or a test's own.
 INSTANCE = Path(os.environ.get("OUTCRY_INSTANCE") or PROJECT_DIR / "instance")
+# Each child's output, so the terminal keeps what a person needs: the address, restarts, and why a child died.
+LOGS = INSTANCE / "logs"
 
 # A child that ran this long before it died had been working: its next restart is immediate again.
 HEALTHY_AFTER = 60.0
@@ -99,6 +105,7 @@ class Child:
 
     name: str
     argv: list[str]
+    log: Path | None = None  # where its output goes (None: the terminal)
     process: subprocess.Popen | None = None
     started_at: float = 0.0
     restarts: int = 0
@@ -107,9 +114,22 @@ class Child:
     groups: set[int] = field(default_factory=set)  # every process group it ever had, to clear out at the end
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.argv, cwd=PROJECT_DIR, start_new_session=True, preexec_fn=_in_own_group_dying_with_us
-        )
+        output = None
+        if self.log is not None:
+            self.log.parent.mkdir(parents=True, exist_ok=True)
+            output = open(self.log, "ab")  # noqa: SIM115 - the child holds it; ours closes below
+        try:
+            self.process = subprocess.Popen(
+                self.argv,
+                cwd=PROJECT_DIR,
+                start_new_session=True,
+                preexec_fn=_in_own_group_dying_with_us,
+                stdout=output,
+                stderr=subprocess.STDOUT if output else None,
+            )
+        finally:
+            if output is not None:
+                output.close()
         self.groups.add(self.process.pid)
         self.started_at = time.monotonic()
         self.restart_at = None
@@ -123,10 +143,20 @@ class Child:
         code = self.process.returncode
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         print(f"  {self.name}: {how} after {ran:.0f}s; restarting in {backoff:.0f}s", flush=True)
+        for line in self.last_lines():
+            print(f"    {line}", flush=True)
         # Whatever the dead leader left in its group (gunicorn workers, Celery pool processes) goes with it.
         _signal_group(self.process.pid, signal.SIGKILL)
         self.restart_at = now + backoff
         return backoff
+
+    def last_lines(self, count: int = 8) -> list[str]:
+        """The end of its log, shown when it dies: why it died is usually there."""
+        if self.log is None or not self.log.exists():
+            return []
+        with open(self.log, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 4096))
+            return [line for line in log.read().decode(errors="replace").splitlines() if line.strip()][-count:]
 
     @property
     def running(self) -> bool:
@@ -147,7 +177,7 @@ def children(port: str, credentials: embedded_redis.VolatileRedis | None = None)
     """
     bin_dir = Path(sys.executable).parent
     celery = [str(bin_dir / "celery"), "-A", "tasks"]
-    return [
+    supervised = [
         *([Child("credentials-redis", credentials.argv)] if credentials else []),
         Child(
             "web",
@@ -212,6 +242,9 @@ def children(port: str, credentials: embedded_redis.VolatileRedis | None = None)
             ],
         ),
     ]
+    for child in supervised:
+        child.log = LOGS / f"{child.name}.log"
+    return supervised
 
 
 class Supervisor:
@@ -219,10 +252,13 @@ class Supervisor:
     minute of its start), and on Ctrl-C / SIGTERM / SIGHUP stops them all: SIGTERM to each process group,
     SIGKILL to what is left after STOP_GRACE (or at once on a second Ctrl-C)."""
 
-    def __init__(self, supervised: list[Child]):
+    def __init__(self, supervised: list[Child], *, ready: Callable[[], bool] | None = None, banner: str = ""):
         self.children = supervised
         self.stopping = False
         self.hurry = False
+        # The banner (the address) is printed once `ready` says the site answers, after the children's start-up,
+        # and its first line again after any restart, so the last thing on the terminal says where Outcry is.
+        self.ready, self.banner, self.announced = ready, banner, False
 
     def _on_signal(self, signum, _frame) -> None:
         if self.stopping:
@@ -243,6 +279,12 @@ class Supervisor:
                         child.restarts += 1
                     if child.restart_at is not None and now >= child.restart_at and not self.stopping:
                         child.start()
+                        if self.announced:
+                            first = self.banner.strip().splitlines()[0]
+                            print("  " + first.replace(" is running", " is still running"), flush=True)
+                if self.banner and not self.announced and not self.stopping and (self.ready is None or self.ready()):
+                    print(self.banner, flush=True)
+                    self.announced = True
                 time.sleep(0.2)
         finally:
             self.stop()
@@ -262,6 +304,51 @@ class Supervisor:
                 _signal_group(group, signal.SIGKILL)
             if child.process is not None:
                 child.process.wait()
+
+
+def _shown(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def banner(port: str) -> str:
+    site = f"http://127.0.0.1:{port}"
+    return (
+        f"\n  Outcry is running: open {site}\n"
+        f"  Organizers: {site}/organize (the first admin: .venv/bin/flask --app webapp organizers create "
+        "you@example.org --role admin)\n"
+        f"  Logs: {_shown(LOGS)}/web.log, worker.log, scheduler.log\n"
+        "  Press Ctrl-C to stop.\n"
+    )
+
+
+def _answers(port: int) -> bool:
+    """Whether the web server answers HTTP yet (any status: the worker may still be starting)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def _use_local_mail_server() -> None:
+    """After `make mailserver`: trust its certificate and allow its address, unless SMTP_CA_FILE says otherwise."""
+    settings = local_mail_settings(INSTANCE)
+    if not settings or os.environ.get("SMTP_CA_FILE"):
+        return
+    os.environ["SMTP_CA_FILE"] = settings["SMTP_CA_FILE"]
+    allowed = [host.strip() for host in os.environ.get("SMTP_ALLOWED_HOSTS", "").split(",") if host.strip()]
+    if settings["SMTP_ALLOWED_HOSTS"] not in allowed:
+        allowed.append(settings["SMTP_ALLOWED_HOSTS"])
+    os.environ["SMTP_ALLOWED_HOSTS"] = ",".join(allowed)
+    print(
+        f"  mail: the local mail server at {settings['SMTP_ALLOWED_HOSTS']} is allowed and its certificate "
+        f"({_shown(Path(settings['SMTP_CA_FILE']))}) trusted (make mailserver)",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -294,11 +381,14 @@ def main() -> int:
         os.environ["REDIS_URL"] = embedded_redis.url_for(str(INSTANCE))
         started_redis = True
         print(f"  redis: embedded (appendonly, data in {INSTANCE / 'redis'})")
+    _use_local_mail_server()
     try:
         print("  preparing the database (migrations, Congress data, campaigns)…", flush=True)
         _prepare()
-        supervisor = Supervisor(children(port, credentials))
-        print(f"\n  Outcry is running: open http://127.0.0.1:{port}\n  Press Ctrl-C to stop.\n", flush=True)
+        supervisor = Supervisor(children(port, credentials), ready=lambda: _answers(int(port)), banner=banner(port))
+        print(
+            f"  starting the web server, the delivery worker and the scheduler (logs in {_shown(LOGS)}/)…", flush=True
+        )
         supervisor.run()
     finally:
         if started_redis:
