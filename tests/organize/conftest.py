@@ -86,7 +86,12 @@ def own_campaign(app, people):
     """A draft campaign the organizer runs, with one target that has an email address."""
     with app.app_context():
         organizer = accounts.find_organizer(ORGANIZER)
-        campaign = service.create_campaign(organizer, title="Free the test data", slug="free-the-test-data")
+        campaign = service.create_campaign(
+            organizer,
+            title="Free the test data",
+            slug="free-the-test-data",
+            summary="Ask the company to open the records it keeps about us.",
+        )
         service.add_target(
             campaign,
             organizer,

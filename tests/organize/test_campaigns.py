@@ -50,7 +50,7 @@ def test_edit_settings_updates_and_resources_show_on_the_public_page(as_admin, o
     assert bad_link.status_code == 422 and "Links must start with https://" in text(bad_link)
     post(as_admin, base + "resources", base, kind="donate", name="Legal aid fund", url="https://legal.example/give")
     with db_context(as_admin) as campaign:
-        service.add_resource(campaign, "read", "Background", None)
+        service.add_resource(campaign, "read", "Background", "https://records.example/background")
     publish_with_a_letter(as_admin, own_campaign)
     page = text(as_admin.get(f"/c/{own_campaign}"))
     assert "Free the test data now" in page and "Ask for the records." in page
@@ -91,6 +91,8 @@ def publish_with_a_letter(client, slug: str) -> None:
     base = f"/organize/c/{slug}/"
     response = post(client, base + "state", base, action="publish")
     assert response.status_code == 302
+    with db_context(client, slug) as campaign:
+        assert campaign.published, service.publish_problems(campaign)
 
 
 def test_publishing_needs_a_letter_then_the_campaign_is_public_and_listed(as_organizer, own_campaign):

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from webapp.campaigns import checks
 from webapp.campaigns.files import TARGET_FIELDS, TARGET_TEXT_FIELDS, normalize_body
 from webapp.campaigns.service import active_templates
 from webapp.extensions import db
@@ -223,13 +224,15 @@ def update_campaign(
 
 
 def publish_problems(campaign: Campaign) -> list[str]:
-    """What keeps a campaign from being worth publishing: supporters would find nothing to do."""
-    problems = []
-    if not any(template.channels for template in active_templates(campaign)):  # a letter or a call script
-        problems.append("Add at least one letter first: supporters would find nothing to send.")
-    if not campaign.target_links and not campaign.congress:
-        problems.append("Add at least one target (or write to members of Congress) first.")
-    return problems
+    """What keeps a campaign from being published: a dead end, an empty summary, a resource without a link, or
+    nothing to do (webapp/campaigns/checks.py, the check `flask letters check` runs on files too)."""
+    return checks.publish_problems(
+        summary=campaign.summary or "",
+        congress=bool(campaign.congress),
+        targets=[target for target in campaign.targets if target.active],
+        templates=active_templates(campaign),
+        resources=[(resource.name, resource.url) for resource in campaign.resources],
+    )
 
 
 def set_published(campaign: Campaign, published: bool) -> None:
