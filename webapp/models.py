@@ -39,6 +39,17 @@ PENDING = (QUEUED, SENDING)
 CONFIRMED = "confirmed"
 COUNTED = (SENT, HANDED_OFF, FAILED, CONFIRMED)
 
+# Why an own-email letter failed (Letter.failure_kind, from the DeliveryError's `kind`), when the reason lies
+# with the supporter's account or mail server, or with this site, and not with the target: a wrong password, a
+# sign-in that ran out, a full sending quota, a refused sender address, a server that was slow, unreachable or
+# unable to do what sending needs, a host the address policy refused, the site's own sign-in set-up, the
+# supporter's request to erase their data. The workspace's target health leaves these out; every other
+# failure (the recipient refused, the letter refused, an error we could not place, a row older than the
+# column) still counts against the target.
+NOT_THE_TARGETS = frozenset(
+    {"auth", "expired", "quota", "sender", "deadline", "unreachable", "busy", "server", "host", "setup", "cancelled"}
+)
+
 # Channels: how a letter leaves. Email channels need the target's address; the others are hand-offs.
 SMTP, MAILTO, CONTACT_FORM, CALL, PRINT = "smtp", "mailto", "contact_form", "call", "print"
 EMAIL_CHANNELS = (SMTP, MAILTO)
@@ -329,6 +340,7 @@ class Letter(db.Model):
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
+    failure_kind: Mapped[str | None] = mapped_column(String(20))  # whose problem a failure was (NOT_THE_TARGETS)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     # What the supporter told us happened after a hand-off ("sent", "called", "voicemail"); once only.

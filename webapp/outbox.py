@@ -250,6 +250,7 @@ _FINISH = (
     .values(
         status=bindparam("b_status"),
         error=bindparam("b_error"),
+        failure_kind=bindparam("b_kind"),
         finished_at=bindparam("b_now"),
         lease_until=None,
         next_attempt_at=None,
@@ -326,12 +327,20 @@ def renew(letters: Sequence[Claimed]) -> dt.datetime:
     return lease
 
 
-def finish(letter: Claimed, status: str, error: str | None = None, *, cause: str = "") -> bool:
-    """Record `sent` or `failed` and its count in one transaction, if this claim still holds the letter."""
+def finish(letter: Claimed, status: str, error: str | None = None, *, cause: str = "", kind: str = "") -> bool:
+    """Record `sent` or `failed` and its count in one transaction, if this claim still holds the letter. A
+    failure keeps its `kind` (whose problem it was: models.NOT_THE_TARGETS)."""
     if status not in (SENT, FAILED):
         raise ValueError(f"a delivery finishes as sent or failed, not {status!r}")
     now = utcnow()
-    params = {"b_id": letter.id, "b_token": letter.claim_token, "b_status": status, "b_error": error, "b_now": now}
+    params = {
+        "b_id": letter.id,
+        "b_token": letter.claim_token,
+        "b_status": status,
+        "b_error": error,
+        "b_kind": (kind or "other") if status == FAILED else None,
+        "b_now": now,
+    }
 
     def write() -> bool:
         if db.session.execute(_FINISH, params).rowcount:
@@ -359,8 +368,9 @@ def retry_delay(attempts: int, jitter: float = 1.0) -> float | None:
     return float(delays[attempts - 1]) * jitter
 
 
-def defer(letters: Sequence[Claimed], reason: str, *, code: int | None = None) -> None:
-    """Queue letters again after a temporary failure, `reason` shown meanwhile; those out of retries fail."""
+def defer(letters: Sequence[Claimed], reason: str, *, code: int | None = None, kind: str = "") -> None:
+    """Queue letters again after a temporary failure, `reason` shown meanwhile; those out of retries fail
+    (with `kind`, whose problem it was)."""
     config = current_app.config
     # One clock reading and one draw for the whole batch: its letters come due at the same instant, are
     # claimed together, and go out over one connection again.
@@ -375,6 +385,7 @@ def defer(letters: Sequence[Claimed], reason: str, *, code: int | None = None) -
                 FAILED,
                 f"{first_sentence}. We tried {letter.attempts} times and gave up; please send again later.",
                 cause=f"retries_used_up code={code}",
+                kind=kind,
             )
             continue
 
@@ -501,6 +512,7 @@ def resend(letters: Iterable[Letter]) -> int:
             .values(
                 status=QUEUED,
                 error=None,
+                failure_kind=None,
                 attempts=0,
                 claim_token=None,
                 next_attempt_at=None,
@@ -533,6 +545,7 @@ def cancel_waiting(submission_ids: Iterable[str], now: dt.datetime | None = None
             .values(
                 status=FAILED,
                 error=CANCELLED,
+                failure_kind="cancelled",
                 finished_at=now,
                 lease_until=None,
                 next_attempt_at=None,

@@ -93,10 +93,10 @@ def test_a_token_about_to_run_out_is_not_used(oauth_app, oauth_server, mail_apis
 @pytest.mark.parametrize(
     ("provider", "email", "scripted", "kind", "transient", "words"),
     [
-        ("google", "maria@gmail.com", Scripted(429, {"error": {"code": 429, "message": "Too many", "errors": [{"reason": "rateLimitExceeded"}]}}), "", True, "asked us to wait"),
+        ("google", "maria@gmail.com", Scripted(429, {"error": {"code": 429, "message": "Too many", "errors": [{"reason": "rateLimitExceeded"}]}}), "busy", True, "asked us to wait"),
         ("google", "maria@gmail.com", Scripted(403, {"error": {"code": 403, "message": "Daily limit", "errors": [{"reason": "dailyLimitExceeded"}]}}), "quota", False, "sending limit"),
-        ("google", "maria@gmail.com", Scripted(503, {"error": {"code": 503, "message": "Backend Error"}}), "", True, "keep trying"),
-        ("microsoft", "maria@outlook.com", Scripted(429, {"error": {"code": "ApplicationThrottled", "message": "slow"}}, {"Retry-After": "5"}), "", True, "asked us to wait"),
+        ("google", "maria@gmail.com", Scripted(503, {"error": {"code": 503, "message": "Backend Error"}}), "busy", True, "keep trying"),
+        ("microsoft", "maria@outlook.com", Scripted(429, {"error": {"code": "ApplicationThrottled", "message": "slow"}}, {"Retry-After": "5"}), "busy", True, "asked us to wait"),
         ("microsoft", "maria@outlook.com", Scripted(400, {"error": {"code": "ErrorQuotaExceeded", "message": "full"}}), "quota", False, "sending limit"),
         ("microsoft", "maria@outlook.com", Scripted(403, {"error": {"code": "ErrorSendAsDenied", "message": "no"}}), "sender", False, "refused to send from your address"),
         ("microsoft", "maria@outlook.com", Scripted(400, {"error": {"code": "ErrorInvalidRecipients", "message": "bad"}}), "recipient", False, "refused the recipient's address"),

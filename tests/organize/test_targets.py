@@ -229,3 +229,54 @@ def test_a_phone_number_survives_download_and_import(app, as_admin, own_campaign
     post(as_admin, url, url, csv_text=csv_text, fingerprint=fingerprint, step="apply")
     with app.app_context():
         assert db.session.get(Target, "dana-example").phone == "+1 202-555-0100"
+
+
+def _send_and_wait(client, supporter, settings) -> dict:
+    response = client.post(
+        "/api/v1/submissions",
+        json={"campaign": LAUNCH, "template": "un-human-rights-office", "targets": ["ohchr"], "supporter": supporter,
+              "channel": "smtp", "smtp": settings},
+    )  # fmt: skip
+    assert response.status_code == 202
+    return wait_for(
+        lambda: (status := client.get(response.headers["Location"]).get_json())["done"] and status,
+        what="the letter to finish",
+    )
+
+
+@pytest.mark.usefixtures("celery_worker")
+@pytest.mark.parametrize(
+    ("script", "settings", "reason"),
+    [
+        ({}, {"password": "not the password"}, "rejected the user name or password"),
+        ({"mail": ["550 5.4.5 Daily user sending quota exceeded"]}, {}, "reached the number of messages it may send"),
+        ({"mail": ["553 5.7.1 Sender address rejected: not owned by user"]}, {}, "refused to send from your address"),
+    ],
+    ids=["wrong password", "sending quota", "sender refused"],
+)
+def test_a_supporters_own_trouble_does_not_mark_the_target(as_admin, client, supporter, mail_server, script,
+                                                            settings, reason):  # fmt: skip
+    """Issue 13, item 5: a wrong password, a full quota or a refused sender address is counted as failed, and
+    said on the supporter's status page, but never turns the target red in the workspace."""
+    for name, replies in script.items():
+        setattr(mail_server.script, name, list(replies))
+    status = _send_and_wait(client, supporter, mail_server.smtp_settings(**settings))
+    [letter] = status["letters"]
+    assert letter["status"] == "failed" and reason in letter["error"]
+    page = text(as_admin.get(f"/organize/c/{LAUNCH}/targets"))
+    row = page.split('id="target-ohchr"')[1].split("</tr>")[0]
+    assert not row.startswith(' class="unhealthy"')
+    assert '<span class="bad">' not in row and "+1 on the supporter's side" in row
+    assert reason not in row  # the last failure shown is one that points at the target, and there is none
+
+
+@pytest.mark.usefixtures("celery_worker")
+def test_the_targets_own_failure_still_marks_it_beside_the_supporters(as_admin, client, supporter, mail_server):
+    _send_and_wait(client, supporter, mail_server.smtp_settings(password="not the password"))
+    mail_server.script.rcpt = ["550 5.1.1 No such mailbox"]
+    _send_and_wait(client, {**supporter, "email": "other.supporter@example.org"}, mail_server.smtp_settings())
+    page = text(as_admin.get(f"/organize/c/{LAUNCH}/targets"))
+    row = page.split('id="target-ohchr"')[1].split("</tr>")[0]
+    assert row.startswith(' class="unhealthy"')
+    assert '<span class="bad">1</span>' in row and "+1 on the supporter's side" in row
+    assert "The recipient's server refused the letter." in row

@@ -52,9 +52,10 @@ def check(host: str) -> None:
             log.warning("auth_budget.spent host=%s window=%ss", host, item.get_expiry())
             raise DeliveryError(
                 f"Too many sign-ins to {host} through Outcry failed recently, so we paused signing in there for "
-                f"about {minutes} minutes (it protects people whose passwords were stolen). Your letter waits and "
+                f"about {minutes} minutes (it protects people whose passwords were stolen); your letter waits and "
                 "we'll try again.",
                 transient=True,
+                kind="busy",
             )
 
 

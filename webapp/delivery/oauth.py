@@ -1,10 +1,12 @@
 """Sending with a supporter's Google or Microsoft sign-in: the Gmail API (users.messages.send), Microsoft Graph
 (me/sendMail) or SMTP with XOAUTH2, each carrying the exact RFC 5322 bytes the password path builds
-(smtp.build_message: the same headers, checks and deterministic Message-ID), each phase within the seconds the
-delivery engine gives it, and every answer turned into a reason a supporter understands.
+(smtp.build_message: the same headers, checks and deterministic Message-ID), and every answer turned into a
+reason a supporter understands. The sessions that use these are in webapp/delivery/transport.py, under the
+delivery engine's deadlines.
 
-Failures carry a `kind` saying whose problem they are: "expired" and "auth" (sign in again), "quota" and
-"sender" (the supporter's account), "recipient" (the target's address): only the last points at the target.
+Failures carry a `kind` saying whose problem they are (models.NOT_THE_TARGETS): "expired" and "auth" (sign in
+again), "quota" and "sender" (the supporter's account), "busy", "unreachable" and "deadline" (the provider's
+side), "setup" (this site); "recipient" (the target's address) and "content" (the letter) count against the target.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def _unreachable(account: OAuthAccount, exc: BaseException) -> DeliveryError:
     return DeliveryError(
         f"We couldn't reach {label} just now; we'll keep trying for a while.",
         transient=True,
-        kind="deadline" if isinstance(exc, (httpx.TimeoutException, TimeoutError)) else "",
+        kind="deadline" if isinstance(exc, (httpx.TimeoutException, TimeoutError)) else "unreachable",
     )
 
 
@@ -154,7 +156,10 @@ def explain_reply(account: OAuthAccount, reply: https.Reply) -> DeliveryError:
         )
     if status == 429 or code in _SLOW_DOWN or status >= 500:
         return DeliveryError(
-            f"{label} asked us to wait a little; we'll keep trying for a while.", transient=True, code=status
+            f"{label} asked us to wait a little; we'll keep trying for a while.",
+            transient=True,
+            code=status,
+            kind="busy",
         )
     if code in _RECIPIENT or "To header" in message:
         return DeliveryError(
@@ -193,7 +198,7 @@ def login_xoauth2(connection: smtplib.SMTP, account: OAuthAccount) -> None:
         if 400 <= exc.smtp_code < 500:
             raise DeliveryError(
                 "Microsoft asked us to try again later; we'll keep trying for a while.", transient=True,
-                code=exc.smtp_code,
+                code=exc.smtp_code, kind="busy",
             ) from None  # fmt: skip
         raise DeliveryError(
             sign_in_again(account.provider), transient=False, code=exc.smtp_code, kind="expired"

@@ -79,7 +79,7 @@ def deliver_submission(submission_id: str) -> None:
         if transport is None:
             reason = _expired_reason(submission_id)
             for letter in letters:
-                outbox.finish(letter, FAILED, reason, cause="credentials_expired")
+                outbox.finish(letter, FAILED, reason, cause="credentials_expired", kind="expired")
         else:
             converse(transport, letters, leased_until)
     countdown = _forget_or_next_due(submission_id)
@@ -97,6 +97,7 @@ def _without_overclaimed(letters: list[Claimed]) -> list[Claimed]:
                 FAILED,
                 "We couldn't send this letter after many tries. Please send it again.",
                 cause="too_many_claims",
+                kind="other",
             )
     return [letter for letter in letters if letter.attempts <= most]
 
@@ -110,7 +111,7 @@ def converse(transport: Transport, letters: Sequence[Claimed], leased_until: dt.
         session: Session = transport.open(phase)
     except ssrf.RefusedHost as exc:
         for letter in letters:
-            outbox.finish(letter, FAILED, str(exc), cause="host_refused")
+            outbox.finish(letter, FAILED, str(exc), cause="host_refused", kind="host")
         return
     except DeliveryError as exc:
         log.info(
@@ -118,10 +119,12 @@ def converse(transport: Transport, letters: Sequence[Claimed], leased_until: dt.
             submission_id, exc.transient, exc.code, exc.kind or "-",
         )  # fmt: skip
         if exc.transient:
-            outbox.defer(letters, exc.reason, code=exc.code)
+            outbox.defer(letters, exc.reason, code=exc.code, kind=exc.kind)
         else:
             for letter in letters:
-                outbox.finish(letter, FAILED, exc.reason, cause=f"smtp code={exc.code} kind={exc.kind or '-'}")
+                outbox.finish(
+                    letter, FAILED, exc.reason, cause=f"smtp code={exc.code} kind={exc.kind or '-'}", kind=exc.kind
+                )
         return
     try:
         for done, letter in enumerate(letters):
@@ -132,9 +135,11 @@ def converse(transport: Transport, letters: Sequence[Claimed], leased_until: dt.
             except DeliveryError as exc:
                 if exc.transient:
                     # The conversation is no longer trustworthy: this letter and the rest wait for a retry.
-                    outbox.defer(remaining, exc.reason, code=exc.code)
+                    outbox.defer(remaining, exc.reason, code=exc.code, kind=exc.kind)
                     return
-                outbox.finish(letter, FAILED, exc.reason, cause=f"smtp code={exc.code} kind={exc.kind or '-'}")
+                outbox.finish(
+                    letter, FAILED, exc.reason, cause=f"smtp code={exc.code} kind={exc.kind or '-'}", kind=exc.kind
+                )
             else:
                 outbox.finish(letter, SENT)
     finally:

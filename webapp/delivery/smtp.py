@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import smtplib
 import socket
 import ssl
@@ -30,7 +31,12 @@ class DeliveryError(Exception):
     def __init__(self, reason: str, *, transient: bool, code: int | None = None, kind: str = ""):
         super().__init__(reason)
         self.reason, self.transient, self.code = reason, transient, code
-        self.kind = kind  # "auth": the server refused the user name or password; "deadline": it took too long
+        # Whose problem it was, stored with a failed letter (models.NOT_THE_TARGETS): "auth" (the user name,
+        # password or token refused), "expired" (sign in again), "quota", "sender" (the From address refused),
+        # "deadline", "unreachable", "busy" (asked to try later), "server" (it can't do what sending needs),
+        # "setup" (this site's sign-in set-up); "recipient" (the target's address refused), "content" (the
+        # letter refused), "other".
+        self.kind = kind
 
 
 # What one reply of a mail server may be. A real one answers EHLO in a dozen short lines; a hostile one could
@@ -235,6 +241,7 @@ def connect(
                         "Your mail server doesn't offer an encrypted connection on this port, so your "
                         "password wasn't sent. Try port 465 with SSL/TLS.",
                         transient=False,
+                        kind="server",
                     )
                 connection.starttls(context=context)
                 connection.ehlo()
@@ -265,7 +272,9 @@ def _login(connection: smtplib.SMTP, account: SmtpAccount) -> None:
                 connection.password = ""
             return
     raise DeliveryError(
-        "Your mail server doesn't offer a way to log in that we support (PLAIN or LOGIN).", transient=False
+        "Your mail server doesn't offer a way to log in that we support (PLAIN or LOGIN).",
+        transient=False,
+        kind="server",
     )
 
 
@@ -297,17 +306,20 @@ def explain(exc: Exception, deadline: Deadline | None = None) -> DeliveryError:
             "Your mail server sent an answer far longer than mail servers send, so we stopped talking to it "
             "and nothing was sent.",
             transient=False,
+            kind="server",
         )
     if isinstance(exc, PlaintextAfterStartTLS):
         return DeliveryError(
             "Your mail server's encrypted connection could not be trusted, so your password wasn't sent.",
             transient=False,
+            kind="server",
         )
     if isinstance(exc, UnicodeError):
         return DeliveryError(
             "Your email address, user name or password has characters your mail server can't take (such as "
             "accented letters in the address), so nothing was sent. Use the plain form your provider gives.",
             transient=False,
+            kind="other",
         )
     code = getattr(exc, "smtp_code", None)
     if isinstance(exc, smtplib.SMTPAuthenticationError) and not (isinstance(code, int) and 400 <= code < 500):
@@ -318,17 +330,21 @@ def explain(exc: Exception, deadline: Deadline | None = None) -> DeliveryError:
             code=code,
             kind="auth",
         )
+    reply = getattr(exc, "smtp_error", b"")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        code = next(iter(exc.recipients.values()))[0] if exc.recipients else None
+        code, reply = next(iter(exc.recipients.values())) if exc.recipients else (None, b"")
     if isinstance(exc, ssl.SSLCertVerificationError):
         return DeliveryError(
             "Your mail server's security certificate could not be verified, so nothing was sent. "
             "Check the server name.",
             transient=False,
+            kind="server",
         )
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return DeliveryError(
-            "Your mail server doesn't support what sending needs (login over an encrypted connection).", transient=False
+            "Your mail server doesn't support what sending needs (login over an encrypted connection).",
+            transient=False,
+            kind="server",
         )
     if (
         isinstance(
@@ -337,19 +353,32 @@ def explain(exc: Exception, deadline: Deadline | None = None) -> DeliveryError:
         and code is None
     ):
         return DeliveryError(
-            "We couldn't reach your mail server just now; we'll keep trying for a while.", transient=True
+            "We couldn't reach your mail server just now; we'll keep trying for a while.",
+            transient=True,
+            kind="unreachable",
         )
+    quota = _SENDING_QUOTA.search(reply if isinstance(reply, bytes) else str(reply).encode()) is not None
     if isinstance(code, int) and 400 <= code < 500:
         return DeliveryError(
             f"Your mail server asked us to try again later (code {code}); we'll keep trying for a while.",
             transient=True,
             code=code,
+            kind="quota" if quota else "recipient" if isinstance(exc, smtplib.SMTPRecipientsRefused) else "busy",
+        )
+    if quota and isinstance(exc, (smtplib.SMTPSenderRefused, smtplib.SMTPDataError)):
+        return DeliveryError(
+            "Your email account has reached the number of messages it may send for now, so this letter wasn't "
+            "sent. Send it again tomorrow, or another way.",
+            transient=False,
+            code=code,
+            kind="quota",
         )
     if isinstance(exc, smtplib.SMTPSenderRefused):
         return DeliveryError(
             "Your mail server refused to send from your address. Use the email address of the account you log in with.",
             transient=False,
             code=code,
+            kind="sender",
         )
     if isinstance(exc, smtplib.SMTPDataError):
         return DeliveryError(
@@ -357,14 +386,27 @@ def explain(exc: Exception, deadline: Deadline | None = None) -> DeliveryError:
             "nothing was sent.",
             transient=False,
             code=code,
+            kind="content",
         )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return DeliveryError("The recipient's server refused the letter.", transient=False, code=code)
+        return DeliveryError("The recipient's server refused the letter.", transient=False, code=code, kind="recipient")
     if isinstance(exc, smtplib.SMTPConnectError):
-        return DeliveryError("Your mail server refused the connection.", transient=False, code=code)
+        return DeliveryError("Your mail server refused the connection.", transient=False, code=code, kind="server")
     return DeliveryError(
-        "Your mail server gave an error we didn't expect, so the letter wasn't sent.", transient=False, code=code
+        "Your mail server gave an error we didn't expect, so the letter wasn't sent.",
+        transient=False,
+        code=code,
+        kind="other",
     )
+
+
+# A refusal that says the supporter's account has sent all it may for now: Gmail's 5.4.5 ("Daily user sending
+# quota exceeded"), Microsoft's SubmissionQuotaExceeded, and the words other providers use. A recipient's full
+# mailbox (5.2.2) is not this: that one is the target's.
+_SENDING_QUOTA = re.compile(
+    rb"\b[45]\.4\.5\b|sending (quota|limit)|submission ?quota|message limit|daily (user )?(sending )?limit",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -470,22 +512,22 @@ def _verify_headers(headers: list[tuple[str, object]] | None, letter: OutgoingLe
     Every header is parsed once (`_read_headers`) and each check looks at that one reading: the same
     checks as reading each header again, at a third of the cost."""
     if headers is None:
-        raise DeliveryError(UNSAFE, transient=False)
+        raise DeliveryError(UNSAFE, transient=False, kind="other")
     names = [name for name, _ in headers]
     if sorted(names) != _EXPECTED or len(set(names)) != len(names):
-        raise DeliveryError(UNSAFE, transient=False)
+        raise DeliveryError(UNSAFE, transient=False, kind="other")
     for _, value in headers:
         try:
             text = str(value)
         except (AttributeError, IndexError, TypeError, ValueError):
-            raise DeliveryError(UNSAFE, transient=False) from None
+            raise DeliveryError(UNSAFE, transient=False, kind="other") from None
         if "\n" in text or "\r" in text:
-            raise DeliveryError(UNSAFE, transient=False)
+            raise DeliveryError(UNSAFE, transient=False, kind="other")
     senders, recipients = _mailboxes(headers, "from"), _mailboxes(headers, "to")
     if not senders or [address for _, address in senders] != [letter.sender_email.lower()]:
-        raise DeliveryError(UNSAFE, transient=False)
+        raise DeliveryError(UNSAFE, transient=False, kind="other")
     if not recipients or [address for _, address in recipients] != [letter.recipient.lower()]:
-        raise DeliveryError(UNSAFE, transient=False)
+        raise DeliveryError(UNSAFE, transient=False, kind="other")
 
 
 def send(connection: smtplib.SMTP, letter: OutgoingLetter, *, timeout: float) -> None:
@@ -499,4 +541,4 @@ def send(connection: smtplib.SMTP, letter: OutgoingLetter, *, timeout: float) ->
     except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
         raise explain(exc, deadline) from None
     if refused:  # only possible with several recipients; kept for completeness
-        raise DeliveryError("The recipient's server refused the letter.", transient=False)
+        raise DeliveryError("The recipient's server refused the letter.", transient=False, kind="recipient")

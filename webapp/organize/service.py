@@ -33,7 +33,9 @@ from webapp.models import (
     CALL,
     CUSTOM_KINDS,
     EMAIL_CHANNELS,
+    FAILED,
     LEGISLATOR_KINDS,
+    NOT_THE_TARGETS,
     TARGET_KINDS,
     Campaign,
     CampaignTarget,
@@ -658,8 +660,9 @@ class TargetHealth:
     sent: int = 0
     handed_off: int = 0
     confirmed: int = 0
-    failed: int = 0
-    last_failure: str | None = None
+    failed: int = 0  # every failed letter, as the totals count them
+    failed_at_target: int = 0  # those whose reason may lie with the target (not a supporter's wrong password…)
+    last_failure: str | None = None  # the last of those
     last_failure_at: dt.datetime | None = None
 
     @property
@@ -667,20 +670,41 @@ class TargetHealth:
         return self.target.channels
 
     @property
+    def failed_elsewhere(self) -> int:
+        """Failures on the supporter's side (a wrong password, a full quota, a refused sender address …)."""
+        return max(0, self.failed - self.failed_at_target)
+
+    @property
     def failure_share(self) -> float:
-        tried = self.sent + self.failed
-        return self.failed / tried if tried else 0.0
+        """The share of the letters that reached a point where the target mattered and failed there."""
+        tried = self.sent + self.failed_at_target
+        return self.failed_at_target / tried if tried else 0.0
+
+
+def _at_target():
+    """A failed letter whose reason may lie with the target: every kind but the supporter's (or this site's)
+    own, and rows older than the kinds."""
+    return (Letter.status == FAILED) & (Letter.failure_kind.is_(None) | Letter.failure_kind.not_in(NOT_THE_TARGETS))
 
 
 def target_health(campaign: Campaign) -> list[TargetHealth]:
-    """Each campaign target's totals and the last reason a letter to it failed (bounces, 5xx, refusals)."""
+    """Each campaign target's totals, how many of its failures may point at the target (a refused recipient,
+    a refused letter), and the last such reason. A supporter's own trouble (a wrong password, a sign-in that
+    ran out, a full quota, a refused sender address, their server unreachable) never counts against it."""
     from webapp.totals.service import campaign_totals
 
     totals = {row.target_id: row for row in campaign_totals(db.session, campaign).targets}
+    at_target = dict(
+        db.session.execute(
+            select(Letter.target_id, func.count())
+            .where(Letter.campaign_id == campaign.id, _at_target())
+            .group_by(Letter.target_id)
+        ).all()
+    )
     rows = []
     for target in campaign.targets:
         counts = totals.get(target.id)
-        health = TargetHealth(target)
+        health = TargetHealth(target, failed_at_target=at_target.get(target.id, 0))
         if counts is not None:
             health.sent, health.handed_off, health.confirmed, health.failed = (
                 counts.sent,
@@ -688,10 +712,10 @@ def target_health(campaign: Campaign) -> list[TargetHealth]:
                 counts.confirmed,
                 counts.failed,
             )
-        if health.failed:
+        if health.failed_at_target:
             last = db.session.execute(
                 select(Letter.error, Letter.finished_at)
-                .where(Letter.campaign_id == campaign.id, Letter.target_id == target.id, Letter.status == "failed")
+                .where(Letter.campaign_id == campaign.id, Letter.target_id == target.id, _at_target())
                 .order_by(Letter.finished_at.desc().nulls_last(), Letter.created_at.desc())
                 .limit(1)
             ).first()

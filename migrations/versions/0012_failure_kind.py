@@ -1,0 +1,23 @@
+"""whose problem a failed letter was: letters.failure_kind (a wrong password is not the target's problem)
+
+Revision ID: 0012
+Revises: 0011
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0012"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table("letters") as batch:
+        batch.add_column(sa.Column("failure_kind", sa.String(20), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table("letters") as batch:
+        batch.drop_column("failure_kind")
