@@ -193,3 +193,63 @@ def test_a_failed_password_letter_is_sent_again_with_the_password(app, client, c
         tally = db.session.get(TargetTally, (letter.campaign_id, "ohchr"), populate_existing=True)
         assert (tally.sent, tally.failed) == (1, 0)
     assert list(mail_server.message_ids()) == [f"<outcry.{letter.id}@example.org>"]
+
+
+def _started(client, supporter, provider="google") -> str:
+    """Press 'Send with …' and stop at the provider's consent page; returns its address."""
+    fields = form_fields(preview(client, supporter).get_data(as_text=True))
+    fields["action"] = provider
+    started = client.post(SEND, data=fields)
+    assert started.status_code == 303
+    return started.headers["Location"]
+
+
+def _sign_in_records() -> list:
+    return list(get_credentials_redis().scan_iter(match="outcry:oauth-sign-in:*"))
+
+
+def test_forgetting_an_email_deletes_a_sign_in_still_at_the_provider(oauth_app, client, gmail_supporter,
+                                                                     provider_browser, mail_apis):  # fmt: skip
+    """The letter waiting for its sign-in (the whole send form, encrypted) is the supporter's data too."""
+    consent = _started(client, gmail_supporter)
+    other = oauth_app.test_client()
+    _started(other, {**gmail_supporter, "email": "someone.else@gmail.com"})
+    with oauth_app.app_context():
+        assert len(_sign_in_records()) == 2
+    result = oauth_app.test_cli_runner().invoke(args=["privacy", "forget", "MARIA@gmail.com"])
+    assert "Deleted 1 unfinished sign-in(s)" in result.output
+    with oauth_app.app_context():
+        assert len(_sign_in_records()) == 1  # someone else's is left alone
+    back = urlsplit(provider_browser.consent(consent))
+    refused = client.get(f"{back.path}?{back.query}")  # the supporter finishes signing in after all
+    assert refused.status_code == 400
+    assert "Your sign-in took too long or was already used" in text_of(refused)
+    with oauth_app.app_context():
+        assert db.session.query(Letter).count() == 0
+    assert mail_apis.delivered == []
+
+
+def test_deleting_my_data_deletes_a_retry_still_at_the_provider(oauth_app, client, celery_worker, gmail_supporter,
+                                                                provider_browser, mail_apis):  # fmt: skip
+    from tests.support.mail_apis import Scripted
+
+    mail_apis.script.append(Scripted(401, {}))
+    status_url = sign_in_and_send(client, gmail_supporter, provider_browser).headers["Location"]
+    with oauth_app.app_context():
+        [letter] = db.session.query(Letter).all()
+        wait_for(lambda: db.session.get(Letter, letter.id, populate_existing=True).status == "failed", timeout=20)
+    page = client.get(status_url)
+    retried = client.post(
+        f"{status_url}/retry", data={"csrf_token": csrf_token(page.get_data(as_text=True)), "action": "google"}
+    )
+    assert retried.status_code == 303
+    with oauth_app.app_context():
+        assert len(_sign_in_records()) == 1
+    page = client.get(status_url)
+    forgotten = client.post(f"{status_url}/forget", data={"csrf_token": csrf_token(page.get_data(as_text=True))})
+    assert forgotten.status_code in (302, 303)
+    with oauth_app.app_context():
+        assert _sign_in_records() == []
+    back = urlsplit(provider_browser.consent(retried.headers["Location"]))
+    assert client.get(f"{back.path}?{back.query}").status_code == 400
+    assert mail_apis.delivered == []

@@ -21,6 +21,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -36,6 +37,7 @@ from flask import current_app
 from webapp.delivery import credentials, https
 from webapp.delivery.credentials import OAuthAccount
 from webapp.extensions import get_credentials_redis
+from webapp.letters import validation
 from webapp.letters.providers import GOOGLE, MICROSOFT
 
 log = logging.getLogger(__name__)
@@ -178,18 +180,21 @@ def start(provider: str, *, redirect_uri: str, login_hint: str, purpose: dict[st
     return sign_in, url
 
 
+def _read(raw: bytes | None) -> SignIn | None:
+    if raw is None:
+        return None
+    try:
+        return SignIn(**json.loads(_fernet().decrypt(raw)))
+    except (InvalidToken, TypeError, ValueError):  # the key changed since: as good as expired
+        return None
+
+
 def take(sign_in_id: str) -> SignIn | None:
     """The sign-in record, removed as it is read: a callback works once."""
     if not sign_in_id or len(sign_in_id) > 64:
         return None
     store = get_credentials_redis()
-    raw = store.getdel(_key(sign_in_id)) if store is not None else None
-    if raw is None:
-        return None
-    try:
-        return SignIn(**json.loads(_fernet().decrypt(raw)))
-    except (InvalidToken, TypeError, ValueError):
-        return None
+    return _read(store.getdel(_key(sign_in_id)) if store is not None else None)
 
 
 def peek(sign_in_id: str) -> SignIn | None:
@@ -197,13 +202,47 @@ def peek(sign_in_id: str) -> SignIn | None:
     if not sign_in_id or len(sign_in_id) > 64:
         return None
     store = get_credentials_redis()
-    raw = store.get(_key(sign_in_id)) if store is not None else None
-    if raw is None:
-        return None
+    return _read(store.get(_key(sign_in_id)) if store is not None else None)
+
+
+def _normalized(email: str) -> str:
     try:
-        return SignIn(**json.loads(_fernet().decrypt(raw)))
-    except (InvalidToken, TypeError, ValueError):
-        return None
+        return validation.email(email).lower()
+    except validation.FieldError:
+        return email.strip().lower()
+
+
+def _emails(sign_in: SignIn) -> set[str]:
+    """The addresses a sign-in record holds: the one it was started for, and the send form's."""
+    typed = (
+        sign_in.purpose.get("send", {}).get("form", {}).get("email", []) if isinstance(sign_in.purpose, dict) else []
+    )
+    return {_normalized(value) for value in [sign_in.login_hint, *typed] if isinstance(value, str) and value.strip()}
+
+
+def forget(*, submission_ids: Iterable[str] = (), email: str = "") -> int:
+    """Erasure on request: delete the sign-ins still waiting at a provider that hold this supporter's data (a
+    letter waiting for its sign-in holds the whole send form), those started from `email` or retrying one of
+    `submission_ids`. Their callbacks then find nothing, and nothing is sent. Returns how many were deleted.
+
+    The records are encrypted, so each one is read: they live OAUTH_SIGN_IN_TTL seconds (a quarter of an hour),
+    so there are only as many as sign-ins were started in that time."""
+    redis = get_credentials_redis()
+    if redis is None:  # this process has no credentials Redis, so no sign-in can be waiting in it
+        return 0
+    wanted_ids, wanted_email = set(submission_ids), _normalized(email) if email else ""
+    doomed = []
+    for key in redis.scan_iter(match=_key("*"), count=1000):
+        sign_in = _read(redis.get(key))
+        if sign_in is None:
+            continue
+        retrying = isinstance(sign_in.purpose, dict) and sign_in.purpose.get("retry") in wanted_ids
+        if retrying or (wanted_email and wanted_email in _emails(sign_in)):
+            doomed.append(key)
+    if doomed:
+        redis.delete(*doomed)
+        log.info("oauth.sign_ins_forgotten count=%d", len(doomed))
+    return len(doomed)
 
 
 EXPIRED = "Your sign-in took too long or was already used, so nothing was sent. Please try again."

@@ -41,9 +41,16 @@ def forget_command(email: str) -> None:
     """Erase every submission made with EMAIL now, whatever its age (right to erasure); counts are kept."""
     result = service.forget_email(email)
     if not result.submissions:
+        if result.sign_ins:
+            click.echo(
+                f"Deleted {result.sign_ins} unfinished sign-in(s) holding letters not yet sent. Counts are kept."
+            )
+            return
         click.echo("No personal data is stored for that email address (it may have been erased already).")
         return
     message = f"Erased the personal data of {_submissions(result.submissions)} ({_letters(result.letters)})"
     if result.cancelled:
         message += f"; {_letters(result.cancelled)} still waiting to be sent were cancelled"
+    if result.sign_ins:
+        message += f"; {result.sign_ins} unfinished sign-in(s) deleted"
     click.echo(message + ". Counts are kept.")

@@ -5,7 +5,8 @@ note, their mail server's host and port, and from each of its letters the subjec
 hold the supporter's own words or name), error text, the chosen district office and delivery
 bookkeeping. Every time stamp is cut to its day. What stays: the counts (letter_tallies), and per
 letter the campaign, target, template and version, channel, status, outcome and day, so totals and
-exports are unchanged. The encrypted mail password in Redis, if any is left, is deleted too.
+exports are unchanged. The encrypted mail password in Redis, if any is left, is deleted too, and on request
+so are sign-ins with Google or Microsoft still waiting at the provider (they hold what the supporter typed).
 
 On SQLite the database runs with `secure_delete` on (webapp/extensions.py), so erased text is
 overwritten in the file, and the write-ahead log is checkpointed and truncated after each erasure so
@@ -14,6 +15,7 @@ no older copy of a page survives there.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -28,6 +30,7 @@ from webapp import outbox
 from webapp.delivery import credentials
 from webapp.extensions import db
 from webapp.letters import validation
+from webapp.mailauth import service as mailauth
 from webapp.models import PENDING, Letter, Submission, utcnow
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ class Erased:
     submissions: int = 0
     letters: int = 0
     cancelled: int = 0  # letters still waiting that were stopped (forget only)
+    sign_ins: int = 0  # sign-ins with Google or Microsoft still at the provider, deleted (forget only)
 
 
 def _day(value: dt.datetime | None) -> dt.datetime | None:
@@ -147,6 +151,7 @@ def _forget(submission_ids: list[str]) -> Erased:
         return Erased()
     now = utcnow()
     credentials.forget(*submission_ids)  # first: no worker can log in for these any more
+    sign_ins = mailauth.forget(submission_ids=submission_ids)  # nor a sign-in still at the provider
     cancelled = outbox.cancel_waiting(submission_ids, now)  # counted as failed, committed
     db.session.expire_all()
     submissions = list(
@@ -158,7 +163,7 @@ def _forget(submission_ids: list[str]) -> Erased:
     db.session.commit()
     flush_storage()
     log.info("privacy.forget submissions=%d letters=%d cancelled=%d", len(submissions), letters, cancelled)
-    return Erased(len(submissions), letters, cancelled)
+    return Erased(len(submissions), letters, cancelled, sign_ins)
 
 
 def normalized_email(email: str) -> str:
@@ -177,6 +182,8 @@ def forget_email(email: str) -> Erased:
     wanted = normalized_email(email)
     if not wanted:
         return Erased()
+    # Letters still waiting for their sign-in at the provider: their send form holds everything typed.
+    sign_ins = mailauth.forget(email=wanted)
     ids = list(
         db.session.scalars(
             select(Submission.id).where(
@@ -184,7 +191,8 @@ def forget_email(email: str) -> Erased:
             )
         )
     )
-    return _forget(ids)
+    erased = _forget(ids)
+    return dataclasses.replace(erased, sign_ins=erased.sign_ins + sign_ins)
 
 
 def forget_submission(submission_id: str) -> bool:
