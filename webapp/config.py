@@ -99,6 +99,8 @@ DEFAULTS: dict[str, Any] = {
     "OAUTH_SIGN_IN_TTL": 900,  # seconds a started sign-in (and the letters waiting on it) is kept
     # Whether the send step looks up a custom domain's MX records to suggest its provider's settings.
     "MAIL_SETTINGS_MX_LOOKUP": True,
+    # "Test my settings": seconds to connect and sign in while the supporter waits (at most SMTP_TIMEOUT).
+    "MAIL_TEST_TIMEOUT": 15.0,
 }
 
 
@@ -157,6 +159,7 @@ ENVIRONMENT: dict[str, type] = {
     "OAUTH_SIGN_IN_TTL": int,
     "MAIL_SETTINGS_MX_LOOKUP": boolean,
     "VISIT_LIFETIME": int,
+    "MAIL_TEST_TIMEOUT": float,
 }
 
 
@@ -300,6 +303,8 @@ def _finalize_oauth(config: dict[str, Any]) -> None:
     ca_file = config.get("OAUTH_CA_FILE")
     if ca_file and not Path(ca_file).is_file():
         raise ConfigError(f"OAUTH_CA_FILE={ca_file!r} does not exist; point it at a PEM file of CA certificates.")
+    if float(config["MAIL_TEST_TIMEOUT"]) <= 0:
+        raise ConfigError(f"MAIL_TEST_TIMEOUT must be more than 0 seconds, not {config['MAIL_TEST_TIMEOUT']!r}")
 
 
 def parse_allowed_hosts(value: str | frozenset, name: str = "SMTP_ALLOWED_HOSTS") -> frozenset[tuple[str, int]]:

@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.campaigns.service import call_scripts, campaign_targets, find_campaign, letter_templates
 from webapp.congress import service as congress
+from webapp.delivery import check
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
 from webapp.letters import actions, providers, service, words
@@ -279,7 +280,16 @@ def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str):
     return _render_preview(form, campaign, template, drafts, kept=set(kept))
 
 
-def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate, drafts, status=200, kept=()):
+def _render_preview(
+    form: SendForm,
+    campaign: Campaign,
+    template: LetterTemplate,
+    drafts,
+    status=200,
+    kept=(),
+    *,
+    settings_check: dict | None = None,
+):
     by_target = {draft.target.id: draft for draft in drafts}
     shares = {}
     for entry in form.letters:
@@ -321,6 +331,7 @@ def _render_preview(form: SendForm, campaign: Campaign, template: LetterTemplate
             no_form=[t for t in targets if not t.contact_form],
             show_address=show_address,
             problems=error_items(form, anchors),
+            settings_check=settings_check,
         ),
         status,
     )
@@ -363,6 +374,8 @@ def send(slug: str):
         back = WriteForm()
         _offer(back, campaign, request.form.get("zip"))
         return _render_write(back, campaign, targets, templates)
+    if action == TEST_SETTINGS:
+        return _test_settings(form, campaign, targets, templates)
     if not form.validate_on_submit() or action not in (*SEND_CHANNELS, *SIGN_IN_ACTIONS):
         return _preview_or_write(form, campaign, targets, templates)
     try:
@@ -435,6 +448,31 @@ def _submit(form, campaign, targets, templates, template, chosen, action, edits,
         visit.remember_smtp({name: getattr(form, name).data for name in visits.SMTP_FIELDS})
     visits.save(visit)
     return redirect(url_for("letters.status", submission_id=submission.id), 303)
+
+
+# "Test my settings": the password section's second button. The same endpoint as sending, so the same limits.
+TEST_SETTINGS = "test"
+SMTP_FIELDS = ("provider", "smtp_host", "smtp_port", "smtp_security", "smtp_username", "smtp_password")
+
+
+def _test_settings(form: SendForm, campaign: Campaign, targets, templates):
+    """Sign in to the supporter's mail server and hang up; answer in plain words (JSON for the page's script,
+    which keeps the password typed; otherwise the page again, the password to be typed again to send)."""
+    account = form.smtp_account()
+    ok, message = False, ""
+    if account is not None:
+        try:
+            message, ok = check.check_settings(account), True
+        except check.CheckFailed as exc:
+            message = exc.reason
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
+        errors = {name: form[name].errors for name in SMTP_FIELDS if form[name].errors}
+        if account is None:
+            message = " ".join(error for field_errors in errors.values() for error in field_errors)
+        return {"ok": ok, "message": message, "errors": errors}, 200 if ok else 422
+    return _preview_or_write(
+        form, campaign, targets, templates, 200 if ok else 422, settings_check={"ok": ok, "message": message}
+    )
 
 
 # "Send with Google / Microsoft": the send form's buttons, named after the provider.
@@ -573,7 +611,9 @@ def _retry_with(submission_id: str, account):
     return redirect(url_for("letters.status", submission_id=submission_id), 303)
 
 
-def _preview_or_write(form: SendForm, campaign: Campaign, targets, templates, status: int = 422):
+def _preview_or_write(
+    form: SendForm, campaign: Campaign, targets, templates, status: int = 422, *, settings_check: dict | None = None
+):
     """Show the preview again with the errors and everything typed (the password excepted), and keep the edits in the
     visit, so going back, reloading or switching to another way of sending loses nothing."""
     form.smtp_password.data = ""
@@ -590,7 +630,7 @@ def _preview_or_write(form: SendForm, campaign: Campaign, targets, templates, st
     except service.SubmissionInvalid:
         return _render_write(form, campaign, targets, templates, status)
     kept = {entry.form.target.data for entry in form.letters if not entry.form.drafted.data}
-    return _render_preview(form, campaign, template, drafts, status, kept=kept)
+    return _render_preview(form, campaign, template, drafts, status, kept=kept, settings_check=settings_check)
 
 
 # ---- calls, one office after another -------------------------------------------------------------------------

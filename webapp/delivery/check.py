@@ -1,0 +1,63 @@
+"""The send step's "Test my settings": sign in to the supporter's mail server as a send would, then hang up;
+nothing is sent and nothing is kept.
+
+The same transport as delivery (webapp/delivery/transport.py's SmtpTransport): the address policy (SSRF) on
+the host and port, the failure budget per mail server (so a test is no faster way to try stolen passwords
+than a send), verified TLS, one deadline for connecting and signing in. The page that asks counts against the
+same per-address limit as sending (webapp/security/limits.py).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+
+from webapp.delivery import ssrf
+from webapp.delivery.credentials import SmtpAccount
+from webapp.delivery.smtp import DeliveryError
+from webapp.delivery.transport import SmtpTransport
+
+log = logging.getLogger(__name__)
+
+# Saying goodbye after a successful sign-in.
+CLOSE_SECONDS = 5.0
+
+
+def check_settings(account: SmtpAccount) -> str:
+    """Sign in with `account` and hang up. Returns a sentence saying it worked; raises CheckFailed with one
+    saying, in plain words, what is wrong (the password never part of it)."""
+    config = current_app.config
+    seconds = min(float(config["MAIL_TEST_TIMEOUT"]), float(config["SMTP_TIMEOUT"]))
+    host, username = account.host, account.username
+    try:
+        session = SmtpTransport(account).open(seconds)
+    except ssrf.RefusedHost as exc:
+        log.info("smtp.test refused=host")
+        raise CheckFailed(f"{exc} Nothing was sent.") from None
+    except DeliveryError as exc:
+        log.info("smtp.test failed transient=%s code=%s kind=%s", exc.transient, exc.code, exc.kind or "-")
+        raise CheckFailed(_for_a_test(exc)) from None
+    session.close(CLOSE_SECONDS)
+    log.info("smtp.test ok")
+    return (
+        f"Your settings work: we signed in to {host} as {username} over an encrypted connection, then hung up. "
+        "Nothing was sent."
+    )
+
+
+class CheckFailed(Exception):
+    """The test did not sign in; `reason` says why, for the supporter."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _for_a_test(exc: DeliveryError) -> str:
+    """A delivery's reason, as the answer to a test: a temporary problem is not retried here, so instead of
+    "we'll keep trying" the supporter is told to check and test again."""
+    if not exc.transient:
+        return exc.reason
+    first = exc.reason.split(";")[0].rstrip(". ")
+    return f"{first}. Nothing was sent. Check the server name and port, or test again in a few minutes."
