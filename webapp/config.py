@@ -86,7 +86,8 @@ DEFAULTS: dict[str, Any] = {
     "MICROSOFT_CLIENT_SECRET": "",
     "MICROSOFT_TENANT": "common",  # common: personal and work accounts; organizations; consumers; a tenant id
     "MICROSOFT_SEND_WITH": "graph",  # graph (Mail.Send) or smtp (XOAUTH2 with SMTP.Send); docs/deploy.md says why
-    # The providers' endpoints: fixed hosts, not read from the environment; tests point them at local stand-ins.
+    # The providers' endpoints (https:// only). Changed for Microsoft's national clouds (login.microsoftonline.us,
+    # graph.microsoft.us …) or to try the flow against a local stand-in provider (the browser tests do).
     "GOOGLE_ACCOUNTS_URL": "https://accounts.google.com",  # the consent page: /o/oauth2/v2/auth
     "GOOGLE_OAUTH2_URL": "https://oauth2.googleapis.com",  # the code exchange: /token
     "GMAIL_API_URL": "https://gmail.googleapis.com",
@@ -155,6 +156,14 @@ ENVIRONMENT: dict[str, type] = {
     "MICROSOFT_CLIENT_SECRET": str,
     "MICROSOFT_TENANT": str,
     "MICROSOFT_SEND_WITH": str,
+    "GOOGLE_ACCOUNTS_URL": str,
+    "GOOGLE_OAUTH2_URL": str,
+    "GMAIL_API_URL": str,
+    "MICROSOFT_LOGIN_URL": str,
+    "GRAPH_API_URL": str,
+    "MICROSOFT_SMTP_HOST": str,
+    "OAUTH_ALLOWED_HOSTS": str,
+    "OAUTH_CA_FILE": str,
     "OAUTH_TIMEOUT": float,
     "OAUTH_SIGN_IN_TTL": int,
     "MAIL_SETTINGS_MX_LOOKUP": boolean,

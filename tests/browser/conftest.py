@@ -22,8 +22,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT
+from tests.mailauth.conftest import mail_apis, oauth_server  # noqa: F401 - the stand-in Google and Microsoft
 from tests.organize.conftest import clean_organize, own_campaign, people  # noqa: F401 - the organizer fixtures
 from tests.support.mailserver import free_port
+from tests.support.oauth_server import CLIENT_ID, CLIENT_SECRET
 from tests.support.waiting import wait_for
 
 BIN = Path(sys.executable).parent
@@ -96,8 +98,27 @@ class Process:
 
 
 @pytest.fixture(scope="package")
-def live_server(chromium_path, app, mail_server, tmp_root):
-    """gunicorn 'webapp:create_app()' and `celery -A tasks worker`, configured only through the environment.
+def provider_settings(request, mail_server) -> dict[str, str]:
+    """ "Send with Google / Microsoft" pointed at the stand-in provider and mail APIs, as environment settings."""
+    provider, apis = request.getfixturevalue("oauth_server"), request.getfixturevalue("mail_apis")
+    return {
+        **{f"{name}_CLIENT_ID": CLIENT_ID for name in ("GOOGLE", "MICROSOFT")},
+        **{f"{name}_CLIENT_SECRET": CLIENT_SECRET for name in ("GOOGLE", "MICROSOFT")},
+        "GOOGLE_ACCOUNTS_URL": provider.base,
+        "GOOGLE_OAUTH2_URL": provider.base,
+        "MICROSOFT_LOGIN_URL": provider.base,
+        "GMAIL_API_URL": apis.base,
+        "GRAPH_API_URL": apis.base,
+        "OAUTH_ALLOWED_HOSTS": f"{provider.address},{apis.address}",
+        "OAUTH_CA_FILE": str(mail_server.ca_file),
+        "MAIL_SETTINGS_MX_LOOKUP": "false",
+    }
+
+
+@pytest.fixture(scope="package")
+def live_server(chromium_path, app, mail_server, tmp_root, provider_settings, request):
+    """gunicorn 'webapp:create_app()' and `celery -A tasks worker`, configured only through the environment,
+    with "Send with Google / Microsoft" pointing at the test authorization server and the mail API stand-ins.
 
     Package-scoped: both stop when the browser tests are done, so this worker never picks up the letters of
     later tests (it shares their Redis queue)."""
@@ -116,6 +137,7 @@ def live_server(chromium_path, app, mail_server, tmp_root):
         "DELIVERY_RETRY_DELAYS": "0.5,1,2",
         "SWEEP_INTERVAL": "2",
         "PYTHONUNBUFFERED": "1",
+        **provider_settings,
     }
     web = Process(
         "gunicorn",
@@ -132,6 +154,10 @@ def live_server(chromium_path, app, mail_server, tmp_root):
         logs / "worker.log",
     )  # fmt: skip
     base = f"http://localhost:{port}"
+    request.getfixturevalue("oauth_server").clients[CLIENT_ID].redirect_uris[:] = [
+        f"{base}/mail/signed-in/google",
+        f"{base}/mail/signed-in/microsoft",
+    ]
 
     def healthy() -> bool:
         web.check_alive()
@@ -172,8 +198,18 @@ def new_page(browser, live_server):
     """
     contexts, problems = [], []
 
-    def factory(*, width: int = 1280, height: int = 900, permissions: list[str] | None = None, mobile: bool = False):
+    def factory(
+        *,
+        width: int = 1280,
+        height: int = 900,
+        permissions: list[str] | None = None,
+        mobile: bool = False,
+        ignore_https_errors: bool = False,
+    ):
         context = browser.new_context(
+            # The stand-in providers' certificates come from the suite's own CA, which Chromium doesn't know (the
+            # app's own connections to them verify it).
+            ignore_https_errors=ignore_https_errors,
             base_url=live_server,
             viewport={"width": width, "height": height},
             device_scale_factor=2 if mobile else 1,

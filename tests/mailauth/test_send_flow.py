@@ -17,6 +17,7 @@ from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.extensions import db, get_credentials_redis
 from webapp.models import Letter, Submission, TargetTally
+from webapp.security.headers import CONTENT_SECURITY_POLICY
 
 WRITE = f"/c/{LAUNCH}/write"
 SEND = f"/c/{LAUNCH}/send"
@@ -253,3 +254,17 @@ def test_deleting_my_data_deletes_a_retry_still_at_the_provider(oauth_app, clien
     back = urlsplit(provider_browser.consent(retried.headers["Location"]))
     assert client.get(f"{back.path}?{back.query}").status_code == 400
     assert mail_apis.delivered == []
+
+
+def test_the_pages_that_lead_to_a_consent_page_allow_it_as_a_form_action(oauth_app, client, gmail_supporter,
+                                                                        oauth_server):  # fmt: skip
+    """Chromium checks `form-action` on the redirect that follows a form (the Chromium test found it): the send
+    step's form answers with a redirect to the provider, so its page names the provider's origin, and only that."""
+    policy = preview(client, gmail_supporter).headers["Content-Security-Policy"]
+    directives = dict(part.split(" ", 1) for part in policy.split("; "))
+    assert directives["form-action"] == f"'self' {oauth_server.base}"
+    assert client.get("/healthz").headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_without_sign_in_clients_forms_stay_on_the_site(app, client, gmail_supporter):
+    assert preview(client, gmail_supporter).headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY

@@ -35,7 +35,7 @@ from webapp.mailauth import service as mailauth
 from webapp.mailauth.service import clients as oauth_clients
 from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
 from webapp.privacy import service as privacy
-from webapp.security import limits
+from webapp.security import headers, limits
 
 bp = Blueprint("letters", __name__)
 bp.add_app_template_filter(tel_uri, "tel")
@@ -448,6 +448,16 @@ def _submit(form, campaign, targets, templates, template, chosen, action, edits,
         visit.remember_smtp({name: getattr(form, name).data for name in visits.SMTP_FIELDS})
     visits.save(visit)
     return redirect(url_for("letters.status", submission_id=submission.id), 303)
+
+
+@bp.after_request
+def _consent_pages_in_form_action(response):
+    """The send step's and the status page's forms may answer with a redirect to a provider's consent page, which
+    the browser checks against the page's `form-action`: those origins are added for this blueprint's pages."""
+    origins = mailauth.consent_origins()
+    if origins and response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", headers.content_security_policy(form_action=origins))
+    return response
 
 
 # "Test my settings": the password section's second button. The same endpoint as sending, so the same limits.

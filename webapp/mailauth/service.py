@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.common.security import generate_token
 from authlib.oauth2.client import OAuth2Client
@@ -100,6 +100,15 @@ def clients() -> dict[str, Client]:
             issuers=(f"{base}/{{tenantid}}/v2.0",),
         )
     return found
+
+
+def consent_origins() -> tuple[str, ...]:
+    """The origins of the configured providers' consent pages (where a send or retry form's answer redirects)."""
+    origins = []
+    for client in clients().values():
+        parts = urlsplit(client.authorize_url)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(dict.fromkeys(origins))
 
 
 # ---- the sign-in record, kept while the supporter is at the provider -----------------------------------------

@@ -21,6 +21,16 @@ CONTENT_SECURITY_POLICY = "; ".join(
     )
 )
 
+
+def content_security_policy(*, form_action: tuple[str, ...] = ()) -> str:
+    """The policy, with more origins a form may lead to. Chromium checks `form-action` on every redirect after a
+    form is posted, so a form whose answer redirects to another site (the consent page of "Send with Google /
+    Microsoft") needs that site's origin here; only the pages with such forms get it."""
+    if not form_action:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", " ".join(("form-action 'self'", *form_action)))
+
+
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

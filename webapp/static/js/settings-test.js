@@ -13,7 +13,8 @@
       button.disabled = true;
       answer.className = "settings-check";
       answer.textContent = "Signing in to your mail server…";
-      fetch(form.action, { method: "POST", body: data, headers: { Accept: "application/json" }, credentials: "same-origin" })
+      // getAttribute: the form's buttons are named "action", which hides the form's own `action` property.
+      fetch(form.getAttribute("action"), { method: "POST", body: data, headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (response) {
           return response.json().then(function (body) {
             return { ok: Boolean(body.ok), message: body.message || body.error || "" };
