@@ -80,6 +80,7 @@ def _register_errors(app: Flask) -> None:
 def _register_commands(app: Flask) -> None:
     from webapp.campaigns.cli import campaigns_cli, totals_command
     from webapp.congress.cli import congress_cli
+    from webapp.cwc.cli import cwc_cli
     from webapp.letters.cli import letters_cli
     from webapp.operations.cli import config_cli, mail_cli  # also adds `letters requeue` and `letters stuck`
     from webapp.organize.cli import organizers_cli
@@ -92,6 +93,7 @@ def _register_commands(app: Flask) -> None:
     app.cli.add_command(config_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(congress_cli)
+    app.cli.add_command(cwc_cli)
     app.cli.add_command(privacy_cli)
     app.cli.add_command(limits_cli)
     app.cli.add_command(organizers_cli)

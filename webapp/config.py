@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from limits import parse_many
 
@@ -102,7 +103,30 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_SETTINGS_MX_LOOKUP": True,
     # "Test my settings": seconds to connect and sign in while the supporter waits (at most SMTP_TIMEOUT).
     "MAIL_TEST_TIMEOUT": 15.0,
+    # Communicating with Congress (webapp/cwc): off until every CWC_REQUIRED setting is given.
+    "CWC_API_URL": None,  # where messages are POSTed (CWC's test or production endpoint)
+    "CWC_API_KEY": None,
+    "CWC_SENATE_API_URL": None,  # the Senate's endpoint and key, when they differ from the House's
+    "CWC_SENATE_API_KEY": None,
+    "CWC_DELIVERY_AGENT": None,  # the delivery agent's name, exactly as CWC approved it
+    "CWC_DELIVERY_AGENT_ACK_EMAIL": None,  # where CWC sends its acknowledgements
+    "CWC_DELIVERY_AGENT_CONTACT_NAME": None,
+    "CWC_DELIVERY_AGENT_CONTACT_EMAIL": None,
+    "CWC_DELIVERY_AGENT_CONTACT_PHONE": None,  # 202-555-0100
+    "CWC_CA_FILE": None,  # extra CA bundle to trust for the CWC endpoint (tests); system CAs otherwise
+    "CWC_GRAMMAR": None,  # a RELAX NG grammar to check messages against instead of webapp/cwc/schema/cwc.rng
 }
+
+# Without all of these, Congress letters keep their hand-offs (contact form, call, print) and nothing else.
+CWC_REQUIRED = (
+    "CWC_API_URL",
+    "CWC_API_KEY",
+    "CWC_DELIVERY_AGENT",
+    "CWC_DELIVERY_AGENT_ACK_EMAIL",
+    "CWC_DELIVERY_AGENT_CONTACT_NAME",
+    "CWC_DELIVERY_AGENT_CONTACT_EMAIL",
+    "CWC_DELIVERY_AGENT_CONTACT_PHONE",
+)
 
 
 def boolean(raw: str) -> bool:
@@ -169,6 +193,7 @@ ENVIRONMENT: dict[str, type] = {
     "MAIL_SETTINGS_MX_LOOKUP": boolean,
     "VISIT_LIFETIME": int,
     "MAIL_TEST_TIMEOUT": float,
+    **{name: str for name in DEFAULTS if name.startswith("CWC_")},
 }
 
 
@@ -236,6 +261,7 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     _finalize_oauth(config)
     if int(config["VISIT_LIFETIME"]) < 60:
         raise ConfigError("VISIT_LIFETIME is in seconds and must be at least 60 (default 10800: 3 hours)")
+    check_cwc(config)
     for name in ("RETENTION_DAYS", "PROXY_FIX_HOPS"):
         if int(config[name]) < 0:
             raise ConfigError(f"{name} must be 0 or more, not {config[name]!r}")
@@ -314,6 +340,45 @@ def _finalize_oauth(config: dict[str, Any]) -> None:
         raise ConfigError(f"OAUTH_CA_FILE={ca_file!r} does not exist; point it at a PEM file of CA certificates.")
     if float(config["MAIL_TEST_TIMEOUT"]) <= 0:
         raise ConfigError(f"MAIL_TEST_TIMEOUT must be more than 0 seconds, not {config['MAIL_TEST_TIMEOUT']!r}")
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@.\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\d{3}-\d{3}-\d{4}")
+
+
+def check_cwc(config: dict[str, Any]) -> None:
+    """CWC is off when none of its settings is given, on when all are (CWC_ENABLED); half of them is a mistake."""
+    given = [name for name in CWC_REQUIRED if config.get(name)]
+    config["CWC_ENABLED"] = len(given) == len(CWC_REQUIRED)
+    if given and not config["CWC_ENABLED"]:
+        missing = ", ".join(name for name in CWC_REQUIRED if not config.get(name))
+        raise ConfigError(
+            f"Communicating with Congress is half configured: set {missing} too, or none of the CWC_ settings."
+        )
+    if not given:
+        return
+    for name in ("CWC_API_URL", "CWC_SENATE_API_URL"):
+        url = config.get(name)
+        if not url:
+            continue
+        parts = urlsplit(url)
+        if parts.scheme != "https" or not parts.hostname or parts.query or parts.username or parts.password:
+            raise ConfigError(
+                f"{name} must be the https:// address messages are sent to, without a query string or a password "
+                "(the API key goes in CWC_API_KEY)."
+            )
+    if bool(config.get("CWC_SENATE_API_URL")) != bool(config.get("CWC_SENATE_API_KEY")):
+        raise ConfigError(
+            "Set CWC_SENATE_API_URL and CWC_SENATE_API_KEY together, or neither (then senators use CWC_API_URL)."
+        )
+    for name in ("CWC_DELIVERY_AGENT_ACK_EMAIL", "CWC_DELIVERY_AGENT_CONTACT_EMAIL"):
+        if not _EMAIL.fullmatch(config[name]):
+            raise ConfigError(f"{name}={config[name]!r} is not an email address.")
+    if not _PHONE.fullmatch(config["CWC_DELIVERY_AGENT_CONTACT_PHONE"]):
+        raise ConfigError("CWC_DELIVERY_AGENT_CONTACT_PHONE must look like 202-555-0100 (CWC's format).")
+    for name in ("CWC_CA_FILE", "CWC_GRAMMAR"):
+        if config.get(name) and not Path(config[name]).is_file():
+            raise ConfigError(f"{name}={config[name]!r} does not exist.")
 
 
 def parse_allowed_hosts(value: str | frozenset, name: str = "SMTP_ALLOWED_HOSTS") -> frozenset[tuple[str, int]]:

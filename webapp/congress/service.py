@@ -614,6 +614,19 @@ def _zip(path: Path, line: int, raw: str) -> str:
     return raw
 
 
+def member_office_code(chamber: str, state: str, district: int | None, senate_class: int | None) -> str | None:
+    """The office code Communicating with Congress (CWC) names a member's office by, derived from their seat.
+
+    House: `H` + state + two-digit district (`HCA12`; at-large seats and delegates `00`). Senate: `S` + state +
+    two digits, the senator's class minus one (`SCA00` for class 1). This is the convention EFF's CWC clients
+    use (phantom-of-the-capitol, congress_forms); CWC's own list of active offices was not available to check it.
+    None when the seat can't be coded (a senator without a class).
+    """
+    if chamber == "senate":
+        return f"S{state}{senate_class - 1:02d}" if senate_class in (1, 2, 3) else None
+    return f"H{state}{district or 0:02d}" if district is not None else None
+
+
 def format_dc_address(raw: str) -> str | None:
     """'511 Hart Senate Office Building Washington DC 20510' → two envelope lines."""
     if not raw:
@@ -661,12 +674,14 @@ def read_legislators(path: Path) -> dict[str, dict[str, Any]]:
         if not row["full_name"] or not row["last_name"]:
             raise CongressDataError(f"{path.name} line {line}: {bioguide} has no name.")
         role = _role(kind, state)
+        senate_class = int(row["senate_class"]) if row.get("senate_class", "").isdigit() else None
         extra = {
             "source": SOURCE_TAG,
             "chamber": chamber,
             "role": role,
             "caucus": row.get("caucus", ""),
-            "senate_class": int(row["senate_class"]) if row.get("senate_class", "").isdigit() else None,
+            "senate_class": senate_class,
+            "cwc_office": member_office_code(chamber, state, district, senate_class),
             "state_rank": row.get("state_rank", ""),
             "nickname": row.get("nickname", ""),
             "term_start": row.get("term_start", ""),

@@ -34,6 +34,8 @@ URL_NAMES = ("DATABASE_URL", "REDIS_URL", "CREDENTIALS_REDIS_URL")
 DEVELOPMENT_KEY = "insecure-development-key"  # noqa: S105 - the placeholder config.finalize() uses in debug and tests
 # Flask's own settings worth seeing next to Outcry's.
 FLASK_NAMES = ("DEBUG", "TESTING", "SESSION_COOKIE_SECURE", "SERVER_NAME")
+# What the app works out from other settings.
+DERIVED_NAMES = ("CWC_ENABLED",)  # every CWC_ setting given: letters to Congress can go through CWC
 MASK = "****"
 
 
@@ -80,7 +82,7 @@ def _display(name: str, value: Any) -> str:
 
 def settings_in_force(config: Mapping[str, Any], environ: Mapping[str, str]) -> list[Setting]:
     """Every setting Outcry reads, as the running app holds it, and where it came from."""
-    names = list(dict.fromkeys([*settings.ENVIRONMENT, *settings.DEFAULTS, *URL_NAMES, *FLASK_NAMES]))
+    names = list(dict.fromkeys([*settings.ENVIRONMENT, *settings.DEFAULTS, *URL_NAMES, *FLASK_NAMES, *DERIVED_NAMES]))
     shown = []
     for name in names:
         value = config.get(name)
@@ -88,6 +90,8 @@ def settings_in_force(config: Mapping[str, Any], environ: Mapping[str, str]) -> 
             source = "environment"
         elif name in FLASK_NAMES:
             source = "flask"
+        elif name in DERIVED_NAMES:
+            source = "derived"
         elif name in settings.DEFAULTS:
             source = "default"
         else:
