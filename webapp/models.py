@@ -7,6 +7,7 @@ import secrets
 import uuid
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -52,9 +53,13 @@ NOT_THE_TARGETS = frozenset(
 
 # Channels: how a letter leaves. Email channels need the target's address; the others are hand-offs.
 SMTP, MAILTO, CONTACT_FORM, CALL, PRINT = "smtp", "mailto", "contact_form", "call", "print"
+# Delivered into a member of Congress's office through Communicating with Congress (webapp/cwc), when configured.
+CWC = "cwc"
 EMAIL_CHANNELS = (SMTP, MAILTO)
 HANDOFF_CHANNELS = (MAILTO, CONTACT_FORM, CALL, PRINT)
-ALL_CHANNELS = (SMTP, MAILTO, CONTACT_FORM, CALL, PRINT)
+# Channels a worker delivers (the outbox's queued letters); hand-offs are finished when they are written.
+DELIVERED_CHANNELS = (SMTP, CWC)
+ALL_CHANNELS = (SMTP, MAILTO, CONTACT_FORM, CALL, PRINT, CWC)
 # What a supporter may tell us happened after a hand-off, per channel (recorded once, as `confirmed`).
 OUTCOMES = {MAILTO: ("sent",), CONTACT_FORM: ("sent",), PRINT: ("sent",), CALL: ("called", "voicemail")}
 
@@ -257,6 +262,8 @@ class LetterTemplate(db.Model):
     # Add "Dear …," before the body and the supporter's note and "Sincerely, <name>" after it
     # (webapp/letters/framing.py): the organizer writes only what the letter says.
     salutation_and_signoff: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Library of Congress topics a letter delivered through CWC is filed under (webapp/cwc/topics.py).
+    cwc_topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Retired templates stay for the letters that used them but are no longer offered.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -271,7 +278,23 @@ class LetterTemplate(db.Model):
         return target.id in self.target_ids or target.kind in self.target_kinds
 
     def channels_for(self, target: Target) -> list[str]:
-        return [channel for channel in target.channels if channel in self.channels]
+        """The ways this letter can reach `target`: the target's channels the letter allows, and, first, delivery
+        into a member's office through CWC when the letter allows it, names its topics and this site has CWC."""
+        found = [channel for channel in target.channels if channel in self.channels]
+        if CWC in self.channels and self.cwc_topics and _cwc_deliverable(target):
+            found.insert(0, CWC)
+        return found
+
+
+def _cwc_deliverable(target: Target) -> bool:
+    """A sitting member with an office code, on a site whose operator configured CWC (webapp/config.check_cwc)."""
+    return (
+        target.is_legislator
+        and target.active
+        and bool((target.extra or {}).get("cwc_office"))
+        and has_app_context()
+        and bool(current_app.config.get("CWC_ENABLED"))
+    )
 
 
 def new_submission_id() -> str:
@@ -297,6 +320,8 @@ class Submission(db.Model):
     supporter_zip: Mapped[str] = mapped_column(String(10))
     supporter_address: Mapped[str] = mapped_column(Text, default="")
     supporter_note: Mapped[str] = mapped_column(Text, default="")
+    # The postal address a CWC letter carries, field by field (webapp/cwc/address.py); erased with the rest.
+    constituent: Mapped[dict[str, str] | None] = mapped_column(JSON)
     # Where the supporter's mail server is (no credentials: those live encrypted in Redis).
     smtp_host: Mapped[str | None] = mapped_column(String(253))
     smtp_port: Mapped[int | None] = mapped_column(Integer)

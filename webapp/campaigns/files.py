@@ -11,9 +11,10 @@ from typing import Any
 
 import yaml
 
+from webapp.cwc import topics as cwc_topics
 from webapp.letters import framing
 from webapp.letters.validation import NOTE_MAX
-from webapp.models import ALL_CHANNELS, CALL, TARGET_KINDS
+from webapp.models import ALL_CHANNELS, CALL, CWC, LEGISLATOR_KINDS, TARGET_KINDS
 
 CAMPAIGN_FILE = "campaign.yaml"
 LETTERS_DIR = "letters"
@@ -39,6 +40,7 @@ class TemplateSpec:
     position: int = 0
     min_note_length: int = 0  # characters of their own words a supporter must write (0: none)
     salutation_and_signoff: bool = False  # "Dear …," and "Sincerely, <name>" added around the body
+    topics: list[str] = field(default_factory=list)  # Library of Congress topics for letters delivered through CWC
 
 
 @dataclass
@@ -103,9 +105,11 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
         position=int(meta.get("position", 0)),
         min_note_length=_min_note_length(meta.get("min_note_length", 0), where),
         salutation_and_signoff=meta.get("salutation_and_signoff", False),
+        topics=_list_of_str(meta.get("topics"), f"{where}: topics"),
     )
     unknown_keys = set(meta) - {
         "name", "subject", "targets", "kinds", "channels", "position", "min_note_length", "salutation_and_signoff",
+        "topics",
     }  # fmt: skip
     if unknown_keys:
         raise CampaignFileError(f"{where}: unknown settings {sorted(unknown_keys)}")
@@ -128,6 +132,12 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
     if spec.salutation_and_signoff and spec.channels == [CALL]:
         raise CampaignFileError(f"{where}: a call script is spoken, so it has no salutation or sign-off to add")
     kinds = sorted({*spec.kinds, *(known_targets[t] for t in spec.targets)})
+    for problem in cwc_topics.problems(spec.topics):
+        raise CampaignFileError(f"{where}: topics: {problem}")
+    if CWC in spec.channels and not spec.topics:
+        raise CampaignFileError(f"{where}: a letter delivered through CWC (channel cwc) needs topics: [...]")
+    if CWC in spec.channels and not set(kinds) & set(LEGISLATOR_KINDS):
+        raise CampaignFileError(f"{where}: channel cwc delivers only to members of Congress (kinds: [senator, ...])")
     problems = framing.problems(
         spec.subject,
         spec.body,
@@ -300,6 +310,8 @@ def template_text(spec: TemplateSpec) -> str:
         meta["min_note_length"] = spec.min_note_length
     if spec.salutation_and_signoff:
         meta["salutation_and_signoff"] = True
+    if spec.topics:
+        meta["topics"] = list(spec.topics)
     meta["subject"] = spec.subject
     return "---\n" + _yaml(meta) + "---\n" + normalize_body(spec.body)
 
@@ -333,4 +345,6 @@ def digest(spec: CampaignSpec) -> str:
     for template in data["templates"]:
         if not template["salutation_and_signoff"]:
             del template["salutation_and_signoff"]  # so a folder loaded before the option existed stays unchanged
+        if not template["topics"]:
+            del template["topics"]  # the same for topics
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()

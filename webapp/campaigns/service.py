@@ -146,12 +146,19 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
             "body": template_spec.body,
         }
         if template is None:
-            template = LetterTemplate(slug=template_spec.slug, version=1, position=position, active=True, **content)
+            template = LetterTemplate(
+                slug=template_spec.slug,
+                version=1,
+                position=position,
+                active=True,
+                cwc_topics=list(template_spec.topics),
+                **content,
+            )
             campaign.templates.append(template)
             db.session.add(TemplateVersion.snapshot(template, author="files"))
             changes.append(f"letter {template.slug} added")
             continue
-        fields = _assign(template, {"position": position, "active": True})
+        fields = _assign(template, {"position": position, "active": True, "cwc_topics": template_spec.topics})
         content_fields = _assign(template, content)
         if content_fields:
             template.version += 1
@@ -218,6 +225,7 @@ def campaign_spec(campaign: Campaign) -> CampaignSpec:
                 position=index,  # what a load gives them, so exporting again writes the same files
                 min_note_length=template.min_note_length or 0,
                 salutation_and_signoff=bool(template.salutation_and_signoff),
+                topics=list(template.cwc_topics or []),
             )
             for index, template in enumerate(
                 sorted(active_templates(campaign), key=lambda t: (t.position or 0, t.slug))

@@ -71,6 +71,7 @@ class TemplateIn(_Strict):
     channels: list[str] = Field(min_length=1, max_length=10)
     min_note_length: int = Field(default=0, ge=0)
     salutation_and_signoff: bool = False
+    topics: list[str] = Field(default_factory=list, max_length=10)
     active: bool | None = None
     base_version: int | None = None
 
@@ -199,6 +200,7 @@ def template_view(template) -> dict[str, Any]:
         "channels": template.channels,
         "min_note_length": template.min_note_length or 0,
         "salutation_and_signoff": bool(template.salutation_and_signoff),
+        "topics": list(template.cwc_topics or []),
         "version": template.version,
         "active": template.active,
         "versions": [
@@ -288,6 +290,7 @@ def save_template(slug: str):
             min_note_length=data.min_note_length,
             slug=data.slug,
             salutation_and_signoff=data.salutation_and_signoff,
+            cwc_topics=data.topics,
         ),
         author=f"api: {_organizer().email}",
         slug=existing.slug if existing else None,

@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from webapp.cwc import topics as cwc_topics
 from webapp.letters import validation
 from webapp.models import CUSTOM_KINDS
 from webapp.organize.models import ROLES
@@ -144,6 +145,9 @@ class TemplateForm(FlaskForm):
     )
     subject = StringField("Subject", render_kw={"maxlength": 1000, "spellcheck": "true"})
     salutation_and_signoff = BooleanField("Add “Dear …,” and the sign-off for me")
+    cwc_topics = CheckboxesField(
+        "Library of Congress topics", choices=[SelectChoice(topic, topic) for topic in cwc_topics.TOPICS]
+    )
     body = TextAreaField("Letter", render_kw={"rows": 22, "spellcheck": "true"})
     base_version = HiddenField()
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from webapp.campaigns import checks
 from webapp.campaigns.files import TARGET_FIELDS, TARGET_TEXT_FIELDS, normalize_body
 from webapp.campaigns.service import active_templates
+from webapp.cwc import topics as cwc_topics
 from webapp.extensions import db
 from webapp.letters import framing, validation
 from webapp.letters.rendering import (
@@ -32,6 +33,7 @@ from webapp.models import (
     ALL_CHANNELS,
     CALL,
     CUSTOM_KINDS,
+    CWC,
     EMAIL_CHANNELS,
     FAILED,
     LEGISLATOR_KINDS,
@@ -67,6 +69,7 @@ CHANNEL_NAMES = {
     "contact_form": "The target's web contact form",
     "print": "A printed letter",
     "call": "A phone call (call script)",
+    "cwc": "Delivered into their office through Congress's own system (CWC, when this site has it)",
 }
 # The same, as short as a tag on a table row.
 CHANNEL_TAGS = {
@@ -75,6 +78,7 @@ CHANNEL_TAGS = {
     "contact_form": "web form",
     "print": "printed letter",
     "call": "phone",
+    "cwc": "to their office",
 }
 RESOURCE_KINDS = {"donate": "Donate", "petition": "Petition", "read": "Read more"}
 TITLE_MAX, SUMMARY_MAX, UPDATE_MAX = 200, 2000, 2000
@@ -739,6 +743,8 @@ class TemplateInput:
     min_note_length: int = 0
     slug: str = ""
     salutation_and_signoff: bool = False
+    # Library of Congress topics for letters delivered through CWC: a setting kept beside the versions, not in them.
+    cwc_topics: list[str] = field(default_factory=list)
 
     def content(self) -> dict[str, Any]:
         return {
@@ -803,6 +809,17 @@ def check_template_input(
             "A call script is spoken, so there is no salutation or sign-off to add: turn this off for calls."
         ]
     kinds = template_kinds(campaign, content["target_ids"], content["target_kinds"])
+    topic_problems = cwc_topics.problems(list(data.cwc_topics or []))
+    if topic_problems:
+        errors["cwc_topics"] = topic_problems
+    elif CWC in content["channels"] and not data.cwc_topics:
+        errors["cwc_topics"] = [
+            "Choose at least one Library of Congress topic: Congress's system files every letter under one."
+        ]
+    if CWC in content["channels"] and not set(kinds) & set(LEGISLATOR_KINDS):
+        errors.setdefault("channels", []).append(
+            "Congress's own system (CWC) delivers only to members of Congress: choose them, or another way."
+        )
     problems = framing.problems(
         content["subject"],
         content["body"],
@@ -909,6 +926,7 @@ def save_template(
             version=1,
             position=position,
             active=False,  # a new letter is a draft until an organizer publishes it
+            cwc_topics=list(dict.fromkeys(data.cwc_topics or [])),
             **content,
         )
         campaign.templates.append(template)
@@ -916,6 +934,9 @@ def save_template(
         db.session.commit()
         return template, True
     changed = _save_content(template, content, author)
+    topics = list(dict.fromkeys(data.cwc_topics or []))
+    if sorted(template.cwc_topics or []) != sorted(topics):  # the form lists them in its own order
+        template.cwc_topics, changed = topics, True
     db.session.commit()
     return template, changed
 

@@ -21,6 +21,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from webapp.cwc import report as cwc_report
 from webapp.embed import service as embed_service
 from webapp.errors import rate_limited
 from webapp.extensions import db, login_manager
@@ -531,6 +532,7 @@ def _template_input(form: TemplateForm) -> service.TemplateInput:
         min_note_length=form.min_note_length.data or 0,
         slug=form.slug.data or "",
         salutation_and_signoff=bool(form.salutation_and_signoff.data),
+        cwc_topics=form.cwc_topics.data or [],
     )
 
 
@@ -552,6 +554,7 @@ def _editor(campaign: Campaign, form: TemplateForm, template=None, problems=None
             fields=service.FIELD_BUTTONS,
             frame=framing,
             sample=SAMPLE_SUPPORTER,
+            cwc=cwc_report.setup(),
             tab="letters",
         ),
         status,

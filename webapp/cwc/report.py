@@ -1,0 +1,97 @@
+"""What organizers see of Communicating with Congress: whether this site delivers through it, and which offices
+refused a campaign's letters and why (the reasons are CWC's and ours, never a supporter's details)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from webapp.cwc import service
+from webapp.extensions import db
+from webapp.models import CWC, FAILED, SENT, Letter, Target
+
+MAX_OFFICES = 50
+
+
+@dataclass(frozen=True)
+class Setup:
+    enabled: bool
+    agent: str | None
+    house_host: str | None
+    senate_host: str | None
+    official_grammar: bool  # CWC_GRAMMAR set: the operator dropped in a grammar of their own (the official one)
+
+
+@dataclass(frozen=True)
+class Refusals:
+    """One office's refused letters in a campaign: how many, and the latest reason."""
+
+    target_id: str
+    name: str
+    office: str | None
+    refused: int
+    delivered: int
+    last_reason: str
+    last_at: dt.datetime | None
+
+
+def setup(config: dict[str, Any] | None = None) -> Setup:
+    config = config if config is not None else current_app.config
+    enabled = service.enabled(config)
+    senate = config.get("CWC_SENATE_API_URL")
+    return Setup(
+        enabled=enabled,
+        agent=config.get("CWC_DELIVERY_AGENT") if enabled else None,
+        house_host=urlsplit(config["CWC_API_URL"]).hostname if enabled else None,
+        senate_host=urlsplit(senate).hostname if enabled and senate else None,
+        official_grammar=bool(config.get("CWC_GRAMMAR")),
+    )
+
+
+def refusals(campaign_id: int) -> list[Refusals]:
+    """Offices with letters CWC refused for this campaign, most refused first (at most MAX_OFFICES)."""
+    counted = db.session.execute(
+        select(
+            Letter.target_id,
+            func.count().filter(Letter.status == FAILED),
+            func.count().filter(Letter.status == SENT),
+            func.max(Letter.finished_at).filter(Letter.status == FAILED),
+        )
+        .where(Letter.campaign_id == campaign_id, Letter.channel == CWC, Letter.status.in_((FAILED, SENT)))
+        .group_by(Letter.target_id)
+    ).all()
+    refused = sorted((row for row in counted if row[1]), key=lambda row: (-row[1], row[0]))[:MAX_OFFICES]
+    if not refused:
+        return []
+    targets = {t.id: t for t in db.session.scalars(select(Target).where(Target.id.in_([row[0] for row in refused])))}
+    found = []
+    for target_id, failed, sent, last_at in refused:
+        reason = db.session.scalar(
+            select(Letter.error)
+            .where(
+                Letter.campaign_id == campaign_id,
+                Letter.target_id == target_id,
+                Letter.channel == CWC,
+                Letter.status == FAILED,
+            )
+            .order_by(Letter.finished_at.desc())
+            .limit(1)
+        )
+        target = targets.get(target_id)
+        found.append(
+            Refusals(
+                target_id=target_id,
+                name=target.display_name if target else target_id,
+                office=service.office_code(target) if target else None,
+                refused=failed,
+                delivered=sent,
+                last_reason=reason or "",
+                last_at=last_at,
+            )
+        )
+    return found
