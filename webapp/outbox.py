@@ -37,6 +37,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from webapp.extensions import db
 from webapp.models import (
     CONFIRMED,
+    DELIVERED_CHANNELS,
     FAILED,
     HANDED_OFF,
     OUTCOMES,
@@ -198,7 +199,7 @@ _CLAIM = (
     update(_letters)
     .where(
         _letters.c.submission_id == bindparam("b_submission"),
-        _letters.c.channel == SMTP,
+        _letters.c.channel.in_(DELIVERED_CHANNELS),
         or_(
             and_(
                 _letters.c.status == QUEUED,
@@ -439,7 +440,7 @@ def sweep(limit: int = 1000, *, backlog: int = 0) -> list[str]:
     queue_lease = _seconds(config["DELIVERY_QUEUE_LEASE"])
     waiting_since = now - queue_lease * BACKLOG_GRACE_LEASES if backlog else now
     expired = and_(
-        Letter.channel == SMTP,
+        Letter.channel.in_(DELIVERED_CHANNELS),
         or_(
             and_(Letter.status == SENDING, Letter.lease_until < now),
             and_(Letter.status == QUEUED, Letter.lease_until < waiting_since),
@@ -463,7 +464,7 @@ def requeue(older_than: float = 0.0, *, include_sending: bool = False) -> tuple[
     if not include_sending:
         held = and_(held, Letter.lease_until < now)
     waiting = and_(
-        Letter.channel == SMTP,
+        Letter.channel.in_(DELIVERED_CHANNELS),
         Letter.created_at <= now - _seconds(older_than),
         or_(Letter.status == QUEUED, held),
     )

@@ -58,15 +58,29 @@ class SmtpIn(_Strict):
         return _rule(validation.smtp_username, value)
 
 
+class PostalIn(_Strict):
+    """The full postal address a letter to Congress through CWC carries (checked by webapp/cwc/address.py)."""
+
+    prefix: str = Field(max_length=40)
+    first_name: str = Field(max_length=200)
+    last_name: str = Field(max_length=200)
+    street: str = Field(max_length=200)
+    street2: str = Field(default="", max_length=200)
+    city: str = Field(max_length=200)
+    state: str = Field(max_length=10)
+    zip: str = Field(max_length=20)
+
+
 class SubmissionIn(_Strict):
     campaign: str = Field(min_length=1, max_length=80)
     template: str = Field(min_length=1, max_length=80)
     targets: list[str] = Field(min_length=1, max_length=20)
     supporter: SupporterIn
-    channel: Literal["smtp", "mailto", "contact_form", "call", "print"]
+    channel: Literal["smtp", "mailto", "contact_form", "call", "print", "cwc"]
     subject: str | None = None
     body: str | None = None
     smtp: SmtpIn | None = None
+    postal: PostalIn | None = None
 
 
 def errors_of(exc: ValidationError) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from webapp.api.schemas import ConfirmIn, SubmissionIn, errors_of, json_object
 from webapp.campaigns.service import active_templates, campaign_targets, find_campaign, published_campaigns
+from webapp.cwc import address as cwc_address
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
 from webapp.extensions import csrf, db
@@ -129,10 +130,25 @@ def create_submission():
             service.check_smtp_host(account.host, account.port)
         except RefusedHost as exc:
             return unprocessable({"smtp.host": [str(exc)]})
+    postal = None
+    if body.channel == "cwc":
+        if body.postal is None:
+            return unprocessable({"postal": [service.CWC_ADDRESS_NEEDED]})
+        try:
+            postal = cwc_address.parse(body.postal.model_dump())
+        except cwc_address.AddressInvalid as exc:
+            return unprocessable({f"postal.{field}": messages for field, messages in exc.errors.items()})
     supporter = service.Supporter(**body.supporter.model_dump())
     try:
         submission = service.submit(
-            found, template, targets, supporter, body.channel, edit_all=(body.subject, body.body), account=account
+            found,
+            template,
+            targets,
+            supporter,
+            body.channel,
+            edit_all=(body.subject, body.body),
+            account=account,
+            postal=postal,
         )
     except service.SubmissionInvalid as exc:
         return unprocessable(exc.errors)

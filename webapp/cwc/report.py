@@ -9,11 +9,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from webapp.cwc import service
 from webapp.extensions import db
-from webapp.models import CWC, FAILED, SENT, Letter, Target
+from webapp.models import CWC, FAILED, LEGISLATOR_KINDS, SENT, Letter, LetterTally, Target
 
 MAX_OFFICES = 50
 
@@ -38,6 +38,48 @@ class Refusals:
     delivered: int
     last_reason: str
     last_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class MemberCounts:
+    """One member of Congress in a campaign: letters delivered into their office through CWC, apart from hand-offs."""
+
+    target_id: str
+    name: str
+    delivered: int  # accepted by CWC: `sent`
+    refused: int  # failed at CWC (refused, or given up on)
+    handed_off: int  # contact form, print: shown to supporters
+    confirmed: int  # hand-offs supporters said they finished (and calls they made)
+
+
+def members(campaign_id: int, limit: int = 200) -> list[MemberCounts]:
+    """Per member of Congress, from the counters (never by counting letters): delivered vs handed off."""
+    through_cwc = LetterTally.channel == CWC
+    rows = db.session.execute(
+        select(
+            LetterTally.target_id,
+            func.sum(case((through_cwc, LetterTally.sent), else_=0)),
+            func.sum(case((through_cwc, LetterTally.failed), else_=0)),
+            func.sum(case((through_cwc, 0), else_=LetterTally.handed_off)),
+            func.sum(LetterTally.confirmed),
+        )
+        .join(Target, Target.id == LetterTally.target_id)
+        .where(LetterTally.campaign_id == campaign_id, Target.kind.in_(LEGISLATOR_KINDS))
+        .group_by(LetterTally.target_id)
+    ).all()
+    ordered = sorted(rows, key=lambda row: (-(int(row[1] or 0) + int(row[3] or 0)), row[0]))[:limit]
+    targets = {t.id: t for t in db.session.scalars(select(Target).where(Target.id.in_([row[0] for row in ordered])))}
+    return [
+        MemberCounts(
+            target_id=target_id,
+            name=targets[target_id].display_name if target_id in targets else target_id,
+            delivered=int(delivered or 0),
+            refused=int(refused or 0),
+            handed_off=int(handed or 0),
+            confirmed=int(confirmed or 0),
+        )
+        for target_id, delivered, refused, handed, confirmed in ordered
+    ]
 
 
 def setup(config: dict[str, Any] | None = None) -> Setup:

@@ -14,7 +14,7 @@ from lxml import etree
 from webapp.congress.service import member_office_code
 from webapp.cwc import message
 from webapp.cwc.client import Endpoint, Reply
-from webapp.models import LEGISLATOR_KINDS, Target
+from webapp.models import LEGISLATOR_KINDS, Target, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,44 @@ def reachable(target: Target, config: dict[str, Any] | None = None) -> bool:
 def grammar_path(config: dict[str, Any] | None = None) -> str | None:
     config = config if config is not None else current_app.config
     return config.get("CWC_GRAMMAR") or None
+
+
+MessageError = message.MessageError
+
+
+def constituent(postal: Any, email: str) -> message.Constituent:
+    """The message's constituent from the address the supporter gave (webapp/cwc/address.PostalAddress)."""
+    return message.Constituent(
+        prefix=postal.prefix,
+        first_name=postal.first_name,
+        last_name=postal.last_name,
+        address1=postal.street,
+        address2=postal.street2,
+        city=postal.city,
+        state=postal.state,
+        zip=postal.zip,
+        email=email,
+    )
+
+
+def campaign_id(campaign_slug: str, config: dict[str, Any] | None = None) -> str:
+    config = config if config is not None else current_app.config
+    return message.campaign_id(config["CWC_DELIVERY_AGENT"], campaign_slug)
+
+
+def letter_for(
+    letter_id: str, office: str, campaign: str, subject: str, topics: tuple[str, ...], body: str
+) -> message.Letter:
+    """One letter's part of the message; its id is the DeliveryId, so every try of a letter carries the same one."""
+    return message.Letter(
+        delivery_id=letter_id,
+        date=utcnow().date(),
+        campaign_id=campaign,
+        office=office,
+        subject=subject,
+        topics=topics,
+        body=body,
+    )
 
 
 def checked_message(

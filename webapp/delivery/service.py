@@ -22,12 +22,13 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from webapp import outbox
+from webapp.cwc.transport import CwcTransport
 from webapp.delivery import credentials, oauth, ssrf
 from webapp.delivery.deadline import WATCHDOG_GRACE
 from webapp.delivery.smtp import DeliveryError
 from webapp.delivery.transport import Session, Transport, account_transport
 from webapp.extensions import db
-from webapp.models import FAILED, QUEUED, SENDING, SENT, Letter, Submission, utcnow
+from webapp.models import CWC, FAILED, QUEUED, SENDING, SENT, Letter, Submission, utcnow
 from webapp.outbox import Claimed
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ def deliver_submission(submission_id: str) -> None:
         return
     letters = _without_overclaimed(letters)
     if letters:
-        transport = account_transport(submission_id)
+        # Letters to Congress through CWC go over its API; the rest through the supporter's own account.
+        transport = CwcTransport(submission_id) if letters[0].channel == CWC else account_transport(submission_id)
         if transport is None:
             reason = _expired_reason(submission_id)
             for letter in letters:

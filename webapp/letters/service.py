@@ -14,6 +14,9 @@ from sqlalchemy.orm import joinedload, selectinload
 from webapp import outbox
 from webapp.campaigns.service import active_templates, campaign_targets
 from webapp.congress import service as congress
+from webapp.cwc import address as cwc_address
+from webapp.cwc import service as cwc
+from webapp.cwc.address import PostalAddress
 from webapp.delivery import credentials, oauth, ssrf
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.extensions import db
@@ -23,6 +26,8 @@ from webapp.letters.rendering import LetterTemplateError, context_for, render_ma
 from webapp.models import (
     CALL,
     CONTACT_FORM,
+    CWC,
+    DELIVERED_CHANNELS,
     EMAIL_CHANNELS,
     FAILED,
     HANDED_OFF,
@@ -231,6 +236,7 @@ def _unreachable(target: Target, channel: str) -> str:
         CONTACT_FORM: f"We don't know a contact form for {target.name}.",
         CALL: f"We don't have a phone number for {target.name}.",
         PRINT: f"We don't have a postal address for {target.name}.",
+        CWC: f"This letter can't be delivered to {target.name}'s office through Congress's own system here.",
     }.get(channel, f"{target.name} can't be reached that way.")
 
 
@@ -271,11 +277,13 @@ def submit(
     edits: dict[str, Edit] | None = None,
     edit_all: Edit | None = None,
     account: Account | None = None,
+    postal: PostalAddress | None = None,
 ) -> Submission:
     """Write the submission and one letter per target (the outbox), then queue delivery.
 
     Rows are committed before anything is queued; if queuing fails the sweeper picks the
-    letters up when their lease runs out. Hand-offs are counted at once.
+    letters up when their lease runs out. Hand-offs are counted at once. A letter to Congress through
+    CWC needs `postal`, in the seat of every member it goes to, and a message the grammar accepts.
     """
     ensure_open(campaign)
     if channel == SMTP and account is None:
@@ -288,8 +296,11 @@ def submit(
         )
     if account is not None:
         credentials.check_store()  # a RedisError before anything is counted or written, if it would reach a disk
+    if channel == CWC:
+        _check_postal(postal, targets)
     drafts = draft_letters(campaign, template, targets, supporter)
     now = utcnow()
+    delivered = channel in DELIVERED_CHANNELS
     submission = Submission(
         id=new_submission_id(),
         campaign=campaign,
@@ -299,8 +310,9 @@ def submit(
         supporter_name=supporter.name,
         supporter_email=supporter.email,
         supporter_zip=supporter.zip,
-        supporter_address=supporter.address,
+        supporter_address=supporter.address or (postal.lines if channel == CWC and postal else ""),
         supporter_note=supporter.note,
+        constituent=postal.as_dict() if channel == CWC and postal else None,
         smtp_host=_where(account),
         smtp_port=account.port if isinstance(account, SmtpAccount) else None,
         created_at=now,
@@ -320,17 +332,20 @@ def submit(
                 template_id=template.id,
                 template_version=template.version,
                 channel=channel,
-                status=QUEUED if channel == SMTP else HANDED_OFF,
-                recipient=draft.target.email,
+                status=QUEUED if delivered else HANDED_OFF,
+                # Where it goes, from the target's record: their email, or their office's CWC code.
+                recipient=cwc.office_code(draft.target) if channel == CWC else draft.target.email,
                 subject=subject,
                 body=body,
                 personal_share=draft.share(body),
-                lease_until=lease if channel == SMTP else None,
-                finished_at=None if channel == SMTP else now,
+                lease_until=lease if delivered else None,
+                finished_at=None if delivered else now,
                 created_at=now,
             )
         )
     submission.letters = letters
+    if channel == CWC and postal is not None:
+        _check_cwc_messages(campaign, template, supporter, postal, letters)
     sender = credentials.sender_fingerprint(supporter.email, account) if account is not None else None
     limits.check_submission(campaign, channel, [target.id for target in targets], sender)  # raises RateLimited
     outbox.insert_submission(submission, letters, now)  # the rows, and the hand-offs counted with them
@@ -343,7 +358,7 @@ def submit(
             raise
     db.session.commit()
     log.info("submission.created submission=%s letters=%d channel=%s", submission.id, len(letters), channel)
-    if channel == SMTP:
+    if delivered:
         outbox.enqueue(submission.id)
     return submission
 
@@ -399,6 +414,42 @@ def retry(submission: Submission, account: Account) -> int:
     log.info("submission.retried submission=%s letters=%d", submission.id, queued)
     outbox.enqueue(submission.id)
     return queued
+
+
+CWC_ADDRESS_NEEDED = (
+    "Congress's system needs your full postal address: offices accept letters only from the people they "
+    "represent, and answer by mail."
+)
+CWC_NOT_BUILT = (
+    "We couldn't prepare this letter in the form Congress's system requires. You can send it through their "
+    "contact form or as a printed letter instead."
+)
+
+
+def _check_postal(postal: PostalAddress | None, targets: list[Target]) -> None:
+    """The address a CWC letter needs: given, and in the state or district of every member it goes to."""
+    if postal is None:
+        raise SubmissionInvalid({"postal": [CWC_ADDRESS_NEEDED]})
+    problems = cwc_address.seat_problems(postal, targets)
+    if problems:
+        raise SubmissionInvalid({f"postal.{field}": messages for field, messages in problems.items()})
+
+
+def _check_cwc_messages(
+    campaign: Campaign, template: LetterTemplate, supporter: Supporter, postal: PostalAddress, letters: list[Letter]
+) -> None:
+    """Build each letter's CWC message now and check it against the grammar, so a letter that could never be
+    delivered is refused while the supporter is still here; the worker checks again right before sending."""
+    constituent = cwc.constituent(postal, supporter.email)
+    campaign_id = cwc.campaign_id(campaign.slug)
+    for letter in letters:
+        built = cwc.letter_for(
+            letter.id, letter.recipient or "", campaign_id, letter.subject, tuple(template.cwc_topics), letter.body
+        )
+        try:
+            cwc.checked_message(constituent, built)
+        except cwc.MessageError:
+            raise SubmissionInvalid({"letters": [CWC_NOT_BUILT]}) from None
 
 
 def find_submission(submission_id: str) -> Submission | None:
@@ -463,6 +514,10 @@ def letter_view(letter: Letter) -> dict[str, Any]:
         ]
     elif letter.channel == PRINT:
         view["print_url"] = url_for("letters.print_letter", letter_id=letter.id, _external=True)
+    elif letter.channel == CWC:
+        view["office"] = letter.recipient  # the member's CWC office code
+        if letter.status == FAILED and target.contact_url:
+            view["contact_url"] = target.contact_url  # where the supporter can still send it by hand
     if letter.channel in OUTCOMES:
         view["outcome"] = letter.outcome
         view["outcomes"] = list(OUTCOMES[letter.channel])

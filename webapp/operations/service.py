@@ -23,7 +23,7 @@ from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.smtp import OutgoingLetter
 from webapp.extensions import db
 from webapp.health import service as health
-from webapp.models import PENDING, SENDING, Letter, utcnow
+from webapp.models import CWC, PENDING, SENDING, Letter, utcnow
 from webapp.outbox import SEND_TASK
 
 # ---- settings -------------------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ def stuck(limit: int = 50, older_than: float = 0.0) -> StuckReport:
     rows = db.session.execute(
         select(
             Letter.id, Letter.submission_id, Letter.target_id, Letter.status, Letter.attempts, Letter.created_at,
-            Letter.lease_until, Letter.next_attempt_at, Letter.error,
+            Letter.lease_until, Letter.next_attempt_at, Letter.error, Letter.channel,
         )
         .where(*pending)
         .order_by(Letter.created_at, Letter.submission_id, Letter.position)
@@ -229,7 +229,12 @@ def stuck(limit: int = 50, older_than: float = 0.0) -> StuckReport:
     except RedisError:
         waiting, workers = None, None
     letters = [
-        StuckLetter(*row, password_waiting=None if waiting is None else row.submission_id in waiting) for row in rows
+        # A letter to Congress through CWC waits for no password: only own-email letters can find theirs expired.
+        StuckLetter(
+            *row[:-1],
+            password_waiting=None if waiting is None or row.channel == CWC else row.submission_id in waiting,
+        )
+        for row in rows
     ]
     return StuckReport(letters, counts, workers, health.oldest_queued_seconds())
 

@@ -769,6 +769,17 @@ def congress_form_link(slug: str, target_id: str):
 # ---- dashboard and exports ------------------------------------------------------------------------------------
 
 
+def _congress_report(campaign: Campaign) -> dict | None:
+    """For a campaign writing to Congress: whether this site has CWC, letters delivered per member, refusals."""
+    if not campaign.congress:
+        return None
+    return {
+        "cwc": cwc_report.setup(),
+        "members": cwc_report.members(campaign.id),
+        "refusals": cwc_report.refusals(campaign.id),
+    }
+
+
 def _dashboard_page(campaign: Campaign, origins_text: str | None = None, problems=(), status: int = 200):
     return (
         render_template(
@@ -782,6 +793,7 @@ def _dashboard_page(campaign: Campaign, origins_text: str | None = None, problem
             ),
             origins_text="\n".join(campaign.embed_origins or []) if origins_text is None else origins_text,
             origin_problems=list(problems),
+            congress=_congress_report(campaign),
             tab="dashboard",
         ),
         status,

@@ -58,6 +58,7 @@ def _erase(submissions: Sequence[Submission], now: dt.datetime) -> int:
         submission.supporter_email = ""
         submission.supporter_zip = ""
         submission.supporter_address = ""
+        submission.constituent = None  # the address a letter to Congress through CWC carried
         submission.supporter_note = ""
         submission.smtp_host = None
         submission.smtp_port = None
