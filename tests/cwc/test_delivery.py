@@ -132,6 +132,22 @@ def test_an_office_that_refuses_fails_that_letter_with_a_reason_and_the_others_g
     status = stack.test_client().get(f"/api/v1/submissions/{view['id']}").get_json()
     pelosi = next(letter for letter in status["letters"] if letter["target"]["id"] == PELOSI)
     assert pelosi["status"] == "failed" and pelosi["error"] == refused.error
+    assert pelosi["office"] == "HCA11" and pelosi["contact_url"].startswith("https://")
+    # The way out: the same letter, as approved, through her contact form (a hand-off) or on paper.
+    client = stack.test_client()
+    handed = client.post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "contact_form"})
+    assert handed.status_code == 201, handed.get_json()
+    (letter,) = handed.get_json()["letters"]
+    assert letter["channel"] == "contact_form" and letter["status"] == "handed_off"
+    assert letter["body"] == refused.body and letter["subject"] == refused.subject
+    assert letter["contact_url"] == pelosi["contact_url"]
+    printed = client.post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "print"}).get_json()
+    assert printed["letters"][0]["print_url"]
+    assert _sent_counts(stack)[PELOSI] == (0, 2)  # still not `sent`: two hand-offs, counted as hand-offs
+    delivered = letters[PADILLA]
+    again = client.post(f"/api/v1/letters/{delivered.id}/hand-off", json={"channel": "print"})
+    assert again.status_code == 422 and "did not take" in str(again.get_json())
+    assert client.post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "smtp"}).status_code == 422
 
 
 def test_a_server_error_is_retried_and_nothing_is_sent_twice(stack, cwc_server):

@@ -96,6 +96,10 @@ class ConfirmIn(_Strict):
     outcome: Literal["sent", "called", "voicemail"]
 
 
+class HandOffIn(_Strict):
+    channel: Literal["contact_form", "print"]
+
+
 def json_object() -> dict:
     """The request's JSON body, which must be an object sent as `application/json` (both APIs).
 

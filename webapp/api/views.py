@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
-from webapp.api.schemas import ConfirmIn, SubmissionIn, errors_of, json_object
+from webapp.api.schemas import ConfirmIn, HandOffIn, SubmissionIn, errors_of, json_object
 from webapp.campaigns.service import active_templates, campaign_targets, find_campaign, published_campaigns
 from webapp.cwc import address as cwc_address
 from webapp.delivery.credentials import SmtpAccount
@@ -164,6 +164,23 @@ def submission(submission_id: str):
     if found is None:
         abort(404, description="No such submission.")
     return jsonify(service.submission_view(found))
+
+
+@bp.route("/letters/<letter_id>/hand-off", methods=["POST"])
+def hand_off_letter(letter_id: str):
+    """A letter Congress's system refused, sent another way: the member's contact form or a printed letter."""
+    letter = service.find_letter(letter_id)
+    if letter is None:
+        abort(404, description="No such letter.")
+    try:
+        channel = HandOffIn.model_validate(json_object()).channel
+        submission = service.hand_off_instead(letter, channel)
+    except ValidationError as exc:
+        return unprocessable(errors_of(exc))
+    except service.SubmissionInvalid as exc:
+        return unprocessable(exc.errors)
+    view = service.submission_view(submission)
+    return jsonify(view), 201, {"Location": url_for("api.submission", submission_id=submission.id)}
 
 
 @bp.route("/letters/<letter_id>/confirm", methods=["POST"])

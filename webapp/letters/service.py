@@ -452,6 +452,39 @@ def _check_cwc_messages(
             raise SubmissionInvalid({"letters": [CWC_NOT_BUILT]}) from None
 
 
+# Where a letter Congress's system refused can still go, by hand, in the order the status page offers them.
+FALLBACK_CHANNELS = (CONTACT_FORM, PRINT)
+
+
+def hand_off_instead(letter: Letter, channel: str) -> Submission:
+    """The same letter, as the supporter approved it, handed off through `channel` (their contact form, a printed
+    letter) after Congress's system refused it or gave up: a new hand-off, counted as one. The refused letter stays
+    `failed`. Raises SubmissionInvalid when it can't be (not a failed CWC letter, data erased, no such channel)."""
+    submission = letter.submission
+    if letter.channel != CWC or letter.status != FAILED:
+        raise SubmissionInvalid({"letter": ["Only a letter Congress's system did not take can be sent another way."]})
+    if submission.purged_at is not None or not submission.supporter_email:
+        raise SubmissionInvalid(
+            {"letter": ["Your details were deleted as promised, so this letter can't be sent again from here."]}
+        )
+    if channel not in FALLBACK_CHANNELS:
+        raise SubmissionInvalid({"channel": ["Choose their contact form or a printed letter."]})
+    campaign = submission.campaign
+    template, targets = choose(
+        campaign, submission.template.slug, [letter.target_id], channel, submission.supporter_zip
+    )
+    supporter = Supporter(
+        name=submission.supporter_name,
+        email=submission.supporter_email,
+        zip=submission.supporter_zip,
+        address=submission.supporter_address,
+        note=submission.supporter_note,
+    )
+    return submit(
+        campaign, template, targets, supporter, channel, edits={letter.target_id: (letter.subject, letter.body)}
+    )
+
+
 def find_submission(submission_id: str) -> Submission | None:
     """The submission with its campaign and letters (and their targets) loaded up front."""
     if not submission_id or len(submission_id) > 64:
