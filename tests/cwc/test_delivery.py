@@ -20,6 +20,7 @@ from webapp.extensions import db
 from webapp.models import CWC, FAILED, SENT, Letter, Submission, TargetTally
 from webapp.organize import accounts
 from webapp.organize.models import Organizer
+from webapp.privacy import service as privacy
 
 LAUNCH, LETTER = "reunite-families", "congress-reunite-and-investigate"
 PADILLA, SCHIFF, PELOSI = "P000145", "S001150", "P000197"  # the members for ZIP 94110
@@ -302,3 +303,17 @@ def test_organizers_see_delivered_apart_from_handed_off_and_which_offices_refuse
     assert "Representative Nancy Pelosi (D-CA-11)" in refusals and "(HCA11)" in refusals
     assert "did not accept the letter because of the address you gave" in refusals
     assert "Padilla" not in refusals
+
+
+def test_deleting_my_data_erases_the_address_too(stack, cwc_server):
+    view = _submit(stack, targets=[PELOSI]).get_json()
+    _finished(stack, view["id"])
+    with stack.app_context():
+        assert privacy.forget_submission(view["id"])
+        submission = db.session.get(Submission, view["id"])
+        assert submission.constituent is None and submission.supporter_address == ""
+        assert submission.supporter_email == "" and submission.supporter_name == ""
+    (letter,) = stack.test_client().get(f"/api/v1/submissions/{view['id']}").get_json()["letters"]
+    assert letter["status"] == "sent"  # delivered before, counted still
+    refused_later = stack.test_client().post(f"/api/v1/letters/{letter['id']}/hand-off", json={"channel": "print"})
+    assert refused_later.status_code == 422
