@@ -53,13 +53,14 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.api.views import bp as api
     from webapp.campaigns.views import bp as campaigns
     from webapp.congress.views import bp as congress
+    from webapp.cwc.views import bp as cwc
     from webapp.embed.views import bp as embed
     from webapp.health.views import bp as health
     from webapp.letters.views import bp as letters
     from webapp.organize.api import bp as organize_api
     from webapp.organize.views import bp as organize
 
-    for blueprint in (campaigns, letters, api, congress, health, organize, organize_api, embed):
+    for blueprint in (campaigns, letters, api, congress, cwc, health, organize, organize_api, embed):
         app.register_blueprint(blueprint)
 
 

@@ -149,6 +149,8 @@ def test_an_office_that_refuses_fails_that_letter_with_a_reason_and_the_others_g
     again = client.post(f"/api/v1/letters/{delivered.id}/hand-off", json={"channel": "print"})
     assert again.status_code == 422 and "did not take" in str(again.get_json())
     assert client.post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "smtp"}).status_code == 422
+    no_address = client.post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "cwc"})
+    assert no_address.status_code == 422 and "full postal address" in str(no_address.get_json())
 
 
 def test_a_server_error_is_retried_and_nothing_is_sent_twice(stack, cwc_server):
@@ -317,3 +319,32 @@ def test_deleting_my_data_erases_the_address_too(stack, cwc_server):
     assert letter["status"] == "sent"  # delivered before, counted still
     refused_later = stack.test_client().post(f"/api/v1/letters/{letter['id']}/hand-off", json={"channel": "print"})
     assert refused_later.status_code == 422
+
+
+def test_a_refused_address_can_be_corrected_and_the_same_letter_delivered(stack, cwc_server):
+    cwc_server.refuse_office = lambda doc: (
+        "Constituent address could not be verified." if "Wrong" in doc.findtext("Constituent/Address1") else None
+    )
+    view = _submit(stack, targets=[PELOSI], postal={**POSTAL, "street": "1 Wrong Way"}).get_json()
+    (refused,) = _finished(stack, view["id"]).values()
+    assert refused.status == FAILED and "because of the address you gave" in refused.error
+    client = stack.test_client()
+    page = html.unescape(client.get(f"/l/{refused.id}/address").get_data(as_text=True))
+    assert "Correct your address" in page and 'value="1 Wrong Way"' in page and 'value="94110"' in page
+    token = csrf_token(page)
+    fields = {f"postal_{name}": value for name, value in POSTAL.items()}
+    outside = client.post(f"/l/{refused.id}/address", data={**fields, "postal_zip": "94301", "csrf_token": token})
+    assert outside.status_code == 422
+    assert "does not represent ZIP code 94301" in html.unescape(outside.get_data(as_text=True))
+    fixed = client.post(f"/l/{refused.id}/address", data={**fields, "csrf_token": token})
+    assert fixed.status_code == 303
+    again_id = fixed.headers["Location"].rsplit("/s/", 1)[1]
+    (again,) = _finished(stack, again_id).values()
+    assert again.status == SENT and again.body == refused.body and again.subject == refused.subject
+    assert cwc_server.received[-1].text("Constituent/Address1") == POSTAL["street"]
+    # The other way out: the member's contact form, as a hand-off.
+    handed = client.post(f"/l/{refused.id}/another-way", data={"channel": "contact_form", "csrf_token": token})
+    assert handed.status_code == 303
+    status = html.unescape(client.get(handed.headers["Location"]).get_data(as_text=True))
+    assert refused.body.splitlines()[0] in status
+    assert _sent_counts(stack)[PELOSI] == (1, 1)

@@ -97,7 +97,8 @@ class ConfirmIn(_Strict):
 
 
 class HandOffIn(_Strict):
-    channel: Literal["contact_form", "print"]
+    channel: Literal["contact_form", "print", "cwc"]
+    postal: PostalIn | None = None  # for cwc: the corrected address
 
 
 def json_object() -> dict:

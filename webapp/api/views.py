@@ -168,15 +168,21 @@ def submission(submission_id: str):
 
 @bp.route("/letters/<letter_id>/hand-off", methods=["POST"])
 def hand_off_letter(letter_id: str):
-    """A letter Congress's system refused, sent another way: the member's contact form or a printed letter."""
+    """A letter Congress's system refused, sent another way: the member's contact form, a printed letter, or CWC
+    again with a corrected address."""
     letter = service.find_letter(letter_id)
     if letter is None:
         abort(404, description="No such letter.")
     try:
-        channel = HandOffIn.model_validate(json_object()).channel
-        submission = service.hand_off_instead(letter, channel)
+        body = HandOffIn.model_validate(json_object())
+        postal = cwc_address.parse(body.postal.model_dump()) if body.postal is not None else None
+        if body.channel == "cwc" and postal is None:
+            return unprocessable({"postal": [service.CWC_ADDRESS_NEEDED]})
+        submission = service.send_another_way(letter, body.channel, postal)
     except ValidationError as exc:
         return unprocessable(errors_of(exc))
+    except cwc_address.AddressInvalid as exc:
+        return unprocessable({f"postal.{field}": messages for field, messages in exc.errors.items()})
     except service.SubmissionInvalid as exc:
         return unprocessable(exc.errors)
     view = service.submission_view(submission)

@@ -456,10 +456,11 @@ def _check_cwc_messages(
 FALLBACK_CHANNELS = (CONTACT_FORM, PRINT)
 
 
-def hand_off_instead(letter: Letter, channel: str) -> Submission:
-    """The same letter, as the supporter approved it, handed off through `channel` (their contact form, a printed
-    letter) after Congress's system refused it or gave up: a new hand-off, counted as one. The refused letter stays
-    `failed`. Raises SubmissionInvalid when it can't be (not a failed CWC letter, data erased, no such channel)."""
+def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None = None) -> Submission:
+    """The same letter, as the supporter approved it, after Congress's system refused it or gave up: through
+    `channel` (their contact form or a printed letter: a new hand-off), or through CWC again with the corrected
+    address `postal`. A new submission, counted on its own; the refused letter stays `failed`. Raises
+    SubmissionInvalid when it can't be (not a failed CWC letter, the data erased, an address outside the seat)."""
     submission = letter.submission
     if letter.channel != CWC or letter.status != FAILED:
         raise SubmissionInvalid({"letter": ["Only a letter Congress's system did not take can be sent another way."]})
@@ -467,22 +468,20 @@ def hand_off_instead(letter: Letter, channel: str) -> Submission:
         raise SubmissionInvalid(
             {"letter": ["Your details were deleted as promised, so this letter can't be sent again from here."]}
         )
-    if channel not in FALLBACK_CHANNELS:
-        raise SubmissionInvalid({"channel": ["Choose their contact form or a printed letter."]})
+    if channel not in (*FALLBACK_CHANNELS, CWC):
+        raise SubmissionInvalid({"channel": ["Choose their contact form, a printed letter, or a corrected address."]})
     campaign = submission.campaign
-    template, targets = choose(
-        campaign, submission.template.slug, [letter.target_id], channel, submission.supporter_zip
-    )
+    zip_code = postal.zip if channel == CWC and postal else submission.supporter_zip
+    template, targets = choose(campaign, submission.template.slug, [letter.target_id], channel, zip_code)
     supporter = Supporter(
         name=submission.supporter_name,
         email=submission.supporter_email,
-        zip=submission.supporter_zip,
-        address=submission.supporter_address,
+        zip=zip_code,
+        address="" if channel == CWC else submission.supporter_address,
         note=submission.supporter_note,
     )
-    return submit(
-        campaign, template, targets, supporter, channel, edits={letter.target_id: (letter.subject, letter.body)}
-    )
+    edits = {letter.target_id: (letter.subject, letter.body)}
+    return submit(campaign, template, targets, supporter, channel, edits=edits, postal=postal)
 
 
 def find_submission(submission_id: str) -> Submission | None:

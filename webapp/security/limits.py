@@ -60,7 +60,16 @@ ACQUIRE_ALL_EXTENSION = "outcry.limiter.acquire_all"
 HANDOFF_CHANNELS = ("mailto", "contact_form", "call", "print")
 SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
 # The endpoints that create letters; they share one per-address budget, HTML and API alike.
-SUBMISSION_ENDPOINTS = ("letters.send", "letters.call", "letters.retry", "api.create_submission")
+SUBMISSION_ENDPOINTS = (
+    "letters.send",
+    "letters.call",
+    "letters.retry",
+    "api.create_submission",
+    # A letter Congress's system refused, sent again another way (webapp/cwc/views.py, the API).
+    "cwc.another_way",
+    "cwc.fix_address",
+    "api.hand_off_letter",
+)
 # Never limited: the health check (polled by the orchestrator) and static files.
 EXEMPT_ENDPOINTS = ("health.healthz", "static")
 # Where an organizer's password is checked: the log-in, and the account page's password change and token minting

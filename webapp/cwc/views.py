@@ -1,0 +1,70 @@
+"""A letter Congress's system refused, sent again: with a corrected address, or by hand (contact form, print)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from webapp.congress import service as congress
+from webapp.cwc.forms import AddressForm, AnotherWayForm
+from webapp.letters import service
+from webapp.models import CWC, FAILED, Letter
+from webapp.security import limits
+
+bp = Blueprint("cwc", __name__)
+
+
+def _refused(letter_id: str) -> Letter:
+    letter = service.find_letter(letter_id)
+    if letter is None or letter.channel != CWC:
+        abort(404)
+    return letter
+
+
+def _status(letter: Letter):
+    return redirect(url_for("letters.status", submission_id=letter.submission_id, _anchor=f"letter-{letter.id}"), 303)
+
+
+@bp.route("/l/<letter_id>/another-way", methods=["POST"])
+def another_way(letter_id: str):
+    """The same letter through the member's contact form or as a printed letter: a new hand-off."""
+    letter = _refused(letter_id)
+    if not AnotherWayForm().validate_on_submit():
+        abort(400)
+    try:
+        submission = service.send_another_way(letter, request.form.get("channel", ""))
+    except service.SubmissionInvalid:
+        return _status(letter)  # the status page says what can still be done
+    except limits.RateLimited as exc:
+        abort(429, description=exc.description)
+    return redirect(url_for("letters.status", submission_id=submission.id), 303)
+
+
+@bp.route("/l/<letter_id>/address", methods=["GET", "POST"])
+def fix_address(letter_id: str):
+    """Correct the address a refused letter carried, and deliver it through Congress's system again."""
+    letter = _refused(letter_id)
+    submission = letter.submission
+    if letter.status != FAILED or submission.purged_at is not None:
+        return _status(letter)
+    form = AddressForm()
+    if request.method == "GET":
+        form.fill_postal(submission.constituent or {})
+        return render_template("cwc/address.html", form=form, letter=letter)
+    postal = form.postal() if form.validate_on_submit() else None
+    if postal is not None:
+        try:
+            again = service.send_another_way(letter, CWC, postal)
+        except service.SubmissionInvalid as exc:
+            form.attach_postal_errors(
+                {key: messages for key, messages in exc.errors.items() if key.startswith("postal")}
+                or {"postal.street": [message for messages in exc.errors.values() for message in messages]}
+            )
+        except congress.CongressDataMissing:
+            abort(503)
+        except limits.RateLimited as exc:
+            form.postal_street.errors = [*form.postal_street.errors, exc.description]
+            page = render_template("cwc/address.html", form=form, letter=letter)
+            return page, 429, {"Retry-After": str(exc.retry_after_seconds)}
+        else:
+            return redirect(url_for("letters.status", submission_id=again.id), 303)
+    return render_template("cwc/address.html", form=form, letter=letter), 422
