@@ -106,10 +106,11 @@ class _Hostile:
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
-        conn, _ = self.sock.accept()
-        with self.context.wrap_socket(conn, server_side=True) as tls:
-            tls.recv(65536)
-            try:
+        with self.sock:  # one connection, then the listening socket is closed
+            conn, _ = self.sock.accept()
+        try:
+            with self.context.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(65536)
                 if self.mode == "trickle":
                     for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000:
                         if self.stop.wait(0.05):
@@ -121,8 +122,10 @@ class _Hostile:
                     while not self.stop.is_set() and self.sent < 50_000_000:
                         tls.sendall(chunk)
                         self.sent += len(chunk)
-            except OSError:
-                return
+        except OSError:  # the client hung up, as it should
+            return
+        finally:
+            conn.close()
 
 
 def test_a_trickling_endpoint_ends_at_the_same_deadline(certificate_authority):
