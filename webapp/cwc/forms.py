@@ -23,6 +23,7 @@ class PostalFields:
     postal_prefix = SelectField(
         "How should the office address you?",
         choices=[SelectChoice("", "Choose…")] + [SelectChoice(p, p) for p in PREFIXES],
+        validate_choice=False,  # the address rule (webapp/cwc/address.py) says what is wrong, in a sentence
     )
     postal_first_name = StringField("First name", render_kw={"autocomplete": "given-name", "maxlength": 100})
     postal_last_name = StringField("Last name", render_kw={"autocomplete": "family-name", "maxlength": 100})

@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 
+from webapp.cwc.forms import PostalFields
 from webapp.delivery import ssrf
 from webapp.delivery.credentials import SECURITY_CHOICES, SmtpAccount
 from webapp.letters import validation
@@ -122,7 +123,7 @@ class LetterEditForm(Form):
     body = TextAreaField("Letter", [Check(validation.body)], render_kw={"rows": 16, "maxlength": validation.BODY_MAX})
 
 
-class SendForm(WriteForm):
+class SendForm(PostalFields, WriteForm):
     """Step two: the edited letters and how to send them. SMTP fields matter only for own-email sending."""
 
     letters = FieldList(FormField(LetterEditForm))

@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from webapp.campaigns.service import call_scripts, campaign_targets, find_campaign, letter_templates
 from webapp.congress import service as congress
+from webapp.cwc import address as cwc_address
 from webapp.delivery import check
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
@@ -33,7 +34,7 @@ from webapp.letters.handoff import tel_uri
 from webapp.letters.providers import GOOGLE, MICROSOFT
 from webapp.mailauth import service as mailauth
 from webapp.mailauth.service import clients as oauth_clients
-from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
+from webapp.models import CALL, CONTACT_FORM, CWC, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
 from webapp.privacy import service as privacy
 from webapp.security import headers, limits
 
@@ -42,7 +43,7 @@ bp.add_app_template_filter(tel_uri, "tel")
 bp.add_app_template_global(error_items, "error_items")
 
 # How a written letter can leave, in the order the preview page offers them.
-SEND_CHANNELS = (SMTP, MAILTO, CONTACT_FORM, PRINT)
+SEND_CHANNELS = (CWC, SMTP, MAILTO, CONTACT_FORM, PRINT)
 SUPPORTER_FIELDS = ("name", "email", "zip", "address", "note")
 
 NO_COMMON_CHANNEL = (
@@ -56,6 +57,7 @@ CHANNEL_NAMES = {
     CONTACT_FORM: "their web form",
     PRINT: "a printed letter",
     CALL: "a phone call",
+    CWC: "delivery to their office",
 }
 
 
@@ -126,6 +128,9 @@ def _render_write(form: WriteForm, campaign: Campaign, targets, templates, statu
 def _attach(form, errors: dict[str, list[str]]) -> None:
     """Put service errors next to the fields they are about ("supporter.email" → the email field)."""
     for key, messages in errors.items():
+        if key == "postal" or key.startswith("postal."):  # the address a letter to Congress through CWC carries
+            form.attach_postal_errors({key: messages})
+            continue
         name = key.removeprefix("supporter.")
         field = getattr(form, name, None) if name in (*SUPPORTER_FIELDS, "targets", "template") else None
         field = field or form.targets
@@ -265,7 +270,14 @@ def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str):
         return redirect(url_for("letters.write", slug=campaign.slug, target=draft.get("targets"), expired=1), 303)
     form = SendForm(
         formdata=None,
-        data={**fields, "targets": draft["targets"], "template": template.slug, "draft": draft_id, **visit.smtp},
+        data={
+            **fields,
+            "targets": draft["targets"],
+            "template": template.slug,
+            "draft": draft_id,
+            **visit.smtp,
+            **{f"postal_{name}": value for name, value in (draft.get("postal") or {}).items()},
+        },
     )
     _offer(form, campaign, fields["zip"])
     kept = draft.get("letters") or {}
@@ -306,6 +318,14 @@ def _render_preview(
     detected = providers.detect(form.email.data or "", mx=current_app.config["MAIL_SETTINGS_MX_LOOKUP"])
     if not form.provider.data and detected.provider is not None:
         form.provider.data = detected.key  # settings found from the address; the supporter can still change them
+    if CWC in channels:  # the address step starts from what the supporter told us
+        first, last = cwc_address.split_name(form.name.data or "")
+        states = {t.state for t in targets if t.state}
+        form.fill_postal(
+            {"first_name": first, "last_name": last, "zip": form.zip.data or "", "state": next(iter(states), "")}
+            if len(states) == 1
+            else {"first_name": first, "last_name": last, "zip": form.zip.data or ""}
+        )
     contact_forms = [t for t in targets if t.contact_form]
     show_address = PRINT in channels and (not form.address.data or bool(form.address.errors))
     hidden = "change-details"  # details the preview carries unseen are fixed on the write page
@@ -352,6 +372,12 @@ def _keep(visit: visits.Visit, form: SendForm, campaign: Campaign) -> str | None
         "zip": form.zip.data or "",
         "note": form.note.data or "",
         "letters": _edited_letters(form),
+        # The address typed for Congress's system (CWC), kept with the draft like the edits.
+        "postal": {
+            name: getattr(form, f"postal_{name}").data
+            for name in cwc_address.FIELDS
+            if getattr(form, f"postal_{name}").data
+        },
     }
     if not form.address.errors and form.address.data:
         visit.remember_details(address=form.address.data)
@@ -400,7 +426,11 @@ def send(slug: str):
     if action in SIGN_IN_ACTIONS:
         _keep(visit, form, campaign)  # the edits wait in the visit too, should the sign-in be abandoned
         return _start_sign_in(action, campaign, form, targets, templates)
-    account = None
+    account = postal = None
+    if action == CWC:
+        postal = form.postal()
+        if postal is None:
+            return _preview_or_write(form, campaign, targets, templates)
     if action == SMTP:
         account = form.smtp_account()
         if account is None:
@@ -410,10 +440,10 @@ def send(slug: str):
         except RefusedHost as exc:
             form.smtp_host.errors = [*form.smtp_host.errors, str(exc)]
             return _preview_or_write(form, campaign, targets, templates)
-    return _submit(form, campaign, targets, templates, template, chosen, action, edits, account)
+    return _submit(form, campaign, targets, templates, template, chosen, action, edits, account, postal)
 
 
-def _submit(form, campaign, targets, templates, template, chosen, action, edits, account):
+def _submit(form, campaign, targets, templates, template, chosen, action, edits, account, postal=None):
     """Write the letters and queue them (the password's and the sign-in's path end here), or show why not; the
     visit remembers what was done and the details, never the password."""
     visit = visits.current()
@@ -427,6 +457,7 @@ def _submit(form, campaign, targets, templates, template, chosen, action, edits,
             action,
             edits=edits,
             account=account,
+            postal=postal,
         )
     except service.SubmissionInvalid as exc:
         _attach(form, exc.errors)

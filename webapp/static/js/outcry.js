@@ -104,6 +104,13 @@
     sending: "Sending…",
     queued: "Waiting to be sent…"
   };
+  // Letters delivered into members' offices through Congress's own system (CWC).
+  var CWC_STATUS_TEXT = {
+    sent: "Delivered to their office through Congress's own system.",
+    failed: "Not delivered.",
+    sending: "Delivering…",
+    queued: "Waiting to be delivered…"
+  };
 
   function poll(url, everyMs, handle) {
     var delay = everyMs;
@@ -122,9 +129,9 @@
     poll(box.getAttribute("data-status-url"), 1500, function (data) {
       data.letters.forEach(function (letter) {
         var card = box.querySelector('[data-letter="' + letter.id + '"]');
-        if (!card || letter.channel !== "smtp") return;
+        if (!card || (letter.channel !== "smtp" && letter.channel !== "cwc")) return;
         var status = card.querySelector('[data-field="status"]');
-        status.textContent = STATUS_TEXT[letter.status] || letter.status;
+        status.textContent = (letter.channel === "cwc" ? CWC_STATUS_TEXT : STATUS_TEXT)[letter.status] || letter.status;
         status.className = "status status-" + letter.status;
         var error = card.querySelector('[data-field="error"]');
         error.textContent = letter.error || ""; error.hidden = !letter.error;
@@ -132,8 +139,13 @@
         waiting.textContent = letter.waiting ? "Trying again soon: " + letter.waiting : ""; waiting.hidden = !letter.waiting;
       });
       // A letter that failed can be sent again from this page: load it again once so its form is there.
-      var failed = data.letters.some(function (letter) { return letter.status === "failed"; });
-      if (failed && !document.getElementById("send-again")) { window.location.reload(); return false; }
+      // A letter to Congress that failed gets its ways out on its own card (data-when-failed).
+      var failed = data.letters.some(function (letter) {
+        if (letter.status !== "failed") return false;
+        if (letter.channel === "cwc") return !box.querySelector('[data-letter="' + letter.id + '"] [data-when-failed]');
+        return !document.getElementById("send-again");
+      });
+      if (failed) { window.location.reload(); return false; }
       box.setAttribute("data-done", data.done ? "true" : "false");
       return !data.done;
     });
