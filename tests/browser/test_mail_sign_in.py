@@ -33,7 +33,6 @@ def write_to_the_un(page, email: str) -> None:
     expect(page.get_by_role("heading", name="Write your letter")).to_be_visible()
     page.get_by_label("Your name").fill("Maria Lopez")
     page.get_by_label("Your email address").fill(email)
-    page.get_by_label("ZIP code").fill("94110")
     page.get_by_label("In your own words (optional)").fill(NOTE)
     page.get_by_role("button", name="Preview my letter").click()
     expect(page.get_by_role("heading", name="Check and edit your letter")).to_be_visible()

@@ -1,5 +1,5 @@
 // Outcry's only script: copy buttons, provider presets, a note counter, live status and totals, the focus on a
-// form's error summary, the ZIP field shown only for Congress, and the share button.
+// form's error summary, the ZIP field shown only for Congress, the share button and "Test my settings".
 // Every page works without it; it only saves taps and reloads.
 (function () {
   "use strict";
@@ -227,6 +227,39 @@
     update();
   }
 
+  // "Test my settings" on the send step, without leaving the page: the password stays typed. Without this
+  // script the button posts the form and the page comes back with the same answer (the password then typed again).
+  function setupSettingsTest() {
+    document.querySelectorAll("[data-settings-test]").forEach(function (button) {
+      var form = button.form;
+      var answer = document.getElementById(button.getAttribute("aria-controls"));
+      if (!form || !answer || !window.fetch || !window.FormData) return;
+      button.addEventListener("click", function (event) {
+        event.preventDefault();
+        var data = new FormData(form);
+        data.set("action", "test");
+        button.disabled = true;
+        answer.className = "settings-check";
+        answer.textContent = "Signing in to your mail server…";
+        // getAttribute: the form's buttons are named "action", which hides the form's own `action` property.
+        fetch(form.getAttribute("action"), { method: "POST", body: data, headers: { Accept: "application/json" }, credentials: "same-origin" })
+          .then(function (response) {
+            return response.json().then(function (body) {
+              return { ok: Boolean(body.ok), message: body.message || body.error || "" };
+            });
+          })
+          .catch(function () {
+            return { ok: false, message: "We couldn't run the test just now. Please try again in a minute." };
+          })
+          .then(function (result) {
+            answer.className = "settings-check " + (result.ok ? "works" : "error");
+            answer.textContent = result.message;
+            button.disabled = false;
+          });
+      });
+    });
+  }
+
   onReady(function () {
     setupErrorSummary();
     setupZipField();
@@ -238,5 +271,6 @@
     setupMeters();
     setupStatus();
     setupTotals();
+    setupSettingsTest();
   });
 })();
