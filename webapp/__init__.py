@@ -17,7 +17,7 @@ from flask import Flask
 
 from webapp import config as settings
 from webapp.campaigns import cache as campaign_cache
-from webapp.extensions import celery_init_app, csrf, db, login_manager, migrate, redis_init_app
+from webapp.extensions import celery_init_app, csrf, database_init_app, db, login_manager, migrate, redis_init_app
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -40,7 +40,7 @@ def _register_logging(app: Flask) -> None:
 
 def _register_extensions(app: Flask) -> None:
     os.makedirs(app.instance_path, mode=0o700, exist_ok=True)  # for this user only, like everything in it
-    db.init_app(app)
+    database_init_app(app)
     migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -55,11 +55,13 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.congress.views import bp as congress
     from webapp.health.views import bp as health
     from webapp.letters.views import bp as letters
+    from webapp.organize import accounts
     from webapp.organize.api import bp as organize_api
     from webapp.organize.views import bp as organize
 
     for blueprint in (campaigns, letters, api, congress, health, organize, organize_api):
         app.register_blueprint(blueprint)
+    accounts.init_app(app)  # who an organizer's log-in cookie names, and where the logged-out are sent
 
 
 def _register_security(app: Flask) -> None:

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webapp import embedded_redis
-from webapp.config import PROJECT_DIR
-from webapp.extensions import DELIVERY_QUEUE, PERIODIC_QUEUE
+from webapp.config import DELIVERY_QUEUE, PERIODIC_QUEUE, PROJECT_DIR
 
 # OUTCRY_INSTANCE moves everything `make run` keeps (database, Redis, secret key) to another folder: a second
 # checkout-independent instance, or a test's own.

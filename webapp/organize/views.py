@@ -49,10 +49,6 @@ from webapp.security import limits
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
 
-login_manager.login_view = "organize.login"
-login_manager.login_message = "Please log in to use the organizer workspace."
-login_manager.login_message_category = "info"
-
 PUBLIC = ("organize.login",)
 
 
