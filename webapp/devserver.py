@@ -100,7 +100,6 @@ class Child:
     argv: list[str]
     process: subprocess.Popen | None = None
     started_at: float = 0.0
-    restarts: int = 0
     quick_deaths: int = 0  # deaths in a row, each soon after its start: the back-off grows with them
     restart_at: float | None = None
     groups: set[int] = field(default_factory=set)  # every process group it ever had, to clear out at the end
@@ -239,7 +238,6 @@ class Supervisor:
                 for child in self.children:
                     if child.restart_at is None and not child.running:
                         child.died(now)
-                        child.restarts += 1
                     if child.restart_at is not None and now >= child.restart_at and not self.stopping:
                         child.start()
                 time.sleep(0.2)

@@ -273,7 +273,3 @@ def call_scripts(campaign: Campaign) -> list[LetterTemplate]:
 def campaign_targets(campaign: Campaign) -> list[Target]:
     """The campaign's own targets that are still offered."""
     return [target for target in campaign.targets if target.active]
-
-
-def templates_for(campaign: Campaign, target: Target) -> list[LetterTemplate]:
-    return [template for template in active_templates(campaign) if template.fits(target)]

@@ -517,8 +517,7 @@ def send(connection: smtplib.SMTP, letter: OutgoingLetter, *, timeout: float) ->
     try:
         data = build_message(letter)  # an address the email package cannot write raises UnicodeError here
         with watchdog.watching(deadline, functools.partial(connection.cut, deadline)):
-            refused = connection.sendmail(letter.sender_email, [letter.recipient], data)
+            # One recipient: refused, it raises SMTPRecipientsRefused (explained below); nothing is returned.
+            connection.sendmail(letter.sender_email, [letter.recipient], data)
     except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
         raise explain(exc, deadline) from None
-    if refused:  # only possible with several recipients; kept for completeness
-        raise DeliveryError("The recipient's server refused the letter.", transient=False)

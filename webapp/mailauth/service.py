@@ -43,8 +43,6 @@ log = logging.getLogger(__name__)
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
 GRAPH_MAIL_SEND = "https://graph.microsoft.com/Mail.Send"
 OUTLOOK_SMTP_SEND = "https://outlook.office.com/SMTP.Send"
-# Microsoft's tenant for personal accounts (Outlook.com, Hotmail, Live, MSN), as ID tokens name it.
-MICROSOFT_CONSUMERS_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 
 
 @dataclass(frozen=True)
@@ -184,20 +182,6 @@ def take(sign_in_id: str) -> SignIn | None:
         return None
     store = get_credentials_redis()
     raw = store.getdel(_key(sign_in_id)) if store is not None else None
-    if raw is None:
-        return None
-    try:
-        return SignIn(**json.loads(_fernet().decrypt(raw)))
-    except (InvalidToken, TypeError, ValueError):
-        return None
-
-
-def peek(sign_in_id: str) -> SignIn | None:
-    """The sign-in record, left in place (to show a page about it)."""
-    if not sign_in_id or len(sign_in_id) > 64:
-        return None
-    store = get_credentials_redis()
-    raw = store.get(_key(sign_in_id)) if store is not None else None
     if raw is None:
         return None
     try:

@@ -49,7 +49,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
-from webapp.models import Campaign, utcnow
+from webapp.models import HANDOFF_CHANNELS, Campaign, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ EXTENSION = "outcry.limiter"
 KEY_PREFIX = "outcry:ratelimit"  # under outcry:* like every other key the app writes
 QUOTA_PREFIX = "outcry:quota"  # the submission budgets: keys of their own, in a layout this module owns
 ACQUIRE_ALL_EXTENSION = "outcry.limiter.acquire_all"
-HANDOFF_CHANNELS = ("mailto", "contact_form", "call", "print")
 SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
 # The endpoints that create letters; they share one per-address budget, HTML and API alike.
 SUBMISSION_ENDPOINTS = ("letters.send", "letters.call", "letters.retry", "api.create_submission")
