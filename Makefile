@@ -22,9 +22,11 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Style, then dead code (vulture: pyproject.toml and vulture_allowlist.py).
 lint: $(STAMP)
 	$(BIN)/ruff check webapp tasks tests
 	$(BIN)/ruff format --check webapp tasks tests
+	$(BIN)/vulture
 
 format: $(STAMP)
 	$(BIN)/ruff format webapp tasks tests
