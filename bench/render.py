@@ -59,9 +59,9 @@ def run(options: RenderOptions, say=print) -> dict:
 
     from webapp.campaigns.service import active_templates, campaign_targets, find_campaign
     from webapp.congress import service as congress
+    from webapp.core import sandbox
+    from webapp.core.rendering import RenderPool, context_for
     from webapp.extensions import db
-    from webapp.letters import sandbox
-    from webapp.letters.rendering import RenderPool, context_for
     from webapp.letters.service import Supporter, draft_letters, target_variables
     from webapp.models import Target
 

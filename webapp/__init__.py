@@ -51,13 +51,13 @@ def _register_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from webapp.api.views import bp as api
-    from webapp.campaigns.views import bp as campaigns
     from webapp.congress.views import bp as congress
     from webapp.health.views import bp as health
+    from webapp.letters.pages import bp as campaigns
     from webapp.letters.views import bp as letters
-    from webapp.organize import accounts
     from webapp.organize.api import bp as organize_api
     from webapp.organize.views import bp as organize
+    from webapp.organizers import accounts
 
     for blueprint in (campaigns, letters, api, congress, health, organize, organize_api):
         app.register_blueprint(blueprint)

@@ -22,8 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.core import framing
 from webapp.extensions import db
-from webapp.letters import framing
 
 
 def utcnow() -> dt.datetime:

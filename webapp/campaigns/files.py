@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
-from webapp.letters import framing
-from webapp.letters.validation import NOTE_MAX
+from webapp.core import framing
+from webapp.core.validation import NOTE_MAX
 from webapp.models import ALL_CHANNELS, CALL, TARGET_KINDS
 
 CAMPAIGN_FILE = "campaign.yaml"

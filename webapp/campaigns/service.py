@@ -24,9 +24,9 @@ from webapp.campaigns.files import (
 )
 from webapp.extensions import db
 from webapp.models import CALL, Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target, utcnow
-from webapp.organize import permissions
-from webapp.organize.models import TemplateVersion
-from webapp.organize.permissions import OPERATOR
+from webapp.organizers import permissions
+from webapp.organizers.models import TemplateVersion
+from webapp.organizers.permissions import OPERATOR
 
 
 @dataclass

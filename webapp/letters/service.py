@@ -14,12 +14,13 @@ from sqlalchemy.orm import joinedload, selectinload
 from webapp import outbox
 from webapp.campaigns.service import active_templates, campaign_targets
 from webapp.congress import service as congress
+from webapp.core import validation
+from webapp.core.rendering import LetterTemplateError, context_for, render_many, supporter_variables
 from webapp.delivery import credentials, oauth, ssrf
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.extensions import db
-from webapp.letters import validation, words
+from webapp.letters import words
 from webapp.letters.handoff import hand_off, tel_uri
-from webapp.letters.rendering import LetterTemplateError, context_for, render_many, supporter_variables
 from webapp.models import (
     CALL,
     CONTACT_FORM,

@@ -36,7 +36,7 @@ from flask import current_app
 from webapp.delivery import credentials, https
 from webapp.delivery.credentials import OAuthAccount
 from webapp.extensions import get_credentials_redis
-from webapp.letters.providers import GOOGLE, MICROSOFT
+from webapp.mailauth.providers import GOOGLE, MICROSOFT
 
 log = logging.getLogger(__name__)
 

@@ -17,15 +17,15 @@ from sqlalchemy import func, select
 
 from webapp.campaigns.files import TARGET_FIELDS, TARGET_TEXT_FIELDS, normalize_body
 from webapp.campaigns.service import active_templates
-from webapp.extensions import db
-from webapp.letters import framing, validation
-from webapp.letters.rendering import (
+from webapp.core import framing, validation
+from webapp.core.rendering import (
     SAMPLE_SUPPORTER,
     SAMPLE_TARGETS,
     LetterTemplateError,
     context_for,
     render,
 )
+from webapp.extensions import db
 from webapp.letters.service import target_variables
 from webapp.models import (
     ALL_CHANNELS,
@@ -43,8 +43,10 @@ from webapp.models import (
     Target,
     utcnow,
 )
-from webapp.organize import accounts, dashboard, permissions
-from webapp.organize.models import Organizer, TemplateVersion
+from webapp.organize import dashboard
+from webapp.organizers import accounts, permissions
+from webapp.organizers.models import Organizer, TemplateVersion
+from webapp.totals.service import campaign_totals
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 TARGET_ID = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
@@ -671,8 +673,6 @@ class TargetHealth:
 
 def target_health(campaign: Campaign) -> list[TargetHealth]:
     """Each campaign target's totals and the last reason a letter to it failed (bounces, 5xx, refusals)."""
-    from webapp.totals.service import campaign_totals
-
     totals = {row.target_id: row for row in campaign_totals(db.session, campaign).targets}
     rows = []
     for target in campaign.targets:

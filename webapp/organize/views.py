@@ -21,13 +21,13 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from webapp.core import framing
+from webapp.core.rendering import SAMPLE_SUPPORTER
 from webapp.errors import rate_limited
 from webapp.extensions import db, login_manager
-from webapp.letters import framing
-from webapp.letters.rendering import SAMPLE_SUPPORTER
 from webapp.models import TARGET_KINDS, Campaign, utcnow
-from webapp.organize import accounts, dashboard, permissions, service
 from webapp.organize import congress as congress_links
+from webapp.organize import dashboard, service
 from webapp.organize.forms import (
     ActionForm,
     CampaignForm,
@@ -44,8 +44,10 @@ from webapp.organize.forms import (
     TokenForm,
     UpdateForm,
 )
-from webapp.organize.models import Organizer
+from webapp.organizers import accounts, permissions
+from webapp.organizers.models import Organizer
 from webapp.security import limits
+from webapp.totals.service import campaign_totals
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
 
@@ -198,8 +200,6 @@ def logout():
 @bp.route("/")
 def index():
     campaigns = accounts.managed_campaigns(_organizer())
-    from webapp.totals.service import campaign_totals
-
     totals = {campaign.id: campaign_totals(db.session, campaign).totals for campaign in campaigns}
     return render_template("organize/index.html", campaigns=campaigns, totals=totals, form=NewCampaignForm())
 

@@ -24,9 +24,9 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp import outbox
+from webapp.core import validation
 from webapp.delivery import credentials
 from webapp.extensions import db
-from webapp.letters import validation
 from webapp.models import PENDING, Letter, Submission, utcnow
 
 log = logging.getLogger(__name__)

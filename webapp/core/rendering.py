@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webapp.letters.sandbox import (
+from webapp.core.sandbox import (
     BODY_OUTPUT_MAX,
     CPU_SECONDS,
     MEMORY_LIMIT_BYTES,

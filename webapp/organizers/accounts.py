@@ -15,10 +15,10 @@ from flask import Flask, current_app, g
 from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.core import validation
 from webapp.extensions import db, login_manager
-from webapp.letters import validation
 from webapp.models import Campaign, utcnow
-from webapp.organize.models import ADMIN, ROLES, ApiToken, CampaignMember, Organizer, OrganizerSession
+from webapp.organizers.models import ADMIN, ROLES, ApiToken, CampaignMember, Organizer, OrganizerSession
 
 log = logging.getLogger(__name__)
 
