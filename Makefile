@@ -22,11 +22,13 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-# Style, then dead code (vulture: pyproject.toml and vulture_allowlist.py).
+# Style, dead code (vulture: pyproject.toml and vulture_allowlist.py) and the import direction (import-linter's
+# contracts in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check webapp tasks tests
 	$(BIN)/ruff format --check webapp tasks tests
 	$(BIN)/vulture
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format webapp tasks tests

@@ -9,8 +9,8 @@ _ = object()
 # Flask, Werkzeug and Flask-Login read these attributes and methods.
 _.permanent  # session.permanent (organize/views.py)
 _.public, _.max_age  # response.cache_control (congress/views.py)
-_.login_view, _.login_message, _.login_message_category  # LoginManager (organize/accounts.py)
-_.get_id, _.is_active  # Organizer, as a Flask-Login user (organize/models.py)
+_.login_view, _.login_message, _.login_message_category  # LoginManager (organizers/accounts.py)
+_.get_id, _.is_active  # Organizer, as a Flask-Login user (organizers/models.py)
 _.outcry_password_failed  # g's flag, read by its name as a string (security/limits.py: FAILED_PASSWORD_FLAG)
 _.template_source  # g's, read with g.get("template_source") (organize/api.py)
 
@@ -28,7 +28,7 @@ _._get_socket, _.getreply, _.file, _.ehlo_resp, _.helo_resp, _.does_esmtp, _.use
 _.connect_tcp, _.start_tls, _.get_extra_info, _.local_address, _.socket_options
 # Authlib calls these on the HTTP session it is given (mailauth/service.py).
 _.raise_for_status, _.post
-# Jinja's sandbox and code generator call and read these (letters/sandbox.py).
+# Jinja's sandbox and code generator call and read these (core/sandbox.py).
 _.visit_Concat, _.concat_text, _.intercepted_binops, _.code_generator_class, _.globals, _.__self
 # PyYAML calls increase_indent(flow, indentless) (campaigns/files.py).
 _.indentless

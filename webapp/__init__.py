@@ -1,10 +1,13 @@
 """Outcry's Flask application: `create_app()` assembles config, extensions, blueprints and commands.
 
-Import direction (keep it one way):
-    views → services → models / extensions
+Import direction (keep it one way; `make lint` holds it with import-linter's contracts in pyproject.toml):
+    views → services → models / extensions → core
     tasks → services
-Services never import views; nothing imports `tasks.celery` except Celery itself. Views hand work
-to workers by task name (`celery.send_task`), so the web code never imports the tasks package.
+Feature packages import each other one way only: no two import each other, directly or round a loop. What
+several features use lives below them: `core/` (the field rules, the template sandbox and its render processes,
+the letter framing) imports no other part of Outcry, and `organizers/` (accounts, the target-write permission
+rule) imports no feature. Services never import views; nothing imports `tasks.celery` except Celery itself.
+Views hand work to workers by task name (`celery.send_task`), so the web code never imports the tasks package.
 """
 
 from __future__ import annotations

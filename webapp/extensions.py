@@ -27,7 +27,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
-login_manager = LoginManager()  # organizer accounts (webapp/organize/accounts.py loads them)
+login_manager = LoginManager()  # organizer accounts (webapp/organizers/accounts.py loads them)
 
 log = logging.getLogger(__name__)
 

@@ -242,7 +242,7 @@ class LetterTemplate(db.Model):
     # Characters of their own words a supporter must write to send this letter (0: no minimum).
     min_note_length: Mapped[int] = mapped_column(Integer, default=0)
     # Add "Dear …," before the body and the supporter's note and "Sincerely, <name>" after it
-    # (webapp/letters/framing.py): the organizer writes only what the letter says.
+    # (webapp/core/framing.py): the organizer writes only what the letter says.
     salutation_and_signoff: Mapped[bool] = mapped_column(Boolean, default=False)
     # Retired templates stay for the letters that used them but are no longer offered.
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1017,7 +1017,7 @@ def _new_version() -> None:
 def set_form_link(target: Target, url: str, entered_by: str) -> FormLink:
     """Make `url` the member's contact form, kept over the data by later loads (committed).
 
-    Callers check who may (webapp/organize/permissions.py) and `form_link_problem` first.
+    Callers check who may (webapp/organizers/permissions.py) and `form_link_problem` first.
     """
     problem = form_link_problem(target, url)
     if problem is not None:

@@ -24,9 +24,9 @@ from webapp.core.rendering import (
     LetterTemplateError,
     context_for,
     render,
+    target_variables,
 )
 from webapp.extensions import db
-from webapp.letters.service import target_variables
 from webapp.models import (
     ALL_CHANNELS,
     CALL,
@@ -454,7 +454,7 @@ def add_target(campaign: Campaign, organizer: Organizer, values: Mapping[str, An
 
 
 def _check_write(organizer: permissions.Actor, campaign: Campaign, target_id: str, action, **known) -> None:
-    """The one permission rule for writes to targets (webapp/organize/permissions.py), as a field error."""
+    """The one permission rule for writes to targets (webapp/organizers/permissions.py), as a field error."""
     try:
         permissions.check(organizer, campaign, target_id, action, **known)
     except permissions.TargetWriteRefused as exc:

@@ -560,7 +560,7 @@ def _preview_default(form: TemplateForm) -> str:
     return f"sample-{form.target_kinds.data[0]}" if form.target_kinds.data else ""
 
 
-# A new letter starts framed: "Dear …," and the sign-off are added (webapp/letters/framing.py), so this is all of it.
+# A new letter starts framed: "Dear …," and the sign-off are added (webapp/core/framing.py), so this is all of it.
 STARTER_BODY = """Write the letter here, in your campaign's words: what has happened, and what you ask them to do.
 """
 

@@ -70,7 +70,7 @@ LOGIN_SCOPES = ("login-pair", "login-address", "login-alarm")
 # is, each address gets only UNDER_ATTACK failures for it. An address without failures still gets in.
 ACCOUNT_ALARM = "10 per hour"
 UNDER_ATTACK = "2 per hour"
-FAILED_PASSWORD_FLAG = "outcry_password_failed"  # noqa: S105 - a name, not a secret: the flag webapp/organize/accounts.py sets on `g`
+FAILED_PASSWORD_FLAG = "outcry_password_failed"  # noqa: S105 - a name, not a secret: the flag webapp/organizers/accounts.py sets on `g`
 
 
 class RateLimited(TooManyRequests):
