@@ -43,9 +43,13 @@ test: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+# Style, dead code (vulture: pyproject.toml and vulture_allowlist.py) and the import direction (import-linter's
+# contracts in pyproject.toml).
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check webapp tasks tests
 	$(BIN)/ruff format --check webapp tasks tests
+	$(BIN)/vulture
+	$(BIN)/lint-imports
 
 format: $(DEV_STAMP)
 	$(BIN)/ruff format webapp tasks tests

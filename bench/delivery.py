@@ -141,12 +141,14 @@ def _baseline(processes: Processes, sink_port: int, ca_file, messages: list[dict
 
 def _progress(database: Database):
     """A function returning (sent, failed, other terminal, last sent finished_at) from the database."""
-    from sqlalchemy import create_engine, func, select
+    from sqlalchemy import create_engine, event, func, select
 
     from webapp.config import sqlalchemy_url
+    from webapp.extensions import sqlite_pragmas
     from webapp.models import FAILED, HANDED_OFF, SENT, Letter
 
     engine = create_engine(sqlalchemy_url(database.url))
+    event.listen(engine, "connect", sqlite_pragmas)  # as the app's own engine: WAL, a busy timeout
 
     def check() -> tuple[int, int, int, dt.datetime | None]:
         with engine.connect() as connection:

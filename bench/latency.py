@@ -64,11 +64,14 @@ CANDIDATES = {
 
 
 def _engine(database: Database):
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, event
 
     from webapp.config import sqlalchemy_url
+    from webapp.extensions import sqlite_pragmas
 
-    return create_engine(sqlalchemy_url(database.url))
+    engine = create_engine(sqlalchemy_url(database.url))
+    event.listen(engine, "connect", sqlite_pragmas)  # as the app's own engine: WAL, a busy timeout
+    return engine
 
 
 def _outcome(engine, port: int, since: dt.datetime) -> list[tuple[str, dt.datetime, dt.datetime | None]]:

@@ -1,6 +1,6 @@
 """Stage 6, template render: letters/s for the launch campaign's longest template, as a submission drafts them.
 
-Every render runs in a render process (webapp/letters/rendering.py: a pool of children with hard memory and CPU
+Every render runs in a render process (webapp/core/rendering.py: a pool of children with hard memory and CPU
 limits), so this stage measures what that costs, against two baselines in the same run:
 
 - the same sandbox in this process, as every render ran before the render processes (sandbox.render_letter,
@@ -59,10 +59,10 @@ def run(options: RenderOptions, say=print) -> dict:
 
     from webapp.campaigns.service import active_templates, campaign_targets, find_campaign
     from webapp.congress import service as congress
+    from webapp.core import sandbox
+    from webapp.core.rendering import RenderPool, context_for, target_variables
     from webapp.extensions import db
-    from webapp.letters import sandbox
-    from webapp.letters.rendering import RenderPool, context_for
-    from webapp.letters.service import Supporter, draft_letters, target_variables
+    from webapp.letters.service import Supporter, draft_letters
     from webapp.models import Target
 
     with stage("render") as bench:

@@ -10,7 +10,8 @@ from celery import bootsteps
 from redis.exceptions import RedisError
 
 from webapp import create_app
-from webapp.extensions import DELIVERY_QUEUE, get_redis
+from webapp.config import DELIVERY_QUEUE
+from webapp.extensions import get_redis
 from webapp.health.service import WORKER_KEY_PATTERN
 
 flask_app = create_app()

@@ -7,8 +7,8 @@ from kombu.exceptions import ChannelError
 from sqlalchemy.exc import DBAPIError
 
 from webapp import outbox
+from webapp.config import DELIVERY_QUEUE
 from webapp.delivery import service
-from webapp.extensions import DELIVERY_QUEUE
 
 
 @shared_task(name="tasks.delivery.send_submission", bind=True, max_retries=None)

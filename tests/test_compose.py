@@ -340,7 +340,7 @@ def test_migrations_run_once_before_the_app_starts():
 
 def test_periodic_jobs_run_apart_from_delivery():
     """Delivery workers consume only the delivery queue; the one scheduler runs beat and the periodic queue."""
-    from webapp.extensions import DELIVERY_QUEUE, PERIODIC_QUEUE
+    from webapp.config import DELIVERY_QUEUE, PERIODIC_QUEUE
 
     assert f"--queues={DELIVERY_QUEUE}" in command_of("worker")
     scheduler = command_of("scheduler")

@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
 from webapp.extensions import db
@@ -97,3 +99,16 @@ def test_every_migration_goes_down_and_up_again(scratch):
         upgrade()
         assert tables() == head
         db.session.remove()
+
+
+def test_the_models_and_the_migrations_agree(scratch):
+    """A database migrated to head has exactly the tables, columns, types, indexes and keys the models declare:
+    a model changed without its migration (or a migration without its model) shows up here, on SQLite and on
+    PostgreSQL alike."""
+    with scratch.app_context():
+        upgrade()
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, db.metadata)
+        db.session.remove()
+    assert differences == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from webapp.campaigns.files import read_all
-from webapp.letters.rendering import (
+from webapp.core.rendering import (
     SAMPLE_SUPPORTER,
     SAMPLE_TARGETS,
     LetterTemplateError,

@@ -1,10 +1,13 @@
 """Outcry's Flask application: `create_app()` assembles config, extensions, blueprints and commands.
 
-Import direction (keep it one way):
-    views → services → models / extensions
+Import direction (keep it one way; `make lint` holds it with import-linter's contracts in pyproject.toml):
+    views → services → models / extensions → core
     tasks → services
-Services never import views; nothing imports `tasks.celery` except Celery itself. Views hand work
-to workers by task name (`celery.send_task`), so the web code never imports the tasks package.
+Feature packages import each other one way only: no two import each other, directly or round a loop. What
+several features use lives below them: `core/` (the field rules, the template sandbox and its render processes,
+the letter framing) imports no other part of Outcry, and `organizers/` (accounts, the target-write permission
+rule) imports no feature. Services never import views; nothing imports `tasks.celery` except Celery itself.
+Views hand work to workers by task name (`celery.send_task`), so the web code never imports the tasks package.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from flask import Flask
 
 from webapp import config as settings
 from webapp.campaigns import cache as campaign_cache
-from webapp.extensions import celery_init_app, csrf, db, login_manager, migrate, redis_init_app
+from webapp.extensions import celery_init_app, csrf, database_init_app, db, login_manager, migrate, redis_init_app
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -40,7 +43,7 @@ def _register_logging(app: Flask) -> None:
 
 def _register_extensions(app: Flask) -> None:
     os.makedirs(app.instance_path, mode=0o700, exist_ok=True)  # for this user only, like everything in it
-    db.init_app(app)
+    database_init_app(app)
     migrate.init_app(app, db, directory=str(settings.MIGRATIONS_DIR))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -51,17 +54,19 @@ def _register_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from webapp.api.views import bp as api
-    from webapp.campaigns.views import bp as campaigns
     from webapp.congress.views import bp as congress
-    from webapp.cwc.views import bp as cwc
     from webapp.embed.views import bp as embed
     from webapp.health.views import bp as health
+    from webapp.letters.pages import bp as campaigns
+    from webapp.letters.refused import bp as cwc
     from webapp.letters.views import bp as letters
     from webapp.organize.api import bp as organize_api
     from webapp.organize.views import bp as organize
+    from webapp.organizers import accounts
 
     for blueprint in (campaigns, letters, api, congress, cwc, health, organize, organize_api, embed):
         app.register_blueprint(blueprint)
+    accounts.init_app(app)  # who an organizer's log-in cookie names, and where the logged-out are sent
 
 
 def _register_security(app: Flask) -> None:

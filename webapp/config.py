@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from kombu import Queue
 from limits import parse_many
 
 
@@ -127,6 +128,61 @@ CWC_REQUIRED = (
     "CWC_DELIVERY_AGENT_CONTACT_EMAIL",
     "CWC_DELIVERY_AGENT_CONTACT_PHONE",
 )
+
+
+# Deliveries wait in the default queue; the periodic jobs (the outbox sweeper, the retention purge) have a
+# queue of their own, consumed by the scheduler's small worker and never by delivery workers: however long
+# deliveries wait, or however stuck a mail server holds them, the sweep that rescues letters still runs.
+DELIVERY_QUEUE = "celery"
+PERIODIC_QUEUE = "outcry.periodic"
+
+
+def celery_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """Celery's settings (`app.config["CELERY"]`, as the Flask docs keep them), from the other settings; keys
+    of a CELERY mapping the caller gave win. The broker is added when Redis is known (`celery_init_app`)."""
+    smtp_timeout = float(config["SMTP_TIMEOUT"])
+    return {
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"visibility_timeout": 3600},
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "task_default_queue": DELIVERY_QUEUE,
+        "task_queues": (
+            Queue(DELIVERY_QUEUE, routing_key=DELIVERY_QUEUE),
+            Queue(PERIODIC_QUEUE, routing_key=PERIODIC_QUEUE),
+        ),
+        # A backstop for pools that enforce time limits (prefork): every phase of a conversation already
+        # has its deadline (SMTP_TIMEOUT), and the threads pool, which ignores these, has the watchdog
+        # (webapp/delivery/deadline.py). Generous: a submission of many letters is many phases.
+        "task_annotations": {
+            "tasks.delivery.send_submission": {
+                "soft_time_limit": 30 * smtp_timeout,
+                "time_limit": 30 * smtp_timeout + 30,
+            }
+        },
+        "task_routes": {
+            "tasks.delivery.sweep_outbox": {"queue": PERIODIC_QUEUE},
+            "tasks.privacy.purge_expired": {"queue": PERIODIC_QUEUE},
+        },
+        "beat_schedule": {
+            "sweep-outbox": {
+                "task": "tasks.delivery.sweep_outbox",
+                "schedule": config["SWEEP_INTERVAL"],
+                # A sweep nobody ran in time is dropped: the next one is already on its way.
+                "options": {"expires": config["SWEEP_INTERVAL"]},
+            },
+            "purge-personal-data": {
+                "task": "tasks.privacy.purge_expired",
+                "schedule": config["PURGE_INTERVAL"],
+            },
+        },
+        **config.get("CELERY", {}),
+    }
 
 
 def boolean(raw: str) -> bool:
@@ -258,6 +314,7 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     if ca_file and not Path(ca_file).is_file():
         raise ConfigError(f"SMTP_CA_FILE={ca_file!r} does not exist; point it at a PEM file of CA certificates.")
     _check_delivery_timing(config)
+    config["CELERY"] = celery_settings(config)
     _finalize_oauth(config)
     if int(config["VISIT_LIFETIME"]) < 60:
         raise ConfigError("VISIT_LIFETIME is in seconds and must be at least 60 (default 10800: 3 hours)")

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from webapp import embedded_redis
-from webapp.config import PROJECT_DIR
+from webapp.config import DELIVERY_QUEUE, PERIODIC_QUEUE, PROJECT_DIR
 from webapp.devmail import local_mail_settings
-from webapp.extensions import DELIVERY_QUEUE, PERIODIC_QUEUE
 
 # OUTCRY_INSTANCE moves everything `make run` keeps (database, Redis, secret key) to another folder: a second
 # checkout-independent instance, or a test's own.
@@ -108,7 +107,6 @@ class Child:
     log: Path | None = None  # where its output goes (None: the terminal)
     process: subprocess.Popen | None = None
     started_at: float = 0.0
-    restarts: int = 0
     quick_deaths: int = 0  # deaths in a row, each soon after its start: the back-off grows with them
     restart_at: float | None = None
     groups: set[int] = field(default_factory=set)  # every process group it ever had, to clear out at the end
@@ -276,7 +274,6 @@ class Supervisor:
                 for child in self.children:
                     if child.restart_at is None and not child.running:
                         child.died(now)
-                        child.restarts += 1
                     if child.restart_at is not None and now >= child.restart_at and not self.stopping:
                         child.start()
                         if self.announced:

@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sqlalchemy_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
 
+from webapp.extensions import db
 from webapp.security import limits
 
 log = logging.getLogger(__name__)
@@ -79,8 +80,6 @@ def register(app: Flask) -> None:
     def database_unavailable(exc: Exception):
         """The database is down, restarting or locked: a 503 that says so, never a 500 (and nothing was written)."""
         log.error("request.database_unavailable path=%s error=%s", request.path, type(exc).__name__)
-        from webapp.extensions import db
-
         db.session.rollback()
         message = "We can't reach our database just now. Nothing was lost on your side: please try again in a minute."
         if request.method == "POST" and not _wants_json():

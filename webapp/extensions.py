@@ -11,9 +11,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from kombu import Queue
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from webapp import embedded_redis
@@ -29,13 +27,19 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 csrf = CSRFProtect()
-login_manager = LoginManager()  # organizer accounts (webapp/organize/accounts.py loads them)
+login_manager = LoginManager()  # organizer accounts (webapp/organizers/accounts.py loads them)
 
 log = logging.getLogger(__name__)
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def database_init_app(app: Flask) -> None:
+    """Bind the database, and give each SQLite connection of this app's engine its pragmas."""
+    db.init_app(app)
+    with app.app_context():
+        event.listen(db.engine, "connect", sqlite_pragmas)
+
+
+def sqlite_pragmas(dbapi_connection, _record) -> None:
     """SQLite only: WAL and a busy timeout let the web process and the worker write side by side."""
     if type(dbapi_connection).__module__ != "sqlite3":
         return
@@ -90,15 +94,8 @@ def broker_url(redis_url: str) -> str:
     return redis_url
 
 
-# Deliveries wait in the default queue; the periodic jobs (the outbox sweeper, the retention purge) have a
-# queue of their own, consumed by the scheduler's small worker and never by delivery workers: however long
-# deliveries wait, or however stuck a mail server holds them, the sweep that rescues letters still runs.
-DELIVERY_QUEUE = "celery"
-PERIODIC_QUEUE = "outcry.periodic"
-
-
 def celery_init_app(app: Flask) -> Celery:
-    """Celery the Flask-docs way: every task runs inside this app's context."""
+    """Celery the Flask-docs way: settings from `app.config["CELERY"]`, and every task runs inside this app's context."""
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
@@ -106,51 +103,9 @@ def celery_init_app(app: Flask) -> Celery:
                 return self.run(*args, **kwargs)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
-    celery_app.config_from_object(
-        {
-            "broker_url": broker_url(app.config["REDIS_URL"]),
-            "broker_connection_retry_on_startup": True,
-            "broker_transport_options": {"visibility_timeout": 3600},
-            "task_acks_late": True,
-            "task_reject_on_worker_lost": True,
-            "task_ignore_result": True,
-            "task_serializer": "json",
-            "accept_content": ["json"],
-            "worker_prefetch_multiplier": 1,
-            "worker_hijack_root_logger": False,
-            "task_default_queue": DELIVERY_QUEUE,
-            "task_queues": (
-                Queue(DELIVERY_QUEUE, routing_key=DELIVERY_QUEUE),
-                Queue(PERIODIC_QUEUE, routing_key=PERIODIC_QUEUE),
-            ),
-            # A backstop for pools that enforce time limits (prefork): every phase of a conversation already
-            # has its deadline (SMTP_TIMEOUT), and the threads pool, which ignores these, has the watchdog
-            # (webapp/delivery/deadline.py). Generous: a submission of many letters is many phases.
-            "task_annotations": {
-                "tasks.delivery.send_submission": {
-                    "soft_time_limit": 30 * float(app.config["SMTP_TIMEOUT"]),
-                    "time_limit": 30 * float(app.config["SMTP_TIMEOUT"]) + 30,
-                }
-            },
-            "task_routes": {
-                "tasks.delivery.sweep_outbox": {"queue": PERIODIC_QUEUE},
-                "tasks.privacy.purge_expired": {"queue": PERIODIC_QUEUE},
-            },
-            "beat_schedule": {
-                "sweep-outbox": {
-                    "task": "tasks.delivery.sweep_outbox",
-                    "schedule": app.config["SWEEP_INTERVAL"],
-                    # A sweep nobody ran in time is dropped: the next one is already on its way.
-                    "options": {"expires": app.config["SWEEP_INTERVAL"]},
-                },
-                "purge-personal-data": {
-                    "task": "tasks.privacy.purge_expired",
-                    "schedule": app.config["PURGE_INTERVAL"],
-                },
-            },
-            **app.config.get("CELERY", {}),
-        }
-    )
+    # The broker is the Redis this process found (REDIS_URL, or the embedded one), unless CELERY names another.
+    app.config["CELERY"] = {"broker_url": broker_url(app.config["REDIS_URL"]), **app.config["CELERY"]}
+    celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
     app.extensions["celery"] = celery_app
     return celery_app

@@ -23,8 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from webapp.core import framing
 from webapp.extensions import db
-from webapp.letters import framing
 
 
 def utcnow() -> dt.datetime:
@@ -260,7 +260,7 @@ class LetterTemplate(db.Model):
     # Characters of their own words a supporter must write to send this letter (0: no minimum).
     min_note_length: Mapped[int] = mapped_column(Integer, default=0)
     # Add "Dear …," before the body and the supporter's note and "Sincerely, <name>" after it
-    # (webapp/letters/framing.py): the organizer writes only what the letter says.
+    # (webapp/core/framing.py): the organizer writes only what the letter says.
     salutation_and_signoff: Mapped[bool] = mapped_column(Boolean, default=False)
     # Library of Congress topics a letter delivered through CWC is filed under (webapp/cwc/topics.py).
     cwc_topics: Mapped[list[str]] = mapped_column(JSON, default=list)

@@ -18,8 +18,8 @@ from tests.support.waiting import wait_for
 from webapp.cwc import message
 from webapp.extensions import db
 from webapp.models import CWC, FAILED, SENT, Letter, Submission, TargetTally
-from webapp.organize import accounts
-from webapp.organize.models import Organizer
+from webapp.organizers import accounts
+from webapp.organizers.models import Organizer
 from webapp.privacy import service as privacy
 
 LAUNCH, LETTER = "reunite-families", "congress-reunite-and-investigate"
@@ -233,7 +233,7 @@ def test_without_the_settings_cwc_is_not_offered(client):
 @pytest.mark.parametrize("level", [logging.INFO])
 def test_a_message_the_grammar_refuses_is_never_sent(stack, cwc_server, tmp_path, level, log_records):
     """The worker checks again right before sending: a grammar that refuses the message keeps it from the wire."""
-    from webapp.cwc import transport
+    from webapp.delivery import cwc as transport
 
     view = _submit(stack, targets=[PELOSI]).get_json()
     _finished(stack, view["id"])

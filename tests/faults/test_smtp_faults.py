@@ -156,7 +156,7 @@ def test_smtp_faults_end_right_within_the_schedule(stack, servers, report):
         submitted[case.name] = (submission_id, time.monotonic())
     total = sum(case.letters for case in CASES)
     stack.wait_terminal(total, timeout=60)
-    wait_for(lambda: stack.credentials_left() == 0, timeout=5, what="every password to be deleted")
+    wait_for(lambda: stack.credentials_left() == 0, timeout=30, what="every password to be deleted")
 
     by_submission: dict[str, list] = {}
     for letter in stack.letters():

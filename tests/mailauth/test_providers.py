@@ -13,8 +13,8 @@ import dns.resolver
 import dns.rrset
 import pytest
 
-from webapp.letters import providers
-from webapp.letters.providers import BY_KEY, PROVIDERS, detect
+from webapp.mailauth import providers
+from webapp.mailauth.providers import BY_KEY, PROVIDERS, detect
 
 
 @pytest.fixture(autouse=True)

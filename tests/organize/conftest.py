@@ -10,8 +10,9 @@ from tests.conftest import PROJECT, csrf_token
 from webapp.campaigns.service import load_campaigns
 from webapp.extensions import db
 from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, Submission, Target, TargetTally
-from webapp.organize import accounts, service
-from webapp.organize.models import Organizer
+from webapp.organize import service
+from webapp.organizers import accounts
+from webapp.organizers.models import Organizer
 
 PASSWORD = "a long enough test password"
 ADMIN, ORGANIZER, STRANGER = "admin@example.org", "organizer@example.org", "stranger@example.org"

@@ -10,8 +10,8 @@ from tests.conftest import csrf_token
 from tests.organize.conftest import ADMIN, ORGANIZER, PASSWORD, STRANGER, log_in, token_for
 from tests.support.letters import LAUNCH
 from webapp.extensions import db
-from webapp.organize import accounts
-from webapp.organize.models import ApiToken, Organizer
+from webapp.organizers import accounts
+from webapp.organizers.models import ApiToken, Organizer
 
 
 def organizer(app, email: str) -> Organizer:
@@ -157,7 +157,7 @@ def test_an_idle_session_ends_on_the_server_too(make_app, people, monkeypatch):
     past PERMANENT_SESSION_LIFETIME of idleness either, because the server checks when it was last used."""
     import datetime as dt
 
-    from webapp.organize.models import OrganizerSession
+    from webapp.organizers.models import OrganizerSession
 
     short = make_app(PERMANENT_SESSION_LIFETIME=600)
     client = short.test_client()
@@ -175,7 +175,7 @@ def test_an_idle_session_ends_on_the_server_too(make_app, people, monkeypatch):
 def test_the_session_table_holds_only_fingerprints_of_the_cookies_tokens(app, as_organizer):
     import hashlib
 
-    from webapp.organize.models import OrganizerSession
+    from webapp.organizers.models import OrganizerSession
 
     cookie = as_organizer.get_cookie("session", domain=app.config["SERVER_NAME"]).value
     token = app.session_interface.get_signing_serializer(app).loads(cookie)["_user_id"]

@@ -9,7 +9,8 @@ from tests.conftest import csrf_token
 from tests.organize.conftest import ORGANIZER, form_token
 from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
-from webapp.organize import accounts, service
+from webapp.organize import service
+from webapp.organizers import accounts
 
 
 def text(response) -> str:

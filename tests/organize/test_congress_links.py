@@ -16,8 +16,9 @@ from webapp.congress.models import FormLink
 from webapp.congress.service import BUNDLED
 from webapp.extensions import db
 from webapp.models import Target
-from webapp.organize import accounts, service
 from webapp.organize import congress as links
+from webapp.organize import service
+from webapp.organizers import accounts
 
 PADILLA, SCHIFF, PELOSI = "P000145", "S001150", "P000197"
 PELOSI_FORM = "https://pelosi.house.gov/contact/email-me"

@@ -10,6 +10,7 @@ import io
 import re
 
 import pytest
+from flask import render_template_string
 from sqlalchemy import update
 
 from tests.support.letters import LAUNCH, un_letter
@@ -111,22 +112,40 @@ def test_totals_csv_cells_cannot_become_spreadsheet_formulas(app):
     assert "'=HYPERLINK" in text
 
 
-def test_the_bar_chart_scales_bars_to_the_largest_total():
-    chart = charts.bar_chart(
-        [
-            charts.Bar("A & B", (charts.Segment("sent", 30, "sent"), charts.Segment("handed_off", 10, "handed off"))),
-            charts.Bar("<C>", (charts.Segment("sent", 10, "sent"),)),
-        ],
-        title="t",
+def drawn(app, macro: str, chart) -> str:
+    """The chart as the dashboard's template draws it (templates/organize/charts.html)."""
+    with app.test_request_context():
+        return render_template_string(
+            f'{{% from "organize/charts.html" import {macro} %}}{{{{ {macro}(chart) }}}}', chart=chart
+        )
+
+
+def test_the_bar_chart_scales_bars_to_the_largest_total(app):
+    chart = drawn(
+        app,
+        "bar_chart",
+        charts.bar_chart(
+            [
+                charts.Bar(
+                    "A & B", (charts.Segment("sent", 30, "sent"), charts.Segment("handed_off", 10, "handed off"))
+                ),
+                charts.Bar("<C>", (charts.Segment("sent", 10, "sent"),)),
+            ],
+            title="t",
+        ),
     )
     assert 'class="series-sent" x="0" width="750"' in chart and 'class="series-handed_off" x="750" width="250"' in chart
     assert 'class="series-sent" x="0" width="250"' in chart
     assert "A &amp; B" in chart and "&lt;C&gt;" in chart and "<C>" not in chart
 
 
-def test_the_line_chart_axis_is_round():
+def test_the_line_chart_axis_is_round(app):
     assert [charts.axis_top(n) for n in (0, 1, 3, 4, 9, 11, 37, 101, 4999)] == [2, 2, 4, 4, 10, 20, 40, 200, 5000]
-    chart = charts.line_chart({"went-out": [(dt.date(2026, 6, 1), 0), (dt.date(2026, 6, 2), 4)]}, title="t")
+    chart = drawn(
+        app,
+        "line_chart",
+        charts.line_chart({"went-out": [(dt.date(2026, 6, 1), 0), (dt.date(2026, 6, 2), 4)]}, title="t"),
+    )
     assert 'points="0,200 1000,0"' in chart and "<span>Jun 1</span>" in chart and "<span>Jun 2</span>" in chart
 
 

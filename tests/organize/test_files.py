@@ -25,7 +25,8 @@ from webapp.campaigns.files import (
     write_campaign,
 )
 from webapp.campaigns.service import export_campaign, load_campaigns
-from webapp.organize import accounts, service
+from webapp.organize import service
+from webapp.organizers import accounts
 
 SHIPPED = PROJECT / "letter_templates"
 

@@ -13,7 +13,8 @@ from tests.organize.conftest import ORGANIZER, form_token, token_for
 from webapp.campaigns.checks import spec_problems
 from webapp.campaigns.files import read_all, read_campaign
 from webapp.extensions import db
-from webapp.organize import accounts, service
+from webapp.organize import service
+from webapp.organizers import accounts
 
 SHIPPED = PROJECT / "letter_templates"
 BODY = "Dear {{ target.salutation }},\n\nOpen the records.\n\n{{ supporter.note }}\n\n{{ supporter.name }}\n"

@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from tests.organize.conftest import ORGANIZER, STRANGER, form_token, log_in
 from webapp.extensions import db
-from webapp.organize import accounts, service
+from webapp.organize import service
+from webapp.organizers import accounts
 
 # Routes outside any campaign that any logged-in organizer may use: each acts on their own account only.
 SELF_SERVICE = {

@@ -14,8 +14,8 @@ from tests.conftest import PROJECT
 from tests.organize.conftest import ORGANIZER, form_token, token_for
 from tests.support.letters import LAUNCH
 from webapp.campaigns.files import read_campaign, template_text
+from webapp.core import framing
 from webapp.extensions import db
-from webapp.letters import framing
 from webapp.organize import service
 
 MIDDLE = "Please open the records you keep about us.\n\nEvery family deserves to know."

@@ -17,8 +17,9 @@ from tests.organize.conftest import ADMIN, ORGANIZER, STRANGER, form_token, log_
 from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
 from webapp.models import CampaignTarget, Letter, LetterTemplate, Target
-from webapp.organize import accounts, permissions, service
-from webapp.organize.permissions import OPERATOR
+from webapp.organize import service
+from webapp.organizers import accounts, permissions
+from webapp.organizers.permissions import OPERATOR
 
 SIDE = "side-campaign"
 ATTACKER = "attacker@evil.example"

@@ -12,7 +12,8 @@ from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.extensions import db
 from webapp.models import Target
-from webapp.organize import accounts, service
+from webapp.organize import service
+from webapp.organizers import accounts
 
 
 def text(response) -> str:

@@ -14,7 +14,8 @@ import pytest
 from tests.conftest import csrf_token
 from tests.organize.conftest import ORGANIZER, form_token, token_for
 from webapp.extensions import db
-from webapp.organize import accounts, service
+from webapp.organize import service
+from webapp.organizers import accounts
 
 NOTE = "{{ supporter.note }}"
 # Fifteen lists of 1,000 strings of 10,000 four-byte characters: 600 MB if it ran in the serving process.

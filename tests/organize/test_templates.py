@@ -14,11 +14,11 @@ from sqlalchemy import select
 from tests.conftest import PROJECT, csrf_token
 from tests.organize.conftest import form_token
 from tests.support.letters import LAUNCH, un_letter
+from webapp.core.rendering import check_template
 from webapp.extensions import db
-from webapp.letters.rendering import check_template
 from webapp.models import Letter, LetterTemplate
 from webapp.organize import service
-from webapp.organize.models import TemplateVersion
+from webapp.organizers.models import TemplateVersion
 
 GOOD = "Dear {{ target.salutation }},\n\nPlease open the records.\n\n{% if supporter.note %}\n{{ supporter.note }}\n\n{% endif %}\nSincerely,\n{{ supporter.name }}\n"
 

@@ -12,8 +12,8 @@ from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH, un_letter
 from tests.support.waiting import wait_for
+from webapp.core import validation
 from webapp.extensions import db
-from webapp.letters import validation
 from webapp.models import Letter, Submission
 
 API = "/api/v1/submissions"

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from tests.support.letters import un_letter
 from tests.support.waiting import wait_for
+from webapp.core import validation
 from webapp.delivery.smtp import HEADERS, OutgoingLetter, build_message
-from webapp.letters import validation
 
 RECIPIENT, RECIPIENT_NAME = "petitions@ohchr.org", "UN Human Rights Office (OHCHR)"
 EXPECTED = sorted(name.lower() for name in HEADERS)

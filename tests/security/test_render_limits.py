@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webapp.letters import sandbox
-from webapp.letters.rendering import (
+from webapp.core import sandbox
+from webapp.core.rendering import (
     SAMPLE_SUPPORTER,
     SAMPLE_TARGETS,
     LetterTemplateError,
@@ -90,7 +90,7 @@ def test_the_issue_bomb_hides_from_one_sample_supporter_but_not_from_several():
 
 
 def test_the_sample_supporters_differ_on_every_field_and_reach_the_longest_a_supporter_may_type():
-    from webapp.letters import validation
+    from webapp.core import validation
 
     supporters = [supporter for supporter, _today in sandbox.SAMPLE_SUPPORTERS]
     for key in ("name", "first_name", "email", "zip", "address", "note"):
@@ -297,7 +297,7 @@ def test_the_render_process_holds_none_of_the_servers_settings(quick_pool, monke
 
 
 def test_when_no_render_process_can_start_the_answer_is_an_error_not_a_crash(monkeypatch, tmp_path):
-    from webapp.letters import rendering
+    from webapp.core import rendering
 
     monkeypatch.setattr(rendering, "SANDBOX_SCRIPT", tmp_path / "missing.py")
     broken = RenderPool(size=1)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.letters import un_letter
 from tests.support.waiting import wait_for
-from webapp.letters.rendering import LetterTemplateError, check_template
+from webapp.core.rendering import LetterTemplateError, check_template
 
 NOTE = "{{ supporter.note }}"
 

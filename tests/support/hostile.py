@@ -2,9 +2,12 @@
 
 - `trickle`: a greeting of `220-` lines, one every `pace` seconds, never ending;
 - `flood`: a greeting of `220-` lines as fast as the socket takes them (megabytes), never ending;
-- `slow_tls`: a normal greeting and EHLO, then a TLS handshake that arrives one byte every `pace` seconds.
+- `slow_tls`: a normal greeting and EHLO, then, once the client's ClientHello arrives, a TLS handshake that
+  arrives one byte every `pace` seconds (with `implicit_tls`, the handshake at once, as on port 465);
+- `early_tls`: like `slow_tls`, but sends its TLS bytes right behind the 220 to STARTTLS, ahead of the
+  client's ClientHello (bytes an attacker could inject; the client must refuse them).
 
-(The fourth kind, a server that hangs after DATA, is tests/support/mailserver.py with `Script.data_delay`: it
+(Another kind, a server that hangs after DATA, is tests/support/mailserver.py with `Script.data_delay`: it
 needs real TLS and AUTH to get that far.) Each connection is served by its own thread until `hold` seconds
 have passed or the server is stopped.
 """
@@ -18,13 +21,14 @@ import time
 
 from tests.support.mailserver import free_port
 
-KINDS = ("trickle", "flood", "slow_tls")
+KINDS = ("trickle", "flood", "slow_tls", "early_tls")
 
 
 class HostileServer:
-    def __init__(self, kind: str, *, pace: float = 0.2, hold: float = 300.0):
+    def __init__(self, kind: str, *, pace: float = 0.2, hold: float = 300.0, implicit_tls: bool = False):
         assert kind in KINDS, kind
-        self.kind, self.pace, self.hold = kind, pace, hold
+        assert not implicit_tls or kind == "slow_tls", "only slow_tls speaks TLS from the start (port 465's way)"
+        self.kind, self.pace, self.hold, self.implicit_tls = kind, pace, hold, implicit_tls
         self.host, self.port = "localhost", free_port()
         self.connections = 0
         self.sent_bytes = 0
@@ -85,23 +89,31 @@ class HostileServer:
                 while self._holding(started):
                     with contextlib.suppress(TimeoutError):
                         self._send(connection, chunk)
-            else:  # slow_tls
+            else:  # slow_tls, early_tls
                 connection.settimeout(self.hold)
-                self._send(connection, b"220 mail.example ESMTP\r\n")
+                if not self.implicit_tls:
+                    self._send(connection, b"220 mail.example ESMTP\r\n")
                 reader = connection.makefile("rb")
-                while self._holding(started):
+                while not self.implicit_tls and self._holding(started):
                     command = reader.readline(1000).strip().upper()
                     if not command:
                         return
                     if command.startswith((b"EHLO", b"HELO")):
                         self._send(connection, b"250-mail.example\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n")
                     elif command == b"STARTTLS":
-                        self._send(connection, b"220 Go ahead\r\n")
+                        early = b"\x16\x03\x03\x40\x00" if self.kind == "early_tls" else b""
+                        self._send(connection, b"220 Go ahead\r\n" + early)
                         break
                     else:
                         self._send(connection, b"503 Not now\r\n")
-                # A TLS record header announcing a long ServerHello, then its bytes at a crawl.
-                self._send(connection, b"\x16\x03\x03\x40\x00")
+                # The client speaks first in TLS: wait for its ClientHello (a real server, however slow, never
+                # sends its ServerHello before; bytes sent ahead of the client's are refused as an injection, and
+                # a worker slowed by a busy machine would read them together with the 220). Then a TLS record
+                # header announcing a long ServerHello, and its bytes at a crawl.
+                if self.kind == "slow_tls":
+                    if not connection.recv(5):
+                        return
+                    self._send(connection, b"\x16\x03\x03\x40\x00")
                 while self._holding(started):
                     self._send(connection, b"\x02")
                     self._stopped.wait(self.pace)

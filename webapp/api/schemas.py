@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_core import PydanticCustomError
 from werkzeug.exceptions import BadRequest
 
-from webapp.letters import validation
+from webapp.core import validation
 
 
 def _rule(rule, value: str) -> str:

@@ -1,1 +1,1 @@
-"""Campaigns: the files organizers keep, the pages supporters open."""
+"""Campaigns: the files organizers keep, and the per-process copy of each published campaign."""

@@ -79,7 +79,12 @@ class CampaignCache:
 
 
 def init_app(app) -> None:
+    """A copy per app, and the listeners that notice campaign changes on the app's sessions (`db.session`: one
+    per process, so they are added once however many apps a process builds)."""
     app.extensions["campaign_cache"] = CampaignCache()
+    for name, listener in _LISTENERS:
+        if not event.contains(db.session, name, listener):
+            event.listen(db.session, name, listener)
 
 
 def get_cache() -> CampaignCache:
@@ -90,20 +95,17 @@ def _touches_campaigns(objects) -> bool:
     return any(isinstance(obj, CACHED_MODELS) for obj in objects)
 
 
-@event.listens_for(Session, "after_flush")
 def _note_orm_changes(session: Session, _context) -> None:
     if _touches_campaigns(chain(session.new, session.dirty, session.deleted)):
         session.info[_CHANGED] = True
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _note_bulk_changes(state: ORMExecuteState) -> None:
     writes = state.is_insert or state.is_update or state.is_delete
     if writes and state.bind_mapper is not None and issubclass(state.bind_mapper.class_, CACHED_MODELS):
         state.session.info[_CHANGED] = True
 
 
-@event.listens_for(Session, "after_commit")
 def _publish_change(session: Session) -> None:
     if not session.info.pop(_CHANGED, False) or not has_app_context():
         return
@@ -116,6 +118,13 @@ def _publish_change(session: Session) -> None:
         get_redis().set(VERSION_KEY, uuid.uuid4().hex)
 
 
-@event.listens_for(Session, "after_rollback")
 def _forget_change(session: Session) -> None:
     session.info.pop(_CHANGED, None)
+
+
+_LISTENERS = (
+    ("after_flush", _note_orm_changes),
+    ("do_orm_execute", _note_bulk_changes),
+    ("after_commit", _publish_change),
+    ("after_rollback", _forget_change),
+)

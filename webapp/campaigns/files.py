@@ -11,9 +11,9 @@ from typing import Any
 
 import yaml
 
+from webapp.core import framing
+from webapp.core.validation import NOTE_MAX
 from webapp.cwc import topics as cwc_topics
-from webapp.letters import framing
-from webapp.letters.validation import NOTE_MAX
 from webapp.models import ALL_CHANNELS, CALL, CWC, LEGISLATOR_KINDS, TARGET_KINDS
 
 CAMPAIGN_FILE = "campaign.yaml"

@@ -24,9 +24,9 @@ from webapp.campaigns.files import (
 )
 from webapp.extensions import db
 from webapp.models import CALL, Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target, utcnow
-from webapp.organize import permissions
-from webapp.organize.models import TemplateVersion
-from webapp.organize.permissions import OPERATOR
+from webapp.organizers import permissions
+from webapp.organizers.models import TemplateVersion
+from webapp.organizers.permissions import OPERATOR
 
 
 @dataclass
@@ -281,7 +281,3 @@ def call_scripts(campaign: Campaign) -> list[LetterTemplate]:
 def campaign_targets(campaign: Campaign) -> list[Target]:
     """The campaign's own targets that are still offered."""
     return [target for target in campaign.targets if target.active]
-
-
-def templates_for(campaign: Campaign, target: Target) -> list[LetterTemplate]:
-    return [template for template in active_templates(campaign) if template.fits(target)]

@@ -156,10 +156,6 @@ class ZipLookup:
         """Representatives and delegates, all candidates for a split ZIP."""
         return [target for target in self.members if target.kind != "senator"]
 
-    @property
-    def vacancies(self) -> list[Member]:
-        return [target for target in self.targets if target.vacant]
-
     def as_dict(self) -> dict[str, Any]:
         return {
             "zip": self.zip,
@@ -478,8 +474,7 @@ def get_cache(app: Flask | None = None) -> CongressCache:
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     cache = app.extensions.get("congress")
     if cache is None:
-        check_every = float(app.config.get("CONGRESS_CACHE_CHECK_SECONDS", DEFAULT_CHECK_SECONDS))
-        cache = app.extensions.setdefault("congress", CongressCache(check_every))
+        cache = app.extensions.setdefault("congress", CongressCache(DEFAULT_CHECK_SECONDS))
     return cache
 
 
@@ -556,11 +551,6 @@ def legislators_for_zip(raw_zip: str) -> list[Target]:
         return []
     found = {t.id: t for t in db.session.scalars(select(Target).where(Target.id.in_(ids), Target.active.is_(True)))}
     return [found[target_id] for target_id in ids if target_id in found]
-
-
-def member(target_id: str) -> Member | None:
-    """A sitting member's cached card, or None."""
-    return _loaded_snapshot().members.get(target_id)
 
 
 def district_offices(target_id: str) -> list[Office]:
@@ -1042,7 +1032,7 @@ def _new_version() -> None:
 def set_form_link(target: Target, url: str, entered_by: str) -> FormLink:
     """Make `url` the member's contact form, kept over the data by later loads (committed).
 
-    Callers check who may (webapp/organize/permissions.py) and `form_link_problem` first.
+    Callers check who may (webapp/organizers/permissions.py) and `form_link_problem` first.
     """
     problem = form_link_problem(target, url)
     if problem is not None:

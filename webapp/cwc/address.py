@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from webapp.congress import service as congress
+from webapp.core import validation
 from webapp.cwc.message import PREFIXES
-from webapp.letters import validation
 from webapp.models import Target
 
 STREET_MAX, CITY_MAX = 100, 60

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import case, func, select
@@ -22,9 +21,6 @@ MAX_OFFICES = 50
 class Setup:
     enabled: bool
     agent: str | None
-    house_host: str | None
-    senate_host: str | None
-    official_grammar: bool  # CWC_GRAMMAR set: the operator dropped in a grammar of their own (the official one)
 
 
 @dataclass(frozen=True)
@@ -85,13 +81,9 @@ def members(campaign_id: int, limit: int = 200) -> list[MemberCounts]:
 def setup(config: dict[str, Any] | None = None) -> Setup:
     config = config if config is not None else current_app.config
     enabled = service.enabled(config)
-    senate = config.get("CWC_SENATE_API_URL")
     return Setup(
         enabled=enabled,
         agent=config.get("CWC_DELIVERY_AGENT") if enabled else None,
-        house_host=urlsplit(config["CWC_API_URL"]).hostname if enabled else None,
-        senate_host=urlsplit(senate).hostname if enabled and senate else None,
-        official_grammar=bool(config.get("CWC_GRAMMAR")),
     )
 
 

@@ -58,11 +58,6 @@ def office_code(target: Target) -> str | None:
     return member_office_code(chamber, target.state, target.district, extra.get("senate_class"))
 
 
-def reachable(target: Target, config: dict[str, Any] | None = None) -> bool:
-    """Whether letters to this target can go through CWC: it is configured and the target is a sitting member."""
-    return enabled(config) and target.active and office_code(target) is not None
-
-
 def grammar_path(config: dict[str, Any] | None = None) -> str | None:
     config = config if config is not None else current_app.config
     return config.get("CWC_GRAMMAR") or None

@@ -40,6 +40,7 @@ class Deadline:
     def __init__(self, seconds: float, phase: str):
         self.seconds, self.phase = float(seconds), phase
         self.at = time.monotonic() + self.seconds
+        self.was_cut = False  # the watchdog cut the phase's socket: whatever error follows is this deadline's doing
 
     def remaining(self) -> float:
         """Seconds left, for a socket timeout; raises DeadlineExceeded once none are."""
@@ -54,10 +55,10 @@ class Deadline:
 
 
 class _Watch:
-    __slots__ = ("at", "cut", "what", "done")
+    __slots__ = ("at", "cut", "deadline", "done")
 
-    def __init__(self, at: float, cut: Callable[[], None], what: str):
-        self.at, self.cut, self.what, self.done = at, cut, what, False
+    def __init__(self, at: float, cut: Callable[[], None], deadline: Deadline):
+        self.at, self.cut, self.deadline, self.done = at, cut, deadline, False
 
 
 class Watchdog:
@@ -75,7 +76,7 @@ class Watchdog:
     @contextlib.contextmanager
     def watching(self, deadline: Deadline, cut: Callable[[], None]) -> Iterator[None]:
         """While the block runs, `cut()` is called if it is still running WATCHDOG_GRACE after `deadline`."""
-        watch = _Watch(deadline.at + self.grace, cut, deadline.phase)
+        watch = _Watch(deadline.at + self.grace, cut, deadline)
         with self._changed:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="delivery-watchdog", daemon=True)
@@ -97,11 +98,12 @@ class Watchdog:
             if watch.done:
                 continue
             self.cuts += 1
-            log.warning("deadline.watchdog_cut phase=%r", watch.what)
+            watch.deadline.was_cut = True
+            log.warning("deadline.watchdog_cut phase=%r", watch.deadline.phase)
             try:
                 watch.cut()
             except Exception:  # noqa: BLE001 - the watchdog must outlive any one cut
-                log.exception("deadline.watchdog_cut_failed phase=%r", watch.what)
+                log.exception("deadline.watchdog_cut_failed phase=%r", watch.deadline.phase)
 
 
 watchdog = Watchdog()

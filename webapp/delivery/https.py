@@ -73,20 +73,28 @@ class _Stream(httpcore.NetworkStream):
     def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
+        stream = self
         try:
             self._sock.settimeout(self._timeout(timeout))
-            wrapped = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+            # The handshake runs on the TLS socket the backend tracks, so the watchdog can cut it (wrap_socket's
+            # own handshake would run after the plain socket is detached, out of the watchdog's reach).
+            wrapped = ssl_context.wrap_socket(
+                self._sock, server_hostname=server_hostname, do_handshake_on_connect=False
+            )
+            self._backend.forget(self._sock)
+            self._backend.track(wrapped)
+            stream = _Stream(wrapped, self._backend)
+            wrapped.do_handshake()
         except ssl.SSLCertVerificationError:
-            self.close()
+            stream.close()
             raise
         except TimeoutError as exc:  # DeadlineExceeded is one
-            self.close()
+            stream.close()
             raise httpcore.ConnectTimeout(str(exc)) from exc
         except OSError as exc:
-            self.close()
+            stream.close()
             raise httpcore.ConnectError(str(exc)) from exc
-        self._backend.track(wrapped)
-        return _Stream(wrapped, self._backend)
+        return stream
 
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
@@ -132,7 +140,7 @@ class PinnedBackend(httpcore.NetworkBackend):
             sockets = list(self._sockets)
         for sock in sockets:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # a TLS socket's own would drop its state mid-read
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ANN001
         try:

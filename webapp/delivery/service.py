@@ -22,8 +22,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from webapp import outbox
-from webapp.cwc.transport import CwcTransport
 from webapp.delivery import credentials, oauth, ssrf
+from webapp.delivery.cwc import CwcTransport
 from webapp.delivery.deadline import WATCHDOG_GRACE
 from webapp.delivery.smtp import DeliveryError
 from webapp.delivery.transport import Session, Transport, account_transport

@@ -74,12 +74,28 @@ class _Conversation:
     def _timeout(self) -> float:
         return self.deadline.remaining() if self.deadline is not None else self.timeout
 
-    def cut(self) -> None:
-        """End whatever read or write is blocked on the socket (the watchdog calls this from its thread)."""
+    def cut(self, deadline: Deadline) -> None:
+        """End whatever read, write or TLS handshake is blocked on the socket, if `deadline`'s phase is still
+        the one running (the watchdog calls this from its thread; a phase that ended in the meantime is left
+        alone, and so is the next one, which has a watch of its own)."""
+        if self.deadline is not deadline:
+            return
         sock = self.sock
         if sock is not None:
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                # The bare socket's shutdown, also for a TLS socket (whose own shutdown() drops its TLS state under
+                # the reader's feet): the handshake, read or write in the other thread sees the end of the stream.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def _handshake(self, sock: socket.socket, context: ssl.SSLContext) -> ssl.SSLSocket:
+        """The TLS handshake, all of it within the phase's deadline, on a socket the watchdog can cut: the TLS
+        socket becomes `self.sock` before the handshake starts (wrap_socket's own handshake would run on a socket
+        the watchdog cannot reach, the plain one being detached by then)."""
+        sock.settimeout(self._timeout())  # the whole handshake, not each record of it
+        tls = context.wrap_socket(sock, server_hostname=self._host, do_handshake_on_connect=False)
+        self.sock = tls
+        tls.do_handshake()
+        return tls
 
     def _get_socket(self, host, port, timeout):  # noqa: ANN001 - smtplib's signature
         self._host = host  # smtplib only sets it in __init__; STARTTLS checks the certificate against it
@@ -93,8 +109,7 @@ class _Conversation:
         if sock is None:
             raise error or OSError("no address to connect to")
         if isinstance(self, smtplib.SMTP_SSL):
-            sock.settimeout(self._timeout())  # the whole handshake, not each record of it
-            return self.context.wrap_socket(sock, server_hostname=self._host)
+            return self._handshake(sock, self.context)
         return sock
 
     def send(self, s):  # noqa: ANN001 - smtplib's signature
@@ -160,8 +175,7 @@ class _Conversation:
         if self._inbuf:
             self.close()
             raise PlaintextAfterStartTLS("bytes before the TLS handshake")
-        self.sock.settimeout(self._timeout())
-        self.sock = context.wrap_socket(self.sock, server_hostname=self._host)
+        self._handshake(self.sock, context)
         self.file = None
         self.helo_resp = self.ehlo_resp = None
         self.esmtp_features = {}
@@ -230,7 +244,7 @@ def connect(
         else:
             connection = PinnedSMTP(checked.addresses, **kwargs)
         connection.deadline = deadline
-        with watchdog.watching(deadline, connection.cut):
+        with watchdog.watching(deadline, functools.partial(connection.cut, deadline)):
             code, message = connection.connect(checked.host, checked.port)
             if code != 220:
                 raise smtplib.SMTPConnectError(code, message)
@@ -283,17 +297,25 @@ def close(connection: smtplib.SMTP, timeout: float = 5.0) -> None:
     deadline = Deadline(timeout, "saying goodbye")
     connection.deadline = deadline
     try:
-        with watchdog.watching(deadline, connection.cut):
+        with watchdog.watching(deadline, functools.partial(connection.cut, deadline)):
             connection.quit()
     except (smtplib.SMTPException, OSError, ValueError):
         connection.close()
 
 
+def _deadline_fired(exc: Exception, deadline: Deadline) -> bool:
+    """Whether `exc` is what our deadline did to the conversation, whatever the network layer called it: a
+    socket timeout (every one is set to the deadline's remaining time), any socket or TLS error once the
+    deadline has passed or the watchdog cut the socket (a handshake cut mid-way can surface as any SSLError,
+    and a server that takes too long is a temporary failure, never an untrusted certificate)."""
+    if not isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
+        return False
+    return isinstance(exc, TimeoutError) or deadline.was_cut or deadline.expired
+
+
 def explain(exc: Exception, deadline: Deadline | None = None) -> DeliveryError:
     """Map whatever smtplib, ssl or the network raised to a supporter-readable DeliveryError."""
-    if isinstance(exc, DeadlineExceeded) or (
-        deadline is not None and deadline.expired and isinstance(exc, (OSError, smtplib.SMTPServerDisconnected))
-    ):
+    if isinstance(exc, DeadlineExceeded) or (deadline is not None and _deadline_fired(exc, deadline)):
         phase = deadline or exc.deadline
         return DeliveryError(
             f"Your mail server took too long while {phase.phase} (more than {phase.seconds:g} seconds), so we "
@@ -536,9 +558,8 @@ def send(connection: smtplib.SMTP, letter: OutgoingLetter, *, timeout: float) ->
     connection.deadline = deadline
     try:
         data = build_message(letter)  # an address the email package cannot write raises UnicodeError here
-        with watchdog.watching(deadline, connection.cut):
-            refused = connection.sendmail(letter.sender_email, [letter.recipient], data)
+        with watchdog.watching(deadline, functools.partial(connection.cut, deadline)):
+            # One recipient: refused, it raises SMTPRecipientsRefused (explained below); nothing is returned.
+            connection.sendmail(letter.sender_email, [letter.recipient], data)
     except (smtplib.SMTPException, OSError, UnicodeError, ValueError) as exc:
         raise explain(exc, deadline) from None
-    if refused:  # only possible with several recipients; kept for completeness
-        raise DeliveryError("The recipient's server refused the letter.", transient=False, kind="recipient")

@@ -22,7 +22,7 @@ WORKER_KEY_PATTERN = "outcry:worker:*"
 def oldest_queued_seconds() -> float | None:
     """Age of the oldest letter still queued or sending, or None when nothing waits.
 
-    Reads only pending rows, found through the (status, lease_until) index: cheap while the outbox
+    Reads only pending rows, found through the (status, created_at) index: cheap while the outbox
     drains, and proportional to the backlog when it does not (which is when an operator wants to know).
     """
     oldest = db.session.scalar(select(func.min(Letter.created_at)).where(Letter.status.in_(PENDING)))

@@ -1,1 +1,1 @@
-"""Letters: the supporter's flow from template to outbox, and the hand-offs."""
+"""Letters: the supporter's flow from the campaign page through the template to the outbox, and the hand-offs."""

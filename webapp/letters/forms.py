@@ -22,11 +22,11 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 
+from webapp.core import validation
 from webapp.cwc.forms import PostalFields
 from webapp.delivery import ssrf
 from webapp.delivery.credentials import SECURITY_CHOICES, SmtpAccount
-from webapp.letters import validation
-from webapp.letters.providers import BY_KEY, PROVIDERS
+from webapp.mailauth.providers import BY_KEY, PROVIDERS
 
 
 class Check:

@@ -14,15 +14,16 @@ from sqlalchemy.orm import joinedload, selectinload
 from webapp import outbox
 from webapp.campaigns.service import active_templates, campaign_targets
 from webapp.congress import service as congress
+from webapp.core import validation
+from webapp.core.rendering import LetterTemplateError, context_for, render_many, supporter_variables, target_variables
 from webapp.cwc import address as cwc_address
 from webapp.cwc import service as cwc
 from webapp.cwc.address import PostalAddress
 from webapp.delivery import credentials, oauth, ssrf
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.extensions import db
-from webapp.letters import validation, words
+from webapp.letters import words
 from webapp.letters.handoff import hand_off, tel_uri
-from webapp.letters.rendering import LetterTemplateError, context_for, render_many, supporter_variables
 from webapp.models import (
     CALL,
     CONTACT_FORM,
@@ -72,25 +73,6 @@ class Supporter:
 
     def variables(self, *, with_note: bool = True) -> dict[str, str]:
         return supporter_variables(self.name, self.email, self.zip, self.address, self.note if with_note else "")
-
-
-def target_variables(target: Target) -> dict[str, Any]:
-    """What a template sees as `target` (documented in letter_templates/README.md)."""
-    role = target.role
-    salutation = target.salutation or (f"{role} {target.last_name}" if role and target.last_name else target.name)
-    return {
-        "id": target.id,
-        "kind": target.kind,
-        "name": target.name,
-        "first_name": target.first_name,
-        "last_name": target.last_name,
-        "title": target.title,
-        "organization": target.organization,
-        "salutation": salutation,
-        "role": role,
-        "state": target.state or "",
-        "district": target.district,
-    }
 
 
 @dataclass(frozen=True)

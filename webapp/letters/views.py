@@ -17,7 +17,7 @@ from webapp.cwc import address as cwc_address
 from webapp.delivery import check
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
-from webapp.letters import actions, providers, service, words
+from webapp.letters import actions, service, words
 from webapp.letters import visit as visits
 from webapp.letters.forms import (
     CallForm,
@@ -31,8 +31,9 @@ from webapp.letters.forms import (
     error_items,
 )
 from webapp.letters.handoff import tel_uri
-from webapp.letters.providers import GOOGLE, MICROSOFT
+from webapp.mailauth import providers
 from webapp.mailauth import service as mailauth
+from webapp.mailauth.providers import GOOGLE, MICROSOFT
 from webapp.mailauth.service import clients as oauth_clients
 from webapp.models import CALL, CONTACT_FORM, CWC, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
 from webapp.privacy import service as privacy

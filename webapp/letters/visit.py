@@ -104,10 +104,6 @@ class Visit:
         """target id → what the supporter said happened on their last try (called, voicemail, busy, skipped)."""
         return dict(self.calls(campaign_slug).get("outcomes") or {})
 
-    @property
-    def empty(self) -> bool:
-        return not any(self.data.get(key) for key in ("details", "drafts", "done", "calls", "smtp"))
-
 
 def _lifetime() -> int:
     return int(current_app.config["VISIT_LIFETIME"])

@@ -34,19 +34,17 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
+from webapp.core import validation
 from webapp.delivery import credentials, https
 from webapp.delivery.credentials import OAuthAccount
 from webapp.extensions import get_credentials_redis
-from webapp.letters import validation
-from webapp.letters.providers import GOOGLE, MICROSOFT
+from webapp.mailauth.providers import GOOGLE, MICROSOFT
 
 log = logging.getLogger(__name__)
 
 GMAIL_SEND = "https://www.googleapis.com/auth/gmail.send"
 GRAPH_MAIL_SEND = "https://graph.microsoft.com/Mail.Send"
 OUTLOOK_SMTP_SEND = "https://outlook.office.com/SMTP.Send"
-# Microsoft's tenant for personal accounts (Outlook.com, Hotmail, Live, MSN), as ID tokens name it.
-MICROSOFT_CONSUMERS_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
 
 
 @dataclass(frozen=True)
@@ -204,14 +202,6 @@ def take(sign_in_id: str) -> SignIn | None:
         return None
     store = get_credentials_redis()
     return _read(store.getdel(_key(sign_in_id)) if store is not None else None)
-
-
-def peek(sign_in_id: str) -> SignIn | None:
-    """The sign-in record, left in place (to show a page about it)."""
-    if not sign_in_id or len(sign_in_id) > 64:
-        return None
-    store = get_credentials_redis()
-    return _read(store.get(_key(sign_in_id)) if store is not None else None)
 
 
 def _normalized(email: str) -> str:

@@ -1,1 +1,1 @@
-"""The organizer workspace: accounts, campaigns, targets, letter templates and versions, dashboards, the organizer API."""
+"""The organizer workspace: campaigns, targets, letter templates and versions, dashboards, the organizer API."""

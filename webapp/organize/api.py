@@ -16,8 +16,9 @@ from werkzeug.exceptions import HTTPException
 from webapp.api.schemas import errors_of, json_object
 from webapp.extensions import csrf, db
 from webapp.models import Campaign
-from webapp.organize import accounts, dashboard, service
-from webapp.organize.models import Organizer
+from webapp.organize import dashboard, service
+from webapp.organizers import accounts
+from webapp.organizers.models import Organizer
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("organize_api", __name__, url_prefix="/api/v1/organize")

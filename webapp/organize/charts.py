@@ -1,17 +1,17 @@
-"""Charts for the dashboard, rendered on the server: no chart library, no script, nothing from a CDN.
+"""Charts for the dashboard, drawn on the server: no chart library, no script, nothing from a CDN.
 
-The shapes are SVG stretched to the width of the page (`preserveAspectRatio="none"`, strokes that don't
-scale), and every word and number is HTML around them, so labels stay readable from a phone to a wide
-screen. Colours come from classes in static/css/organize.css (inline styles would break the CSP). Each
-chart says what it shows in words for screen readers; the dashboard has the same numbers in tables.
+This module computes what the charts show (bars, lines, their coordinates and the words for screen readers);
+templates/organize/charts.html writes the markup, so every word is escaped by Jinja. The shapes are SVG
+stretched to the width of the page (`preserveAspectRatio="none"`, strokes that don't scale), and every word and
+number is HTML around them, so labels stay readable from a phone to a wide screen. Colours come from classes in
+static/css/organize.css (inline styles would break the CSP). Each chart says what it shows in words for screen
+readers; the dashboard has the same numbers in tables.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-
-from markupsafe import Markup, escape
 
 WIDTH = 1000  # SVG user units across; stretched to the element's width
 
@@ -38,50 +38,83 @@ class Bar:
     def length(self) -> int:
         return sum(segment.value for segment in self.segments)
 
+    @property
+    def extras(self) -> list[Segment]:
+        """The segments not counted in the total, named after it."""
+        return [segment for segment in self.segments if not segment.counted and segment.value]
+
     def describe(self, total_label: str = "") -> str:
         head = f"{self.total} {total_label}".strip()
         return f"{self.label}: {head} (" + ", ".join(f"{s.value} {s.label}" for s in self.segments) + ")"
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A shape on a chart, its coordinates written as the SVG takes them."""
+
+    series: str
+    x: str
+    width: str
+    y: str = "0"
+    height: str = "10"
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class BarRow:
+    bar: Bar
+    description: str
+    rects: tuple[Rect, ...]
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    rows: tuple[BarRow, ...]
+    width: int = WIDTH
+
+
+@dataclass(frozen=True)
+class Line:
+    series: str
+    points: str  # "x,y x,y …"
+
+
+@dataclass(frozen=True)
+class LineChart:
+    title: str
+    description: str
+    top: int  # the y axis's top mark; its middle one is top // 2
+    height: int
+    grid: tuple[str, ...]  # the y of each grid line
+    lines: tuple[Line, ...]
+    columns: tuple[Rect, ...]  # a series with one day so far: a column instead of a line
+    hits: tuple[Rect, ...]  # an invisible column per day, for the tooltip
+    marks: tuple[str, ...]  # the days named under the x axis
+    width: int = WIDTH
 
 
 def _num(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def _markup(parts: list[str]) -> Markup:
-    return Markup("".join(parts))  # noqa: S704 - every text put into it went through escape()
-
-
-def bar_chart(bars: list[Bar], *, title: str, total_label: str = "") -> Markup:
+def bar_chart(bars: list[Bar], *, title: str, total_label: str = "") -> BarChart:
     """One stacked horizontal bar per row, its label and total (its counted segments) above it; the segments
     that are not counted follow, and are named after the total."""
     top = max((bar.length for bar in bars), default=0) or 1
-    parts = [f'<figure class="chart bar-chart"><figcaption class="visually-hidden">{escape(title)}</figcaption>']
+    rows = []
     for bar in bars:
-        extra = "".join(
-            f' <span class="bar-extra">+{segment.value} {escape(segment.label)}</span>'
-            for segment in bar.segments
-            if not segment.counted and segment.value
-        )
-        parts.append(
-            f'<div class="bar-row"><div class="bar-head"><span class="bar-label">{escape(bar.label)}</span>'
-            f'<span><span class="bar-total">{bar.total}</span>{extra}</span></div>'
-            f'<svg class="bar" viewBox="0 0 {WIDTH} 10" preserveAspectRatio="none" role="img" '
-            f'aria-label="{escape(bar.describe(total_label))}" xmlns="http://www.w3.org/2000/svg">'
-            f'<rect class="chart-track" width="{WIDTH}" height="10"/>'
-        )
-        x = 0.0
+        rects, x = [], 0.0
         for segment in bar.segments:
             if segment.value <= 0:
                 continue
             width = max(WIDTH * segment.value / top, 3)
-            parts.append(
-                f'<rect class="series-{escape(segment.series)}" x="{_num(x)}" width="{_num(width)}" height="10">'
-                f"<title>{escape(bar.label)}: {segment.value} {escape(segment.label)}</title></rect>"
+            rects.append(
+                Rect(segment.series, _num(x), _num(width), title=f"{bar.label}: {segment.value} {segment.label}")
             )
             x += width
-        parts.append("</svg></div>")
-    parts.append("</figure>")
-    return _markup(parts)
+        rows.append(BarRow(bar, bar.describe(total_label), tuple(rects)))
+    return BarChart(title, tuple(rows))
 
 
 def axis_top(value: int) -> int:
@@ -107,7 +140,7 @@ def line_chart(
     title: str,
     height: int = 200,
     names: dict[str, str] | None = None,
-) -> Markup:
+) -> LineChart:
     """Lines over days: every series has a point for the same days, oldest first. A series' key is a CSS class
     suffix; `names` gives the words readers get for it (the key itself by default)."""
     names = names or {}
@@ -125,44 +158,31 @@ def line_chart(
     def y_of(value: int) -> float:
         return height - height * value / top
 
-    def index_of(name: str) -> int:
-        return list(series).index(name)
-
-    parts = [
-        f'<figure class="chart line-chart"><figcaption class="visually-hidden">{escape(title)}</figcaption>'
-        f'<div class="line-wrap"><div class="y-axis" aria-hidden="true"><span>{top}</span><span>{top // 2}</span>'
-        f'<span>0</span></div><div class="plot">'
-        f'<svg viewBox="0 0 {WIDTH} {height}" preserveAspectRatio="none" role="img" aria-label="{escape(description)}" '
-        f'xmlns="http://www.w3.org/2000/svg">'
-    ]
-    for y in (0, height / 2, height):
-        parts.append(
-            f'<line class="chart-grid" x1="0" x2="{WIDTH}" y1="{_num(y)}" y2="{_num(y)}" vector-effect="non-scaling-stroke"/>'
-        )
-    for name, points in series.items():
+    lines, columns = [], []
+    for index, (name, points) in enumerate(series.items()):
         if len(points) == 1:  # one day so far: a line needs two, so a column shows it
             y = y_of(points[0][1])
-            half = 24 if index_of(name) == 0 else 10
-            parts.append(
-                f'<rect class="column-{escape(name)}" x="{WIDTH / 2 - half}" y="{_num(y)}" width="{2 * half}" '
-                f'height="{_num(height - y)}"/>'
-            )
+            half = 24 if index == 0 else 10
+            columns.append(Rect(name, str(WIDTH / 2 - half), str(2 * half), y=_num(y), height=_num(height - y)))
         elif points:
             path = " ".join(f"{_num(x_of(i))},{_num(y_of(value))}" for i, (_, value) in enumerate(points))
-            parts.append(
-                f'<polyline class="line-{escape(name)}" fill="none" points="{path}" vector-effect="non-scaling-stroke"/>'
-            )
+            lines.append(Line(name, path))
     step = WIDTH / max(len(days), 1)
-    for index, day in enumerate(days):  # an invisible column per day, for the tooltip
+    hits = []
+    for index, day in enumerate(days):
         values = ", ".join(f"{points[index][1]} {names.get(name, name)}" for name, points in series.items())
         left = x_of(index) - step / 2 if len(days) > 1 else 0
-        parts.append(
-            f'<rect class="chart-hit" x="{_num(max(left, 0))}" y="0" width="{_num(step if len(days) > 1 else WIDTH)}" '
-            f'height="{height}"><title>{escape(_day(day))}: {escape(values)}</title></rect>'
-        )
-    parts.append('</svg><div class="x-axis" aria-hidden="true">')
+        width = step if len(days) > 1 else WIDTH
+        hits.append(Rect("", _num(max(left, 0)), _num(width), height=str(height), title=f"{_day(day)}: {values}"))
     marks = sorted({0, len(days) // 2, len(days) - 1}) if days else []
-    for index in marks:
-        parts.append(f"<span>{escape(_day(days[index]))}</span>")
-    parts.append("</div></div></div></figure>")
-    return _markup(parts)
+    return LineChart(
+        title=title,
+        description=description,
+        top=top,
+        height=height,
+        grid=tuple(_num(y) for y in (0, height / 2, height)),
+        lines=tuple(lines),
+        columns=tuple(columns),
+        hits=tuple(hits),
+        marks=tuple(_day(days[index]) for index in marks),
+    )

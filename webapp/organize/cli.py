@@ -6,8 +6,9 @@ import click
 from flask.cli import AppGroup
 
 from webapp.extensions import db
-from webapp.organize import accounts, service
-from webapp.organize.models import ROLES
+from webapp.organize import service
+from webapp.organizers import accounts
+from webapp.organizers.models import ROLES
 
 organizers_cli = AppGroup("organizers", help="Organizer accounts for the workspace at /organize and the organizer API.")
 

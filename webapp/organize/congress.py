@@ -12,9 +12,9 @@ from webapp.congress import service as congress
 from webapp.congress.models import FormLink
 from webapp.extensions import db
 from webapp.models import LEGISLATOR_KINDS, Campaign, Target
-from webapp.organize import permissions
-from webapp.organize.permissions import Actor
 from webapp.organize.service import Invalid
+from webapp.organizers import permissions
+from webapp.organizers.permissions import Actor
 
 ROWS_MAX = 120  # a page lists at most this many members; narrow it by state or name
 

@@ -20,11 +20,11 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from webapp.core import validation
 from webapp.cwc import topics as cwc_topics
-from webapp.letters import validation
 from webapp.models import CUSTOM_KINDS
-from webapp.organize.models import ROLES
 from webapp.organize.service import CHANNEL_NAMES, KIND_NAMES, RESOURCE_KINDS
+from webapp.organizers.models import ROLES
 
 
 class CheckboxesField(SelectMultipleField):

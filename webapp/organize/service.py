@@ -18,17 +18,17 @@ from sqlalchemy import func, select
 from webapp.campaigns import checks
 from webapp.campaigns.files import TARGET_FIELDS, TARGET_TEXT_FIELDS, normalize_body
 from webapp.campaigns.service import active_templates
-from webapp.cwc import topics as cwc_topics
-from webapp.extensions import db
-from webapp.letters import framing, validation
-from webapp.letters.rendering import (
+from webapp.core import framing, validation
+from webapp.core.rendering import (
     SAMPLE_SUPPORTER,
     SAMPLE_TARGETS,
     LetterTemplateError,
     context_for,
     render,
+    target_variables,
 )
-from webapp.letters.service import target_variables
+from webapp.cwc import topics as cwc_topics
+from webapp.extensions import db
 from webapp.models import (
     ALL_CHANNELS,
     CALL,
@@ -48,8 +48,10 @@ from webapp.models import (
     Target,
     utcnow,
 )
-from webapp.organize import accounts, dashboard, permissions
-from webapp.organize.models import Organizer, TemplateVersion
+from webapp.organize import dashboard
+from webapp.organizers import accounts, permissions
+from webapp.organizers.models import Organizer, TemplateVersion
+from webapp.totals.service import campaign_totals
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 TARGET_ID = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
@@ -461,7 +463,7 @@ def add_target(campaign: Campaign, organizer: Organizer, values: Mapping[str, An
 
 
 def _check_write(organizer: permissions.Actor, campaign: Campaign, target_id: str, action, **known) -> None:
-    """The one permission rule for writes to targets (webapp/organize/permissions.py), as a field error."""
+    """The one permission rule for writes to targets (webapp/organizers/permissions.py), as a field error."""
     try:
         permissions.check(organizer, campaign, target_id, action, **known)
     except permissions.TargetWriteRefused as exc:
@@ -695,8 +697,6 @@ def target_health(campaign: Campaign) -> list[TargetHealth]:
     """Each campaign target's totals, how many of its failures may point at the target (a refused recipient,
     a refused letter), and the last such reason. A supporter's own trouble (a wrong password, a sign-in that
     ran out, a full quota, a refused sender address, their server unreachable) never counts against it."""
-    from webapp.totals.service import campaign_totals
-
     totals = {row.target_id: row for row in campaign_totals(db.session, campaign).targets}
     at_target = dict(
         db.session.execute(

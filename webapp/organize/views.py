@@ -21,15 +21,15 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from webapp.core import framing
+from webapp.core.rendering import SAMPLE_SUPPORTER
 from webapp.cwc import report as cwc_report
 from webapp.embed import service as embed_service
 from webapp.errors import rate_limited
 from webapp.extensions import db, login_manager
-from webapp.letters import framing
-from webapp.letters.rendering import SAMPLE_SUPPORTER
 from webapp.models import TARGET_KINDS, Campaign, utcnow
-from webapp.organize import accounts, dashboard, permissions, service
 from webapp.organize import congress as congress_links
+from webapp.organize import dashboard, service
 from webapp.organize.forms import (
     ActionForm,
     CampaignForm,
@@ -46,14 +46,12 @@ from webapp.organize.forms import (
     TokenForm,
     UpdateForm,
 )
-from webapp.organize.models import Organizer
+from webapp.organizers import accounts, permissions
+from webapp.organizers.models import Organizer
 from webapp.security import limits
+from webapp.totals.service import campaign_totals
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
-
-login_manager.login_view = "organize.login"
-login_manager.login_message = "Please log in to use the organizer workspace."
-login_manager.login_message_category = "info"
 
 PUBLIC = ("organize.login",)
 
@@ -204,8 +202,6 @@ def logout():
 @bp.route("/")
 def index():
     campaigns = accounts.managed_campaigns(_organizer())
-    from webapp.totals.service import campaign_totals
-
     totals = {campaign.id: campaign_totals(db.session, campaign).totals for campaign in campaigns}
     return render_template("organize/index.html", campaigns=campaigns, totals=totals, form=NewCampaignForm())
 
@@ -568,7 +564,7 @@ def _preview_default(form: TemplateForm) -> str:
     return f"sample-{form.target_kinds.data[0]}" if form.target_kinds.data else ""
 
 
-# A new letter starts framed: "Dear …," and the sign-off are added (webapp/letters/framing.py), so this is all of it.
+# A new letter starts framed: "Dear …," and the sign-off are added (webapp/core/framing.py), so this is all of it.
 STARTER_BODY = """Write the letter here, in your campaign's words: what has happened, and what you ask them to do.
 """
 

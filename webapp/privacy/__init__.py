@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
+from webapp.privacy.service import retention_notice
+
 
 def init_app(app: Flask) -> None:
     """Offer templates the retention notice (`{{ retention_notice }}`) and the window (`{{ retention_days }}`)."""
-    from webapp.privacy.service import retention_notice
 
     @app.context_processor
     def _retention() -> dict:

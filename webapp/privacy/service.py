@@ -2,11 +2,11 @@
 
 What is erased from a submission: the supporter's name, email address, ZIP code, postal address and
 note, their mail server's host and port, and from each of its letters the subject and body (both may
-hold the supporter's own words or name), error text, the chosen district office and delivery
-bookkeeping. Every time stamp is cut to its day. What stays: the counts (letter_tallies), and per
-letter the campaign, target, template and version, channel, status, outcome and day, so totals and
-exports are unchanged. The encrypted mail password in Redis, if any is left, is deleted too, and on request
-so are sign-ins with Google or Microsoft still waiting at the provider (they hold what the supporter typed).
+hold the supporter's own words or name), error text and delivery bookkeeping. Every time stamp is cut
+to its day. What stays: the counts (letter_tallies), and per letter the campaign, target, template and
+version, channel, status, outcome and day, so totals and exports are unchanged. The encrypted mail password
+in Redis, if any is left, is deleted too, and on request so are sign-ins with Google or Microsoft still
+waiting at the provider (they hold what the supporter typed).
 
 On SQLite the database runs with `secure_delete` on (webapp/extensions.py), so erased text is
 overwritten in the file, and the write-ahead log is checkpointed and truncated after each erasure so
@@ -27,9 +27,9 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import selectinload
 
 from webapp import outbox
+from webapp.core import validation
 from webapp.delivery import credentials
 from webapp.extensions import db
-from webapp.letters import validation
 from webapp.mailauth import service as mailauth
 from webapp.models import PENDING, Letter, Submission, utcnow
 
@@ -69,7 +69,6 @@ def _erase(submissions: Sequence[Submission], now: dt.datetime) -> int:
             letter.body = ""
             if letter.error != outbox.CANCELLED:
                 letter.error = None
-            letter.office_id = None
             letter.claim_token = None
             letter.next_attempt_at = None
             if letter.status not in PENDING:

@@ -49,7 +49,7 @@ from werkzeug.exceptions import TooManyRequests
 
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
-from webapp.models import Campaign, utcnow
+from webapp.models import HANDOFF_CHANNELS, Campaign, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,6 @@ EXTENSION = "outcry.limiter"
 KEY_PREFIX = "outcry:ratelimit"  # under outcry:* like every other key the app writes
 QUOTA_PREFIX = "outcry:quota"  # the submission budgets: keys of their own, in a layout this module owns
 ACQUIRE_ALL_EXTENSION = "outcry.limiter.acquire_all"
-HANDOFF_CHANNELS = ("mailto", "contact_form", "call", "print")
 SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
 # The endpoints that create letters; they share one per-address budget, HTML and API alike.
 SUBMISSION_ENDPOINTS = (
@@ -65,7 +64,7 @@ SUBMISSION_ENDPOINTS = (
     "letters.call",
     "letters.retry",
     "api.create_submission",
-    # A letter Congress's system refused, sent again another way (webapp/cwc/views.py, the API).
+    # A letter Congress's system refused, sent again another way (webapp/letters/refused.py, the API).
     "cwc.another_way",
     "cwc.fix_address",
     "api.hand_off_letter",
@@ -80,7 +79,7 @@ LOGIN_SCOPES = ("login-pair", "login-address", "login-alarm")
 # is, each address gets only UNDER_ATTACK failures for it. An address without failures still gets in.
 ACCOUNT_ALARM = "10 per hour"
 UNDER_ATTACK = "2 per hour"
-FAILED_PASSWORD_FLAG = "outcry_password_failed"  # noqa: S105 - a name, not a secret: the flag webapp/organize/accounts.py sets on `g`
+FAILED_PASSWORD_FLAG = "outcry_password_failed"  # noqa: S105 - a name, not a secret: the flag webapp/organizers/accounts.py sets on `g`
 
 
 class RateLimited(TooManyRequests):

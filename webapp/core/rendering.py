@@ -1,7 +1,7 @@
 """Organizer templates rendered and checked in render processes with hard memory and time limits; the one check
 every editor uses.
 
-The template code itself is in webapp/letters/sandbox.py and runs only in small child processes (a few per
+The template code itself is in webapp/core/sandbox.py and runs only in small child processes (a few per
 serving process, started on first use): the process that serves requests never parses or renders template text,
 so no template can take its memory or its time. Each render process has its address space capped and a CPU
 budget per request (see sandbox.py); here, every request also has a wall-clock deadline, after which the
@@ -23,9 +23,9 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from webapp.letters.sandbox import (
+from webapp.core.sandbox import (
     BODY_OUTPUT_MAX,
     CPU_SECONDS,
     MEMORY_LIMIT_BYTES,
@@ -40,6 +40,9 @@ from webapp.letters.sandbox import (
     context_for,
     supporter_variables,
 )
+
+if TYPE_CHECKING:
+    from webapp.models import Target
 
 __all__ = [
     "BODY_OUTPUT_MAX",
@@ -58,9 +61,30 @@ __all__ = [
     "render",
     "render_many",
     "supporter_variables",
+    "target_variables",
 ]
 
 log = logging.getLogger(__name__)
+
+
+def target_variables(target: Target) -> dict[str, Any]:
+    """What a template sees as `target` (documented in letter_templates/README.md)."""
+    role = target.role
+    salutation = target.salutation or (f"{role} {target.last_name}" if role and target.last_name else target.name)
+    return {
+        "id": target.id,
+        "kind": target.kind,
+        "name": target.name,
+        "first_name": target.first_name,
+        "last_name": target.last_name,
+        "title": target.title,
+        "organization": target.organization,
+        "salutation": salutation,
+        "role": role,
+        "state": target.state or "",
+        "district": target.district,
+    }
+
 
 SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.py")
 RENDER_PROCESSES = 2  # per serving process: renders take about a millisecond, so two rarely keep anyone waiting

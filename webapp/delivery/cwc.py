@@ -74,10 +74,12 @@ class CwcSession:
         if outcome.accepted:
             log.info("cwc.accepted letter=%s office=%s status=%s", letter.id, office, reply.status)
             return
-        # The detail (CWC's own words) goes to the letter's reason, which organizers see; the log keeps the status.
+        # A refusal's detail (CWC's own words, which may quote the constituent) goes to the letter's reason, which
+        # organizers see, never to the log; a temporary one's detail names only the status and the settings to check.
         log.info(
-            "cwc.not_accepted letter=%s office=%s status=%s transient=%s address=%s",
+            "cwc.not_accepted letter=%s office=%s status=%s transient=%s address=%s detail=%s",
             letter.id, office, reply.status, outcome.transient, outcome.address_problem,
+            outcome.detail if outcome.transient else "-",
         )  # fmt: skip
         raise DeliveryError(
             outcome.reason,

@@ -11,14 +11,14 @@ import hashlib
 import logging
 import secrets
 
-from flask import current_app, g
+from flask import Flask, current_app, g
 from sqlalchemy import delete, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from webapp.core import validation
 from webapp.extensions import db, login_manager
-from webapp.letters import validation
 from webapp.models import Campaign, utcnow
-from webapp.organize.models import ADMIN, ROLES, ApiToken, CampaignMember, Organizer, OrganizerSession
+from webapp.organizers.models import ADMIN, ROLES, ApiToken, CampaignMember, Organizer, OrganizerSession
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +158,15 @@ def end_sessions(organizer: Organizer) -> None:
     organizer.login_token = None
 
 
-@login_manager.user_loader
+def init_app(app: Flask) -> None:
+    """Flask-Login's part for this app (bound in the extensions step): the organizer a cookie names, and the
+    log-in page that a logged-out organizer is sent to."""
+    login_manager.user_loader(load_organizer)
+    login_manager.login_view = "organize.login"
+    login_manager.login_message = "Please log in to use the organizer workspace."
+    login_manager.login_message_category = "info"
+
+
 def load_organizer(token: str) -> Organizer | None:
     """The organizer whose log-in this cookie names, while it lasts: not logged out, not idle for longer than
     PERMANENT_SESSION_LIFETIME (checked here, not only by the cookie's expiry), and the account active."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from webapp.letters.rendering import LetterTemplateError, check_template
+from webapp.core.rendering import LetterTemplateError, check_template
 
 SALUTATION = "Dear {{ target.salutation }},\n\n"
 # The supporter's own words, when the organizer's text doesn't place them itself.

@@ -21,8 +21,8 @@ from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import LEGISLATOR_KINDS, Campaign, CampaignTarget, Target
-from webapp.organize import accounts
-from webapp.organize.models import Organizer
+from webapp.organizers import accounts
+from webapp.organizers.models import Organizer
 
 # add: a new target for the campaign; link: an existing target joins it; update: its fields change;
 # unlink: the campaign stops writing to it (the target itself is untouched).

@@ -1,8 +1,8 @@
 """Where organizers' template text runs: a locked-down Jinja2 sandbox, the one template check, and the render
 process's loop (`serve`) that runs both under hard memory and CPU limits.
 
-Nothing here imports the rest of Outcry, so the render process (`python -I webapp/letters/sandbox.py`, started
-by webapp/letters/rendering.py) holds Jinja2 and nothing else. Everything that parses or renders template text
+Nothing here imports the rest of Outcry, so the render process (`python -I webapp/core/sandbox.py`, started
+by webapp/core/rendering.py) holds Jinja2 and nothing else. Everything that parses or renders template text
 (the save check, the live preview, every submission) happens in such a process:
 
 - its address space is capped (`setrlimit(RLIMIT_AS)`), so no template can take more than MEMORY_LIMIT_BYTES,

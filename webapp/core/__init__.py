@@ -1,0 +1,3 @@
+"""What several features use, below all of them: the field rules for supporter input (`validation`), the template
+sandbox and its render processes (`sandbox`, `rendering`), the salutation and sign-off around a letter
+(`framing`). Nothing here imports a feature package or the models."""
