@@ -18,6 +18,7 @@ from webapp.core import validation
 from webapp.core.rendering import LetterTemplateError, context_for, render_many, supporter_variables, target_variables
 from webapp.delivery import credentials, oauth, ssrf
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
+from webapp.delivery.deadline import DeadlineExceeded
 from webapp.extensions import db
 from webapp.letters import words
 from webapp.letters.handoff import hand_off, tel_uri
@@ -217,9 +218,14 @@ def _unreachable(target: Target, channel: str) -> str:
 
 
 def check_smtp_host(host: str, port: int) -> None:
-    """Refuse a host the SSRF policy would refuse, now, so the supporter can fix it on the form."""
+    """Refuse a host the SSRF policy would refuse, now, so the supporter can fix it on the form. A lookup that
+    outlasts ssrf.LOOKUP_SECONDS (DNS down or slow) refuses nothing: the worker checks the host again within
+    its own deadline and says so if it still can't, and the supporter's letter is not lost meanwhile."""
     config = current_app.config
-    ssrf.check(host, port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))
+    try:
+        ssrf.check(host, port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))
+    except DeadlineExceeded:
+        log.warning("smtp_host.lookup_too_long_at_intake")
 
 
 Edit = tuple[str | None, str | None]  # (subject, body); None keeps the template's text
