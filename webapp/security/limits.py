@@ -60,8 +60,8 @@ ACQUIRE_ALL_EXTENSION = "outcry.limiter.acquire_all"
 SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
 # The endpoints that create letters; they share one per-address budget, HTML and API alike.
 SUBMISSION_ENDPOINTS = ("letters.send", "letters.call", "letters.retry", "api.create_submission")
-# Never limited: the health check (polled by the orchestrator) and static files.
-EXEMPT_ENDPOINTS = ("health.healthz", "static")
+# Never limited: the health checks (polled by monitoring and the orchestrator) and static files.
+EXEMPT_ENDPOINTS = ("health.healthz", "health.livez", "static")
 # Where an organizer's password is checked: the log-in, and the account page's password change and token minting
 # (so a stolen session cookie cannot be used to guess the password either). Only failed passwords are counted.
 PASSWORD_ENDPOINTS = ("organize.login", "organize.account", "organize.create_token")
