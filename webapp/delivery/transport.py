@@ -85,7 +85,8 @@ class SmtpTransport:
         account = self.account
         deadline = Deadline(seconds, smtp.CONNECTING)
         checked = check_smtp_host(account.host, account.port, deadline)
-        budget.check(checked.host)
+        username = account.username
+        budget.check(checked.host, username)
         try:
             connection = smtp.connect(
                 account,
@@ -95,14 +96,15 @@ class SmtpTransport:
                 ca_file=config.get("SMTP_CA_FILE"),
                 ehlo_name=config.get("SMTP_EHLO_NAME"),
                 # Asked again right before the password goes out: other workers may have spent the budget since.
-                before_login=lambda: budget.check(checked.host),
+                before_login=lambda: budget.check(checked.host, username),
             )
         except DeliveryError as exc:
             if exc.kind == "auth":
-                budget.spend(checked.host)
+                budget.spend(checked.host, username)
             raise
         finally:
             self.account = None  # the password is not needed past login, nor kept for the rest of the batch
+        budget.succeeded(checked.host, username)
         return SmtpSession(connection, config.get("MESSAGE_ID_DOMAIN"))
 
 
