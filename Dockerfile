@@ -34,8 +34,9 @@ RUN python -m compileall -q webapp tasks \
 USER outcry
 
 EXPOSE 8000
-# /healthz answers 503 when the database or Redis is unreachable; urlopen raises on that.
+# /livez answers while gunicorn serves requests (urlopen raises when it doesn't); /healthz, for monitoring, also
+# answers for the database, Redis and delivery, which restarting the web container would not fix.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=8)"]
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/livez', timeout=8)"]
 CMD ["gunicorn", "webapp:create_app()", "--bind=0.0.0.0:8000", "--threads=4", "--worker-tmp-dir=/dev/shm", \
      "--access-logfile=-", "--access-logformat=%(t)s \"%(m)s %(U)s\" %(s)s %(b)s %(M)sms"]

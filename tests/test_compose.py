@@ -376,7 +376,7 @@ def test_every_long_running_service_has_a_health_check():
     web = SERVICES["web"]["healthcheck"]["test"]
     assert web[:3] == ["CMD", "python", "-c"]
     compile(web[3], "web healthcheck", "exec")
-    assert "http://127.0.0.1:8000/healthz" in web[3], "web is checked through /healthz on the port gunicorn binds"
+    assert "http://127.0.0.1:8000/livez" in web[3], "web is checked through /livez on the port gunicorn binds"
     for name in ("worker", "scheduler"):
         # Each pings the node name its command gives itself.
         test = SERVICES[name]["healthcheck"]["test"][1]
@@ -384,6 +384,45 @@ def test_every_long_running_service_has_a_health_check():
         assert f"--hostname={name}@%h" in SERVICES[name]["command"], name
     assert "redis-cli ping" in SERVICES["redis"]["healthcheck"]["test"][1]
     assert "pg_isready" in SERVICES["postgres"]["healthcheck"]["test"][1]
+
+
+def _web_health_checks() -> dict[str, str]:
+    """The Python the web container's health checks run: compose's, and the image's own (Dockerfile)."""
+    image = [rest for keyword, rest in dockerfile_instructions() if keyword == "HEALTHCHECK"][-1]
+    return {
+        "compose": SERVICES["web"]["healthcheck"]["test"][3],
+        "Dockerfile": yaml.safe_load(image.split(" CMD ", 1)[1])[2],
+    }
+
+
+@pytest.fixture
+def stalled_site(app, make_app):
+    """The site serving on loopback (as gunicorn does in the web container) while /healthz answers 503: no
+    delivery worker alive and the database unreachable (a file that cannot be opened stands in for it)."""
+    from werkzeug.serving import make_server
+
+    stalled = make_app(DATABASE_URL=f"sqlite:///{Path(app.instance_path) / 'no-such-folder' / 'outcry.db'}")
+    server = make_server("127.0.0.1", 0, stalled, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+def test_the_web_containers_health_check_is_about_the_web_process(stalled_site):
+    """Delivery stalled and the database down are /healthz's business (a monitor pages someone); the web
+    process still serves its pages and its 503s, so its container is healthy, and Docker (or an orchestrator
+    that restarts unhealthy containers) leaves it alone. Each check is run as the container runs it."""
+
+    def run(check: str) -> int:
+        code = check.replace("127.0.0.1:8000", stalled_site)
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60).returncode
+
+    for name, check in _web_health_checks().items():
+        assert run(check) == 0, f"{name}'s health check calls the web container unhealthy while it serves"
+        # What the check must not be: /healthz on the same site fails the same command.
+        assert run(check.replace("/livez", "/healthz")) != 0, "the site was meant to be stalled"
 
 
 # ---- settings: .env.example, compose and the app agree -----------------------------------------------------
@@ -433,7 +472,7 @@ def test_the_image_runs_gunicorn_as_a_non_root_user():
     cmd = yaml.safe_load([rest for keyword, rest in instructions if keyword == "CMD"][-1])
     assert cmd[:3] == command_of("web")[:3], "the image's default command serves what compose's web serves"
     healthcheck = [rest for keyword, rest in instructions if keyword == "HEALTHCHECK"][-1]
-    assert "/healthz" in healthcheck
+    assert "http://127.0.0.1:8000/livez" in healthcheck
 
 
 def test_the_build_context_leaves_out_secrets_and_local_state():

@@ -17,9 +17,11 @@ import httpx
 import pytest
 
 from tests.support.hostile import HostileServer
-from webapp.delivery import https, smtp
+from tests.support.letters import un_letter
+from tests.support.waiting import wait_for
+from webapp.delivery import https, smtp, ssrf, transport
 from webapp.delivery.credentials import SmtpAccount
-from webapp.delivery.deadline import WATCHDOG_GRACE, Deadline
+from webapp.delivery.deadline import WATCHDOG_GRACE, Deadline, DeadlineExceeded
 from webapp.delivery.smtp import DeliveryError
 from webapp.delivery.ssrf import CheckedAddress
 
@@ -151,3 +153,112 @@ def test_the_watchdog_cuts_an_https_handshake_that_took_no_timeout(app, monkeypa
         assert [type(exc) for exc in outcome] == [httpx.ConnectError]
     finally:
         server.stop()
+
+
+# ---- DNS: the host check's lookup is part of the phase ----------------------------------------------------------
+
+
+@pytest.fixture
+def hanging_dns(monkeypatch):
+    """A resolver stand-in that never answers while the test runs (what a dead DNS server does to getaddrinfo,
+    which takes no timeout); it gives up when the test ends, so no thread outlives the test. Returns the names
+    asked for, one entry per lookup that started."""
+    released = threading.Event()
+    asked: list[str] = []
+
+    def getaddrinfo(host, port, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - socket.getaddrinfo's
+        asked.append(host)
+        released.wait(300)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(ssrf, "getaddrinfo", getaddrinfo)
+    yield asked
+    released.set()
+
+
+def _in_thread(call, bound: float) -> list:
+    """Run `call` in a thread and return [what it returned or raised]; fail if it is still running after `bound`
+    seconds (a bound that only catches a lookup left hanging: the stand-in holds for 300 s)."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as exc:  # noqa: BLE001 - the test looks at it
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout=bound)
+    assert not thread.is_alive(), "a resolver that hangs held the caller past its deadline"
+    return outcome
+
+
+def test_a_hanging_resolver_is_the_connecting_phase_taking_too_long(app, hanging_dns):
+    """The worker's host check looks the name up within the phase that connects and signs in: a resolver that
+    never answers ends in that phase's plain reason, a temporary failure, once its deadline has passed."""
+    account = SmtpAccount(host="smtp.example.org", port=587, security="starttls", username="u", password="p")
+
+    def open_session():
+        with app.app_context():
+            return transport.SmtpTransport(account).open(PHASE)
+
+    outcome = _in_thread(open_session, bound=30)
+    assert [(type(e), e.transient, e.kind, e.reason) for e in outcome] == [(DeliveryError, True, "deadline", TOO_LONG)]
+    assert hanging_dns == ["smtp.example.org"]
+
+
+def test_a_hanging_resolver_ends_an_https_request_within_its_phase(app, hanging_dns):
+    """The same for the HTTPS client (the Gmail API, Microsoft Graph, token exchanges): the lookup of the
+    provider's endpoint is inside the request's deadline."""
+
+    def request():
+        with app.app_context():
+            client = https.HttpsClient(allowed=frozenset(), ca_file="")
+            try:
+                return client.request("GET", "https://api.example.org/", seconds=PHASE, phase="testing")
+            finally:
+                client.close()
+
+    outcome = _in_thread(request, bound=30)
+    assert [type(exc) for exc in outcome] == [httpx.ConnectTimeout]
+    assert hanging_dns == ["api.example.org"]
+
+
+def test_lookups_left_hanging_hold_a_bounded_number_of_threads(hanging_dns, monkeypatch):
+    """getaddrinfo cannot be interrupted, so a lookup past its deadline is left running in its thread. A resolver
+    that hangs must not make a worker pile those up: past LOOKUP_THREADS, a lookup waits for a free thread,
+    still only until its own deadline, and starts none."""
+    monkeypatch.setattr(ssrf, "_lookup_slots", threading.BoundedSemaphore(2))
+    for _ in range(4):
+        with pytest.raises(DeadlineExceeded):
+            ssrf.check("smtp.example.org", 587, frozenset(), (587,), deadline=Deadline(0.2, ssrf.LOOKING_UP))
+    assert hanging_dns == ["smtp.example.org"] * 2
+
+
+def test_a_resolver_that_hangs_costs_a_supporter_a_plain_reason_not_a_worker(
+    app, client, supporter, celery_worker, hanging_dns, monkeypatch
+):
+    """End to end with the suite's worker, while DNS hangs for everyone: the form's early check gives up on the
+    lookup after its own bound and takes the letter (the worker checks again; nothing typed is lost), and the
+    worker tries within each phase's deadline, then fails the letter with the plain reason, instead of sitting
+    in getaddrinfo with every letter behind it waiting."""
+    monkeypatch.setattr(ssrf, "LOOKUP_SECONDS", 0.3)  # the early check's bound, shortened for the test
+    monkeypatch.setitem(app.config, "SMTP_TIMEOUT", 1.0)
+    account = {"host": "smtp.example.org", "port": 587, "security": "starttls", "username": "u", "password": "pw"}
+    response = client.post("/api/v1/submissions", json=un_letter(supporter, "smtp", smtp=account))
+    assert response.status_code == 202, response.get_json()
+    submission = response.get_json()["id"]
+
+    def finished():
+        view = client.get(f"/api/v1/submissions/{submission}").get_json()
+        return view if view["done"] else None
+
+    letter = wait_for(finished, timeout=60, what="the letter to finish")["letters"][0]
+    tries = len(app.config["DELIVERY_RETRY_DELAYS"]) + 1
+    assert (letter["status"], letter.get("error")) == (
+        "failed",
+        "Your mail server took too long while connecting and signing in (more than 1 seconds), so we stopped. "
+        f"We tried {tries} times and gave up; please send again later.",
+    )
+    assert len(hanging_dns) == 1 + tries  # the form's check, then one lookup a try

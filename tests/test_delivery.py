@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from tests.support.letters import LAUNCH, un_letter
-from tests.support.mailserver import PASSWORD
+from tests.support.mailserver import PASSWORD, USERNAME
 from tests.support.waiting import wait_for
-from webapp.delivery import credentials
+from webapp.delivery import budget, credentials
 from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db, get_credentials_redis, get_redis
 from webapp.models import Letter, Submission
@@ -301,7 +301,9 @@ def test_refused_smtp_host_is_a_field_error_and_nothing_is_written(client, suppo
         assert db.session.scalar(select(Letter.id).limit(1)) is None
 
 
-def _queue_own_email(app, client, supporter, server, *, sender: str | None = None, password: str = PASSWORD) -> str:
+def _queue_own_email(
+    app, client, supporter, server, *, sender: str | None = None, password: str = PASSWORD, username: str | None = None
+) -> str:
     """A submission whose one letter waits for the worker, written around the intake's checks (for what the
     worker must handle however the letter got there); returns the letter's id once it is queued."""
     created = client.post("/api/v1/submissions", json=un_letter(supporter)).get_json()
@@ -313,7 +315,8 @@ def _queue_own_email(app, client, supporter, server, *, sender: str | None = Non
         letter.channel, letter.status, letter.recipient = "smtp", "queued", "petitions@ohchr.org"
         letter_id = letter.id
         db.session.commit()
-        credentials.store(created["id"], SmtpAccount(**{**server.smtp_settings(), "password": password}))
+        settings = {**server.smtp_settings(), "password": password, "username": username or USERNAME}
+        credentials.store(created["id"], SmtpAccount(**settings))
     app.extensions["celery"].send_task("tasks.delivery.send_submission", args=[created["id"]])
     return letter_id
 
@@ -368,6 +371,128 @@ def test_refused_sign_ins_spend_the_mail_servers_budget(client, supporter, mail_
     letter_id = _queue_own_email(app, client, supporter, mail_server)
     assert "paused signing in there" in _finished(app, letter_id).error
     assert mail_server.received == []
+
+
+REFUSED = "rejected the user name or password"
+HOST_PAUSED = "Too many sign-ins to localhost through Outcry failed recently, so we paused signing in there"
+
+
+def test_a_providers_real_supporters_earn_room_for_their_typos(client, supporter, mail_server, app, monkeypatch):
+    """A big shared provider: its supporters mostly sign in, and each account that did allows one more refused
+    sign-in in the window, so a few typos no longer block everyone. One account signing in again and again earns
+    nothing more (a checker of stolen passwords with one working account stays at the base)."""
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES", "2 per hour")
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES_PER_SUCCESS", 1.0)
+    mail_server.accounts.update({"ana@example.org": "ana's app password", "ben@example.org": "ben's app password"})
+    for username in ("ana@example.org", "ana@example.org", "ana@example.org", "ben@example.org"):
+        password = mail_server.accounts[username]
+        letter_id = _queue_own_email(app, client, supporter, mail_server, username=username, password=password)
+        assert _finished(app, letter_id).status == "sent"
+    # Two accounts signed in: 2 + 2 refusals allowed, then no more passwords go to the server.
+    verdicts = []
+    for typo in range(5):
+        letter_id = _queue_own_email(app, client, supporter, mail_server, username=f"typo{typo}@example.org")
+        verdicts.append(_finished(app, letter_id).error)
+    assert [REFUSED in verdict for verdict in verdicts] == [True, True, True, True, False]
+    assert HOST_PAUSED in verdicts[4]
+    assert [ok for _, ok in mail_server.auth_attempts] == [True] * 4 + [False] * 4, "the fifth never reached it"
+
+
+def test_one_accounts_refused_sign_ins_pause_that_account_only(client, supporter, mail_server, app, monkeypatch):
+    """Guessing one person's password through Outcry: after SMTP_AUTH_FAILURES_PER_ACCOUNT refusals no more
+    passwords for that account go to the server (not even the right one, for the window), while the
+    server's other supporters still send."""
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES", "100 per hour")
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES_PER_ACCOUNT", "2 per hour")
+    verdicts = [
+        _finished(app, _queue_own_email(app, client, supporter, mail_server, password=f"guess {n}")).error
+        for n in range(2)
+    ]
+    assert all(REFUSED in verdict for verdict in verdicts)
+    held = _finished(app, _queue_own_email(app, client, supporter, mail_server)).error
+    assert f"Your mail server refused the password for {USERNAME} several times recently" in held
+    assert [ok for _, ok in mail_server.auth_attempts] == [False, False]
+    mail_server.accounts["ana@example.org"] = "ana's app password"
+    letter_id = _queue_own_email(
+        app, client, supporter, mail_server, username="ana@example.org", password="ana's app password"
+    )
+    assert _finished(app, letter_id).status == "sent"
+
+
+def _spend(app, host: str, username: str, times: int) -> None:
+    with app.app_context():
+        for _ in range(times):
+            budget.spend(host, username)
+
+
+def test_intake_refuses_a_paused_mail_server_at_once_with_words(client, supporter, mail_server, app, monkeypatch):
+    """A spent budget is said on the form and in the API before any letter is written (a 429 with the reason
+    and when to try again), instead of a letter that would only wait for an hour; the typed text stays."""
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES", "2 per hour")
+    _spend(app, "localhost", "someone-else@example.org", 2)
+    response = client.post("/api/v1/submissions", json=un_letter(supporter, "smtp", smtp=mail_server.smtp_settings()))
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+    assert response.get_json()["error"].startswith(
+        "Too many sign-ins to localhost through Outcry failed recently, so we've paused sending from there for now"
+    )
+    with app.app_context():
+        assert db.session.scalar(select(Letter.id).limit(1)) is None
+    assert mail_server.auth_attempts == []
+
+    from tests.test_html_flow import SEND, preview, send_form, text_of
+
+    fields = send_form(preview(client, supporter))
+    fields["letters-0-body"] = ["My own letter, typed on a phone on the bus."]
+    settings = mail_server.smtp_settings()
+    fields.update(
+        action=["smtp"],
+        provider=["other"],
+        smtp_host=[settings["host"]],
+        smtp_port=[str(settings["port"])],
+        smtp_security=["starttls"],
+        smtp_username=[settings["username"]],
+        smtp_password=[settings["password"]],
+    )
+    page = client.post(SEND, data=fields)
+    assert page.status_code == 429 and int(page.headers["Retry-After"]) > 0
+    text = text_of(page)
+    assert "so we've paused sending from there for now" in text
+    assert "My own letter, typed on a phone on the bus." in text
+    assert settings["password"] not in text
+
+
+def test_sending_again_to_a_paused_mail_server_says_so_on_the_status_page(
+    client, supporter, mail_server, app, monkeypatch
+):
+    from tests.conftest import csrf_token
+
+    created = submit_smtp(client, supporter, mail_server, smtp=mail_server.smtp_settings(password="a typo"))
+    assert REFUSED in wait_terminal(client, created["id"])["letters"][0]["error"]
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES", "2 per hour")
+    _spend(app, "localhost", "someone-else@example.org", 2)
+    status_url = f"/s/{created['id']}"
+    page = client.get(status_url)
+    again = client.post(
+        f"{status_url}/retry",
+        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "smtp_password": PASSWORD},
+    )
+    assert again.status_code == 429 and int(again.headers["Retry-After"]) > 0
+    text = again.get_data(as_text=True)
+    assert "so we&#39;ve paused sending from there for now" in text
+    assert 'name="smtp_password"' in text, "the status page again, its form ready for later (not an error page)"
+    assert [ok for _, ok in mail_server.auth_attempts] == [False], "the password typed again never went out"
+
+
+def test_intake_refuses_a_paused_account_but_not_its_neighbours(client, supporter, mail_server, app, monkeypatch):
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES_PER_ACCOUNT", "2 per hour")
+    _spend(app, "localhost", USERNAME.upper(), 2)  # the same account, however its name is typed
+    response = client.post("/api/v1/submissions", json=un_letter(supporter, "smtp", smtp=mail_server.smtp_settings()))
+    assert response.status_code == 429
+    assert response.get_json()["error"].startswith(
+        f"Your mail server refused the password for {USERNAME} several times recently, so we've paused signing in"
+    )
+    other = mail_server.smtp_settings(username="ana@example.org")
+    assert client.post("/api/v1/submissions", json=un_letter(supporter, "smtp", smtp=other)).status_code == 202
 
 
 def test_the_watchdog_ends_a_read_that_took_no_timeout():

@@ -41,8 +41,14 @@ DEFAULTS: dict[str, Any] = {
     # connecting and signing in (TCP, greeting, EHLO, STARTTLS, AUTH), then each letter (MAIL, RCPT, DATA).
     "SMTP_TIMEOUT": 60.0,
     "SMTP_EHLO_NAME": None,  # the name workers give in EHLO; default an address literal, never the host's name
-    # Refused sign-ins per mail server (host name) before workers stop offering it passwords for the window.
+    # Refused sign-ins per mail server (host name) before workers stop offering it passwords for the window ...
     "SMTP_AUTH_FAILURES": "30 per hour",
+    # ... plus this many more for each account that signed in there successfully in the same window, so a big
+    # provider's real supporters (who mostly succeed) earn room for their typos and a checker of stolen
+    # passwords (who mostly fails) does not.
+    "SMTP_AUTH_FAILURES_PER_SUCCESS": 1.0,
+    # Refused sign-ins per account (mail server and user name) before workers stop trying it for the window.
+    "SMTP_AUTH_FAILURES_PER_ACCOUNT": "5 per hour",
     "SMTP_CA_FILE": None,  # extra CA bundle to trust (tests, private relays); system CAs otherwise
     "SMTP_CREDENTIALS_TTL": 3600,  # seconds the encrypted password may wait in Redis
     # Delivery retries: seconds before each retry; jitter adds up to this share of the delay.
@@ -207,6 +213,8 @@ ENVIRONMENT: dict[str, type] = {
     "SMTP_TIMEOUT": float,
     "SMTP_EHLO_NAME": str,
     "SMTP_AUTH_FAILURES": str,
+    "SMTP_AUTH_FAILURES_PER_SUCCESS": float,
+    "SMTP_AUTH_FAILURES_PER_ACCOUNT": str,
     "SMTP_CA_FILE": str,
     "SMTP_CREDENTIALS_TTL": int,
     "DELIVERY_RETRY_JITTER": float,
@@ -322,6 +330,11 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
     for name in ("RETENTION_DAYS", "PROXY_FIX_HOPS"):
         if int(config[name]) < 0:
             raise ConfigError(f"{name} must be 0 or more, not {config[name]!r}")
+    if not float(config["SMTP_AUTH_FAILURES_PER_SUCCESS"]) >= 0:
+        raise ConfigError(
+            "SMTP_AUTH_FAILURES_PER_SUCCESS must be 0 or more (refused sign-ins allowed for each successful account; "
+            f"default 1), not {config['SMTP_AUTH_FAILURES_PER_SUCCESS']!r}"
+        )
     if int(config["RATELIMIT_LIFT_FACTOR"]) < 1:
         raise ConfigError("RATELIMIT_LIFT_FACTOR must be 1 or more (1 means a lift changes nothing)")
     lifetime = config["PERMANENT_SESSION_LIFETIME"]  # seconds, or a timedelta as Flask also accepts
@@ -337,6 +350,7 @@ def finalize(config: dict[str, Any], instance_path: str) -> None:
         "RATELIMIT_LOGIN",
         "RATELIMIT_LOGIN_ADDRESS",
         "SMTP_AUTH_FAILURES",
+        "SMTP_AUTH_FAILURES_PER_ACCOUNT",
     ):
         try:
             parse_many(config[name])

@@ -28,7 +28,7 @@ MESSAGES = {
 def _wants_json() -> bool:
     return (
         request.path.startswith("/api/")
-        or request.path == "/healthz"
+        or request.path in ("/healthz", "/livez")
         or (request.accept_mimetypes.best == "application/json")
     )
 

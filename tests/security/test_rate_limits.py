@@ -141,6 +141,7 @@ def test_pages_have_a_generous_limit_and_the_health_check_none(make_app):
     assert "Please slow down" in html.unescape(refused.get_data(as_text=True))
     for _ in range(10):
         assert client.get("/healthz").status_code in (200, 503)  # never 429
+        assert client.get("/livez").status_code == 200
     assert client.get("/static/js/outcry.js").status_code == 200
 
 

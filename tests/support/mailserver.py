@@ -148,6 +148,7 @@ class MailServer:
         self.lock = threading.Lock()
         self.received: list[Received] = []
         self.auth_attempts: list[tuple[str, bool]] = []
+        self.accounts = {USERNAME: PASSWORD}  # user name -> password; tests add supporters of a shared provider
         self.ehlo_names: list[str] = []  # what the client said in EHLO, per MAIL FROM
         self.rcpt_attempts = 0
         self.connections = 0
@@ -179,10 +180,12 @@ class MailServer:
             with self.lock:
                 self.auth_attempts.append((mechanism, False))
             return AuthResult(success=False, handled=False, message=reply)
+        with self.lock:
+            accounts = {login.encode(): password.encode() for login, password in self.accounts.items()}
         ok = (
             isinstance(auth_data, LoginPassword)
-            and auth_data.login == USERNAME.encode()
-            and auth_data.password == PASSWORD.encode()
+            and auth_data.login in accounts
+            and auth_data.password == accounts[auth_data.login]
         )
         with self.lock:
             self.auth_attempts.append((mechanism, ok))
@@ -203,6 +206,7 @@ class MailServer:
         with self.lock:
             self.received.clear()
             self.auth_attempts.clear()
+            self.accounts = {USERNAME: PASSWORD}
             self.ehlo_names.clear()
             self.rcpt_attempts = 0
             self.connections = 0

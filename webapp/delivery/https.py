@@ -144,9 +144,11 @@ class PinnedBackend(httpcore.NetworkBackend):
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ANN001
         try:
-            checked = ssrf.check(host, port, self.allowed, HTTPS_PORTS)
+            checked = ssrf.check(host, port, self.allowed, HTTPS_PORTS, deadline=self.deadline)
         except ssrf.RefusedHost as exc:
             raise httpcore.ConnectError(f"refused: {exc}") from exc
+        except TimeoutError as exc:  # the lookup outlasted the phase (DeadlineExceeded)
+            raise httpcore.ConnectTimeout(str(exc)) from exc
         error: Exception | None = None
         for address in checked.addresses:
             try:

@@ -21,7 +21,7 @@ import time
 import httpx
 from flask import current_app
 
-from webapp.delivery import https, smtp, ssrf
+from webapp.delivery import https, smtp
 from webapp.delivery.credentials import OAuthAccount, SmtpAccount
 from webapp.delivery.smtp import DeliveryError
 
@@ -209,9 +209,3 @@ def smtp_account(account: OAuthAccount) -> SmtpAccount:
     """Where Microsoft's SMTP service is, as the password path's account shape (no password: the token signs in)."""
     host, _, port = current_app.config["MICROSOFT_SMTP_HOST"].rpartition(":")
     return SmtpAccount(host=host, port=int(port), security="starttls", username=account.email, password="")
-
-
-def check_smtp_host(account: OAuthAccount) -> ssrf.CheckedAddress:
-    config = current_app.config
-    settings = smtp_account(account)
-    return ssrf.check(settings.host, settings.port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))

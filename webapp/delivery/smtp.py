@@ -229,13 +229,15 @@ def connect(
     ehlo_name: str | None = None,
     before_login: Callable[[], None] | None = None,
     login: Callable[[smtplib.SMTP], None] | None = None,
+    deadline: Deadline | None = None,
 ) -> smtplib.SMTP:
-    """Open, encrypt and log in within `timeout` seconds in all, or raise DeliveryError. The password is never
-    part of an error. `before_login` runs once the connection is encrypted, just before the password goes out
-    (the failure budget's check); a DeliveryError it raises ends the connection. `login` signs in instead of
-    the password (XOAUTH2 with a token)."""
+    """Open, encrypt and log in within `timeout` seconds in all (or by `deadline`, the phase's end when it began
+    earlier, with the host's lookup), or raise DeliveryError. The password is never part of an error.
+    `before_login` runs once the connection is encrypted, just before the password goes out (the failure
+    budget's check); a DeliveryError it raises ends the connection. `login` signs in instead of the password
+    (XOAUTH2 with a token)."""
     context = tls_context(ca_file)
-    deadline = Deadline(timeout, CONNECTING)
+    deadline = deadline or Deadline(timeout, CONNECTING)
     connection: smtplib.SMTP | None = None
     kwargs = {"local_hostname": ehlo_name or DEFAULT_EHLO_NAME, "timeout": timeout}
     try:

@@ -11,12 +11,25 @@ import ipaddress
 import logging
 import re
 import socket
+import threading
 from dataclasses import dataclass
+
+from webapp.delivery.deadline import Deadline, DeadlineExceeded
 
 # Resolution goes through this name so tests can stand in for DNS; nothing else is replaced.
 getaddrinfo = socket.getaddrinfo
 
 log = logging.getLogger(__name__)
+
+# The system resolver's getaddrinfo() takes no timeout and cannot be interrupted, so each lookup runs in a
+# thread of its own while the caller waits only until its deadline. A resolver that hangs keeps at most this
+# many of those threads (each ends when the resolver answers); past that, lookups wait for a free one, still
+# only until their deadline, so a worker is never held past it and never piles up threads.
+LOOKUP_THREADS = 32
+_lookup_slots = threading.BoundedSemaphore(LOOKUP_THREADS)
+# The bound on a lookup whose caller has no phase of its own.
+LOOKUP_SECONDS = 10.0
+LOOKING_UP = "looking up your mail server"
 
 _HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?)*\.?$"
@@ -89,12 +102,52 @@ def _refuse(host: str, allowed_ports: tuple[int, ...], rule: str) -> RefusedHost
     return RefusedHost(REFUSED.format(host=shown, ports=ports))
 
 
-def check(host: str, port: int, allowed: frozenset[tuple[str, int]], allowed_ports: tuple[int, ...]) -> CheckedAddress:
+def _resolve(host: str, port: int, deadline: Deadline) -> list[tuple]:
+    """getaddrinfo(host, port) within `deadline`, or DeadlineExceeded (the lookup's thread is left to finish)."""
+    slots, lookup = _lookup_slots, getaddrinfo  # read once: the thread releases the slot it took
+    if not slots.acquire(timeout=deadline.remaining()):
+        raise DeadlineExceeded(deadline)
+    answer: dict[str, object] = {}
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            answer["infos"] = lookup(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+            answer["error"] = exc
+        finally:
+            slots.release()
+            done.set()
+
+    try:
+        threading.Thread(target=run, name="dns-lookup", daemon=True).start()
+    except BaseException:
+        slots.release()
+        raise
+    if not done.wait(deadline.remaining()):
+        log.warning("smtp_host.lookup_too_long phase=%r seconds=%g", deadline.phase, deadline.seconds)
+        raise DeadlineExceeded(deadline)
+    if "error" in answer:
+        raise answer["error"]
+    return answer["infos"]
+
+
+def check(
+    host: str,
+    port: int,
+    allowed: frozenset[tuple[str, int]],
+    allowed_ports: tuple[int, ...],
+    *,
+    deadline: Deadline | None = None,
+) -> CheckedAddress:
     """Resolve `host` and return the address to connect to, or raise RefusedHost.
 
     Operator-allowed `host:port` pairs skip the address policy (local mail servers, tests).
     Everything else must use a mail port and resolve only to public addresses. The caller
     connects to the returned address, so a second DNS answer cannot move the connection.
+
+    The lookup ends by `deadline` (the phase it is part of; LOOKUP_SECONDS when none is given) or raises
+    DeadlineExceeded, however long the resolver takes.
     """
     host = normalize_host(host)
     if not host:
@@ -106,7 +159,7 @@ def check(host: str, port: int, allowed: frozenset[tuple[str, int]], allowed_por
     if not exempt and port not in allowed_ports:
         raise _refuse(host, allowed_ports, "port")
     try:
-        infos = getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        infos = _resolve(host, port, deadline or Deadline(LOOKUP_SECONDS, LOOKING_UP))
     except (socket.gaierror, UnicodeError):
         raise _refuse(host, allowed_ports, "not-found") from None
     addresses: list[str] = []

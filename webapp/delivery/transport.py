@@ -18,6 +18,7 @@ from flask import current_app
 
 from webapp.delivery import budget, credentials, https, oauth, smtp, ssrf
 from webapp.delivery.credentials import OAuthAccount, SmtpAccount
+from webapp.delivery.deadline import Deadline, DeadlineExceeded
 from webapp.delivery.smtp import DeliveryError, OutgoingLetter
 from webapp.outbox import Claimed
 
@@ -48,6 +49,19 @@ def outgoing(letter: Claimed, message_id_domain: str | None) -> OutgoingLetter:
     )
 
 
+def check_smtp_host(host: str, port: int, deadline: Deadline) -> ssrf.CheckedAddress:
+    """The SSRF check of a mail server, its DNS lookup within `deadline` (the connecting phase's, which the
+    connection then continues): a resolver that hangs is that phase taking too long, a temporary failure with
+    its plain reason, and never holds a worker past the deadline. Raises ssrf.RefusedHost or DeliveryError."""
+    config = current_app.config
+    try:
+        return ssrf.check(
+            host, port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]), deadline=deadline
+        )
+    except DeadlineExceeded as exc:
+        raise smtp.explain(exc, deadline) from None
+
+
 @dataclass
 class SmtpSession:
     connection: smtplib.SMTP
@@ -69,26 +83,28 @@ class SmtpTransport:
     def open(self, seconds: float) -> SmtpSession:
         config = current_app.config
         account = self.account
-        checked = ssrf.check(
-            account.host, account.port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"])
-        )
-        budget.check(checked.host)
+        deadline = Deadline(seconds, smtp.CONNECTING)
+        checked = check_smtp_host(account.host, account.port, deadline)
+        username = account.username
+        budget.check(checked.host, username)
         try:
             connection = smtp.connect(
                 account,
                 checked,
                 timeout=seconds,
+                deadline=deadline,
                 ca_file=config.get("SMTP_CA_FILE"),
                 ehlo_name=config.get("SMTP_EHLO_NAME"),
                 # Asked again right before the password goes out: other workers may have spent the budget since.
-                before_login=lambda: budget.check(checked.host),
+                before_login=lambda: budget.check(checked.host, username),
             )
         except DeliveryError as exc:
             if exc.kind == "auth":
-                budget.spend(checked.host)
+                budget.spend(checked.host, username)
             raise
         finally:
             self.account = None  # the password is not needed past login, nor kept for the rest of the batch
+        budget.succeeded(checked.host, username)
         return SmtpSession(connection, config.get("MESSAGE_ID_DOMAIN"))
 
 
@@ -126,11 +142,14 @@ class SignedInTransport:
         oauth.check_fresh(account)  # a token about to run out: the supporter signs in again instead
         if account.send_with != "smtp":
             return ApiSession(account, https.HttpsClient(), config.get("MESSAGE_ID_DOMAIN"))
-        checked = oauth.check_smtp_host(account)
+        settings = oauth.smtp_account(account)
+        deadline = Deadline(seconds, smtp.CONNECTING)
+        checked = check_smtp_host(settings.host, settings.port, deadline)
         connection = smtp.connect(
-            oauth.smtp_account(account),
+            settings,
             checked,
             timeout=seconds,
+            deadline=deadline,
             ca_file=config.get("SMTP_CA_FILE"),
             ehlo_name=config.get("SMTP_EHLO_NAME"),
             login=lambda connection: oauth.login_xoauth2(connection, account),

@@ -19,8 +19,9 @@ from webapp.core.rendering import LetterTemplateError, context_for, render_many,
 from webapp.cwc import address as cwc_address
 from webapp.cwc import service as cwc
 from webapp.cwc.address import PostalAddress
-from webapp.delivery import credentials, oauth, ssrf
+from webapp.delivery import budget, credentials, oauth, ssrf
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
+from webapp.delivery.deadline import DeadlineExceeded
 from webapp.extensions import db
 from webapp.letters import words
 from webapp.letters.handoff import hand_off, tel_uri
@@ -223,9 +224,50 @@ def _unreachable(target: Target, channel: str) -> str:
 
 
 def check_smtp_host(host: str, port: int) -> None:
-    """Refuse a host the SSRF policy would refuse, now, so the supporter can fix it on the form."""
+    """Refuse a host the SSRF policy would refuse, now, so the supporter can fix it on the form. A lookup that
+    outlasts ssrf.LOOKUP_SECONDS (DNS down or slow) refuses nothing: the worker checks the host again within
+    its own deadline and says so if it still can't, and the supporter's letter is not lost meanwhile."""
     config = current_app.config
-    ssrf.check(host, port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))
+    try:
+        ssrf.check(host, port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))
+    except DeadlineExceeded:
+        log.warning("smtp_host.lookup_too_long_at_intake")
+
+
+class SignInsPaused(limits.RateLimited):
+    """Workers have stopped offering passwords to this mail server, or to this account, for now (too many refused
+    sign-ins: webapp/delivery/budget.py): a 429 that says so at once, instead of a letter that would only wait.
+    `field` is the form field it is about (smtp_host or smtp_username)."""
+
+    def __init__(self, retry_after_seconds: int, message: str, field: str):
+        super().__init__(retry_after_seconds, message)
+        self.field = field
+
+
+def check_sign_ins(account: Account | None) -> None:
+    """Refuse a password for a mail server or account whose budget of refused sign-ins is spent (SignInsPaused)."""
+    if not isinstance(account, SmtpAccount):
+        return
+    host = ssrf.normalize_host(account.host)
+    pause = budget.paused(host, account.username)
+    if pause is None:
+        return
+    wait = limits.in_words(pause.seconds)
+    if pause.scope == budget.HOST:
+        raise SignInsPaused(
+            pause.seconds,
+            f"Too many sign-ins to {host} through Outcry failed recently, so we've paused sending from there for "
+            f"now (it protects people whose passwords were stolen). Please try again in {wait}; your letter is "
+            "kept here meanwhile.",
+            "smtp_host",
+        )
+    raise SignInsPaused(
+        pause.seconds,
+        f"Your mail server refused the password for {account.username} several times recently, so we've paused "
+        f"signing in to that account for now (so nobody can guess its password through Outcry). Check your "
+        f"password (Gmail, Yahoo and iCloud need an app password) and try again in {wait}.",
+        "smtp_username",
+    )
 
 
 Edit = tuple[str | None, str | None]  # (subject, body); None keeps the template's text
@@ -277,6 +319,7 @@ def submit(
             {"supporter.address": ["A printed letter needs your postal address: offices answer constituents by mail."]}
         )
     if account is not None:
+        check_sign_ins(account)  # raises SignInsPaused before any budget of the submission is spent
         credentials.check_store()  # a RedisError before anything is counted or written, if it would reach a disk
     if channel == CWC:
         _check_postal(postal, targets)
@@ -372,6 +415,7 @@ def retry(submission: Submission, account: Account) -> int:
     letters = retryable(submission)
     if not letters:
         raise SubmissionInvalid({"retry": ["Nothing here is waiting to be sent again."]})
+    check_sign_ins(account)
     if isinstance(account, OAuthAccount) and account.email.lower() != submission.supporter_email.lower():
         raise SubmissionInvalid(
             {

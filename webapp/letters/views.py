@@ -470,7 +470,8 @@ def _submit(form, campaign, targets, templates, template, chosen, action, edits,
         ]
         return _preview_or_write(form, campaign, targets, templates, 503)
     except limits.RateLimited as exc:
-        form.targets.errors = [*form.targets.errors, exc.description]
+        field = getattr(form, getattr(exc, "field", "targets"))  # a paused mail server or account: its field
+        field.errors = [*field.errors, exc.description]
         page, status = _preview_or_write(form, campaign, targets, templates, 429)
         return page, status, {"Retry-After": str(exc.retry_after_seconds)}
     visit.record(slug, submission.id)
@@ -644,6 +645,9 @@ def _retry_with(submission_id: str, account):
         service.retry(submission, account)
     except service.SubmissionInvalid as exc:
         return _status_page(submission_id, retry_error=" ".join(exc.errors.get("retry", [])), status=422)
+    except limits.RateLimited as exc:
+        page, status = _status_page(submission_id, retry_error=exc.description, status=429)
+        return page, status, {"Retry-After": str(exc.retry_after_seconds)}
     except RedisError:
         return _status_page(
             submission_id,

@@ -18,8 +18,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
 from webapp import config as settings
-from webapp.delivery import credentials, smtp, ssrf
+from webapp.delivery import credentials, smtp, transport
 from webapp.delivery.credentials import SmtpAccount
+from webapp.delivery.deadline import Deadline
 from webapp.delivery.smtp import OutgoingLetter
 from webapp.extensions import db
 from webapp.health import service as health
@@ -117,11 +118,13 @@ def send_test_letter(account: SmtpAccount, sender: str, recipient: str) -> str:
     server fails; both messages are safe to show (they never contain the password).
     """
     config = current_app.config
-    checked = ssrf.check(account.host, account.port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))
+    deadline = Deadline(config["SMTP_TIMEOUT"], smtp.CONNECTING)
+    checked = transport.check_smtp_host(account.host, account.port, deadline)
     connection = smtp.connect(
         account,
         checked,
         timeout=config["SMTP_TIMEOUT"],
+        deadline=deadline,
         ca_file=config.get("SMTP_CA_FILE"),
         ehlo_name=config.get("SMTP_EHLO_NAME"),
     )

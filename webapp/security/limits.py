@@ -69,8 +69,8 @@ SUBMISSION_ENDPOINTS = (
     "cwc.fix_address",
     "api.hand_off_letter",
 )
-# Never limited: the health check (polled by the orchestrator) and static files.
-EXEMPT_ENDPOINTS = ("health.healthz", "static")
+# Never limited: the health checks (polled by monitoring and the orchestrator) and static files.
+EXEMPT_ENDPOINTS = ("health.healthz", "health.livez", "static")
 # Where an organizer's password is checked: the log-in, and the account page's password change and token minting
 # (so a stolen session cookie cannot be used to guess the password either). Only failed passwords are counted.
 PASSWORD_ENDPOINTS = ("organize.login", "organize.account", "organize.create_token")
