@@ -10,6 +10,7 @@ same per-address limit as sending (webapp/security/limits.py).
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import current_app
 
@@ -19,6 +20,12 @@ from webapp.delivery.smtp import DeliveryError
 from webapp.delivery.transport import SmtpTransport
 
 log = logging.getLogger(__name__)
+
+# The part of a delivery's reason that promises another try ("…; we'll keep trying for a while.", "… Your letter
+# waits and we'll try again."): a test is not retried, so it is left out of the test's answer.
+_RETRY_PROMISE = re.compile(
+    r"(?:;\s*|\.\s+)(?:your letter waits and )?we'll (?:try again|keep trying)[^.]*\.?\s*$", re.I
+)
 
 # Saying goodbye after a successful sign-in.
 CLOSE_SECONDS = 5.0
@@ -59,5 +66,5 @@ def _for_a_test(exc: DeliveryError) -> str:
     "we'll keep trying" the supporter is told to check and test again."""
     if not exc.transient:
         return exc.reason
-    first = exc.reason.split(";")[0].rstrip(". ")
+    first = _RETRY_PROMISE.sub("", exc.reason).rstrip(". ;")
     return f"{first}. Nothing was sent. Check the server name and port, or test again in a few minutes."
