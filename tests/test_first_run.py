@@ -51,7 +51,16 @@ def make_dry_run(tmp_path: Path, target: str) -> str:
     """What `make TARGET` would run in a fresh checkout (no .venv yet), without running it."""
     for name in ("Makefile", "requirements.txt", "requirements-dev.txt", "requirements-mailserver.txt"):
         shutil.copy(PROJECT / name, tmp_path / name)
-    result = subprocess.run(["make", "-n", target], cwd=tmp_path, capture_output=True, text=True, check=True)
+    # Run as a person would, not as a sub-make of `make test` (which would print "Entering directory" lines).
+    env = {name: value for name, value in os.environ.items() if name not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", target],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout
 
 

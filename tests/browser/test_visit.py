@@ -323,7 +323,11 @@ def test_the_receipt_lists_the_visit_and_the_campaign_can_be_shared(new_page, si
     page.get_by_role("link", name="A poster with a QR code").click()
     qr = page.get_by_role("img", name=f"A QR code that opens {url}")
     expect(qr).to_be_visible()
-    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", qr.element_handle())
+    # Visible comes before loaded on a busy machine: wait for the image itself.
+    wait_for(
+        lambda: page.evaluate("(img) => img.complete && img.naturalWidth > 0", qr.element_handle()),
+        what="the QR code's image to load",
+    )
     check(page, f"poster ({size})")
 
     # "Not you?": forgetting the visit's details on a shared device; what was sent stays.
