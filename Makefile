@@ -10,7 +10,7 @@ RUN_STAMP := $(VENV)/.installed-run-$(call checksum,requirements.txt)
 MAIL_STAMP := $(VENV)/.installed-mail-$(call checksum,requirements.txt requirements-mailserver.txt)
 DEV_STAMP := $(VENV)/.installed-dev-$(call checksum,requirements.txt requirements-mailserver.txt requirements-dev.txt)
 
-.PHONY: run mailserver test lint format bench clean
+.PHONY: run mailserver test lint format bench clean translations translations-extract translations-update translations-compile
 
 # $(1): the pip -r arguments; $(2): the stamp's kind, whose older stamps go.
 define install
@@ -54,6 +54,24 @@ lint: $(DEV_STAMP)
 format: $(DEV_STAMP)
 	$(BIN)/ruff format webapp tasks tests
 	$(BIN)/ruff check --fix webapp tasks tests
+
+# Translations (webapp/translations, Flask-Babel): extract every marked string into messages.pot, merge it into each
+# language's messages.po (new strings arrive untranslated, changed ones fuzzy: tests fail until someone translates
+# them), and compile the .mo files the app reads. The compiled .mo files are committed, so a clean clone runs and
+# tests without this step; tests/test_i18n.py fails when they are older than the .po files.
+TRANSLATIONS := webapp/translations
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k gettext -k ngettext:1,2 -k lazy_ngettext:1,2 -k gettext_in:2
+translations: translations-extract translations-update translations-compile
+
+translations-extract: $(RUN_STAMP)
+	$(BIN)/pybabel --quiet extract -F babel.cfg $(BABEL_KEYWORDS) --no-wrap --sort-by-file --add-location=file \
+	  --project=Outcry --msgid-bugs-address= --omit-header -o $(TRANSLATIONS)/messages.pot .
+
+translations-update: $(RUN_STAMP)
+	$(BIN)/pybabel --quiet update --no-wrap -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --ignore-obsolete
+
+translations-compile: $(RUN_STAMP)
+	$(BIN)/pybabel compile --statistics -d $(TRANSLATIONS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-output

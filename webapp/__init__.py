@@ -19,6 +19,7 @@ from typing import Any
 from flask import Flask
 
 from webapp import config as settings
+from webapp import i18n
 from webapp.campaigns import cache as campaign_cache
 from webapp.extensions import celery_init_app, csrf, database_init_app, db, login_manager, migrate, redis_init_app
 
@@ -50,6 +51,7 @@ def _register_extensions(app: Flask) -> None:
     redis_init_app(app)
     celery_init_app(app)
     campaign_cache.init_app(app)
+    i18n.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -57,6 +59,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.congress.views import bp as congress
     from webapp.embed.views import bp as embed
     from webapp.health.views import bp as health
+    from webapp.i18n.views import bp as language
     from webapp.letters.pages import bp as campaigns
     from webapp.letters.refused import bp as cwc
     from webapp.letters.views import bp as letters
@@ -64,7 +67,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.organize.views import bp as organize
     from webapp.organizers import accounts
 
-    for blueprint in (campaigns, letters, api, congress, cwc, health, organize, organize_api, embed):
+    for blueprint in (campaigns, letters, api, congress, cwc, health, language, organize, organize_api, embed):
         app.register_blueprint(blueprint)
     accounts.init_app(app)  # who an organizer's log-in cookie names, and where the logged-out are sent
 

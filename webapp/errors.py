@@ -10,18 +10,20 @@ from sqlalchemy import exc as sqlalchemy_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
 
 from webapp.extensions import db
+from webapp.i18n import gettext
+from webapp.i18n import lazy_gettext as _l
 from webapp.security import limits
 
 log = logging.getLogger(__name__)
 
 MESSAGES = {
-    400: "Something in that request didn't make sense to us.",
-    404: "We couldn't find that page. The link may be old or mistyped.",
-    405: "That page can't be used that way.",
-    413: "That was more text than we can take at once (the limit is 64 KB). Please shorten your letter.",
-    429: "Too many letters from here in a short time. Please wait a little and try again.",
-    500: "Something went wrong on our side. What you wrote was not lost: go back and try again.",
-    503: "A service we rely on is briefly unavailable. Please try again in a minute.",
+    400: _l("Something in that request didn't make sense to us."),
+    404: _l("We couldn't find that page. The link may be old or mistyped."),
+    405: _l("That page can't be used that way."),
+    413: _l("That was more text than we can take at once (the limit is 64 KB). Please shorten your letter."),
+    429: _l("Too many letters from here in a short time. Please wait a little and try again."),
+    500: _l("Something went wrong on our side. What you wrote was not lost: go back and try again."),
+    503: _l("A service we rely on is briefly unavailable. Please try again in a minute."),
 }
 
 
@@ -34,7 +36,8 @@ def _wants_json() -> bool:
 
 
 def _respond(code: int, description: str | None = None):
-    message = description if description and code not in (500,) else MESSAGES.get(code, "Something went wrong.")
+    message = description if description and code not in (500,) else MESSAGES.get(code, _l("Something went wrong."))
+    message = str(message)
     if _wants_json():
         return jsonify({"error": message, "status": code}), code
     return render_template("error.html", code=code, message=message), code
@@ -48,7 +51,7 @@ def rate_limited(exc: TooManyRequests):
         response = jsonify({"error": message, "status": 429, "retry_after": seconds})
     else:
         if request.method == "POST":
-            message += " What you wrote is still in the form: use your browser's Back button."
+            message += " " + gettext("What you wrote is still in the form: use your browser's Back button.")
         response = make_response(render_template("error.html", code=429, message=message))
     response.status_code = 429
     response.headers["Retry-After"] = str(seconds)
@@ -60,7 +63,10 @@ def register(app: Flask) -> None:
     def csrf_error(exc: CSRFError):
         return _respond(
             400,
-            "This form expired or came from somewhere else. Go back, reload the page and send again; what you typed is still in the form.",
+            gettext(
+                "This form expired or came from somewhere else. Go back, reload the page and send again; "
+                "what you typed is still in the form."
+            ),
         )
 
     @app.errorhandler(HTTPException)
@@ -81,9 +87,11 @@ def register(app: Flask) -> None:
         """The database is down, restarting or locked: a 503 that says so, never a 500 (and nothing was written)."""
         log.error("request.database_unavailable path=%s error=%s", request.path, type(exc).__name__)
         db.session.rollback()
-        message = "We can't reach our database just now. Nothing was lost on your side: please try again in a minute."
+        message = gettext(
+            "We can't reach our database just now. Nothing was lost on your side: please try again in a minute."
+        )
         if request.method == "POST" and not _wants_json():
-            message += " What you wrote is still in the form: use your browser's Back button."
+            message += " " + gettext("What you wrote is still in the form: use your browser's Back button.")
         response = _respond(503, message)
         return response[0], 503, {"Retry-After": "60"}
 

@@ -7,6 +7,10 @@ import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
 
+from webapp import i18n
+from webapp.i18n import current as current_language
+from webapp.i18n import gettext
+
 NAME_MAX = 100
 EMAIL_MAX = 254
 ADDRESS_MAX = 500
@@ -32,9 +36,9 @@ def single_line(value: str, what: str, limit: int) -> str:
     """One line of text (a title, a name): no line breaks, no control or invisible formatting characters."""
     value = value.strip()
     if len(value) > limit:
-        raise FieldError(f"{what} must be at most {limit} characters.")
+        raise FieldError(gettext("%(what)s must be at most %(limit)s characters.", what=what, limit=limit))
     if any(unicodedata.category(char) in _NOT_IN_A_LINE for char in value):
-        raise FieldError(f"{what} must be a single line without control characters.")
+        raise FieldError(gettext("%(what)s must be a single line without control characters.", what=what))
     return value
 
 
@@ -42,7 +46,9 @@ def header_text(value: str, what: str, limit: int) -> str:
     """Text that will become part of a mail header: one line, no control characters, no encoded words."""
     value = single_line(value, what, limit)
     if ENCODED_WORD_START in value:
-        raise FieldError(f"{what} contains '=?', which mail programs would decode; please reword it.")
+        raise FieldError(
+            gettext("%(what)s contains '=?', which mail programs would decode; please reword it.", what=what)
+        )
     return value
 
 
@@ -50,21 +56,28 @@ def plain_text(value: str, what: str, limit: int) -> str:
     """Multi-line text (address, note, letter body): line breaks and tabs allowed, other control characters not."""
     value = value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if len(value) > limit:
-        raise FieldError(f"{what} must be at most {limit:,} characters (it has {len(value):,}).")
+        raise FieldError(
+            gettext(
+                "%(what)s must be at most %(limit)s characters (it has %(length)s).",
+                what=what,
+                limit=i18n.number(limit),
+                length=i18n.number(len(value)),
+            )
+        )
     for char in value:
         if char in "\n\t":
             continue
         if unicodedata.category(char) in ("Cc", "Cs"):
-            raise FieldError(f"{what} contains a control character; please remove it.")
+            raise FieldError(gettext("%(what)s contains a control character; please remove it.", what=what))
     return value
 
 
 def name(value: str) -> str:
-    value = header_text(value, "Your name", NAME_MAX)
+    value = header_text(value, gettext("Your name"), NAME_MAX)
     if not value:
-        raise FieldError("Please enter your name.")
+        raise FieldError(gettext("Please enter your name."))
     if any(char in value for char in '<>"@'):
-        raise FieldError("Your name can't contain < > \" or @.")
+        raise FieldError(gettext("Your name can't contain < > \" or @."))
     return value
 
 
@@ -78,17 +91,21 @@ def email(value: str) -> str:
     """
     value = value.strip()
     if not value:
-        raise FieldError("Please enter your email address.")
+        raise FieldError(gettext("Please enter your email address."))
     if len(value) > EMAIL_MAX:
-        raise FieldError(f"An email address has at most {EMAIL_MAX} characters.")
-    header_text(value, "Your email address", EMAIL_MAX)
+        raise FieldError(gettext("An email address has at most %(limit)s characters.", limit=EMAIL_MAX))
+    header_text(value, gettext("Your email address"), EMAIL_MAX)
     try:
         checked = validate_email(value, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise FieldError(str(exc)) from None
+        if current_language() == "en":
+            raise FieldError(str(exc)) from None  # email-validator's own words say exactly what is wrong
+        raise FieldError(
+            gettext("That email address doesn't look right: check it for a typo, like a missing @ or a space.")
+        ) from None
     address = checked.ascii_email or checked.normalized
     if not address.isascii() or len(address) > EMAIL_MAX:
-        raise FieldError("Please use the plain (ASCII) form of your email address.")
+        raise FieldError(gettext("Please use the plain (ASCII) form of your email address."))
     return address
 
 
@@ -99,35 +116,35 @@ def zip_code(value: str) -> str:
     of other scripts are refused rather than stored as a ZIP nothing can look up."""
     match = ZIP_PATTERN.match(unicodedata.normalize("NFKC", value).strip())
     if not match:
-        raise FieldError("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
+        raise FieldError(gettext("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234)."))
     return f"{match[1]}-{match[2]}" if match[2] else match[1]
 
 
 def smtp_username(value: str) -> str:
     """The user name for the supporter's mail server: it is sent in the login exchange, so one header-safe line."""
-    value = header_text(value, "The user name", EMAIL_MAX)
+    value = header_text(value, gettext("The user name"), EMAIL_MAX)
     if not value:
-        raise FieldError("Enter the user name for your mail account (usually your email address).")
+        raise FieldError(gettext("Enter the user name for your mail account (usually your email address)."))
     return value
 
 
 def address(value: str) -> str:
-    return plain_text(value, "Your postal address", ADDRESS_MAX)
+    return plain_text(value, gettext("Your postal address"), ADDRESS_MAX)
 
 
 def note(value: str) -> str:
-    return plain_text(value, "Your personal note", NOTE_MAX)
+    return plain_text(value, gettext("Your personal note"), NOTE_MAX)
 
 
 def subject(value: str) -> str:
-    value = header_text(value, "The subject", SUBJECT_MAX)
+    value = header_text(value, gettext("The subject"), SUBJECT_MAX)
     if not value:
-        raise FieldError("The subject can't be empty.")
+        raise FieldError(gettext("The subject can't be empty."))
     return value
 
 
 def body(value: str) -> str:
-    value = plain_text(value, "The letter", BODY_MAX)
+    value = plain_text(value, gettext("The letter"), BODY_MAX)
     if not value:
-        raise FieldError("The letter can't be empty.")
+        raise FieldError(gettext("The letter can't be empty."))
     return value

@@ -49,6 +49,8 @@ from werkzeug.exceptions import TooManyRequests
 
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
+from webapp.i18n import gettext, ngettext
+from webapp.i18n import lazy_gettext as _l
 from webapp.models import HANDOFF_CHANNELS, Campaign, utcnow
 
 log = logging.getLogger(__name__)
@@ -220,12 +222,12 @@ def _submission_limit() -> str:
 # ---- a submission's budgets ----------------------------------------------------------------------------------
 
 # What the supporter can do when a budget is spent, besides waiting (issue 14.7: shared networks are no abuse).
-SHARED_CONNECTION = (
+SHARED_CONNECTION = _l(
     "If you share this connection (a letter-writing event, a campus, an office, a phone network), everyone's "
     "letters count here together: another connection, such as your phone's mobile data, has its own allowance, "
     "and the campaign's organizers can raise the limit for an event."
 )
-OTHER_CHANNELS = (
+OTHER_CHANNELS = _l(
     "You can still send your letter from your own mail program, print it or call: those don't count against this limit."
 )
 
@@ -291,24 +293,21 @@ def check_submission(campaign: Campaign, channel: str, target_ids: Iterable[str]
     kinds = {checks[index][0] for index, _wait in refused}
     wait = max(wait for _index, wait in refused)
     log.info("limits.refused campaign=%s limits=%s", campaign.slug, ",".join(sorted(kinds)))
-    when = f"Please try again in {in_words(wait)}."
+    when = gettext("Please try again in %(wait)s.", wait=in_words(wait))
     if "sender" in kinds:
-        message = f"You have sent as many letters from this mail account as we allow for now. {when} {OTHER_CHANNELS}"
+        first = gettext("You have sent as many letters from this mail account as we allow for now.")
+        message = f"{first} {when} {OTHER_CHANNELS}"
     elif "target" in kinds:
-        message = (
-            "The person you chose has received as many letters through this campaign as we send for now. "
-            f"{when} {OTHER_CHANNELS}"
-        )
+        first = gettext("The person you chose has received as many letters through this campaign as we send for now.")
+        message = f"{first} {when} {OTHER_CHANNELS}"
     elif "deliveries" in kinds:
-        message = (
-            "Many letters have been sent from your internet connection in a short time, so we paused sending "
-            f"from it. {when} {SHARED_CONNECTION} {OTHER_CHANNELS}"
+        first = gettext(
+            "Many letters have been sent from your internet connection in a short time, so we paused sending from it."
         )
+        message = f"{first} {when} {SHARED_CONNECTION} {OTHER_CHANNELS}"
     else:
-        message = (
-            "Many letters to the person you chose have come from your internet connection today. "
-            f"{when} {SHARED_CONNECTION}"
-        )
+        first = gettext("Many letters to the person you chose have come from your internet connection today.")
+        message = f"{first} {when} {SHARED_CONNECTION}"
     raise RateLimited(wait, message)
 
 
@@ -365,12 +364,12 @@ def _acquire_all(checks: list[tuple[str, RateLimitItem, str, int]]) -> list[tupl
 def in_words(seconds: float) -> str:
     """How long to wait, the way a person would say it."""
     if seconds <= 60:
-        return "a minute"
+        return gettext("a minute")
     minutes = math.ceil(seconds / 60)
     if minutes < 60:
-        return f"{minutes} minutes"
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
     hours = math.ceil(seconds / 3600)
-    return "an hour" if hours == 1 else f"about {hours} hours"
+    return gettext("an hour") if hours == 1 else ngettext("about %(num)d hour", "about %(num)d hours", hours)
 
 
 def retry_after(exc: TooManyRequests) -> int:
@@ -395,24 +394,24 @@ def explain(exc: TooManyRequests, seconds: int) -> str:
         return exc.message
     scope = getattr(getattr(exc, "limit", None), "scope", None)
     if scope == "login-alarm":
-        return (
+        return gettext(
             "This account has had many wrong passwords from several places, so each place gets only a few tries "
-            f"for now. Please wait {in_words(seconds)} and try again."
+            "for now. Please wait %(wait)s and try again.",
+            wait=in_words(seconds),
         )
     if scope in LOGIN_SCOPES:
-        return (
+        return gettext(
             "Too many wrong passwords from your connection. For your account's safety, please wait "
-            f"{in_words(seconds)} and try again."
+            "%(wait)s and try again.",
+            wait=in_words(seconds),
         )
     if isinstance(exc, RateLimitExceeded) and scope == SUBMISSIONS:
-        return (
-            "Many letters have been sent from your internet connection in a short time, so we paused it "
-            f"to stop abuse. Please try again in {in_words(seconds)}. {SHARED_CONNECTION}"
+        first = gettext(
+            "Many letters have been sent from your internet connection in a short time, so we paused it to stop abuse."
         )
-    return (
-        f"Too many requests from your internet connection in a short time. Please try again in {in_words(seconds)}. "
-        f"{SHARED_CONNECTION}"
-    )
+        return f"{first} {gettext('Please try again in %(wait)s.', wait=in_words(seconds))} {SHARED_CONNECTION}"
+    first = gettext("Too many requests from your internet connection in a short time.")
+    return f"{first} {gettext('Please try again in %(wait)s.', wait=in_words(seconds))} {SHARED_CONNECTION}"
 
 
 # ---- wiring -------------------------------------------------------------------------------------------------

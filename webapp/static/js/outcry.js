@@ -4,6 +4,19 @@
 (function () {
   "use strict";
 
+  // The page's language and the script's messages in it: the server puts them in <html lang> and
+  // <html data-messages> from the same catalog as the pages (the CSP allows no inline script). English pages carry
+  // no messages: the text below is the English.
+  var LANG = document.documentElement.lang || "en";
+  var MESSAGES = {};
+  try { MESSAGES = JSON.parse(document.documentElement.getAttribute("data-messages") || "{}"); } catch (e) { MESSAGES = {}; }
+  function _(text, values) {
+    return (MESSAGES[text] || text).replace(/\{(\w+)\}/g, function (whole, name) {
+      return values && Object.prototype.hasOwnProperty.call(values, name) ? values[name] : whole;
+    });
+  }
+  function number(value) { return Number(value).toLocaleString(LANG); }
+
   function onReady(fn) {
     if (document.readyState !== "loading") fn(); else document.addEventListener("DOMContentLoaded", fn);
   }
@@ -26,7 +39,7 @@
       var text = source.value !== undefined && source.tagName !== "OUTPUT" ? source.value : source.textContent;
       copyText(text).then(function () {
         var label = button.textContent;
-        button.textContent = "Copied"; button.classList.add("copied");
+        button.textContent = _("Copied"); button.classList.add("copied");
         setTimeout(function () { button.textContent = label; button.classList.remove("copied"); }, 2000);
       });
     });
@@ -59,7 +72,7 @@
       var field = document.getElementById(counter.getAttribute("data-counter-for"));
       var max = parseInt(counter.getAttribute("data-max"), 10);
       if (!field) return;
-      function update() { counter.textContent = field.value.length.toLocaleString() + " of " + max.toLocaleString() + " characters"; }
+      function update() { counter.textContent = _("{count} of {max} characters", { count: number(field.value.length), max: number(max) }); }
       field.addEventListener("input", update);
       update();
     });
@@ -79,9 +92,9 @@
   }
   function describeShare(share) {
     var percent = Math.round(share * 100);
-    if (percent === 0) return "This letter is all template so far. Offices weigh personal letters more than identical ones: a sentence or two of your own makes a difference.";
-    if (percent < 20) return "About " + percent + "% of this letter is in your own words. A little more of your own story helps it stand out.";
-    return "About " + percent + "% of this letter is in your own words. Offices notice letters like this.";
+    if (percent === 0) return _("This letter is all template so far. Offices weigh personal letters more than identical ones: a sentence or two of your own makes a difference.");
+    if (percent < 20) return _("About {percent}% of this letter is in your own words. A little more of your own story helps it stand out.", { percent: number(percent) });
+    return _("About {percent}% of this letter is in your own words. Offices notice letters like this.", { percent: number(percent) });
   }
   function setupMeters() {
     document.querySelectorAll("[data-meter-for]").forEach(function (meter) {
@@ -98,11 +111,11 @@
   }
 
   var STATUS_TEXT = {
-    sent: "Sent from your email account.",
-    failed: "Not sent.",
-    handed_off: "Ready for you to send.",
-    sending: "Sending…",
-    queued: "Waiting to be sent…"
+    sent: _("Sent from your email account."),
+    failed: _("Not sent."),
+    handed_off: _("Ready for you to send."),
+    sending: _("Sending…"),
+    queued: _("Waiting to be sent…")
   };
   // Letters delivered into members' offices through Congress's own system (CWC).
   var CWC_STATUS_TEXT = {
@@ -136,7 +149,7 @@
         var error = card.querySelector('[data-field="error"]');
         error.textContent = letter.error || ""; error.hidden = !letter.error;
         var waiting = card.querySelector('[data-field="waiting"]');
-        waiting.textContent = letter.waiting ? "Trying again soon: " + letter.waiting : ""; waiting.hidden = !letter.waiting;
+        waiting.textContent = letter.waiting ? _("Trying again soon: {when}", { when: letter.waiting }) : ""; waiting.hidden = !letter.waiting;
       });
       // A letter that failed can be sent again from this page: load it again once so its form is there.
       // A letter to Congress that failed gets its ways out on its own card (data-when-failed).
@@ -157,14 +170,14 @@
     poll(section.getAttribute("data-totals-url"), 10000, function (data) {
       ["went_out", "sent", "handed_off", "confirmed", "shown_only"].forEach(function (name) {
         var span = section.querySelector('[data-total="' + name + '"]');
-        if (span) span.textContent = data.totals[name];
+        if (span) span.textContent = number(data.totals[name]);
       });
       data.targets.forEach(function (row) {
         var tr = section.querySelector('tr[data-target="' + row.id + '"]');
         if (!tr) return;
         ["sent", "handed_off", "confirmed", "failed"].forEach(function (name) {
           var cell = tr.querySelector('[data-count="' + name + '"]');
-          if (cell) cell.textContent = row[name];
+          if (cell) cell.textContent = number(row[name]);
         });
       });
     });
