@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, has_app_context
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.core import framing
 from webapp.extensions import db
+from webapp.i18n import gettext
 
 
 def utcnow() -> dt.datetime:
@@ -92,6 +94,9 @@ class Campaign(db.Model):
     embed_origins: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    # What supporters read in other languages: {"es": {"title", "summary", "updates": {"2026-11-29": …},
+    # "resources": {name: description}}}; anything left out is shown as written. Replaced, never changed in place.
+    translations: Mapped[dict[str, dict[str, Any]]] = mapped_column(JSON, default=dict)
 
     updates: Mapped[list[CampaignUpdate]] = relationship(
         back_populates="campaign",
@@ -116,6 +121,17 @@ class Campaign(db.Model):
     def closed(self) -> bool:
         return self.closed_at is not None
 
+    def translated(self, field: str, language: str) -> str:
+        """The campaign's title or summary in `language`, as written when it has no translation."""
+        return (self.translations or {}).get(language, {}).get(field) or getattr(self, field)
+
+    def no_email_reason(self, target: Target, language: str) -> str | None:
+        """Why email isn't offered for a target, with the target's note in `language` when the campaign has it."""
+        reason = target.no_email_reason
+        if reason and reason == target.note:
+            return ((self.translations or {}).get(language, {}).get("notes") or {}).get(target.id) or reason
+        return reason
+
 
 class CampaignUpdate(db.Model):
     """A dated note shown above the actions ("Update, June 21: …")."""
@@ -128,6 +144,10 @@ class CampaignUpdate(db.Model):
     text: Mapped[str] = mapped_column(Text)
 
     campaign: Mapped[Campaign] = relationship(back_populates="updates")
+
+    def translated(self, field: str, language: str) -> str:
+        found = ((self.campaign.translations or {}).get(language, {}).get("updates") or {}).get(self.date.isoformat())
+        return found or getattr(self, field)
 
 
 class Resource(db.Model):
@@ -144,6 +164,10 @@ class Resource(db.Model):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     campaign: Mapped[Campaign] = relationship(back_populates="resources")
+
+    def translated(self, field: str, language: str) -> str:
+        found = ((self.campaign.translations or {}).get(language, {}).get("resources") or {}).get(self.name)
+        return found or getattr(self, field)
 
 
 class Target(db.Model):
@@ -219,12 +243,27 @@ class Target(db.Model):
         }[self.kind]
 
     @property
+    def languages(self) -> list[str]:
+        """The languages this office reads letters in, as its record says (campaign.yaml `languages`); English
+        when it doesn't say, and always for members of Congress."""
+        listed = (self.extra or {}).get("languages") if not self.is_legislator else None
+        return list(listed) if listed else ["en"]
+
+    @languages.setter
+    def languages(self, value: list[str]) -> None:
+        self.extra = {**(self.extra or {}), "languages": list(value)}
+
+    @property
     def no_email_reason(self) -> str | None:
         """Why email channels are missing, in words a supporter understands."""
         if self.is_legislator:
-            return "Members of Congress don't publish email addresses; use their contact form, call, or send a printed letter."
+            return gettext(
+                "Members of Congress don't publish email addresses; use their contact form, call, or send a printed letter."
+            )
         if not self.email:
-            return self.note or (f"We don't have an email address for {self.name} yet, so email isn't offered.")
+            return self.note or gettext(
+                "We don't have an email address for %(name)s yet, so email isn't offered.", name=self.name
+            )
         return None
 
 
@@ -266,13 +305,40 @@ class LetterTemplate(db.Model):
     cwc_topics: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Retired templates stay for the letters that used them but are no longer offered.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The language name, subject and body are written in, and the same letter in other languages:
+    # {"es": {"name": …, "subject": …, "body": …}} (every other setting is shared). Replaced, never changed in place.
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
 
     campaign: Mapped[Campaign] = relationship(back_populates="templates")
 
     @property
     def full_body(self) -> str:
         """The body template that is rendered for supporters: framed when the template asks for it."""
-        return framing.full_body(self.body, bool(self.salutation_and_signoff))
+        return framing.full_body(self.body, bool(self.salutation_and_signoff), self.language or "en")
+
+    @property
+    def languages(self) -> list[str]:
+        """Every language this letter can be read and sent in, its own first."""
+        return [self.language or "en", *sorted(self.translations or {})]
+
+    def text_in(self, language: str | None) -> LetterText:
+        """The letter in `language`, or in its own language when it has no such version."""
+        version = (self.translations or {}).get(language or "")
+        if not version:
+            return LetterText(
+                self.language or "en",
+                self.name,
+                self.subject,
+                self.full_body,
+                self.body,
+                bool(self.salutation_and_signoff),
+            )
+        framed = bool(self.salutation_and_signoff)
+        return LetterText(
+            language, version["name"], version["subject"], framing.full_body(version["body"], framed, language),
+            version["body"], framed,
+        )  # fmt: skip
 
     def fits(self, target: Target) -> bool:
         return target.id in self.target_ids or target.kind in self.target_kinds
@@ -295,6 +361,18 @@ def _cwc_deliverable(target: Target) -> bool:
         and has_app_context()
         and bool(current_app.config.get("CWC_ENABLED"))
     )
+
+
+@dataclass(frozen=True)
+class LetterText:
+    """One language's version of a letter template: what supporters pick it by, and what is rendered."""
+
+    language: str
+    name: str
+    subject: str
+    full_body: str  # framed when the template asks for it
+    body: str  # as the organizer wrote it
+    salutation_and_signoff: bool = False
 
 
 def new_submission_id() -> str:
@@ -325,6 +403,8 @@ class Submission(db.Model):
     # Where the supporter's mail server is (no credentials: those live encrypted in Redis).
     smtp_host: Mapped[str | None] = mapped_column(String(253))
     smtp_port: Mapped[int | None] = mapped_column(Integer)
+    # The language its letters are written in (the template's, or one of its translations).
+    language: Mapped[str] = mapped_column(String(16), default="en")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # When the supporter's personal data was erased (retention purge or their request); counts stay.
     purged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -81,6 +81,8 @@ class SubmissionIn(_Strict):
     body: str | None = None
     smtp: SmtpIn | None = None
     postal: PostalIn | None = None
+    # The language the letters are written in: one of the template's `languages` (its own when left out).
+    language: str | None = Field(default=None, min_length=2, max_length=16)
 
 
 def errors_of(exc: ValidationError) -> dict[str, list[str]]:

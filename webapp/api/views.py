@@ -78,6 +78,13 @@ def campaign(slug: str):
                     "channels": t.channels,
                     "targets": t.target_ids,
                     "kinds": t.target_kinds,
+                    "language": t.language or "en",
+                    "languages": t.languages,
+                    "versions": {
+                        language: {"name": text.name, "subject": text.subject}
+                        for language in t.languages
+                        for text in [t.text_in(language)]
+                    },
                 }
                 for t in active_templates(found)
             ],
@@ -89,6 +96,7 @@ def campaign(slug: str):
                     "title": t.title,
                     "organization": t.organization,
                     "channels": t.channels,
+                    "languages": t.languages,
                     "no_email_reason": t.no_email_reason,
                 }
                 for t in campaign_targets(found)
@@ -149,6 +157,7 @@ def create_submission():
             edit_all=(body.subject, body.body),
             account=account,
             postal=postal,
+            language=body.language,
         )
     except service.SubmissionInvalid as exc:
         return unprocessable(exc.errors)

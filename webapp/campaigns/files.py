@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,9 @@ class TemplateSpec:
     min_note_length: int = 0  # characters of their own words a supporter must write (0: none)
     salutation_and_signoff: bool = False  # "Dear …," and "Sincerely, <name>" added around the body
     topics: list[str] = field(default_factory=list)  # Library of Congress topics for letters delivered through CWC
+    language: str = "en"  # the language name, subject and body are in
+    # The same letter in other languages, from <slug>.<language>.txt: {"es": {"name", "subject", "body"}}.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,6 +60,9 @@ class CampaignSpec:
     targets: list[dict[str, Any]]
     templates: list[TemplateSpec]
     closed: bool | None = None  # None: the file doesn't say, so loading leaves the campaign open or closed
+    # The campaign's own words in other languages: {"es": {"title", "summary", "updates": {date: text},
+    # "resources": {name: description}}}.
+    translations: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _split_front_matter(path: Path) -> tuple[dict[str, Any], str]:
@@ -88,6 +95,47 @@ def _min_note_length(value: Any, where: str) -> int:
     return value
 
 
+# A letter's language: a language code as BCP 47 spells it, lower-case (en, es, fr, pt-br); "es" in a file name.
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+
+
+def _language(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not LANGUAGE.match(value):
+        raise CampaignFileError(f"{where}: language must be a language code like en or es, not {value!r}")
+    return value
+
+
+def read_translation(path: Path, spec: TemplateSpec, kinds: list[str]) -> tuple[str, dict[str, str]]:
+    """`<slug>.<language>.txt`: the same letter in another language. Only the name, subject and body are its own;
+    who it is for, how it is sent and the rest are the main file's. Checked like the main file."""
+    where = str(path)
+    language = _language(path.stem.partition(".")[2], f"{where}: the file name's language")
+    if language == spec.language:
+        raise CampaignFileError(f"{where}: the letter itself is already in {language}")
+    meta, body = _split_front_matter(path)
+    for key in ("name", "subject"):
+        if not isinstance(meta.get(key), str) or not meta[key].strip():
+            raise CampaignFileError(f"{where}: '{key}' is missing")
+    unknown_keys = set(meta) - {"name", "subject"}
+    if unknown_keys:
+        raise CampaignFileError(
+            f"{where}: a translation has only a name, a subject and a body; {sorted(unknown_keys)} belong in "
+            f"{spec.slug}.txt"
+        )
+    text = {"name": meta["name"].strip(), "subject": meta["subject"].strip(), "body": body}
+    problems = framing.problems(
+        text["subject"],
+        body,
+        salutation_and_signoff=spec.salutation_and_signoff,
+        target_kinds=kinds,
+        require_note=spec.channels != [CALL],
+        language=language,
+    )
+    if problems:
+        raise CampaignFileError(f"{where}: " + "; ".join(str(p) for p in problems))
+    return language, text
+
+
 def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
     meta, body = _split_front_matter(path)
     where = str(path)
@@ -106,10 +154,11 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
         min_note_length=_min_note_length(meta.get("min_note_length", 0), where),
         salutation_and_signoff=meta.get("salutation_and_signoff", False),
         topics=_list_of_str(meta.get("topics"), f"{where}: topics"),
+        language=_language(meta.get("language", "en"), where),
     )
     unknown_keys = set(meta) - {
         "name", "subject", "targets", "kinds", "channels", "position", "min_note_length", "salutation_and_signoff",
-        "topics",
+        "topics", "language",
     }  # fmt: skip
     if unknown_keys:
         raise CampaignFileError(f"{where}: unknown settings {sorted(unknown_keys)}")
@@ -144,9 +193,13 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
         salutation_and_signoff=spec.salutation_and_signoff,
         target_kinds=kinds,
         require_note=spec.channels != [CALL],
+        language=spec.language,
     )
     if problems:
         raise CampaignFileError(f"{where}: " + "; ".join(str(p) for p in problems))
+    for translation in sorted(path.parent.glob(f"{path.stem}.*.txt")):
+        language, text = read_translation(translation, spec, kinds)
+        spec.translations[language] = text
     return spec
 
 
@@ -169,7 +222,13 @@ def read_campaign(folder: Path) -> CampaignSpec:
         for key in ("contact_form", "website"):
             if target.get(key) and not str(target[key]).startswith(("https://", "http://")):
                 raise CampaignFileError(f"{path}: target '{target['id']}' {key} must be an http(s):// link")
-        unknown = set(target) - {"id", *TARGET_FIELDS}
+        if "languages" in target:
+            languages = target["languages"]
+            if not isinstance(languages, list) or not languages:
+                raise CampaignFileError(f"{path}: target '{target['id']}' languages must be a list like [en, es]")
+            for code in languages:
+                _language(code, f"{path}: target '{target['id']}' languages")
+        unknown = set(target) - {"id", "languages", *TARGET_FIELDS}
         if unknown:
             raise CampaignFileError(f"{path}: target '{target['id']}' has unknown fields {sorted(unknown)}")
         targets.append({key: (value.strip() if isinstance(value, str) else value) for key, value in target.items()})
@@ -197,8 +256,9 @@ def read_campaign(folder: Path) -> CampaignSpec:
     if closed is not None and not isinstance(closed, bool):
         raise CampaignFileError(f"{path}: 'closed' must be true or false")
     known_targets = {target["id"]: target["kind"] for target in targets}
+    translations = _campaign_translations(data.get("translations"), path, updates, resources, set(known_targets))
     letters = folder / LETTERS_DIR
-    templates = [read_template(p, known_targets) for p in sorted(letters.glob("*.txt"))] if letters.is_dir() else []
+    templates = [read_template(p, known_targets) for p in _letter_files(letters)] if letters.is_dir() else []
     return CampaignSpec(
         slug=folder.name,
         title=data["title"].strip(),
@@ -211,7 +271,70 @@ def read_campaign(folder: Path) -> CampaignSpec:
         targets=targets,
         templates=sorted(templates, key=lambda t: (t.position, t.slug)),
         closed=closed,
+        translations=translations,
     )
+
+
+def _campaign_translations(
+    value: Any, path: Path, updates: list, resources: list, target_ids: set[str]
+) -> dict[str, dict[str, Any]]:
+    """campaign.yaml's `translations:`: per language, the title, summary, updates (by date), resources'
+    descriptions (by name) and targets' notes (by id) in that language; each must name something the campaign has."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise CampaignFileError(f"{path}: translations must be a mapping of languages, like es: {{title: …}}")
+    found: dict[str, dict[str, Any]] = {}
+    dates = {date.isoformat() for date, _text in updates}
+    names = {resource["name"] for resource in resources}
+    for language, text in value.items():
+        where = f"{path}: translations: {language}"
+        _language(language, where)
+        if not isinstance(text, dict) or set(text) - {"title", "summary", "updates", "resources", "notes"}:
+            raise CampaignFileError(f"{where}: has title, summary, updates, resources and notes, nothing else")
+        entry: dict[str, Any] = {}
+        for key in ("title", "summary"):
+            if key in text:
+                if not isinstance(text[key], str) or not text[key].strip():
+                    raise CampaignFileError(f"{where}: {key} must be text")
+                entry[key] = text[key].strip()
+        by_date = {}
+        for date, words in (text.get("updates") or {}).items():
+            day = date.isoformat() if isinstance(date, dt.date) else str(date)
+            if day not in dates or not isinstance(words, str):
+                raise CampaignFileError(f"{where}: updates: {day} is not the date of one of the campaign's updates")
+            by_date[day] = words.strip()
+        if by_date:
+            entry["updates"] = by_date
+        described = {}
+        for name, words in (text.get("resources") or {}).items():
+            if name not in names or not isinstance(words, str):
+                raise CampaignFileError(
+                    f"{where}: resources: {name!r} is not the name of one of the campaign's resources"
+                )
+            described[name] = words.strip()
+        if described:
+            entry["resources"] = described
+        notes = {}
+        for target_id, words in (text.get("notes") or {}).items():
+            if target_id not in target_ids or not isinstance(words, str):
+                raise CampaignFileError(f"{where}: notes: {target_id!r} is not one of the campaign's targets")
+            notes[target_id] = words.strip()
+        if notes:
+            entry["notes"] = notes
+        found[language] = entry
+    return found
+
+
+def _letter_files(letters: Path) -> list[Path]:
+    """The letters' own files: `<slug>.txt`; `<slug>.<language>.txt` are their translations, read with them. A
+    translation whose letter is missing is an error, not a file silently ignored."""
+    found = sorted(path for path in letters.glob("*.txt") if "." not in path.stem)
+    slugs = {path.stem for path in found}
+    for path in sorted(letters.glob("*.*.txt")):
+        if path.stem.partition(".")[0] not in slugs:
+            raise CampaignFileError(f"{path}: a translation of {path.stem.partition('.')[0]}.txt, which is missing")
+    return found
 
 
 def read_all(root: Path) -> list[CampaignSpec]:
@@ -287,7 +410,7 @@ def campaign_yaml(spec: CampaignSpec) -> str:
         data["updates"] = [{"date": date, "text": text} for date, text in spec.updates]
     if spec.targets:
         data["targets"] = [
-            {"id": target["id"], **{key: target[key] for key in TARGET_FIELDS if target.get(key)}}
+            {"id": target["id"], **{key: target[key] for key in (*TARGET_FIELDS, "languages") if target.get(key)}}
             for target in spec.targets
         ]
     if spec.resources:
@@ -295,6 +418,8 @@ def campaign_yaml(spec: CampaignSpec) -> str:
             {key: resource[key] for key in ("kind", "name", "url", "description") if resource.get(key)}
             for resource in spec.resources
         ]
+    if spec.translations:
+        data["translations"] = spec.translations
     return EXPORT_HEADER + _yaml(data)
 
 
@@ -312,8 +437,14 @@ def template_text(spec: TemplateSpec) -> str:
         meta["salutation_and_signoff"] = True
     if spec.topics:
         meta["topics"] = list(spec.topics)
+    if spec.language != "en":
+        meta["language"] = spec.language
     meta["subject"] = spec.subject
     return "---\n" + _yaml(meta) + "---\n" + normalize_body(spec.body)
+
+
+def translation_text(text: dict[str, str]) -> str:
+    return "---\n" + _yaml({"name": text["name"], "subject": text["subject"]}) + "---\n" + normalize_body(text["body"])
 
 
 def write_campaign(spec: CampaignSpec, root: Path) -> list[str]:
@@ -327,6 +458,13 @@ def write_campaign(spec: CampaignSpec, root: Path) -> list[str]:
     done = []
     wanted = {folder / CAMPAIGN_FILE: campaign_yaml(spec)}
     wanted.update({letters / f"{template.slug}.txt": template_text(template) for template in spec.templates})
+    wanted.update(
+        {
+            letters / f"{template.slug}.{language}.txt": translation_text(text)
+            for template in spec.templates
+            for language, text in template.translations.items()
+        }
+    )
     for path, text in wanted.items():
         old = path.read_text(encoding="utf-8") if path.exists() else None
         if old != text:
@@ -342,9 +480,13 @@ def write_campaign(spec: CampaignSpec, root: Path) -> list[str]:
 def digest(spec: CampaignSpec) -> str:
     """A fingerprint of everything a campaign folder says, to tell whether it changed since the last load."""
     data = asdict(spec)
+    if not data["translations"]:
+        del data["translations"]  # so a folder loaded before campaigns had translations stays unchanged
     for template in data["templates"]:
         if not template["salutation_and_signoff"]:
             del template["salutation_and_signoff"]  # so a folder loaded before the option existed stays unchanged
         if not template["topics"]:
             del template["topics"]  # the same for topics
+        if template["language"] == "en" and not template["translations"]:
+            del template["language"], template["translations"]  # likewise for letters in English only
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()

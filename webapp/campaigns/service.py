@@ -56,6 +56,10 @@ def _target_values(spec: dict) -> dict:
     values.update({key: spec.get(key) or None for key in TARGET_OPTIONAL_FIELDS})
     values["kind"] = spec["kind"]
     values["active"] = True
+    # The languages the office reads (campaign.yaml `languages`, kept in `extra`): left out, they stay as they are,
+    # so a campaign that shares a target but doesn't say what it reads changes nothing.
+    if spec.get("languages"):
+        values["languages"] = list(spec["languages"])
     return values
 
 
@@ -83,6 +87,7 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
             "congress": spec.congress,
             "published": spec.published,
             "position": spec.position,
+            "translations": spec.translations,
         },
     )
     if spec.closed is not None and spec.closed != campaign.closed:
@@ -144,6 +149,8 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
             "salutation_and_signoff": template_spec.salutation_and_signoff,
             "subject": template_spec.subject,
             "body": template_spec.body,
+            "language": template_spec.language,
+            "translations": {language: dict(text) for language, text in template_spec.translations.items()},
         }
         if template is None:
             template = LetterTemplate(
@@ -210,7 +217,11 @@ def campaign_spec(campaign: Campaign) -> CampaignSpec:
             for r in campaign.resources
         ],
         targets=[
-            {"id": target.id, **{key: getattr(target, key) for key in TARGET_FIELDS if getattr(target, key)}}
+            {
+                "id": target.id,
+                **{key: getattr(target, key) for key in TARGET_FIELDS if getattr(target, key)},
+                **({"languages": list(target.extra["languages"])} if (target.extra or {}).get("languages") else {}),
+            }
             for target in campaign.targets
         ],
         templates=[
@@ -226,12 +237,15 @@ def campaign_spec(campaign: Campaign) -> CampaignSpec:
                 min_note_length=template.min_note_length or 0,
                 salutation_and_signoff=bool(template.salutation_and_signoff),
                 topics=list(template.cwc_topics or []),
+                language=template.language or "en",
+                translations={language: dict(text) for language, text in (template.translations or {}).items()},
             )
             for index, template in enumerate(
                 sorted(active_templates(campaign), key=lambda t: (t.position or 0, t.slug))
             )
         ],
         closed=True if campaign.closed else None,
+        translations={language: dict(text) for language, text in (campaign.translations or {}).items()},
     )
 
 

@@ -12,17 +12,34 @@ SALUTATION = "Dear {{ target.salutation }},\n\n"
 # The supporter's own words, when the organizer's text doesn't place them itself.
 NOTE = "{% if supporter.note %}\n{{ supporter.note }}\n\n{% endif %}\n"
 SIGN_OFF = "Sincerely,\n{{ supporter.name }}\n"
-_GREETING = re.compile(r"\s*dear\b", re.IGNORECASE)
-_CLOSING = re.compile(r"\s*(sincerely|yours (truly|sincerely)|best regards|kind regards|regards)\b", re.IGNORECASE)
+# The same frame in the other languages a letter may be written in: each language's own formal opening and
+# closing. A Spanish letter opens with the form of address and a colon ("Ms. Novakovic:"), as Spanish letters do,
+# since the target's salutation is the one its record holds, and closes with "Atentamente,".
+FRAMES = {
+    "en": (SALUTATION, SIGN_OFF),
+    "es": ("{{ target.salutation }}:\n\n", "Atentamente,\n{{ supporter.name }}\n"),
+}
+_GREETING = re.compile(r"\s*(dear|estimad[oa]s?|querid[oa]s?|señor(a|es|as)?|señoras?)\b", re.IGNORECASE)
+_CLOSING = re.compile(
+    r"\s*(sincerely|yours (truly|sincerely)|best regards|kind regards|regards"
+    r"|atentamente|cordialmente|saludos|un (cordial )?saludo|respetuosamente)\b",
+    re.IGNORECASE,
+)
 _PLACES_NOTE = re.compile(r"\bsupporter\s*(?:\.\s*note\b|\[\s*['\"]note['\"]\s*\])")
 
 
-def full_body(body: str, salutation_and_signoff: bool) -> str:
+def frame(language: str = "en") -> tuple[str, str]:
+    """The salutation and the sign-off added in `language` (English for a language without its own)."""
+    return FRAMES.get(language, FRAMES["en"])
+
+
+def full_body(body: str, salutation_and_signoff: bool, language: str = "en") -> str:
     """The template that is rendered: the organizer's body, framed when the template asks for it."""
     if not salutation_and_signoff:
         return body
+    salutation, sign_off = frame(language)
     middle = body.strip("\n") + "\n\n"
-    return SALUTATION + middle + ("" if _PLACES_NOTE.search(body) else NOTE) + SIGN_OFF
+    return salutation + middle + ("" if _PLACES_NOTE.search(body) else NOTE) + sign_off
 
 
 def problems(
@@ -32,6 +49,7 @@ def problems(
     salutation_and_signoff: bool,
     target_kinds: list[str] | None = None,
     require_note: bool = True,
+    language: str = "en",
 ) -> list[LetterTemplateError]:
     """`check_template` for a body that may be framed, with lines counted in the organizer's own text.
 
@@ -46,7 +64,9 @@ def problems(
     found = _doubled(body)
     if found:
         return found
-    framed = check_template(subject, full_body(body, True), target_kinds=target_kinds, require_note=require_note)
+    framed = check_template(
+        subject, full_body(body, True, language), target_kinds=target_kinds, require_note=require_note
+    )
     return [in_own_words(problem, body) for problem in framed]
 
 

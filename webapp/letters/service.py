@@ -11,7 +11,7 @@ from flask import current_app, url_for
 from redis.exceptions import RedisError
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp import outbox
+from webapp import i18n, outbox
 from webapp.campaigns.service import active_templates, campaign_targets
 from webapp.congress import service as congress
 from webapp.core import validation
@@ -23,6 +23,7 @@ from webapp.delivery import budget, credentials, oauth, ssrf
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.delivery.deadline import DeadlineExceeded
 from webapp.extensions import db
+from webapp.i18n import gettext
 from webapp.letters import words
 from webapp.letters.handoff import hand_off, tel_uri
 from webapp.models import (
@@ -99,8 +100,11 @@ class CampaignClosed(SubmissionInvalid):
         super().__init__(
             {
                 "campaign": [
-                    f"“{campaign.title}” has closed and takes no more letters. Thank you for caring: "
-                    "the campaign page shows what everyone sent."
+                    gettext(
+                        "“%(title)s” has closed and takes no more letters. Thank you for caring: "
+                        "the campaign page shows what everyone sent.",
+                        title=campaign.title,
+                    )
                 ]
             }
         )
@@ -119,8 +123,12 @@ def check_note_length(template: LetterTemplate, supporter: Supporter) -> None:
         raise SubmissionInvalid(
             {
                 "supporter.note": [
-                    f"This letter asks for at least {minimum} characters in your own words (you wrote {written}). "
-                    "A sentence or two about why this matters to you is enough."
+                    gettext(
+                        "This letter asks for at least %(minimum)s characters in your own words (you wrote "
+                        "%(written)s). A sentence or two about why this matters to you is enough.",
+                        minimum=i18n.number(minimum),
+                        written=i18n.number(written),
+                    )
                 ]
             }
         )
@@ -132,8 +140,11 @@ def draft_letters(
     targets: list[Target],
     supporter: Supporter,
     today: dt.date | None = None,
+    language: str | None = None,
 ) -> list[Draft]:
+    """Each target's letter from the template, in `language` (the template's own when it has no such version)."""
     check_note_length(template, supporter)
+    text = template.text_in(language)
     campaign_vars = {"title": campaign.title, "slug": campaign.slug}
     jobs = []  # each target's letter, then the same without the note (for the personal-words meter)
     for target in targets:
@@ -141,7 +152,9 @@ def draft_letters(
         for with_note in (True, False):
             variables = supporter.variables(with_note=with_note)
             context = context_for(supporter=variables, target=target_vars, campaign=campaign_vars, today=today)
-            jobs.append((template.subject, template.full_body, context))
+            if text.language != "en":  # `today` as the letter's language writes a date
+                context["today"] = i18n.letter_date(today or dt.date.today(), text.language)
+            jobs.append((text.subject, text.full_body, context))
     try:
         letters = render_many(jobs)  # one round trip to a render process for the whole submission
     except LetterTemplateError as exc:
@@ -151,8 +164,10 @@ def draft_letters(
         raise SubmissionInvalid(
             {
                 "template": [
-                    "This letter can't be written with what you typed: the organizers' template has a problem. "
-                    "Everything you typed is still here: pick another letter, or try again later."
+                    gettext(
+                        "This letter can't be written with what you typed: the organizers' template has a problem. "
+                        "Everything you typed is still here: pick another letter, or try again later."
+                    )
                 ]
             }
         ) from None
@@ -160,6 +175,25 @@ def draft_letters(
         Draft(target, full.subject, full.body, baseline.body)
         for target, full, baseline in zip(targets, letters[0::2], letters[1::2], strict=True)
     ]
+
+
+def check_language(template: LetterTemplate, language: str | None) -> str:
+    """The language a submission's letters are written in: one the template has (its own when none is named)."""
+    if not language:
+        return template.language or "en"
+    if language not in template.languages:
+        names = ", ".join(f"{code} ({i18n.language_name(code)})" for code in template.languages)
+        raise SubmissionInvalid({"language": [gettext("This letter can be sent in: %(languages)s.", languages=names)]})
+    return language
+
+
+def default_language(template: LetterTemplate, targets: list[Target], reader: str) -> str:
+    """The language a letter goes out in unless the supporter chooses: the reader's own when the letter has it and
+    every office it goes to reads it (a member of Congress reads English; an office may list more languages),
+    else the letter's own language."""
+    if reader in template.languages and all(reader in target.languages for target in targets):
+        return reader
+    return template.language or "en"
 
 
 def choose(
@@ -173,21 +207,23 @@ def choose(
     ensure_open(campaign)
     template = next((t for t in active_templates(campaign) if t.slug == template_slug), None)
     if template is None:
-        raise NotFound(f"No letter '{template_slug}' in this campaign.")
+        raise NotFound(gettext("No letter '%(slug)s' in this campaign.", slug=template_slug))
     if not target_ids:
-        raise SubmissionInvalid({"targets": ["Choose at least one person to write to."]})
+        raise SubmissionInvalid({"targets": [gettext("Choose at least one person to write to.")]})
     if len(set(target_ids)) != len(target_ids):
-        raise SubmissionInvalid({"targets": ["Each person can be chosen only once."]})
+        raise SubmissionInvalid({"targets": [gettext("Each person can be chosen only once.")]})
     offered = {target.id: target for target in campaign_targets(campaign)}
     chosen = []
     errors: list[str] = []
     for target_id in target_ids:
         target = offered.get(target_id) or db.session.get(Target, target_id)
         if target is None:
-            raise NotFound(f"No target '{target_id}'.")
+            raise NotFound(gettext("No target '%(id)s'.", id=target_id))
         problem = _not_offered(campaign, target, zip_code) if target_id not in offered else None
         if problem is None and not template.fits(target):
-            problem = f"The letter '{template.name}' is not meant for {target.name}."
+            problem = gettext(
+                "The letter '%(letter)s' is not meant for %(name)s.", letter=template.name, name=target.name
+            )
         if problem is None and channel and channel not in template.channels_for(target):
             problem = (target.no_email_reason if channel in EMAIL_CHANNELS else None) or _unreachable(target, channel)
         if problem:
@@ -202,25 +238,35 @@ def choose(
 def _not_offered(campaign: Campaign, target: Target, zip_code: str) -> str | None:
     """Why a target outside the campaign's own list may not be written to, or None if it may."""
     if not (target.is_legislator and campaign.congress):
-        return f"'{target.id}' is not someone this campaign writes to."
+        return gettext("'%(id)s' is not someone this campaign writes to.", id=target.id)
     if not target.active:
-        return f"{target.name} is no longer in office."
+        return gettext("%(name)s is no longer in office.", name=target.name)
     if target.id not in congress.allowed_legislator_ids(zip_code):
-        where = f"ZIP code {zip_code}" if zip_code else "the ZIP code you gave"
-        return (
-            f"{target.role} {target.name} ({target.state}) does not represent {where}. "
-            "You can write only to your own members of Congress."
+        if zip_code:
+            return gettext(
+                "%(member)s does not represent ZIP code %(zip)s. You can write only to your own members of Congress.",
+                member=f"{target.role} {target.name} ({target.state})",
+                zip=zip_code,
+            )
+        return gettext(
+            "%(member)s does not represent the ZIP code you gave. You can write only to your own members of Congress.",
+            member=f"{target.role} {target.name} ({target.state})",
         )
     return None
 
 
 def _unreachable(target: Target, channel: str) -> str:
-    return {
-        CONTACT_FORM: f"We don't know a contact form for {target.name}.",
-        CALL: f"We don't have a phone number for {target.name}.",
-        PRINT: f"We don't have a postal address for {target.name}.",
-        CWC: f"This letter can't be delivered to {target.name}'s office through Congress's own system here.",
-    }.get(channel, f"{target.name} can't be reached that way.")
+    if channel == CONTACT_FORM:
+        return gettext("We don't know a contact form for %(name)s.", name=target.name)
+    if channel == CALL:
+        return gettext("We don't have a phone number for %(name)s.", name=target.name)
+    if channel == PRINT:
+        return gettext("We don't have a postal address for %(name)s.", name=target.name)
+    if channel == CWC:
+        return gettext(
+            "This letter can't be delivered to %(name)s's office through Congress's own system here.", name=target.name
+        )
+    return gettext("%(name)s can't be reached that way.", name=target.name)
 
 
 def check_smtp_host(host: str, port: int) -> None:
@@ -302,6 +348,7 @@ def submit(
     edit_all: Edit | None = None,
     account: Account | None = None,
     postal: PostalAddress | None = None,
+    language: str | None = None,
 ) -> Submission:
     """Write the submission and one letter per target (the outbox), then queue delivery.
 
@@ -311,19 +358,26 @@ def submit(
     """
     ensure_open(campaign)
     if channel == SMTP and account is None:
-        raise SubmissionInvalid({"smtp": ["Your mail server settings are needed to send from your own email."]})
+        raise SubmissionInvalid(
+            {"smtp": [gettext("Your mail server settings are needed to send from your own email.")]}
+        )
     if channel != CALL and not supporter.email:
-        raise SubmissionInvalid({"supporter.email": ["Please enter your email address."]})
+        raise SubmissionInvalid({"supporter.email": [gettext("Please enter your email address.")]})
     if channel == PRINT and not supporter.address:
         raise SubmissionInvalid(
-            {"supporter.address": ["A printed letter needs your postal address: offices answer constituents by mail."]}
+            {
+                "supporter.address": [
+                    gettext("A printed letter needs your postal address: offices answer constituents by mail.")
+                ]
+            }
         )
     if account is not None:
         check_sign_ins(account)  # raises SignInsPaused before any budget of the submission is spent
         credentials.check_store()  # a RedisError before anything is counted or written, if it would reach a disk
     if channel == CWC:
         _check_postal(postal, targets)
-    drafts = draft_letters(campaign, template, targets, supporter)
+    language = check_language(template, language)
+    drafts = draft_letters(campaign, template, targets, supporter, language=language)
     now = utcnow()
     delivered = channel in DELIVERED_CHANNELS
     submission = Submission(
@@ -340,6 +394,7 @@ def submit(
         constituent=postal.as_dict() if channel == CWC and postal else None,
         smtp_host=_where(account),
         smtp_port=account.port if isinstance(account, SmtpAccount) else None,
+        language=language,
         created_at=now,
     )
     lease = now + dt.timedelta(seconds=current_app.config["DELIVERY_QUEUE_LEASE"])
@@ -414,21 +469,25 @@ def retry(submission: Submission, account: Account) -> int:
     so every letter is counted once, in the status it ends with. Returns how many were queued."""
     letters = retryable(submission)
     if not letters:
-        raise SubmissionInvalid({"retry": ["Nothing here is waiting to be sent again."]})
+        raise SubmissionInvalid({"retry": [gettext("Nothing here is waiting to be sent again.")]})
     check_sign_ins(account)
     if isinstance(account, OAuthAccount) and account.email.lower() != submission.supporter_email.lower():
         raise SubmissionInvalid(
             {
                 "retry": [
-                    f"You signed in as {account.email}, but these letters are from {submission.supporter_email}. "
-                    f"Sign in with {submission.supporter_email} to send them."
+                    gettext(
+                        "You signed in as %(account)s, but these letters are from %(sender)s. "
+                        "Sign in with %(sender)s to send them.",
+                        account=account.email,
+                        sender=submission.supporter_email,
+                    )
                 ]
             }  # fmt: skip
         )
     queued = outbox.resend(letters)  # in this transaction: committed with the credentials below, or not at all
     if not queued:
         db.session.rollback()
-        raise SubmissionInvalid({"retry": ["Nothing here is waiting to be sent again."]})
+        raise SubmissionInvalid({"retry": [gettext("Nothing here is waiting to be sent again.")]})
     submission.smtp_host = _where(account)
     submission.smtp_port = account.port if isinstance(account, SmtpAccount) else None
     try:
@@ -533,9 +592,9 @@ def confirm(letter: Letter, outcome: str) -> bool:
     if outcome not in allowed:
         if not allowed:
             raise SubmissionInvalid(
-                {"outcome": ["Letters sent from your own email are counted when your server accepts them."]}
+                {"outcome": [gettext("Letters sent from your own email are counted when your server accepts them.")]}
             )
-        raise SubmissionInvalid({"outcome": [f"Use one of: {', '.join(allowed)}."]})
+        raise SubmissionInvalid({"outcome": [gettext("Use one of: %(outcomes)s.", outcomes=", ".join(allowed))]})
     return outbox.confirm(letter, outcome)
 
 
@@ -546,6 +605,7 @@ def letter_view(letter: Letter) -> dict[str, Any]:
         "target": {"id": letter.target.id, "name": letter.target.name, "display_name": letter.target.display_name},
         "channel": letter.channel,
         "status": letter.status,
+        "language": letter.submission.language if letter.submission else "en",
         "subject": letter.subject,
         "body": letter.body,
         "personal_share": letter.personal_share,
@@ -593,6 +653,7 @@ def submission_view(submission: Submission) -> dict[str, Any]:
         "status_url": url_for("letters.status", submission_id=submission.id, _external=True),
         "campaign": submission.campaign.slug,
         "channel": submission.channel,
+        "language": submission.language or "en",
         "done": all(letter.terminal for letter in letters),
         "purged": submission.purged_at is not None,
         "letters": [letter_view(letter) for letter in letters],

@@ -62,6 +62,12 @@ class CampaignUpdateIn(_Strict):
     resources: list[ResourceIn] | None = Field(default=None, max_length=200)
 
 
+class TranslationIn(_Strict):
+    name: str
+    subject: str
+    body: str
+
+
 class TemplateIn(_Strict):
     slug: str = ""
     name: str
@@ -73,6 +79,8 @@ class TemplateIn(_Strict):
     min_note_length: int = Field(default=0, ge=0)
     salutation_and_signoff: bool = False
     topics: list[str] = Field(default_factory=list, max_length=10)
+    language: str | None = Field(default=None, max_length=16)
+    translations: dict[str, TranslationIn] | None = Field(default=None, max_length=20)
     active: bool | None = None
     base_version: int | None = None
 
@@ -202,6 +210,10 @@ def template_view(template) -> dict[str, Any]:
         "min_note_length": template.min_note_length or 0,
         "salutation_and_signoff": bool(template.salutation_and_signoff),
         "topics": list(template.cwc_topics or []),
+        "language": template.language or "en",
+        "languages": template.languages,
+        "translations": {language: dict(text) for language, text in (template.translations or {}).items()},
+        "missing_translations": service.missing_translations(template),
         "version": template.version,
         "active": template.active,
         "versions": [
@@ -292,6 +304,12 @@ def save_template(slug: str):
             slug=data.slug,
             salutation_and_signoff=data.salutation_and_signoff,
             cwc_topics=data.topics,
+            language=data.language,
+            translations=(
+                {language: text.model_dump() for language, text in data.translations.items()}
+                if data.translations is not None
+                else None
+            ),
         ),
         author=f"api: {_organizer().email}",
         slug=existing.slug if existing else None,

@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional
 
 from webapp.core import validation
 from webapp.cwc import topics as cwc_topics
+from webapp.i18n import lazy_gettext as _l
 from webapp.models import CUSTOM_KINDS
 from webapp.organize.service import CHANNEL_NAMES, KIND_NAMES, RESOURCE_KINDS
 from webapp.organizers.models import ROLES
@@ -174,3 +175,12 @@ class OrganizerEditForm(FlaskForm):
     role = SelectField("Role", choices=[SelectChoice(role, role) for role in ROLES])
     active = BooleanField("Can log in")
     campaigns = CheckboxesField("Campaigns they run", choices=[])
+
+
+class TranslationForm(FlaskForm):
+    """One language's version of a letter: its own name, subject and body; everything else is the letter's."""
+
+    name = StringField(_l("Name supporters pick it by"), render_kw={"maxlength": 200})
+    subject = StringField(_l("Subject"), render_kw={"maxlength": 1000, "spellcheck": "true"})
+    body = TextAreaField(_l("Letter"), render_kw={"rows": 22, "spellcheck": "true"})
+    base_version = HiddenField()

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from webapp.campaigns import checks
-from webapp.campaigns.files import TARGET_FIELDS, TARGET_TEXT_FIELDS, normalize_body
+from webapp.campaigns.files import LANGUAGE, TARGET_FIELDS, TARGET_TEXT_FIELDS, normalize_body
 from webapp.campaigns.service import active_templates
 from webapp.core import framing, validation
 from webapp.core.rendering import (
@@ -29,6 +29,8 @@ from webapp.core.rendering import (
 )
 from webapp.cwc import topics as cwc_topics
 from webapp.extensions import db
+from webapp.i18n import LANGUAGES as SUPPORTER_LANGUAGES
+from webapp.i18n import language_name
 from webapp.models import (
     ALL_CHANNELS,
     CALL,
@@ -745,9 +747,22 @@ class TemplateInput:
     salutation_and_signoff: bool = False
     # Library of Congress topics for letters delivered through CWC: a setting kept beside the versions, not in them.
     cwc_topics: list[str] = field(default_factory=list)
+    language: str | None = None  # None: the template's own (English for a new one)
+    # Other languages' versions, {"es": {"name", "subject", "body"}}; None keeps the template's as they are.
+    translations: dict[str, dict[str, str]] | None = None
 
     def content(self) -> dict[str, Any]:
-        return {
+        extra: dict[str, Any] = {"language": (self.language or "en").strip().lower()} if self.language else {}
+        if self.translations is not None:
+            extra["translations"] = {
+                language: {
+                    "name": (text.get("name") or "").strip(),
+                    "subject": (text.get("subject") or "").strip(),
+                    "body": normalize_body(text.get("body") or ""),
+                }
+                for language, text in self.translations.items()
+            }
+        return extra | {
             "name": self.name.strip(),
             "subject": self.subject.strip(),
             "body": normalize_body(self.body),
@@ -820,13 +835,34 @@ def check_template_input(
         errors.setdefault("channels", []).append(
             "Congress's own system (CWC) delivers only to members of Congress: choose them, or another way."
         )
+    own_language = content.get("language", "en")
+    if not LANGUAGE.match(own_language):
+        errors["language"] = ["Give the letter's language as a code like en or es."]
     problems = framing.problems(
         content["subject"],
         content["body"],
         salutation_and_signoff=content["salutation_and_signoff"],
         target_kinds=kinds or None,
         require_note=not is_call,
+        language=own_language,
     )
+    for language, text in (content.get("translations") or {}).items():
+        field_name = f"translations.{language}"
+        if not LANGUAGE.match(language) or language == own_language:
+            errors[field_name] = [f"“{language}” can't be a translation of a letter written in {own_language}."]
+            continue
+        if not text["name"] or not text["subject"]:
+            errors[field_name] = ["A translation needs its own name and subject."]
+            continue
+        for problem in framing.problems(
+            text["subject"],
+            text["body"],
+            salutation_and_signoff=content["salutation_and_signoff"],
+            target_kinds=kinds or None,
+            require_note=not is_call,
+            language=language,
+        ):
+            errors.setdefault(field_name, []).append(f"{language_name(language, 'en')}: {problem}")
     return errors, problems
 
 
@@ -895,13 +931,15 @@ def save_template(
     Raises TemplateInvalid with every problem (field and line), so a broken letter never reaches supporters,
     or Invalid when someone else saved a newer version since `base_version` was loaded.
     """
-    errors, problems = check_template_input(campaign, data)
     template = None
     if slug is not None:
         template = next((t for t in campaign.templates if t.slug == slug), None)
         if template is None:
             raise Invalid({"slug": [f"No letter '{slug}' in this campaign."]})
-    else:
+        if data.language is None:
+            data.language = template.language or "en"
+    errors, problems = check_template_input(campaign, data)
+    if template is None:
         wanted = (data.slug or "").strip().lower()
         if wanted and not SLUG.match(wanted):
             errors["slug"] = ["Use lower-case letters, digits and hyphens for the file name, like ask-the-ceo."]
@@ -991,6 +1029,8 @@ def restore_version(campaign: Campaign, template: LetterTemplate, version: int, 
         channels=list(old.channels),
         min_note_length=old.min_note_length,
         salutation_and_signoff=bool(old.salutation_and_signoff),
+        language=old.language or "en",
+        translations={language: dict(text) for language, text in (old.translations or {}).items()},
     )
     errors, problems = check_template_input(campaign, data)
     if errors or problems:
@@ -998,6 +1038,65 @@ def restore_version(campaign: Campaign, template: LetterTemplate, version: int, 
     _save_content(template, data.content(), author, note=f"restored from version {version}")
     db.session.commit()
     return template
+
+
+def missing_translations(template: LetterTemplate) -> list[str]:
+    """The languages supporters read that this letter has no version in (the workspace lists them)."""
+    return [language for language in SUPPORTER_LANGUAGES if language not in template.languages]
+
+
+def template_input(template: LetterTemplate) -> TemplateInput:
+    """A template as it is now, as the input that would save it unchanged."""
+    return TemplateInput(
+        name=template.name,
+        subject=template.subject,
+        body=template.body,
+        target_ids=list(template.target_ids or []),
+        target_kinds=list(template.target_kinds or []),
+        channels=list(template.channels or []),
+        min_note_length=template.min_note_length or 0,
+        salutation_and_signoff=bool(template.salutation_and_signoff),
+        language=template.language or "en",
+        translations={language: dict(text) for language, text in (template.translations or {}).items()},
+    )
+
+
+def save_translation(
+    campaign: Campaign,
+    template: LetterTemplate,
+    language: str,
+    text: Mapping[str, str] | None,
+    *,
+    author: str,
+    base_version: int | None = None,
+) -> bool:
+    """Add, change or (text None) remove one language's version of a letter: checked like the letter itself, and a
+    new version of it, kept. Returns whether anything changed."""
+    data = template_input(template)
+    translations = dict(data.translations or {})
+    if text is None:
+        translations.pop(language, None)
+    else:
+        translations[language] = {key: text.get(key) or "" for key in ("name", "subject", "body")}
+    data.translations = translations
+    errors, problems = check_template_input(campaign, data)
+    if problems:  # the letter's own text has a problem (an older version restored by hand?): say so
+        raise TemplateInvalid(problems, errors)
+    if errors:
+        raise Invalid(errors)
+    if base_version is not None and base_version != template.version:
+        raise Invalid(
+            {
+                "version": [
+                    f"Someone saved this letter (now version {template.version}) after you opened it. Your text is "
+                    "still here: look at the versions list to see their change, then save again to replace it."
+                ]
+            }
+        )
+    note = f"{language_name(language, 'en')} {'removed' if text is None else 'version'}"
+    changed = _save_content(template, {"translations": data.content()["translations"]}, author, note=note)
+    db.session.commit()
+    return changed
 
 
 def set_template_active(template: LetterTemplate, active: bool) -> None:

@@ -21,12 +21,14 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from webapp.campaigns.files import LANGUAGE
 from webapp.core import framing
 from webapp.core.rendering import SAMPLE_SUPPORTER
 from webapp.cwc import report as cwc_report
 from webapp.embed import service as embed_service
 from webapp.errors import rate_limited
 from webapp.extensions import db, login_manager
+from webapp.i18n import gettext, language_name
 from webapp.models import TARGET_KINDS, Campaign, utcnow
 from webapp.organize import congress as congress_links
 from webapp.organize import dashboard, service
@@ -44,6 +46,7 @@ from webapp.organize.forms import (
     TargetForm,
     TemplateForm,
     TokenForm,
+    TranslationForm,
     UpdateForm,
 )
 from webapp.organizers import accounts, permissions
@@ -508,7 +511,9 @@ def targets_csv(slug: str):
 def letters(slug: str):
     found = _campaign(slug)
     counts = service.letters_per_template(found)
-    return render_template("organize/letters.html", campaign=found, counts=counts, tab="letters")
+    return render_template(
+        "organize/letters.html", campaign=found, counts=counts, tab="letters", missing=service.missing_translations
+    )
 
 
 def _template_form(campaign: Campaign, form: TemplateForm) -> TemplateForm:
@@ -551,6 +556,7 @@ def _editor(campaign: Campaign, form: TemplateForm, template=None, problems=None
             frame=framing,
             sample=SAMPLE_SUPPORTER,
             cwc=cwc_report.setup(),
+            missing_translations=service.missing_translations(template) if template is not None else [],
             tab="letters",
         ),
         status,
@@ -662,6 +668,61 @@ def letter_active(slug: str, template_slug: str):
         else:
             flash(f"“{template.name}” is no longer offered. Letters already written with it stay counted.", "ok")
     return redirect(url_for("organize.letter", slug=slug, template_slug=template_slug))
+
+
+@bp.route("/c/<slug>/letters/<template_slug>/languages/<language>", methods=["GET", "POST"])
+def translation(slug: str, template_slug: str, language: str):
+    """One language's version of a letter: written beside the letter's own text, checked like it, kept as a version."""
+    found = _campaign(slug)
+    template = service.find_template(found, template_slug)
+    if template is None or not LANGUAGE.match(language) or language == (template.language or "en"):
+        abort(404)
+    existing = (template.translations or {}).get(language)
+    form = TranslationForm()
+    status = 200
+    if request.method == "GET":
+        form = TranslationForm(formdata=None, data=existing or {})
+        form.base_version.data = str(template.version)
+    elif form.validate_on_submit():
+        base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
+        remove = request.form.get("remove") == "1"
+        text = None if remove else {"name": form.name.data, "subject": form.subject.data, "body": form.body.data}
+        try:
+            changed = service.save_translation(
+                found, template, language, text, author=_organizer().email, base_version=base
+            )
+        except service.TemplateInvalid as exc:
+            form.body.errors = [str(problem) for problem in exc.problems] + [m for v in exc.errors.values() for m in v]
+            status = 422
+        except service.Invalid as exc:
+            messages = [message for values in exc.errors.values() for message in values]
+            form.body.errors = [*form.body.errors, *messages]
+            form.base_version.data = str(template.version)
+            status = 409 if "version" in exc.errors else 422
+        else:
+            name = language_name(language, "en")
+            if remove:
+                flash(gettext("Removed the %(language)s version.", language=name), "ok")
+            elif changed:
+                flash(gettext("Saved the %(language)s version as version %(version)s.", language=name,
+                              version=template.version), "ok")  # fmt: skip
+            else:
+                flash(gettext("Nothing had changed, so no new version."), "ok")
+            return redirect(url_for("organize.letter", slug=slug, template_slug=template.slug))
+    else:
+        status = 422
+    return (
+        render_template(
+            "organize/translation_edit.html",
+            campaign=found,
+            template=template,
+            form=form,
+            language=language,
+            existing=existing,
+            tab="letters",
+        ),
+        status,
+    )
 
 
 @bp.route("/c/<slug>/letters/<template_slug>/versions")

@@ -112,6 +112,8 @@ class TemplateVersion(db.Model):
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     min_note_length: Mapped[int] = mapped_column(Integer, default=0)
     salutation_and_signoff: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     # Who saved it: an organizer's email, "files" for `flask campaigns load`, "api: <email>" for the API.
     author: Mapped[str] = mapped_column(String(254), default="")
@@ -133,6 +135,8 @@ class TemplateVersion(db.Model):
             channels=list(template.channels or []),
             min_note_length=template.min_note_length or 0,
             salutation_and_signoff=bool(template.salutation_and_signoff),
+            language=template.language or "en",
+            translations={k: dict(v) for k, v in (template.translations or {}).items()},
             author=author[:254],
             note=note[:200],
         )
