@@ -205,12 +205,14 @@ def new_page(browser, live_server):
         permissions: list[str] | None = None,
         mobile: bool = False,
         ignore_https_errors: bool = False,
+        locale: str | None = None,  # the browser's language, as Accept-Language and navigator.language
     ):
         context = browser.new_context(
             # The stand-in providers' certificates come from the suite's own CA, which Chromium doesn't know (the
             # app's own connections to them verify it).
             ignore_https_errors=ignore_https_errors,
             base_url=live_server,
+            locale=locale,
             viewport={"width": width, "height": height},
             device_scale_factor=2 if mobile else 1,
             is_mobile=mobile,

@@ -14,6 +14,7 @@ from flask import url_for
 
 from webapp.campaigns.service import call_scripts, campaign_targets, letter_templates
 from webapp.congress import service as congress
+from webapp.i18n import gettext
 from webapp.letters import service
 from webapp.letters.visit import Visit
 from webapp.models import CALL, FAILED, Campaign, Letter, Target
@@ -103,9 +104,9 @@ def plan(campaign: Campaign, zip_code: str, letters: list[Letter], call_outcomes
     slug = campaign.slug
     if campaign.congress and (not zip_code or must_pick or not members):
         text = (
-            "Pick your representative (your ZIP code spans more than one district)"
+            gettext("Pick your representative (your ZIP code spans more than one district)")
             if must_pick
-            else "Find your two senators and your representative by ZIP code"
+            else gettext("Find your two senators and your representative by ZIP code")
         )
         url = url_for("campaigns.campaign", slug=slug, zip=zip_code or None, _anchor="congress")
         result.steps.append(Step("find", text, url))
@@ -113,22 +114,22 @@ def plan(campaign: Campaign, zip_code: str, letters: list[Letter], call_outcomes
     to_members = [target for target in unwritten if target.is_legislator]
     if to_members:
         text = (
-            f"Write to {to_members[0].display_name}"
+            gettext("Write to %(name)s", name=to_members[0].display_name)
             if len(to_members) == 1
-            else "Write one letter to your members of Congress"
+            else gettext("Write one letter to your members of Congress")
         )
         url = url_for("letters.write", slug=slug, zip=zip_code, target=[t.id for t in to_members])
         result.steps.append(Step("write", text, url, tuple(to_members)))
     for target in unwritten:
         if not target.is_legislator:
             url = url_for("letters.write", slug=slug, target=target.id)
-            result.steps.append(Step("write", f"Write to {target.name}", url, (target,)))
+            result.steps.append(Step("write", gettext("Write to %(name)s", name=target.name), url, (target,)))
     uncalled = [target for target in result.call_targets if target.id not in result.called]
     if uncalled:
         text = (
-            f"Call {uncalled[0].name}"
+            gettext("Call %(name)s", name=uncalled[0].name)
             if len(uncalled) == 1
-            else f"Make {len(uncalled)} calls, one office after another"
+            else gettext("Make %(count)s calls, one office after another", count=len(uncalled))
         )
         url = url_for("letters.call", slug=slug, zip=zip_code or None, target=[t.id for t in uncalled])
         result.steps.append(Step("call", text, url, tuple(uncalled)))

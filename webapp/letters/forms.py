@@ -26,6 +26,8 @@ from webapp.core import validation
 from webapp.cwc.forms import PostalFields
 from webapp.delivery import ssrf
 from webapp.delivery.credentials import SECURITY_CHOICES, SmtpAccount
+from webapp.i18n import gettext
+from webapp.i18n import lazy_gettext as _l
 from webapp.mailauth.providers import BY_KEY, PROVIDERS
 
 
@@ -50,27 +52,27 @@ class CheckboxListField(SelectMultipleField):
 class WriteForm(FlaskForm):
     """Step one: who to write to, which letter, and who the supporter is."""
 
-    targets = CheckboxListField("Who do you want to write to?")
-    template = RadioField("Which letter?")
+    targets = CheckboxListField(_l("Who do you want to write to?"))
+    template = RadioField(_l("Which letter?"))
     name = StringField(
-        "Your name", [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX}
+        _l("Your name"), [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX}
     )
     email = EmailField(
-        "Your email address",
+        _l("Your email address"),
         [Check(validation.email)],
         render_kw={"autocomplete": "email", "maxlength": validation.EMAIL_MAX},
     )
     zip = StringField(
-        "ZIP code",
+        _l("ZIP code"),
         render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10},
     )
     address = TextAreaField(
-        "Postal address (optional)",
+        _l("Postal address (optional)"),
         [Check(validation.address)],
         render_kw={"autocomplete": "street-address", "rows": 3, "maxlength": validation.ADDRESS_MAX},
     )
     note = TextAreaField(
-        "In your own words (optional)",
+        _l("In your own words (optional)"),
         [Check(validation.note)],
         render_kw={"rows": 5, "maxlength": validation.NOTE_MAX},
     )
@@ -83,7 +85,7 @@ class WriteForm(FlaskForm):
 
     def validate_targets(self, field) -> None:
         if not field.data:
-            raise ValidationError("Choose at least one person to write to.")
+            raise ValidationError(gettext("Choose at least one person to write to."))
 
     def validate_zip(self, field) -> None:
         field.data = _zip_when_needed(field.data, bool(set(self.targets.data or []) & self.legislator_ids))
@@ -103,7 +105,9 @@ def _zip_when_needed(value: str | None, needed: bool) -> str:
     supporter); otherwise an empty one is fine and a typed one is still checked."""
     value = (value or "").strip()
     if not value and needed:
-        raise ValidationError("Please enter your ZIP code: members of Congress answer only the people they represent.")
+        raise ValidationError(
+            gettext("Please enter your ZIP code: members of Congress answer only the people they represent.")
+        )
     if not value:
         return ""
     try:
@@ -119,8 +123,10 @@ class LetterEditForm(Form):
     # A fingerprint of the text as the template wrote it (empty when the supporter's own edit was shown): a letter
     # whose text still matches was not edited, so it is written again when the supporter's details change.
     drafted = HiddenField()
-    subject = StringField("Subject", [Check(validation.subject)], render_kw={"maxlength": validation.SUBJECT_MAX})
-    body = TextAreaField("Letter", [Check(validation.body)], render_kw={"rows": 16, "maxlength": validation.BODY_MAX})
+    subject = StringField(_l("Subject"), [Check(validation.subject)], render_kw={"maxlength": validation.SUBJECT_MAX})
+    body = TextAreaField(
+        _l("Letter"), [Check(validation.body)], render_kw={"rows": 16, "maxlength": validation.BODY_MAX}
+    )
 
 
 class SendForm(PostalFields, WriteForm):
@@ -128,36 +134,36 @@ class SendForm(PostalFields, WriteForm):
 
     letters = FieldList(FormField(LetterEditForm))
     provider = SelectField(
-        "Your email provider",
+        _l("Your email provider"),
         choices=[
-            SelectChoice("", "Choose…"),
+            SelectChoice("", _l("Choose…")),
             *(SelectChoice(p.key, p.label) for p in PROVIDERS),
-            SelectChoice("other", "Other (enter server details)"),
+            SelectChoice("other", _l("Other (enter server details)")),
         ],
         validate_choice=True,
         default="",
     )
     smtp_host = StringField(
-        "Outgoing mail server (SMTP)",
+        _l("Outgoing mail server (SMTP)"),
         [Optional()],
         render_kw={"placeholder": "smtp.example.org", "autocapitalize": "off", "spellcheck": "false"},
     )
-    smtp_port = IntegerField("Port", [Optional()], default=587)
+    smtp_port = IntegerField(_l("Port"), [Optional()], default=587)
     smtp_security = SelectField(
-        "Encryption",
+        _l("Encryption"),
         choices=[
-            SelectChoice("starttls", "STARTTLS (usually port 587)"),
-            SelectChoice("ssl", "SSL/TLS (usually port 465)"),
+            SelectChoice("starttls", _l("STARTTLS (usually port 587)")),
+            SelectChoice("ssl", _l("SSL/TLS (usually port 465)")),
         ],
         default="starttls",
     )
     smtp_username = StringField(
-        "User name (usually your email address)",
+        _l("User name (usually your email address)"),
         [Optional()],
         render_kw={"autocomplete": "username", "autocapitalize": "off", "spellcheck": "false"},
     )
     smtp_password = PasswordField(
-        "Password or app password", [Optional()], render_kw={"autocomplete": "current-password"}
+        _l("Password or app password"), [Optional()], render_kw={"autocomplete": "current-password"}
     )
 
     def smtp_account(self) -> SmtpAccount | None:
@@ -175,17 +181,17 @@ class SendForm(PostalFields, WriteForm):
             )
         ok = True
         if not self.provider.data:
-            self.provider.errors = [*self.provider.errors, "Choose your email provider, or Other."]
+            self.provider.errors = [*self.provider.errors, gettext("Choose your email provider, or Other.")]
             ok = False
         host = ssrf.normalize_host(self.smtp_host.data or "")
         if not host:
-            self.smtp_host.errors = [*self.smtp_host.errors, "Enter your mail server's host name."]
+            self.smtp_host.errors = [*self.smtp_host.errors, gettext("Enter your mail server's host name.")]
             ok = False
         if not self.smtp_port.data or not 0 < self.smtp_port.data < 65536:
-            self.smtp_port.errors = [*self.smtp_port.errors, "Enter the port number, usually 587 or 465."]
+            self.smtp_port.errors = [*self.smtp_port.errors, gettext("Enter the port number, usually 587 or 465.")]
             ok = False
         if self.smtp_security.data not in SECURITY_CHOICES:
-            self.smtp_security.errors = [*self.smtp_security.errors, "Choose STARTTLS or SSL/TLS."]
+            self.smtp_security.errors = [*self.smtp_security.errors, gettext("Choose STARTTLS or SSL/TLS.")]
             ok = False
         username = (self.smtp_username.data or "").strip() or (self.email.data or "")
         try:
@@ -194,10 +200,10 @@ class SendForm(PostalFields, WriteForm):
             self.smtp_username.errors = [*self.smtp_username.errors, str(exc)]
             ok = False
         if not self.smtp_password.data:
-            self.smtp_password.errors = [*self.smtp_password.errors, "Enter your password or app password."]
+            self.smtp_password.errors = [*self.smtp_password.errors, gettext("Enter your password or app password.")]
             ok = False
         elif len(self.smtp_password.data) > 1024:
-            self.smtp_password.errors = [*self.smtp_password.errors, "That password is too long."]
+            self.smtp_password.errors = [*self.smtp_password.errors, gettext("That password is too long.")]
             ok = False
         if not ok:
             return None
@@ -207,12 +213,12 @@ class SendForm(PostalFields, WriteForm):
 class CallForm(FlaskForm):
     """Calls need only who to call and the name (and, for members of Congress, the ZIP) the script gives."""
 
-    targets = CheckboxListField("Who will you call?")
+    targets = CheckboxListField(_l("Who will you call?"))
     name = StringField(
-        "Your name", [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX}
+        _l("Your name"), [Check(validation.name)], render_kw={"autocomplete": "name", "maxlength": validation.NAME_MAX}
     )
     zip = StringField(
-        "ZIP code",
+        _l("ZIP code"),
         render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10},
     )
 
@@ -220,7 +226,7 @@ class CallForm(FlaskForm):
 
     def validate_targets(self, field) -> None:
         if not field.data:
-            raise ValidationError("Choose at least one office to call.")
+            raise ValidationError(gettext("Choose at least one office to call."))
 
     def validate_zip(self, field) -> None:
         field.data = _zip_when_needed(field.data, bool(set(self.targets.data or []) & self.legislator_ids))
@@ -237,7 +243,7 @@ class CallOutcomeForm(FlaskForm):
 
     def validate_outcome(self, field) -> None:
         if field.data not in CALL_OUTCOMES:
-            raise ValidationError("Choose what happened on the call.")
+            raise ValidationError(gettext("Choose what happened on the call."))
 
 
 class ConfirmForm(FlaskForm):
@@ -254,22 +260,25 @@ class RetryForm(FlaskForm):
     """Send the failed letters again with the password typed again (the server is the one they were sent to)."""
 
     smtp_username = StringField(
-        "User name (usually your email address)",
+        _l("User name (usually your email address)"),
         [Optional()],
         render_kw={"autocomplete": "username", "autocapitalize": "off", "spellcheck": "false"},
     )
     smtp_password = PasswordField(
-        "Password or app password", [Optional()], render_kw={"autocomplete": "current-password"}
+        _l("Password or app password"), [Optional()], render_kw={"autocomplete": "current-password"}
     )
-    smtp_port = IntegerField("Port", [Optional()], default=587)
+    smtp_port = IntegerField(_l("Port"), [Optional()], default=587)
 
     def smtp_account(self, submission) -> SmtpAccount | None:
         username = (self.smtp_username.data or "").strip() or submission.supporter_email
         if len(username) > 254 or any(ord(c) < 32 for c in username):
-            self.smtp_username.errors = [*self.smtp_username.errors, "That user name can't be right; check it."]
+            self.smtp_username.errors = [
+                *self.smtp_username.errors,
+                gettext("That user name can't be right; check it."),
+            ]
             return None
         if not self.smtp_password.data or len(self.smtp_password.data) > 1024:
-            self.smtp_password.errors = [*self.smtp_password.errors, "Enter your password or app password."]
+            self.smtp_password.errors = [*self.smtp_password.errors, gettext("Enter your password or app password.")]
             return None
         if not submission.smtp_host or submission.smtp_host.startswith("signed-in:"):
             return None

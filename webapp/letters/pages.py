@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from webapp.campaigns import service
 from webapp.congress import service as congress
 from webapp.extensions import db
+from webapp.i18n import gettext
 from webapp.letters import actions
 from webapp.letters import visit as visits
 from webapp.models import CALL
@@ -32,13 +33,13 @@ def _congress_lookup(raw_zip: str | None) -> tuple[congress.ZipLookup | None, st
     try:
         return congress.lookup(raw_zip), None
     except congress.InvalidZip:
-        return None, "Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234)."
+        return None, gettext("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
     except congress.UnknownZip as exc:
-        return None, str(
-            exc
-        ) or "We don't know that ZIP code. Check it, or use the House's find-your-representative page."
+        return None, str(exc) or gettext(
+            "We don't know that ZIP code. Check it, or use the House's find-your-representative page."
+        )
     except congress.CongressDataMissing:
-        return None, "The list of members of Congress isn't loaded on this server yet. Please try again later."
+        return None, gettext("The list of members of Congress isn't loaded on this server yet. Please try again later.")
 
 
 @bp.route("/c/<slug>")

@@ -11,12 +11,15 @@ from redis.exceptions import RedisError
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
+from webapp import i18n
 from webapp.campaigns.service import call_scripts, campaign_targets, find_campaign, letter_templates
 from webapp.congress import service as congress
 from webapp.cwc import address as cwc_address
 from webapp.delivery import check
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
+from webapp.i18n import gettext
+from webapp.i18n import lazy_gettext as _l
 from webapp.letters import actions, service, words
 from webapp.letters import visit as visits
 from webapp.letters.forms import (
@@ -47,7 +50,7 @@ bp.add_app_template_global(error_items, "error_items")
 SEND_CHANNELS = (CWC, SMTP, MAILTO, CONTACT_FORM, PRINT)
 SUPPORTER_FIELDS = ("name", "email", "zip", "address", "note")
 
-NO_COMMON_CHANNEL = (
+NO_COMMON_CHANNEL = _l(
     "One letter can't reach everyone you chose the same way (some take email, others a web form or a printed "
     "letter). Choose fewer people for this letter; you can write to the others right after."
 )
@@ -197,7 +200,7 @@ def write(slug: str):
             form.note.data = draft.get("note", "")
         _fill_details(form, {**visit.details, "zip": zip_code or ""})
         notice = (
-            "The letter you were writing was kept for a few hours and has expired. Please write it again."
+            gettext("The letter you were writing was kept for a few hours and has expired. Please write it again.")
             if request.args.get("expired")
             else ""
         )
@@ -224,8 +227,11 @@ def write(slug: str):
         return _render_write(form, campaign, targets, templates, 422)
     before = visit.draft(form.draft.data) if form.draft.data else None
     kept = {}
+    # The language the letters go out in: the one chosen on the preview, else the reader's when every office reads it.
+    language = service.default_language(template, chosen_targets, i18n.current())
     if before and before.get("template") == template.slug:  # edits survive a trip back to change the details
         kept = {t.id: before["letters"][t.id] for t in chosen_targets if t.id in (before.get("letters") or {})}
+        language = before.get("language") if before.get("language") in template.languages else language
     draft = {
         "campaign": slug,
         "template": template.slug,
@@ -233,6 +239,8 @@ def write(slug: str):
         "zip": form.zip.data,
         "note": form.note.data or "",
         "letters": kept,
+        "language": language,
+        "edits": (before or {}).get("edits", {}) if before and before.get("template") == template.slug else {},
     }
     visit.remember_details(**{k: v for k, v in form.supporter_fields().items() if k != "note"})
     draft_id = visit.save_draft(draft, form.draft.data or None)
@@ -265,7 +273,8 @@ def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str):
     fields = {name: details.get(name) or "" for name in SUPPORTER_FIELDS}
     try:
         template, chosen = service.choose(campaign, draft["template"], draft["targets"], None, fields["zip"])
-        drafts = service.draft_letters(campaign, template, chosen, service.Supporter(**fields))
+        language = _letter_language(template, chosen, draft.get("language"))
+        drafts = service.draft_letters(campaign, template, chosen, service.Supporter(**fields), language=language)
     except (service.NotFound, service.SubmissionInvalid):
         # The campaign changed under the draft (a letter retired, a target removed): start the letter again.
         return redirect(url_for("letters.write", slug=campaign.slug, target=draft.get("targets"), expired=1), 303)
@@ -290,7 +299,15 @@ def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str):
             fingerprint = _fingerprint(item.subject, item.body)
             entry = {"target": item.target.id, "subject": item.subject, "body": item.body, "drafted": fingerprint}
         form.letters.append_entry(entry)
-    return _render_preview(form, campaign, template, drafts, kept=set(kept))
+    return _render_preview(form, campaign, template, drafts, kept=set(kept), language=language)
+
+
+def _letter_language(template: LetterTemplate, targets: list[Target], wanted: str | None) -> str:
+    """The language the letters are written in: the one the supporter chose, if the letter has it, else the default
+    (the reader's own when every office reads it; a member of Congress gets English)."""
+    if wanted in template.languages:
+        return wanted
+    return service.default_language(template, targets, i18n.current())
 
 
 def _render_preview(
@@ -300,9 +317,23 @@ def _render_preview(
     drafts,
     status=200,
     kept=(),
+    language=None,
     *,
     settings_check: dict | None = None,
 ):
+    language = language or template.language or "en"
+    reader = i18n.current()
+    # The letter in the reader's own language, to read beside the one that goes out (not sent, not editable).
+    in_reader_language = {}
+    if language != reader and reader in template.languages:
+        supporter = service.Supporter(**{name: getattr(form, name).data or "" for name in SUPPORTER_FIELDS})
+        try:
+            readable = service.draft_letters(
+                campaign, template, [draft.target for draft in drafts], supporter, language=reader
+            )
+        except service.SubmissionInvalid:
+            readable = []
+        in_reader_language = {draft.target.id: draft for draft in readable}
     by_target = {draft.target.id: draft for draft in drafts}
     shares = {}
     for entry in form.letters:
@@ -314,8 +345,9 @@ def _render_preview(
     reasons = []  # one notice per reason, however many letters share it
     if not set(channels) & {SMTP, MAILTO}:
         for target in targets:
-            if target.no_email_reason and target.no_email_reason not in reasons:
-                reasons.append(target.no_email_reason)
+            reason = campaign.no_email_reason(target, i18n.current())
+            if reason and reason not in reasons:
+                reasons.append(reason)
     detected = providers.detect(form.email.data or "", mx=current_app.config["MAIL_SETTINGS_MX_LOOKUP"])
     if not form.provider.data and detected.provider is not None:
         form.provider.data = detected.key  # settings found from the address; the supporter can still change them
@@ -353,9 +385,18 @@ def _render_preview(
             show_address=show_address,
             problems=error_items(form, anchors),
             settings_check=settings_check,
+            letter_language=language,
+            letter_languages=template.languages,
+            in_reader_language=in_reader_language,
+            offices_read=_offices_read(language, targets),
         ),
         status,
     )
+
+
+def _offices_read(language: str, targets: list[Target]) -> bool:
+    """Whether every office the letters go to reads `language` (a hint on the preview when one may not)."""
+    return all(language in target.languages for target in targets)
 
 
 # ---- send ----------------------------------------------------------------------------------------------------
@@ -393,7 +434,9 @@ def send(slug: str):
     visit = visits.current()
     form = SendForm()
     targets, templates = _offer(form, campaign, request.form.get("zip"))
-    action = request.form.get("action")
+    action = request.form.get("action") or ""
+    if action.startswith(LANGUAGE_ACTION):
+        return _switch_language(visit, form, campaign, targets, templates, action.removeprefix(LANGUAGE_ACTION))
     if action == "edit":
         draft_id = _keep(visit, form, campaign)
         if draft_id:
@@ -419,7 +462,10 @@ def send(slug: str):
         return _preview_or_write(form, campaign, targets, templates)
     letters = {entry.form.target.data for entry in form.letters}
     if letters != {target.id for target in chosen}:
-        form.targets.errors = [*form.targets.errors, "The letters don't match who you chose; please check them again."]
+        form.targets.errors = [
+            *form.targets.errors,
+            gettext("The letters don't match who you chose; please check them again."),
+        ]
         return _preview_or_write(form, campaign, targets, templates)
     # A letter the supporter never changed is written again from the template, so details they added on the way
     # (a postal address for printing) reach it; a changed one is sent exactly as they left it.
@@ -444,6 +490,25 @@ def send(slug: str):
     return _submit(form, campaign, targets, templates, template, chosen, action, edits, account, postal)
 
 
+LANGUAGE_ACTION = "language-"
+
+
+def _switch_language(visit, form: SendForm, campaign: Campaign, targets, templates, language: str):
+    """The supporter chose another language for the letters: edits made in the one they leave are kept for it, and
+    the letters are drafted again in the new one (or as they were left in it)."""
+    draft_id = _keep(visit, form, campaign)
+    draft = visit.draft(draft_id) if draft_id else None
+    template = next((t for t in templates if t.slug == form.template.data), None)
+    if draft is None or template is None or language not in template.languages:
+        return _preview_or_write(form, campaign, targets, templates)
+    edits = dict(draft.get("edits") or {})
+    edits[draft.get("language") or template.language or "en"] = draft.get("letters") or {}
+    draft.update(language=language, letters=edits.pop(language, {}), edits=edits)
+    visit.save_draft(draft, draft_id)
+    visits.save(visit)
+    return redirect(url_for("letters.preview", slug=campaign.slug, draft_id=draft_id), 303)
+
+
 def _submit(form, campaign, targets, templates, template, chosen, action, edits, account, postal=None):
     """Write the letters and queue them (the password's and the sign-in's path end here), or show why not; the
     visit remembers what was done and the details, never the password."""
@@ -459,6 +524,9 @@ def _submit(form, campaign, targets, templates, template, chosen, action, edits,
             edits=edits,
             account=account,
             postal=postal,
+            language=_letter_language(
+                template, chosen, request.form.get("language") or (visit.draft(form.draft.data) or {}).get("language")
+            ),
         )
     except service.SubmissionInvalid as exc:
         _attach(form, exc.errors)
@@ -466,7 +534,7 @@ def _submit(form, campaign, targets, templates, template, chosen, action, edits,
     except RedisError:
         form.smtp_password.errors = [
             *form.smtp_password.errors,
-            "We couldn't store your password safely just now. Please try again in a minute.",
+            gettext("We couldn't store your password safely just now. Please try again in a minute."),
         ]
         return _preview_or_write(form, campaign, targets, templates, 503)
     except limits.RateLimited as exc:
@@ -539,7 +607,7 @@ def _start_sign_in(provider: str, campaign: Campaign, form: SendForm, targets, t
     except RedisError:
         form.provider.errors = [
             *form.provider.errors,
-            "We couldn't start signing in just now. Please try again in a minute.",
+            gettext("We couldn't start signing in just now. Please try again in a minute."),
         ]
         return _preview_or_write(form, campaign, targets, templates, 503)
     session[_SIGN_IN_SESSION] = sign_in.id
@@ -589,8 +657,12 @@ def _send_signed_in(stash: dict, account):
     if account.email.lower() != (form.email.data or "").lower():
         form.provider.errors = [
             *form.provider.errors,
-            f"You signed in as {account.email}, but your letter is from {form.email.data}. Sign in with "
-            f"{form.email.data}, or go back and change your email address to {account.email}.",
+            gettext(
+                "You signed in as %(account)s, but your letter is from %(sender)s. Sign in with %(sender)s, or go "
+                "back and change your email address to %(account)s.",
+                account=account.email,
+                sender=form.email.data,
+            ),
         ]
         return _preview_or_write(form, campaign, targets, templates)
     try:
@@ -623,7 +695,11 @@ def retry(submission_id: str):
                 purpose={"retry": submission.id},
             )
         except (mailauth.SignInFailed, RedisError) as exc:
-            reason = exc.reason if isinstance(exc, mailauth.SignInFailed) else "We couldn't start signing in just now."
+            reason = (
+                exc.reason
+                if isinstance(exc, mailauth.SignInFailed)
+                else gettext("We couldn't start signing in just now.")
+            )
             return _status_page(submission.id, retry_error=reason, status=422)
         session[_SIGN_IN_SESSION] = sign_in.id
         return redirect(url, 303)
@@ -651,7 +727,7 @@ def _retry_with(submission_id: str, account):
     except RedisError:
         return _status_page(
             submission_id,
-            retry_error="We couldn't keep your sign-in safely just now. Please try again in a minute.",
+            retry_error=gettext("We couldn't keep your sign-in safely just now. Please try again in a minute."),
             status=503,
         )
     return redirect(url_for("letters.status", submission_id=submission_id), 303)
@@ -671,12 +747,15 @@ def _preview_or_write(
     fields = {name: getattr(form, name).data or "" for name in SUPPORTER_FIELDS}
     if any(getattr(form, name).errors for name in SUPPORTER_FIELDS):
         fields.update(address="", note="")  # draft with what is surely usable; the errors are shown
+    language = _letter_language(template, chosen, request.form.get("language"))
     try:
-        drafts = service.draft_letters(campaign, template, chosen, service.Supporter(**fields))
+        drafts = service.draft_letters(campaign, template, chosen, service.Supporter(**fields), language=language)
     except service.SubmissionInvalid:
         return _render_write(form, campaign, targets, templates, status)
     kept = {entry.form.target.data for entry in form.letters if not entry.form.drafted.data}
-    return _render_preview(form, campaign, template, drafts, status, kept=kept, settings_check=settings_check)
+    return _render_preview(
+        form, campaign, template, drafts, status, kept=kept, language=language, settings_check=settings_check
+    )
 
 
 # ---- calls, one office after another -------------------------------------------------------------------------
@@ -804,7 +883,13 @@ def calls(slug: str):
     target = by_id[remaining[0]]
     script = next(s for s in call_scripts(campaign) if s.fits(target))
     supporter = service.Supporter(name=name, email="", zip=zip_code)
-    text = service.draft_letters(campaign, script, [target], supporter)[0].body
+    # The words to say are in the office's language; the supporter's own language's version is there to read.
+    language = service.default_language(script, [target], i18n.current())
+    text = service.draft_letters(campaign, script, [target], supporter, language=language)[0].body
+    reader = i18n.current()
+    readable = None
+    if language != reader and reader in script.languages:
+        readable = service.draft_letters(campaign, script, [target], supporter, language=reader)[0].body
     offices = [o for o in congress.district_offices(target.id) if o.phone] if target.is_legislator else []
     page = render_template(
         "letters/calls.html",
@@ -813,6 +898,8 @@ def calls(slug: str):
         number=queue.index(target.id) + 1,
         total=len(queue),
         script=text,
+        script_language=language,
+        script_in_reader_language=readable,
         offices=offices,
         form=CallOutcomeForm(formdata=None, data={"target": target.id}),
         problem=problem,
@@ -822,23 +909,23 @@ def calls(slug: str):
 
 # How each letter and call of a visit stands, for the receipt: one whole sentence per case (translations need them).
 RECEIPT_LINES = {
-    (SMTP, "sent"): "Email from your account: sent, and their mail server accepted it.",
-    (SMTP, "failed"): "Email from your account: not sent.",
-    (SMTP, "queued"): "Email from your account: on its way.",
-    (SMTP, "sending"): "Email from your account: on its way.",
-    (MAILTO, None): "From your mail app: ready for you to send.",
-    (MAILTO, "sent"): "From your mail app: you said you sent it.",
-    (CONTACT_FORM, None): "Through their contact form: ready for you to paste and send.",
-    (CONTACT_FORM, "sent"): "Through their contact form: you said you sent it.",
-    (PRINT, None): "Printed letter: ready to print, sign and mail.",
-    (PRINT, "sent"): "Printed letter: you said you mailed it.",
-    (CALL, None): "Phone call: the script was handed to you.",
-    (CALL, "called"): "Phone call: you talked to someone.",
-    (CALL, "voicemail"): "Phone call: you left a voicemail.",
-    (CALL, "busy"): "Phone call: the line was busy or nobody answered.",
-    (CALL, "skipped"): "Phone call: you skipped this office.",
+    (SMTP, "sent"): _l("Email from your account: sent, and their mail server accepted it."),
+    (SMTP, "failed"): _l("Email from your account: not sent."),
+    (SMTP, "queued"): _l("Email from your account: on its way."),
+    (SMTP, "sending"): _l("Email from your account: on its way."),
+    (MAILTO, None): _l("From your mail app: ready for you to send."),
+    (MAILTO, "sent"): _l("From your mail app: you said you sent it."),
+    (CONTACT_FORM, None): _l("Through their contact form: ready for you to paste and send."),
+    (CONTACT_FORM, "sent"): _l("Through their contact form: you said you sent it."),
+    (PRINT, None): _l("Printed letter: ready to print, sign and mail."),
+    (PRINT, "sent"): _l("Printed letter: you said you mailed it."),
+    (CALL, None): _l("Phone call: the script was handed to you."),
+    (CALL, "called"): _l("Phone call: you talked to someone."),
+    (CALL, "voicemail"): _l("Phone call: you left a voicemail."),
+    (CALL, "busy"): _l("Phone call: the line was busy or nobody answered."),
+    (CALL, "skipped"): _l("Phone call: you skipped this office."),
 }
-ERASED_LINE = "Your details and the text were deleted; the count stays."
+ERASED_LINE = _l("Your details and the text were deleted; the count stays.")
 
 
 def receipt_line(letter: dict, purged: bool = False) -> str:
@@ -854,10 +941,10 @@ def receipt_line(letter: dict, purged: bool = False) -> str:
 
 
 CALL_OUTCOME_LABELS = {
-    "called": "You talked to someone.",
-    "voicemail": "You left a voicemail.",
-    "busy": "The line was busy or nobody answered.",
-    "skipped": "You skipped this office.",
+    "called": _l("You talked to someone."),
+    "voicemail": _l("You left a voicemail."),
+    "busy": _l("The line was busy or nobody answered."),
+    "skipped": _l("You skipped this office."),
 }
 
 
@@ -865,7 +952,9 @@ def _record_call(campaign: Campaign, target: Target, name: str, zip_code: str, o
     """A call the supporter made: the letter (the script) is written and handed off, and their word recorded."""
     script = next(s for s in call_scripts(campaign) if s.fits(target))
     template, chosen = service.choose(campaign, script.slug, [target.id], CALL, zip_code)
-    submission = service.submit(campaign, template, chosen, service.Supporter(name=name, email="", zip=zip_code), CALL)
+    language = service.default_language(template, chosen, i18n.current())
+    supporter = service.Supporter(name=name, email="", zip=zip_code)
+    submission = service.submit(campaign, template, chosen, supporter, CALL, language=language)
     service.confirm(submission.letters[0], outcome)
     return submission
 
@@ -927,11 +1016,11 @@ def forget(submission_id: str):
 
 
 OUTCOME_LABELS = {
-    (MAILTO, "sent"): "I sent it",
-    (CONTACT_FORM, "sent"): "I sent it through the form",
-    (PRINT, "sent"): "I mailed it",
-    (CALL, "called"): "I called and spoke to someone",
-    (CALL, "voicemail"): "No answer / I left a voicemail",
+    (MAILTO, "sent"): _l("I sent it"),
+    (CONTACT_FORM, "sent"): _l("I sent it through the form"),
+    (PRINT, "sent"): _l("I mailed it"),
+    (CALL, "called"): _l("I called and spoke to someone"),
+    (CALL, "voicemail"): _l("No answer / I left a voicemail"),
 }
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from webapp import i18n
+from webapp.i18n import gettext
+
 _WORD = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
 
 
@@ -34,15 +37,18 @@ def personal_share(template_text: str, final_text: str) -> float:
 
 
 def describe(share: float) -> str:
-    """A sentence for the preview page."""
+    """A sentence for the preview page: the same messages as the page script's (webapp/static/js/outcry.js), from the
+    same catalog entries, so the sentence reads the same before and after the supporter types."""
     percent = round(share * 100)
     if percent == 0:
-        return (
-            "This letter is all template so far. Offices weigh personal letters more than identical "
-            "ones: a sentence or two of your own makes a difference."
+        return gettext(
+            "This letter is all template so far. Offices weigh personal letters more than identical ones: a "
+            "sentence or two of your own makes a difference."
         )
     if percent < 20:
-        return (
-            f"About {percent}% of this letter is in your own words. A little more of your own story helps it stand out."
+        text = gettext(
+            "About {percent}% of this letter is in your own words. A little more of your own story helps it stand out."
         )
-    return f"About {percent}% of this letter is in your own words. Offices notice letters like this."
+    else:
+        text = gettext("About {percent}% of this letter is in your own words. Offices notice letters like this.")
+    return text.replace("{percent}", i18n.number(percent))
