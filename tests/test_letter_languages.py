@@ -228,3 +228,24 @@ def test_campaign_translations_that_name_nothing_are_refused(tmp_path, translati
     yaml_file.write_text(text[: text.index("translations:")] + translations, encoding="utf-8")
     with pytest.raises(files.CampaignFileError, match=problem):
         files.read_campaign(folder)
+
+
+def test_a_printed_spanish_letter_is_dated_and_headed_in_spanish(client, supporter):
+    payload = un_letter(
+        supporter,
+        channel="print",
+        language="es",
+        template="general-dynamics-open-the-doors",
+        targets=["general-dynamics-ceo"],
+    )
+    answer = client.post("/api/v1/submissions", json=payload)
+    assert answer.status_code == 202, answer.get_json()
+    created = answer.get_json()
+    page = client.get(created["letters"][0]["print_url"], headers={"Accept-Language": "en"})
+    html = page.get_data(as_text=True)
+    assert '<article class="printed-letter"' in html and 'lang="es"' in html
+    # the letter's words in the letter's language…
+    assert "Asunto: Abran las puertas de los albergues que General Dynamics gestiona para niños migrantes" in html
+    assert "Estimada señora Novakovic:" in html
+    assert re.search(r'<p class="date">\d{1,2} de \w+ de \d{4}</p>', html)
+    assert "Print this letter" in html  # …and the page around it in the reader's
