@@ -141,7 +141,7 @@ def create_submission():
     postal = None
     if body.channel == "cwc":
         if body.postal is None:
-            return unprocessable({"postal": [service.CWC_ADDRESS_NEEDED]})
+            return unprocessable({"postal": [str(service.CWC_ADDRESS_NEEDED)]})
         try:
             postal = cwc_address.parse(body.postal.model_dump())
         except cwc_address.AddressInvalid as exc:
@@ -186,7 +186,7 @@ def hand_off_letter(letter_id: str):
         body = HandOffIn.model_validate(json_object())
         postal = cwc_address.parse(body.postal.model_dump()) if body.postal is not None else None
         if body.channel == "cwc" and postal is None:
-            return unprocessable({"postal": [service.CWC_ADDRESS_NEEDED]})
+            return unprocessable({"postal": [str(service.CWC_ADDRESS_NEEDED)]})
         submission = service.send_another_way(letter, body.channel, postal)
     except ValidationError as exc:
         return unprocessable(errors_of(exc))

@@ -11,6 +11,7 @@ from typing import Any
 from webapp.congress import service as congress
 from webapp.core import validation
 from webapp.cwc.message import PREFIXES
+from webapp.i18n import gettext
 from webapp.models import Target
 
 STREET_MAX, CITY_MAX = 100, 60
@@ -57,7 +58,7 @@ def _text(value: Any, what: str, limit: int, required: str | None) -> str:
     if required and not text:
         raise validation.FieldError(required)
     if any(char in text for char in "<>@"):
-        raise validation.FieldError(f"{what} can't contain < > or @.")
+        raise validation.FieldError(gettext("%(what)s can't contain < > or @.", what=what))
     return text
 
 
@@ -66,11 +67,17 @@ def parse(raw: Mapping[str, Any]) -> PostalAddress:
     errors: dict[str, list[str]] = {}
     values: dict[str, str] = {}
     rules = {
-        "first_name": lambda v: _text(v, "Your first name", validation.NAME_MAX, "Please enter your first name."),
-        "last_name": lambda v: _text(v, "Your last name", validation.NAME_MAX, "Please enter your last name."),
-        "street": lambda v: _text(v, "The street address", STREET_MAX, "Please enter your street address."),
-        "street2": lambda v: _text(v, "The second address line", STREET_MAX, None),
-        "city": lambda v: _text(v, "The city", CITY_MAX, "Please enter your city or town."),
+        "first_name": lambda v: _text(
+            v, gettext("Your first name"), validation.NAME_MAX, gettext("Please enter your first name.")
+        ),
+        "last_name": lambda v: _text(
+            v, gettext("Your last name"), validation.NAME_MAX, gettext("Please enter your last name.")
+        ),
+        "street": lambda v: _text(
+            v, gettext("The street address"), STREET_MAX, gettext("Please enter your street address.")
+        ),
+        "street2": lambda v: _text(v, gettext("The second address line"), STREET_MAX, None),
+        "city": lambda v: _text(v, gettext("The city"), CITY_MAX, gettext("Please enter your city or town.")),
         "zip": lambda v: validation.zip_code(str(v or "")),
     }
     for name, rule in rules.items():
@@ -80,10 +87,12 @@ def parse(raw: Mapping[str, Any]) -> PostalAddress:
             errors[name] = [str(exc)]
     prefix = str(raw.get("prefix") or "").strip()
     if prefix not in PREFIXES:
-        errors["prefix"] = [f"Choose how the office should address you: {', '.join(PREFIXES)}."]
+        errors["prefix"] = [
+            gettext("Choose how the office should address you: %(choices)s.", choices=", ".join(PREFIXES))
+        ]
     state = str(raw.get("state") or "").strip().upper()
     if state not in congress.STATE_NAMES:
-        errors["state"] = ["Choose your state."]
+        errors["state"] = [gettext("Choose your state.")]
     if errors:
         raise AddressInvalid(errors)
     return PostalAddress(prefix=prefix, state=state, **values)
@@ -101,13 +110,21 @@ def seat_problems(address: PostalAddress, targets: Iterable[Target]) -> dict[str
     for target in targets:
         if target.state != address.state:
             errors.append(
-                f"{target.display_name} represents {congress.STATE_NAMES.get(target.state or '', target.state)}, "
-                f"and the address you gave is in {congress.STATE_NAMES.get(address.state, address.state)}. "
-                "Their office accepts letters only from people who live there."
+                gettext(
+                    "%(member)s represents %(their_state)s, and the address you gave is in %(your_state)s. "
+                    "Their office accepts letters only from people who live there.",
+                    member=target.display_name,
+                    their_state=congress.STATE_NAMES.get(target.state or "", target.state),
+                    your_state=congress.STATE_NAMES.get(address.state, address.state),
+                )
             )
         elif target.id not in allowed:
             errors.append(
-                f"{target.display_name} does not represent ZIP code {address.zip}, and their office accepts letters "
-                "only from people they represent. Check your ZIP code, or choose the letter to the member who does."
+                gettext(
+                    "%(member)s does not represent ZIP code %(zip)s, and their office accepts letters only from "
+                    "people they represent. Check your ZIP code, or choose the letter to the member who does.",
+                    member=target.display_name,
+                    zip=address.zip,
+                )
             )
     return {"zip": errors} if errors else {}

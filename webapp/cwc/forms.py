@@ -9,8 +9,9 @@ from wtforms.fields.choices import SelectChoice
 from webapp.congress.service import STATE_NAMES
 from webapp.cwc import address
 from webapp.cwc.message import PREFIXES
+from webapp.i18n import lazy_gettext as _l
 
-STATE_CHOICES = [SelectChoice("", "Choose…")] + [
+STATE_CHOICES = [SelectChoice("", _l("Choose…"))] + [
     SelectChoice(code, name[4:] if name.startswith("the ") else name)
     for code, name in sorted(STATE_NAMES.items(), key=lambda item: item[1].removeprefix("the "))
 ]
@@ -21,27 +22,27 @@ class PostalFields:
     `postal()` checks them with the one rule (webapp/cwc/address.py) and puts each message on its field."""
 
     postal_prefix = SelectField(
-        "How should the office address you?",
-        choices=[SelectChoice("", "Choose…")] + [SelectChoice(p, p) for p in PREFIXES],
+        _l("How should the office address you?"),
+        choices=[SelectChoice("", _l("Choose…"))] + [SelectChoice(p, p) for p in PREFIXES],
         validate_choice=False,  # the address rule (webapp/cwc/address.py) says what is wrong, in a sentence
     )
-    postal_first_name = StringField("First name", render_kw={"autocomplete": "given-name", "maxlength": 100})
-    postal_last_name = StringField("Last name", render_kw={"autocomplete": "family-name", "maxlength": 100})
+    postal_first_name = StringField(_l("First name"), render_kw={"autocomplete": "given-name", "maxlength": 100})
+    postal_last_name = StringField(_l("Last name"), render_kw={"autocomplete": "family-name", "maxlength": 100})
     postal_street = StringField(
-        "Street address", render_kw={"autocomplete": "address-line1", "maxlength": address.STREET_MAX}
+        _l("Street address"), render_kw={"autocomplete": "address-line1", "maxlength": address.STREET_MAX}
     )
     postal_street2 = StringField(
-        "Apartment, suite or unit (optional)",
+        _l("Apartment, suite or unit (optional)"),
         render_kw={"autocomplete": "address-line2", "maxlength": address.STREET_MAX},
     )
     postal_city = StringField(
-        "City or town", render_kw={"autocomplete": "address-level2", "maxlength": address.CITY_MAX}
+        _l("City or town"), render_kw={"autocomplete": "address-level2", "maxlength": address.CITY_MAX}
     )
     postal_state = SelectField(
-        "State", choices=STATE_CHOICES, validate_choice=False, render_kw={"autocomplete": "address-level1"}
+        _l("State"), choices=STATE_CHOICES, validate_choice=False, render_kw={"autocomplete": "address-level1"}
     )
     postal_zip = StringField(
-        "ZIP code", render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10}
+        _l("ZIP code"), render_kw={"autocomplete": "postal-code", "inputmode": "numeric", "maxlength": 10}
     )
 
     def postal(self) -> address.PostalAddress | None:

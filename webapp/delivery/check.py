@@ -18,6 +18,7 @@ from webapp.delivery import ssrf
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.smtp import DeliveryError
 from webapp.delivery.transport import SmtpTransport
+from webapp.i18n import gettext
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +42,17 @@ def check_settings(account: SmtpAccount) -> str:
         session = SmtpTransport(account).open(seconds)
     except ssrf.RefusedHost as exc:
         log.info("smtp.test refused=host")
-        raise CheckFailed(f"{exc} Nothing was sent.") from None
+        raise CheckFailed(gettext("%(reason)s Nothing was sent.", reason=str(exc))) from None
     except DeliveryError as exc:
         log.info("smtp.test failed transient=%s code=%s kind=%s", exc.transient, exc.code, exc.kind or "-")
         raise CheckFailed(_for_a_test(exc)) from None
     session.close(CLOSE_SECONDS)
     log.info("smtp.test ok")
-    return (
-        f"Your settings work: we signed in to {host} as {username} over an encrypted connection, then hung up. "
-        "Nothing was sent."
+    return gettext(
+        "Your settings work: we signed in to %(host)s as %(username)s over an encrypted connection, then hung up. "
+        "Nothing was sent.",
+        host=host,
+        username=username,
     )
 
 
@@ -67,4 +70,6 @@ def _for_a_test(exc: DeliveryError) -> str:
     if not exc.transient:
         return exc.reason
     first = _RETRY_PROMISE.sub("", exc.reason).rstrip(". ;")
-    return f"{first}. Nothing was sent. Check the server name and port, or test again in a few minutes."
+    return gettext(
+        "%(reason)s. Nothing was sent. Check the server name and port, or test again in a few minutes.", reason=first
+    )

@@ -11,6 +11,7 @@ from webapp.campaigns.checks import offered_channels
 from webapp.congress import service as congress
 from webapp.embed import service
 from webapp.extensions import db
+from webapp.i18n import gettext
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("embed", __name__)
@@ -22,11 +23,11 @@ def _lookup(raw_zip: str) -> tuple[congress.ZipLookup | None, str | None]:
     try:
         return congress.lookup(raw_zip), None
     except congress.InvalidZip:
-        return None, "Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234)."
+        return None, gettext("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
     except congress.UnknownZip as exc:
         return None, str(exc)
     except congress.CongressDataMissing:
-        return None, "The list of members of Congress isn't loaded yet. Please try again later."
+        return None, gettext("The list of members of Congress isn't loaded on this server yet. Please try again later.")
 
 
 @bp.route("/c/<slug>/embed")

@@ -24,6 +24,7 @@ from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.delivery.deadline import DeadlineExceeded
 from webapp.extensions import db
 from webapp.i18n import gettext
+from webapp.i18n import lazy_gettext as _l
 from webapp.letters import words
 from webapp.letters.handoff import hand_off, tel_uri
 from webapp.models import (
@@ -501,11 +502,11 @@ def retry(submission: Submission, account: Account) -> int:
     return queued
 
 
-CWC_ADDRESS_NEEDED = (
+CWC_ADDRESS_NEEDED = _l(
     "Congress's system needs your full postal address: offices accept letters only from the people they "
     "represent, and answer by mail."
 )
-CWC_NOT_BUILT = (
+CWC_NOT_BUILT = _l(
     "We couldn't prepare this letter in the form Congress's system requires. You can send it through their "
     "contact form or as a printed letter instead."
 )
@@ -514,7 +515,7 @@ CWC_NOT_BUILT = (
 def _check_postal(postal: PostalAddress | None, targets: list[Target]) -> None:
     """The address a CWC letter needs: given, and in the state or district of every member it goes to."""
     if postal is None:
-        raise SubmissionInvalid({"postal": [CWC_ADDRESS_NEEDED]})
+        raise SubmissionInvalid({"postal": [str(CWC_ADDRESS_NEEDED)]})
     problems = cwc_address.seat_problems(postal, targets)
     if problems:
         raise SubmissionInvalid({f"postal.{field}": messages for field, messages in problems.items()})
@@ -534,7 +535,7 @@ def _check_cwc_messages(
         try:
             cwc.checked_message(constituent, built)
         except cwc.MessageError:
-            raise SubmissionInvalid({"letters": [CWC_NOT_BUILT]}) from None
+            raise SubmissionInvalid({"letters": [str(CWC_NOT_BUILT)]}) from None
 
 
 # Where a letter Congress's system refused can still go, by hand, in the order the status page offers them.
@@ -548,13 +549,21 @@ def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None 
     SubmissionInvalid when it can't be (not a failed CWC letter, the data erased, an address outside the seat)."""
     submission = letter.submission
     if letter.channel != CWC or letter.status != FAILED:
-        raise SubmissionInvalid({"letter": ["Only a letter Congress's system did not take can be sent another way."]})
+        raise SubmissionInvalid(
+            {"letter": [gettext("Only a letter Congress's system did not take can be sent another way.")]}
+        )
     if submission.purged_at is not None or not submission.supporter_email:
         raise SubmissionInvalid(
-            {"letter": ["Your details were deleted as promised, so this letter can't be sent again from here."]}
+            {
+                "letter": [
+                    gettext("Your details were deleted as promised, so this letter can't be sent again from here.")
+                ]
+            }
         )
     if channel not in (*FALLBACK_CHANNELS, CWC):
-        raise SubmissionInvalid({"channel": ["Choose their contact form, a printed letter, or a corrected address."]})
+        raise SubmissionInvalid(
+            {"channel": [gettext("Choose their contact form, a printed letter, or a corrected address.")]}
+        )
     campaign = submission.campaign
     zip_code = postal.zip if channel == CWC and postal else submission.supporter_zip
     template, targets = choose(campaign, submission.template.slug, [letter.target_id], channel, zip_code)

@@ -56,12 +56,12 @@ NO_COMMON_CHANNEL = _l(
 )
 
 CHANNEL_NAMES = {
-    SMTP: "email from your account",
-    MAILTO: "your mail app",
-    CONTACT_FORM: "their web form",
-    PRINT: "a printed letter",
-    CALL: "a phone call",
-    CWC: "delivery to their office",
+    SMTP: _l("email from your account"),
+    MAILTO: _l("your mail app"),
+    CONTACT_FORM: _l("their web form"),
+    PRINT: _l("a printed letter"),
+    CALL: _l("a phone call"),
+    CWC: _l("delivery to their office"),
 }
 
 

@@ -119,10 +119,10 @@
   };
   // Letters delivered into members' offices through Congress's own system (CWC).
   var CWC_STATUS_TEXT = {
-    sent: "Delivered to their office through Congress's own system.",
-    failed: "Not delivered.",
-    sending: "Delivering…",
-    queued: "Waiting to be delivered…"
+    sent: _("Delivered to their office through Congress's own system."),
+    failed: _("Not delivered."),
+    sending: _("Delivering…"),
+    queued: _("Waiting to be delivered…")
   };
 
   function poll(url, everyMs, handle) {
@@ -253,7 +253,7 @@
         data.set("action", "test");
         button.disabled = true;
         answer.className = "settings-check";
-        answer.textContent = "Signing in to your mail server…";
+        answer.textContent = _("Signing in to your mail server…");
         // getAttribute: the form's buttons are named "action", which hides the form's own `action` property.
         fetch(form.getAttribute("action"), { method: "POST", body: data, headers: { Accept: "application/json" }, credentials: "same-origin" })
           .then(function (response) {
@@ -262,7 +262,7 @@
             });
           })
           .catch(function () {
-            return { ok: false, message: "We couldn't run the test just now. Please try again in a minute." };
+            return { ok: false, message: _("We couldn't run the test just now. Please try again in a minute.") };
           })
           .then(function (result) {
             answer.className = "settings-check " + (result.ok ? "works" : "error");
