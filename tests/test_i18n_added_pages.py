@@ -1,0 +1,52 @@
+"""Pages other features added since the catalogs began, read in Spanish: Test my settings (its answer and its
+script's messages) and the embeddable campaign card (tests/cwc/test_spanish.py: delivery into Congress's offices).
+What a Spanish reader sees, not only that the strings are marked."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from tests.conftest import csrf_token
+from tests.mailauth.test_settings_check import JSON, SEND, send_form
+from tests.support.letters import LAUNCH
+
+SPANISH = {"Accept-Language": "es-MX,es;q=0.9"}
+
+
+def text_of(response) -> str:
+    """The page as read: the script's message table (<html data-messages>, keyed by the English) left out."""
+    return html.unescape(re.sub(r' data-messages="[^"]*"', "", response.get_data(as_text=True)))
+
+
+def _choose_spanish(client) -> None:
+    """The switch at the top of every page: Spanish for the rest of the visit, whatever the browser says."""
+    page = client.get("/")
+    answer = client.post("/language", data={"csrf_token": csrf_token(page.get_data(as_text=True)), "language": "es"})
+    assert answer.status_code == 303
+
+
+def test_test_my_settings_answers_in_spanish(app, client, supporter, mail_server):
+    _choose_spanish(client)
+    answer = client.post(SEND, data=send_form(client, supporter, mail_server), headers=JSON)
+    assert answer.status_code == 200
+    assert answer.get_json()["message"] == (
+        f"Tu configuración funciona: iniciamos sesión en {mail_server.host} como supporter@example.org por una "
+        "conexión cifrada y luego colgamos. No se envió nada."
+    )
+    # The page's script shows its own messages in Spanish too (from <html data-messages>).
+    page = client.get(f"/c/{LAUNCH}/write?target=ohchr").get_data(as_text=True)
+    messages = json.loads(html.unescape(re.search(r' data-messages="([^"]*)"', page)[1]))
+    assert messages["Signing in to your mail server…"] == "Iniciando sesión en tu servidor de correo…"
+
+
+def test_the_embedded_card_follows_the_readers_language(client):
+    page = text_of(client.get(f"/c/{LAUNCH}/embed?zip=94110", headers=SPANISH))
+    assert '<html lang="es"' in page
+    assert "Que reúnan a las familias separadas en la frontera" in page  # the campaign's own words, in Spanish
+    assert "Hasta ahora han salido" in page and "Tu código postal" in page and "Toda la campaña" in page
+    assert "Novedad, " in page and " de 20" in page  # the update dated as Spanish writes it
+    assert "letters and calls went out" not in page and "Update, " not in page
+    english = text_of(client.get(f"/c/{LAUNCH}/embed"))
+    assert '<html lang="en"' in english and "letters and calls went out so far" in english
