@@ -60,7 +60,7 @@ format: $(DEV_STAMP)
 # them), and compile the .mo files the app reads. The compiled .mo files are committed, so a clean clone runs and
 # tests without this step; tests/test_i18n.py fails when they are older than the .po files.
 TRANSLATIONS := webapp/translations
-BABEL_KEYWORDS := -k _l -k lazy_gettext -k gettext -k ngettext:1,2 -k lazy_ngettext:1,2 -k gettext_in:2
+BABEL_KEYWORDS := -k _l -k N_ -k lazy_gettext -k gettext -k ngettext:1,2 -k lazy_ngettext:1,2 -k gettext_in:2
 translations: translations-extract translations-update translations-compile
 
 translations-extract: $(RUN_STAMP)

@@ -25,6 +25,7 @@ TRANSLATIONS = ROOT / "webapp" / "translations"
 KEYWORDS = {
     "_": None,
     "_l": None,
+    "N_": None,
     "gettext": None,
     "lazy_gettext": None,
     "ngettext": (1, 2),

@@ -35,6 +35,14 @@ def test_test_my_settings_answers_in_spanish(app, client, supporter, mail_server
         f"Tu configuración funciona: iniciamos sesión en {mail_server.host} como supporter@example.org por una "
         "conexión cifrada y luego colgamos. No se envió nada."
     )
+    # What went wrong, in Spanish too: the mail server's refusal, and a server Outcry won't connect to.
+    wrong = client.post(SEND, data=send_form(client, supporter, mail_server, smtp_password="not it"), headers=JSON)
+    assert wrong.get_json()["message"].startswith(
+        "Tu servidor de correo no aceptó el nombre de usuario o la contraseña. Revísalos"
+    )
+    refused = client.post(SEND, data=send_form(client, supporter, mail_server, smtp_port="8080"), headers=JSON)
+    assert "Outcry no puede usar" in refused.get_json()["message"]
+    assert "los puertos 25, 465, 587 o 2525" in refused.get_json()["message"]
     # The page's script shows its own messages in Spanish too (from <html data-messages>).
     page = client.get(f"/c/{LAUNCH}/write?target=ohchr").get_data(as_text=True)
     messages = json.loads(html.unescape(re.search(r' data-messages="([^"]*)"', page)[1]))

@@ -17,6 +17,7 @@ from webapp.cwc import address as cwc_address
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
 from webapp.extensions import csrf, db
+from webapp.i18n import reasons
 from webapp.letters import service
 from webapp.totals.service import campaign_totals
 
@@ -137,7 +138,7 @@ def create_submission():
         try:
             service.check_smtp_host(account.host, account.port)
         except RefusedHost as exc:
-            return unprocessable({"smtp.host": [str(exc)]})
+            return unprocessable({"smtp.host": [reasons.translate(str(exc))]})
     postal = None
     if body.channel == "cwc":
         if body.postal is None:

@@ -18,14 +18,17 @@ from webapp.delivery import ssrf
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.smtp import DeliveryError
 from webapp.delivery.transport import SmtpTransport
-from webapp.i18n import gettext
+from webapp.i18n import gettext, reasons
 
 log = logging.getLogger(__name__)
 
 # The part of a delivery's reason that promises another try ("…; we'll keep trying for a while.", "… Your letter
-# waits and we'll try again."): a test is not retried, so it is left out of the test's answer.
+# waits and we'll try again."), in each language the reasons are shown in (webapp/i18n/reasons.py): a test is not
+# retried, so it is left out of the test's answer.
 _RETRY_PROMISE = re.compile(
-    r"(?:;\s*|\.\s+)(?:your letter waits and )?we'll (?:try again|keep trying)[^.]*\.?\s*$", re.I
+    r"(?:;\s*|\.\s+)(?:(?:your letter waits and )?we'll (?:try again|keep trying)"
+    r"|(?:tu carta espera y )?lo (?:volveremos a intentar|seguiremos intentando))[^.]*\.?\s*$",
+    re.I,
 )
 
 # Saying goodbye after a successful sign-in.
@@ -42,7 +45,7 @@ def check_settings(account: SmtpAccount) -> str:
         session = SmtpTransport(account).open(seconds)
     except ssrf.RefusedHost as exc:
         log.info("smtp.test refused=host")
-        raise CheckFailed(gettext("%(reason)s Nothing was sent.", reason=str(exc))) from None
+        raise CheckFailed(gettext("%(reason)s Nothing was sent.", reason=reasons.translate(str(exc)))) from None
     except DeliveryError as exc:
         log.info("smtp.test failed transient=%s code=%s kind=%s", exc.transient, exc.code, exc.kind or "-")
         raise CheckFailed(_for_a_test(exc)) from None
@@ -67,9 +70,10 @@ class CheckFailed(Exception):
 def _for_a_test(exc: DeliveryError) -> str:
     """A delivery's reason, as the answer to a test: a temporary problem is not retried here, so instead of
     "we'll keep trying" the supporter is told to check and test again."""
+    reason = reasons.translate(exc.reason)
     if not exc.transient:
-        return exc.reason
-    first = _RETRY_PROMISE.sub("", exc.reason).rstrip(". ;")
+        return reason
+    first = _RETRY_PROMISE.sub("", reason).rstrip(". ;")
     return gettext(
         "%(reason)s. Nothing was sent. Check the server name and port, or test again in a few minutes.", reason=first
     )

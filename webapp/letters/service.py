@@ -23,7 +23,7 @@ from webapp.delivery import budget, credentials, oauth, ssrf
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.delivery.deadline import DeadlineExceeded
 from webapp.extensions import db
-from webapp.i18n import gettext
+from webapp.i18n import gettext, reasons
 from webapp.i18n import lazy_gettext as _l
 from webapp.letters import words
 from webapp.letters.handoff import hand_off, tel_uri
@@ -648,10 +648,11 @@ def letter_view(letter: Letter) -> dict[str, Any]:
     if letter.channel in OUTCOMES:
         view["outcome"] = letter.outcome
         view["outcomes"] = list(OUTCOMES[letter.channel])
+    # The reasons are kept in English (the worker that writes them has no reader); shown in the reader's language.
     if letter.error and letter.status == FAILED:
-        view["error"] = letter.error
+        view["error"] = reasons.translate(letter.error)
     elif letter.error and letter.status == QUEUED:
-        view["waiting"] = letter.error  # the temporary problem that the next try should get past
+        view["waiting"] = reasons.translate(letter.error)  # the temporary problem that the next try should get past
     return view
 
 

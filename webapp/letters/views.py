@@ -18,7 +18,7 @@ from webapp.cwc import address as cwc_address
 from webapp.delivery import check
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
-from webapp.i18n import gettext
+from webapp.i18n import gettext, reasons
 from webapp.i18n import lazy_gettext as _l
 from webapp.letters import actions, service, words
 from webapp.letters import visit as visits
@@ -485,7 +485,7 @@ def send(slug: str):
         try:
             service.check_smtp_host(account.host, account.port)
         except RefusedHost as exc:
-            form.smtp_host.errors = [*form.smtp_host.errors, str(exc)]
+            form.smtp_host.errors = [*form.smtp_host.errors, reasons.translate(str(exc))]
             return _preview_or_write(form, campaign, targets, templates)
     return _submit(form, campaign, targets, templates, template, chosen, action, edits, account, postal)
 
@@ -709,7 +709,7 @@ def retry(submission_id: str):
     try:
         service.check_smtp_host(account.host, account.port)
     except RefusedHost as exc:
-        return _status_page(submission.id, retry_error=str(exc), status=422)
+        return _status_page(submission.id, retry_error=reasons.translate(str(exc)), status=422)
     return _retry_with(submission.id, account)
 
 
