@@ -9,10 +9,10 @@ import ssl
 
 import httpx
 import pytest
+from webapp.cwc.transport import NOT_BUILT
 
 from webapp.cwc import service as cwc
 from webapp.cwc.client import Reply as CwcReply
-from webapp.cwc.transport import NOT_BUILT
 from webapp.delivery import oauth, smtp, ssrf
 from webapp.delivery.credentials import OAuthAccount
 from webapp.delivery.deadline import Deadline, DeadlineExceeded

@@ -6,16 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from webapp.campaigns.files import TARGET_FIELDS, CampaignSpec
+from webapp.i18n import gettext, ngettext
+from webapp.i18n import lazy_gettext as _l
 from webapp.models import CALL, CONTACT_FORM, LEGISLATOR_KINDS, PRINT, LetterTemplate, Target
 
 # What a member of Congress can be reached by (they publish no email address).
 CONGRESS_CHANNELS = frozenset({CONTACT_FORM, PRINT, CALL})
 CHANNEL_WORDS = {
-    "smtp": "email",
-    "mailto": "the mail app",
-    "contact_form": "a contact form",
-    "call": "a phone call",
-    "print": "a printed letter",
+    "smtp": _l("email"),
+    "mailto": _l("the mail app"),
+    "contact_form": _l("a contact form"),
+    "call": _l("a phone call"),
+    "print": _l("a printed letter"),
 }
 
 
@@ -30,24 +32,32 @@ def offered_channels(target: Target, templates: Iterable[LetterTemplate]) -> lis
 
 
 def _words(channels: Iterable[str]) -> str:
-    names = [CHANNEL_WORDS.get(channel, channel) for channel in dict.fromkeys(channels)]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    names = [str(CHANNEL_WORDS.get(channel, channel)) for channel in dict.fromkeys(channels)]
+    if len(names) == 1:
+        return names[0]
+    return gettext("%(some)s or %(last)s", some=", ".join(names[:-1]), last=names[-1])
 
 
 def unreachable_reason(target: Target, templates: Sequence[LetterTemplate]) -> str:
     """Why no way to reach `target` is offered, and what would fix it, in an organizer's words."""
     if not target.channels:
-        return (
-            f"{target.name} can't be reached: there is no email address, contact form, phone number or postal "
-            "address for them. Add one, or remove them from the campaign."
+        return gettext(
+            "%(name)s can't be reached: there is no email address, contact form, phone number or postal address for "
+            "them. Add one, or remove them from the campaign.",
+            name=target.name,
         )
     fitting = [template for template in templates if template.fits(target)]
     if not fitting:
-        return f"{target.name} can't be reached: no published letter is for them. Write one, or remove them."
+        return gettext(
+            "%(name)s can't be reached: no published letter is for them. Write one, or remove them.", name=target.name
+        )
     wanted = [channel for template in fitting for channel in template.channels]
-    return (
-        f"{target.name} can't be reached: the letters for them go by {_words(wanted)}, and they take only "
-        f"{_words(target.channels)}. Add their details, or let a letter go another way."
+    return gettext(
+        "%(name)s can't be reached: the letters for them go by %(wanted)s, and they take only %(taken)s. Add their "
+        "details, or let a letter go another way.",
+        name=target.name,
+        wanted=_words(wanted),
+        taken=_words(target.channels),
     )
 
 
@@ -66,11 +76,13 @@ def publish_problems(
     """
     problems = []
     if not any(template.channels for template in templates):
-        problems.append("Add at least one letter first: supporters would find nothing to send.")
+        problems.append(gettext("Add at least one letter first: supporters would find nothing to send."))
     if not targets and not congress:
-        problems.append("Add at least one target (or write to members of Congress) first.")
+        problems.append(gettext("Add at least one target (or write to members of Congress) first."))
     if not summary.strip():
-        problems.append("Write a summary: it is the first thing supporters read, on the campaign page and in the list.")
+        problems.append(
+            gettext("Write a summary: it is the first thing supporters read, on the campaign page and in the list.")
+        )
     for target in targets:
         if not offered_channels(target, templates):
             problems.append(unreachable_reason(target, templates))
@@ -83,21 +95,30 @@ def publish_problems(
         )
     ):
         problems.append(
-            "Writing to members of Congress is on, but no published letter or call script is for them "
-            "(by contact form, printed letter or phone). Add one, or turn writing to Congress off."
+            gettext(
+                "Writing to members of Congress is on, but no published letter or call script is for them (by "
+                "contact form, printed letter or phone). Add one, or turn writing to Congress off."
+            )
         )
     unlinked = [name for name, url in resources if not (url or "").strip()]
     if unlinked:
         problems.append(
-            f"{_words_and(unlinked)} {'has' if len(unlinked) == 1 else 'have'} no link: add each one's own "
-            "website (check the address), or remove it from “More you can do”."
+            ngettext(
+                "%(names)s has no link: add its own website (check the address), or remove it from “More you can do”.",
+                "%(names)s have no link: add each one's own website (check the address), or remove it from “More "
+                "you can do”.",
+                len(unlinked),
+                names=_words_and(unlinked),
+            )
         )
     return problems
 
 
 def _words_and(names: list[str]) -> str:
     quoted = [f"“{name}”" for name in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    if len(quoted) == 1:
+        return quoted[0]
+    return gettext("%(some)s and %(last)s", some=", ".join(quoted[:-1]), last=quoted[-1])
 
 
 def spec_problems(spec: CampaignSpec) -> list[str]:

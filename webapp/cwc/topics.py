@@ -8,6 +8,8 @@ checked against CWC itself (see README, "Communicating with Congress").
 
 from __future__ import annotations
 
+from webapp.i18n import gettext
+
 TOPICS: tuple[str, ...] = (
     "Agriculture and Food",
     "Animals",
@@ -53,9 +55,11 @@ def problems(chosen: list[str]) -> list[str]:
     found = []
     unknown = [topic for topic in chosen if topic not in TOPICS]
     if unknown:
-        found.append(f"Not a Library of Congress topic: {', '.join(unknown)}. Pick from the list.")
+        found.append(
+            gettext("Not a Library of Congress topic: %(topics)s. Pick from the list.", topics=", ".join(unknown))
+        )
     if len(set(chosen)) != len(chosen):
-        found.append("Each topic can be chosen only once.")
+        found.append(gettext("Each topic can be chosen only once."))
     if len(chosen) > MAX_TOPICS:
-        found.append(f"Choose at most {MAX_TOPICS} topics: offices sort letters by them.")
+        found.append(gettext("Choose at most %(most)s topics: offices sort letters by them.", most=MAX_TOPICS))
     return found

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from markupsafe import escape
 
 from webapp.extensions import db
+from webapp.i18n import gettext
 from webapp.models import Campaign
 from webapp.security.headers import CONTENT_SECURITY_POLICY
 
@@ -40,13 +41,16 @@ def clean_origins(lines: Iterable[str]) -> list[str]:
         origin = _origin_of(text)
         if origin is None:
             problems.append(
-                f"“{text[:100]}” is not a site address: write it like https://www.example.org (https:// or http://, "
-                "the site's name and, if it has one, its port)."
+                gettext(
+                    "“%(text)s” is not a site address: write it like https://www.example.org (https:// or http://, "
+                    "the site's name and, if it has one, its port).",
+                    text=text[:100],
+                )
             )
         elif origin not in found:
             found.append(origin)
     if len(found) > ORIGINS_MAX:
-        problems.append(f"List at most {ORIGINS_MAX} sites.")
+        problems.append(gettext("List at most %(most)s sites.", most=ORIGINS_MAX))
     if problems:
         raise InvalidOrigins(problems)
     return found

@@ -30,7 +30,8 @@ from webapp.core.rendering import (
 from webapp.cwc import topics as cwc_topics
 from webapp.extensions import db
 from webapp.i18n import LANGUAGES as SUPPORTER_LANGUAGES
-from webapp.i18n import language_name
+from webapp.i18n import gettext, language_name
+from webapp.i18n import lazy_gettext as _l
 from webapp.models import (
     ALL_CHANNELS,
     CALL,
@@ -73,7 +74,7 @@ CHANNEL_NAMES = {
     "contact_form": "The target's web contact form",
     "print": "A printed letter",
     "call": "A phone call (call script)",
-    "cwc": "Delivered into their office through Congress's own system (CWC, when this site has it)",
+    "cwc": _l("Delivered into their office through Congress's own system (CWC, when this site has it)"),
 }
 # The same, as short as a tag on a table row.
 CHANNEL_TAGS = {
@@ -82,7 +83,7 @@ CHANNEL_TAGS = {
     "contact_form": "web form",
     "print": "printed letter",
     "call": "phone",
-    "cwc": "to their office",
+    "cwc": _l("to their office"),
 }
 RESOURCE_KINDS = {"donate": "Donate", "petition": "Petition", "read": "Read more"}
 TITLE_MAX, SUMMARY_MAX, UPDATE_MAX = 200, 2000, 2000
@@ -829,11 +830,11 @@ def check_template_input(
         errors["cwc_topics"] = topic_problems
     elif CWC in content["channels"] and not data.cwc_topics:
         errors["cwc_topics"] = [
-            "Choose at least one Library of Congress topic: Congress's system files every letter under one."
+            gettext("Choose at least one Library of Congress topic: Congress's system files every letter under one.")
         ]
     if CWC in content["channels"] and not set(kinds) & set(LEGISLATOR_KINDS):
         errors.setdefault("channels", []).append(
-            "Congress's own system (CWC) delivers only to members of Congress: choose them, or another way."
+            gettext("Congress's own system (CWC) delivers only to members of Congress: choose them, or another way.")
         )
     own_language = content.get("language", "en")
     if not LANGUAGE.match(own_language):

@@ -873,9 +873,9 @@ def embed_origins(slug: str):
     except embed_service.InvalidOrigins as exc:
         return _dashboard_page(found, typed, exc.problems, 422)
     flash(
-        f"Saved: the campaign can be embedded on {', '.join(origins)}."
+        gettext("Saved: the campaign can be embedded on %(sites)s.", sites=", ".join(origins))
         if origins
-        else "Saved: no other site may embed the campaign now.",
+        else gettext("Saved: no other site may embed the campaign now."),
         "ok",
     )
     return redirect(url_for("organize.campaign_dashboard", slug=slug, _anchor="embed"))
