@@ -112,3 +112,29 @@ def test_the_models_and_the_migrations_agree(scratch):
             differences = compare_metadata(context, db.metadata)
         db.session.remove()
     assert differences == []
+
+
+def test_0014_gives_existing_letters_and_submissions_english_and_goes_down_again(scratch):
+    """Letters in several languages: what existed is in English with no translations; going down removes it all."""
+    with scratch.app_context():
+        upgrade(revision="0013")
+        insert("campaigns", id=1, slug="old", title="Old")
+        insert("letter_templates", id=1, campaign_id=1, slug="l", name="Letter", body="B {{ supporter.note }}")
+        insert("letter_template_versions", template_id=1, version=1, name="Letter", body="B")
+        insert("submissions", id="s" * 32, campaign_id=1, template_id=1, channel="print")
+        db.session.commit()
+        upgrade(revision="0014")
+        read = db.session.execute
+        assert read(sa.text("SELECT language FROM letter_templates")).scalar() == "en"
+        assert read(sa.text("SELECT language FROM letter_template_versions")).scalar() == "en"
+        assert read(sa.text("SELECT language FROM submissions")).scalar() == "en"
+        for table in ("letter_templates", "letter_template_versions", "campaigns"):
+            assert read(sa.text(f"SELECT translations FROM {table}")).scalar() in ("{}", {}), table
+        db.session.commit()
+        downgrade(revision="0013")
+        columns = {
+            table: {column["name"] for column in sa.inspect(db.session.connection()).get_columns(table)}
+            for table in ("letter_templates", "letter_template_versions", "submissions", "campaigns")
+        }
+        assert not any({"language", "translations"} & names for names in columns.values()), columns
+        db.session.remove()

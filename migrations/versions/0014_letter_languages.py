@@ -26,11 +26,11 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("campaigns") as batch:
-        batch.drop_column("translations")
-    with op.batch_alter_table("submissions") as batch:
-        batch.drop_column("language")
+    # ALTER TABLE … DROP COLUMN, not a batch: on SQLite a batch copies the table and drops the old one, which its
+    # foreign keys (on in this app) refuse while any letter or submission points at it. SQLite has had DROP COLUMN
+    # since 3.35.
+    op.drop_column("campaigns", "translations")
+    op.drop_column("submissions", "language")
     for table in ("letter_templates", "letter_template_versions"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("translations")
-            batch.drop_column("language")
+        op.drop_column(table, "translations")
+        op.drop_column(table, "language")
