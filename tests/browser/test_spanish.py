@@ -79,6 +79,12 @@ def test_a_spanish_reader_writes_to_the_un_and_the_letter_arrives_in_spanish(new
     page.get_by_label("Servidor de correo saliente (SMTP)").fill(mail_server.host)
     page.get_by_label("Puerto").fill(str(mail_server.port))
     page.get_by_label("Contraseña o contraseña de aplicación").fill(PASSWORD)
+    # Test my settings answers in place, in Spanish, and the password stays typed
+    page.get_by_role("button", name="Probar mi configuración").click()
+    expect(page.locator("#settings-check")).to_have_text(
+        re.compile(r"^Tu configuración funciona: iniciamos sesión en .* No se envió nada\.$")
+    )
+    expect(page.get_by_label("Contraseña o contraseña de aplicación")).to_have_value(PASSWORD)
     page.get_by_role("button", name="Enviar desde mi correo").click()
     # The page script's status text comes from the Spanish catalog too
     expect(page.locator('[data-field="status"]')).to_have_text("Enviada desde tu cuenta de correo.", timeout=30_000)
