@@ -40,6 +40,7 @@ def describe(share: float) -> str:
     """A sentence for the preview page: the same messages as the page script's (webapp/static/js/outcry.js), from the
     same catalog entries, so the sentence reads the same before and after the supporter types."""
     percent = round(share * 100)
+    # "%\u00a0of", not "% of": gettext tools read "% o" as a printf placeholder, and the Spanish ("% de") as another.
     if percent == 0:
         return gettext(
             "This letter is all template so far. Offices weigh personal letters more than identical ones: a "
@@ -47,8 +48,8 @@ def describe(share: float) -> str:
         )
     if percent < 20:
         text = gettext(
-            "About {percent}% of this letter is in your own words. A little more of your own story helps it stand out."
+            "About {percent}%\u00a0of this letter is in your own words. A little more of your own story helps it stand out."
         )
     else:
-        text = gettext("About {percent}% of this letter is in your own words. Offices notice letters like this.")
+        text = gettext("About {percent}%\u00a0of this letter is in your own words. Offices notice letters like this.")
     return text.replace("{percent}", i18n.number(percent))

@@ -93,8 +93,8 @@
   function describeShare(share) {
     var percent = Math.round(share * 100);
     if (percent === 0) return _("This letter is all template so far. Offices weigh personal letters more than identical ones: a sentence or two of your own makes a difference.");
-    if (percent < 20) return _("About {percent}% of this letter is in your own words. A little more of your own story helps it stand out.", { percent: number(percent) });
-    return _("About {percent}% of this letter is in your own words. Offices notice letters like this.", { percent: number(percent) });
+    if (percent < 20) return _("About {percent}%\u00a0of this letter is in your own words. A little more of your own story helps it stand out.", { percent: number(percent) });
+    return _("About {percent}%\u00a0of this letter is in your own words. Offices notice letters like this.", { percent: number(percent) });
   }
   function setupMeters() {
     document.querySelectorAll("[data-meter-for]").forEach(function (meter) {
