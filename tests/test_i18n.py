@@ -214,6 +214,11 @@ def test_the_switch_refuses_a_language_we_dont_have(client):
 def test_the_organizer_side_stays_english(client):
     html = client.get("/organize/login", headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert '<html lang="en"' in html
+    # No switch on that side, its error pages included (a draft's 404 must read exactly like a missing campaign's)
+    assert 'class="language-switch"' not in html
+    missing = client.get("/organize/c/no-such-campaign/", headers={"Accept-Language": "es"})
+    assert missing.status_code in (302, 404) and 'class="language-switch"' not in missing.get_data(as_text=True)
+    assert 'class="language-switch"' in client.get("/").get_data(as_text=True)
 
 
 def test_error_pages_and_json_errors_speak_spanish(client):

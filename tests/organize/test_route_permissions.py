@@ -24,7 +24,7 @@ SELF_SERVICE = {
 }
 # A value for every kind of URL part a campaign route takes (the ids need not exist: the campaign check comes first).
 PARTS = {"template_slug": "ask-dana", "target_id": "dana-example", "version": "1", "update_id": "1",
-         "resource_id": "1", "organizer_id": "1"}  # fmt: skip
+         "resource_id": "1", "organizer_id": "1", "language": "es"}  # fmt: skip
 
 
 def post_routes(app, *, in_campaign: bool) -> list:

@@ -51,12 +51,17 @@ def select_locale() -> str:
     language we have, else English. The organizer side is English for now."""
     if not has_request_context():
         return DEFAULT
-    if request.path.startswith(ENGLISH_ONLY):
+    if english_only():
         return DEFAULT
     chosen = session.get(SESSION_KEY)
     if chosen in LANGUAGES:
         return chosen
     return request.accept_languages.best_match(LANGUAGES, default=DEFAULT) or DEFAULT
+
+
+def english_only() -> bool:
+    """Whether this page is on the side that stays English (the workspace, its API, their error pages): no switch."""
+    return has_request_context() and request.path.startswith(ENGLISH_ONLY)
 
 
 def current() -> str:
@@ -78,6 +83,7 @@ def init_app(app: Flask) -> None:
         number=number,
         gettext_in=gettext_in,
         script_messages=script_messages,
+        english_only=english_only,
     )
     app.jinja_env.filters["letter_date"] = letter_date
     app.jinja_env.filters["translated"] = lambda obj, field: obj.translated(field, current())
