@@ -34,6 +34,8 @@ def test_delivery_into_congress_offices_in_spanish(cwc_stack, cwc_server):
     assert "Entrégala en sus oficinas" in page and "Entregar mis cartas" in page
     assert "Tu dirección postal" in page and "Calle y número" in page and "Ciudad o pueblo" in page
     assert "Deliver it to their offices" not in page and "Street address" not in page
+    # Each honorific read in Spanish; what Congress's system gets is the English one
+    assert 'value="Ms.">Sra. (Ms.)</option>' in preview.get_data(as_text=True)
 
     fields = form_fields(preview.get_data(as_text=True))
     fields.update(action=["cwc"], postal_state=["NY"])  # no street, no city, and a state none of them represents

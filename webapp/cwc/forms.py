@@ -17,13 +17,26 @@ STATE_CHOICES = [SelectChoice("", _l("Choose…"))] + [
 ]
 
 
+# How each honorific reads to the supporter; Congress's system gets the English one (the value), whatever the label.
+PREFIX_LABELS = {
+    "Ms.": _l("Ms."),
+    "Mr.": _l("Mr."),
+    "Mrs.": _l("Mrs."),
+    "Miss": _l("Miss"),
+    "Dr.": _l("Dr."),
+    "Reverend": _l("Reverend"),
+    "Father": _l("Father"),
+    "Sister": _l("Sister"),
+}
+
+
 class PostalFields:
     """Mixed into a form: no validators of their own, since they count only when the supporter chooses CWC;
     `postal()` checks them with the one rule (webapp/cwc/address.py) and puts each message on its field."""
 
     postal_prefix = SelectField(
         _l("How should the office address you?"),
-        choices=[SelectChoice("", _l("Choose…"))] + [SelectChoice(p, p) for p in PREFIXES],
+        choices=[SelectChoice("", _l("Choose…"))] + [SelectChoice(p, PREFIX_LABELS.get(p, p)) for p in PREFIXES],
         validate_choice=False,  # the address rule (webapp/cwc/address.py) says what is wrong, in a sentence
     )
     postal_first_name = StringField(_l("First name"), render_kw={"autocomplete": "given-name", "maxlength": 100})
