@@ -9,7 +9,7 @@ from webapp import i18n
 bp = Blueprint("i18n", __name__)
 
 
-@bp.post("/language")
+@bp.route("/language", methods=["POST"])
 def switch():
     if not i18n.choose(request.form.get("language", "")):
         abort(400, i18n.gettext("We don't have the site in that language yet."))
