@@ -9,12 +9,12 @@ import ssl
 
 import httpx
 import pytest
-from webapp.cwc.transport import NOT_BUILT
 
 from webapp.cwc import service as cwc
 from webapp.cwc.client import Reply as CwcReply
 from webapp.delivery import oauth, smtp, ssrf
 from webapp.delivery.credentials import OAuthAccount
+from webapp.delivery.cwc import NOT_BUILT
 from webapp.delivery.deadline import Deadline, DeadlineExceeded
 from webapp.delivery.https import Reply
 from webapp.delivery.service import EXPIRED

@@ -127,7 +127,7 @@ REASONS = (
     ),
     N_("We couldn't send this letter after many tries. Please send it again."),
     N_("Not sent: you asked us to delete your data before this letter went out."),
-    # webapp/cwc/transport.py: the last, since its first part is any of the problems below
+    # webapp/delivery/cwc.py: the last, since its first part is any of the problems below
     N_("%(problem)s; we will try again."),
 )
 
