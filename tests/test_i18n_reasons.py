@@ -85,13 +85,8 @@ def _engine_reasons(app) -> list[str]:
                 ssrf.check(host, port, frozenset(), (25, 465, 587, 2525))
             except ssrf.RefusedHost as exc:
                 refusals.append(str(exc))
-    budget = (
-        "Too many sign-ins to smtp.example.org through Outcry failed recently, so we paused signing in there for "
-        "about 12 minutes (it protects people whose passwords were stolen); your letter waits and we'll try again."
-    )
     return [
         *refusals,
-        budget,
         EXPIRED,
         CANCELLED,
         "We couldn't send this letter after many tries. Please send it again.",
@@ -104,17 +99,26 @@ def test_every_reason_the_delivery_code_gives_is_known(app):
     assert not unknown, f"add these to webapp/i18n/reasons.py (and translate them): {unknown}"
 
 
-def test_the_budget_refusal_is_the_one_the_table_knows(app, monkeypatch):
-    """The budget's sentence is written out above; here the real one, from a spent budget."""
+def test_the_failure_budgets_refusals_are_known_and_read_in_spanish(app, monkeypatch):
+    """Both budgets of refused sign-ins (the mail server's, the account's), spent for real."""
     from webapp.delivery import budget
     from webapp.delivery.smtp import DeliveryError
 
+    found = []
     with app.app_context():
-        monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES", "1 per hour")
-        budget.spend("smtp.budget-test.example.org")
-        with pytest.raises(DeliveryError) as refused:
-            budget.check("smtp.budget-test.example.org")
-    assert reasons.known(refused.value.reason) is not None
+        for setting, host in (("SMTP_AUTH_FAILURES", "smtp.host-budget.example.org"),
+                              ("SMTP_AUTH_FAILURES_PER_ACCOUNT", "smtp.account-budget.example.org")):  # fmt: skip
+            monkeypatch.setitem(app.config, setting, "1 per hour")
+            budget.spend(host, "maria@example.org")
+            with pytest.raises(DeliveryError) as refused:
+                budget.check(host, "maria@example.org")
+            found.append(refused.value.reason)
+            monkeypatch.undo()
+    assert "smtp.host-budget.example.org" in found[0] and "maria@example.org" in found[1]
+    with app.test_request_context(headers=SPANISH):
+        spanish = [reasons.translate(reason) for reason in found]
+    assert spanish[0].startswith("Hace poco fallaron demasiados inicios de sesión en smtp.host-budget.example.org")
+    assert spanish[1].startswith("Hace poco tu servidor de correo rechazó varias veces la contraseña de maria@")
 
 
 def test_a_spanish_reader_reads_them_in_spanish(app):

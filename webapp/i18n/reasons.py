@@ -74,7 +74,12 @@ REASONS = (
     # webapp/delivery/budget.py: too many refused sign-ins at one mail server
     N_(
         "Too many sign-ins to %(host)s through Outcry failed recently, so we paused signing in there for about "
-        "%(minutes)s minutes (it protects people whose passwords were stolen); your letter waits and we'll try again."
+        "%(minutes)s minutes (it protects people whose passwords were stolen). Your letter waits and we'll try again."
+    ),
+    N_(
+        "Your mail server refused the password for %(username)s several times recently, so we paused signing in to "
+        "that account for about %(minutes)s minutes (so nobody can guess its password through Outcry). Your letter "
+        "waits and we'll try again."
     ),
     # webapp/delivery/oauth.py: sending with a sign-in (Google, Microsoft)
     N_(

@@ -303,16 +303,24 @@ def check_sign_ins(account: Account | None) -> None:
     if pause.scope == budget.HOST:
         raise SignInsPaused(
             pause.seconds,
-            f"Too many sign-ins to {host} through Outcry failed recently, so we've paused sending from there for "
-            f"now (it protects people whose passwords were stolen). Please try again in {wait}; your letter is "
-            "kept here meanwhile.",
+            gettext(
+                "Too many sign-ins to %(host)s through Outcry failed recently, so we've paused sending from there "
+                "for now (it protects people whose passwords were stolen). Please try again in %(wait)s; your letter "
+                "is kept here meanwhile.",
+                host=host,
+                wait=wait,
+            ),
             "smtp_host",
         )
     raise SignInsPaused(
         pause.seconds,
-        f"Your mail server refused the password for {account.username} several times recently, so we've paused "
-        f"signing in to that account for now (so nobody can guess its password through Outcry). Check your "
-        f"password (Gmail, Yahoo and iCloud need an app password) and try again in {wait}.",
+        gettext(
+            "Your mail server refused the password for %(username)s several times recently, so we've paused signing "
+            "in to that account for now (so nobody can guess its password through Outcry). Check your password "
+            "(Gmail, Yahoo and iCloud need an app password) and try again in %(wait)s.",
+            username=account.username,
+            wait=wait,
+        ),
         "smtp_username",
     )
 
