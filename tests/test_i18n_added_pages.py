@@ -58,3 +58,18 @@ def test_the_embedded_card_follows_the_readers_language(client):
     assert "letters and calls went out" not in page and "Update, " not in page
     english = text_of(client.get(f"/c/{LAUNCH}/embed"))
     assert '<html lang="en"' in english and "letters and calls went out so far" in english
+
+
+def test_a_paused_mail_server_answers_a_test_in_spanish_without_promising_a_retry(
+    app, client, supporter, mail_server, monkeypatch
+):
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES", "2 per hour")
+    _choose_spanish(client)
+    for _ in range(2):
+        client.post(SEND, data=send_form(client, supporter, mail_server, smtp_password="guess"), headers=JSON)
+    message = client.post(SEND, data=send_form(client, supporter, mail_server), headers=JSON).get_json()["message"]
+    assert message.startswith(f"Hace poco fallaron demasiados inicios de sesión en {mail_server.host}")
+    assert message.endswith(
+        "No se envió nada. Revisa el nombre del servidor y el puerto, o vuelve a probar en unos minutos."
+    )
+    assert "lo volveremos a intentar" not in message  # a test is not tried again
