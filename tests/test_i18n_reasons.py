@@ -10,6 +10,7 @@ import ssl
 import httpx
 import pytest
 
+from tests.support.letters import LAUNCH
 from webapp.cwc import service as cwc
 from webapp.cwc.client import Reply as CwcReply
 from webapp.delivery import oauth, smtp, ssrf
@@ -143,3 +144,22 @@ def test_a_spanish_reader_reads_them_in_spanish(app):
         assert reasons.translate("Something nobody wrote down.") == "Something nobody wrote down."
     with app.test_request_context(headers={"Accept-Language": "en"}):
         assert all(reasons.translate(reason) == reason for reason in every)
+
+
+def test_what_a_zip_codes_lookup_says_reads_in_spanish(app, client):
+    """The lookup's notes are kept in English per ZIP code; a Spanish page shows them in Spanish, sentence by sentence."""
+    from webapp.congress import service as congress
+
+    with app.app_context():
+        notes = {zip_code: congress.lookup(zip_code).message for zip_code in ("00901", "60011", "50011")}
+        with pytest.raises(congress.UnknownZip) as unknown:
+            congress.lookup("00002")
+    assert all(notes.values()), notes
+    with app.test_request_context(headers=SPANISH):
+        spanish = {zip_code: reasons.translate_sentences(text) for zip_code, text in notes.items()}
+        assert reasons.translate(str(unknown.value)).startswith("No conocemos el código postal 00002.")
+    assert spanish["00901"].startswith("Puerto Rico tiene en el Congreso un comisionado residente"), spanish
+    assert "es un código postal de apartados de correos en Illinois" in spanish["60011"]
+    assert "es un código postal de una sola organización en Iowa" in spanish["50011"]
+    page = client.get(f"/c/{LAUNCH}?zip=00901", headers=SPANISH).get_data(as_text=True)
+    assert "Puerto Rico tiene en el Congreso un comisionado residente" in page

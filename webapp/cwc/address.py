@@ -11,7 +11,7 @@ from typing import Any
 from webapp.congress import service as congress
 from webapp.core import validation
 from webapp.cwc.message import PREFIXES
-from webapp.i18n import gettext
+from webapp.i18n import gettext, reasons
 from webapp.models import Target
 
 STREET_MAX, CITY_MAX = 100, 60
@@ -105,7 +105,7 @@ def seat_problems(address: PostalAddress, targets: Iterable[Target]) -> dict[str
     except congress.InvalidZip as exc:
         return {"zip": [str(exc)]}
     except congress.UnknownZip as exc:
-        return {"zip": [str(exc)]}
+        return {"zip": [reasons.translate(str(exc))]}
     errors: list[str] = []
     for target in targets:
         if target.state != address.state:

@@ -11,7 +11,7 @@ from webapp.campaigns.checks import offered_channels
 from webapp.congress import service as congress
 from webapp.embed import service
 from webapp.extensions import db
-from webapp.i18n import gettext
+from webapp.i18n import gettext, reasons
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("embed", __name__)
@@ -25,7 +25,7 @@ def _lookup(raw_zip: str) -> tuple[congress.ZipLookup | None, str | None]:
     except congress.InvalidZip:
         return None, gettext("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
     except congress.UnknownZip as exc:
-        return None, str(exc)
+        return None, reasons.translate(str(exc))
     except congress.CongressDataMissing:
         return None, gettext("The list of members of Congress isn't loaded on this server yet. Please try again later.")
 

@@ -86,6 +86,8 @@ def init_app(app: Flask) -> None:
         english_only=english_only,
     )
     app.jinja_env.filters["letter_date"] = letter_date
+    # What a ZIP code's lookup says, kept in English per ZIP code, in the reader's language (webapp/i18n/reasons.py).
+    app.jinja_env.filters["lookup_notes"] = lambda text: _reasons().translate_sentences(text)
     app.jinja_env.filters["translated"] = lambda obj, field: obj.translated(field, current())
     app.jinja_env.filters["language_label"] = lambda code: language_name(code, DEFAULT)  # the workspace: English
 
@@ -97,6 +99,12 @@ def init_app(app: Flask) -> None:
         if not response.headers.get("Content-Language") and response.mimetype == "text/html":
             response.headers["Content-Language"] = current()
         return response
+
+
+def _reasons():
+    from webapp.i18n import reasons  # the table imports this module: imported when first used
+
+    return reasons
 
 
 def choose(language: str) -> bool:

@@ -1,4 +1,5 @@
-"""Why a letter failed or waits, and why a mail server was refused, in the reader's language.
+"""Why a letter failed or waits, why a mail server was refused, and what a ZIP code's lookup says, in the reader's
+language.
 
 The delivery code writes these sentences in English, at a moment nobody reads them (a worker, a letter's stored
 reason): they stay English there, in the database and in the logs. A page or an answer shows them through
@@ -132,6 +133,25 @@ REASONS = (
     ),
     N_("We couldn't send this letter after many tries. Please send it again."),
     N_("Not sent: you asked us to delete your data before this letter went out."),
+    # webapp/congress/service.py: what a ZIP code's lookup says (cached per ZIP code, in English)
+    N_("One of %(state)s's Senate seats is vacant."),
+    N_("The House seat for %(seat)s is vacant: there is no representative to write to until it is filled."),
+    N_(
+        "%(place)s is represented in Congress by a Delegate in the House, who does not vote on final passage, and "
+        "has no senators."
+    ),
+    N_(
+        "%(place)s is represented in Congress by a Resident Commissioner in the House, who does not vote on final "
+        "passage, and has no senators."
+    ),
+    N_(
+        "ZIP %(zip)s is %(kind)s in %(state)s, so we know your senators but not your House district. Find your "
+        "representative by street address at %(url)s."
+    ),
+    N_(
+        "We don't know ZIP code %(zip)s. Check it for typos; if it is right, find your members of Congress by street "
+        "address at %(url)s."
+    ),
     # webapp/delivery/cwc.py: the last, since its first part is any of the problems below
     N_("%(problem)s; we will try again."),
 )
@@ -143,6 +163,9 @@ PARTS = (
     N_("saying goodbye"),
     N_(" Their system said: “%(words)s”"),
     N_("that"),  # a host name too strange to repeat: "Outcry can't use that as your mail server"
+    N_("a PO box ZIP"),
+    N_("a ZIP for a single organization"),
+    N_("a ZIP"),
     N_("Congress's system did not answer within %(seconds)s seconds"),
     N_("We couldn't connect to Congress's system"),
     N_("Congress's system presented a certificate we could not verify"),
@@ -185,6 +208,26 @@ def _part(name: str, value: str) -> str:
         match = PORTS.fullmatch(value)
         return gettext("%(some)s or %(last)s", some=match["some"], last=match["last"]) if match else value
     return translate(value) if value else value
+
+
+def translate_sentences(text: str | None) -> str:
+    """`text` made of several of the sentences above one after another (a ZIP code lookup's notes), each in the
+    reader's language; as it is when any part of it is not known."""
+    if not text or current() == DEFAULT:
+        return text or ""
+    found, rest = [], text.strip()
+    while rest:
+        # The shortest run of whole sentences that is one of the messages (a message may hold several sentences).
+        ends = [match.end() for match in re.finditer(r"[.”](?= |$)", rest)]
+        for end in ends:
+            translated = translate(rest[:end])
+            if translated != rest[:end]:
+                found.append(translated)
+                rest = rest[end:].lstrip()
+                break
+        else:
+            return text
+    return " ".join(found)
 
 
 def translate(text: str | None) -> str:

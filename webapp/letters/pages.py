@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from webapp.campaigns import service
 from webapp.congress import service as congress
 from webapp.extensions import db
-from webapp.i18n import gettext
+from webapp.i18n import gettext, reasons
 from webapp.letters import actions
 from webapp.letters import visit as visits
 from webapp.models import CALL
@@ -35,7 +35,7 @@ def _congress_lookup(raw_zip: str | None) -> tuple[congress.ZipLookup | None, st
     except congress.InvalidZip:
         return None, gettext("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
     except congress.UnknownZip as exc:
-        return None, str(exc) or gettext(
+        return None, reasons.translate(str(exc)) or gettext(
             "We don't know that ZIP code. Check it, or use the House's find-your-representative page."
         )
     except congress.CongressDataMissing:
