@@ -143,3 +143,17 @@ def test_a_target_with_no_channel_is_not_offered(client):
     write = client.get(f"/c/{LAUNCH}/write?target={GD}").get_data(as_text=True)
     assert f'value="{GD}"' not in write
     assert 'value="ohchr"' in write
+
+
+def test_a_letter_to_the_un_signed_without_a_zip_code_or_address_ends_with_the_name(client):
+    """The write page asks a ZIP code only for Congress: a UN letter from a name and an email alone must not be
+    signed 'ZIP code , United States'."""
+    page = client.get(f"/c/{LAUNCH}/write?target=ohchr")
+    fields = form_fields(page.get_data(as_text=True))
+    assert "zip" not in fields, "the UN letter does not ask for a ZIP code"
+    fields.update({"name": ["Maria Lopez"], "email": ["supporter@example.org"]})
+    preview = client.post(f"/c/{LAUNCH}/write", data=fields, follow_redirects=True)
+    assert preview.status_code == 200, text_of(preview)
+    body = form_fields(preview.get_data(as_text=True))["letters-0-body"][0]
+    assert "ZIP code" not in body
+    assert body.rstrip().endswith("Respectfully,\nMaria Lopez"), body[-200:]
