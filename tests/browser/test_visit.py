@@ -393,3 +393,14 @@ def test_no_target_is_offered_without_a_channel(new_page, slug, size):
     page.goto(f"/c/{slug}/call?zip=94110")
     for choice in page.locator("label.choice").all():
         expect(choice.locator("small").first).to_have_text(re.compile(r"\d{3}.*\d{4}"))
+
+
+@pytest.mark.parametrize("zip_code", ["99999", "01004"])
+def test_a_zip_we_cannot_place_sends_the_supporter_to_the_house_by_a_link_that_fits_the_phone(new_page, zip_code):
+    """An unknown ZIP (99999) and a PO box ZIP (01004: senators, no district) name the House's lookup page: a link
+    to tap, and the page still fits the phone (the bare address once pushed it 75 px sideways)."""
+    page = open_page(new_page, "phone")
+    page.goto(f"/c/{LAUNCH}?zip={zip_code}")
+    check(page, f"campaign page with ZIP {zip_code}")
+    link = page.locator("#congress a[href='https://www.house.gov/representatives/find-your-representative']")
+    expect(link).to_be_visible()
