@@ -388,3 +388,22 @@ def test_the_window_is_counted_from_the_day_of_the_submission(days, app):
     now = dt.datetime(2026, 6, 30, 12, 0)
     with app.app_context():
         assert service.cutoff(now, days) == now - dt.timedelta(days=days)
+
+
+def test_a_deleted_printed_letter_is_not_offered_for_printing_again(client, ctx):
+    """After "delete my data", the printable letter's address leads to the status page that says it was deleted,
+    not to a page 'ready to print' with an empty letter."""
+    mine = submit(
+        client,
+        marked_supporter(),
+        channel="print",
+        template="general-dynamics-open-the-doors",
+        targets=["general-dynamics-ceo"],
+    )
+    letter_id = db.session.get(Submission, mine).letters[0].id
+    assert "Print this letter" in client.get(f"/l/{letter_id}/print").get_data(as_text=True)
+    assert service.forget_submission(mine) is True
+    page = client.get(f"/l/{letter_id}/print")
+    assert page.status_code == 303 and page.headers["Location"].endswith(f"/s/{mine}")
+    status = client.get(page.headers["Location"]).get_data(as_text=True)
+    assert "You deleted your details and your letters' text" in status

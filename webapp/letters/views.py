@@ -1105,6 +1105,8 @@ def print_letter(letter_id: str):
         abort(404)
     target = letter.target
     submission = letter.submission
+    if submission.purged_at is not None:  # deleted: its status page says so, rather than an empty letter to print
+        return redirect(url_for("letters.status", submission_id=submission.id), 303)
     offices = (
         [office for office in congress.district_offices(target.id) if office.postal_address]
         if target.is_legislator
