@@ -157,3 +157,15 @@ def test_a_letter_to_the_un_signed_without_a_zip_code_or_address_ends_with_the_n
     body = form_fields(preview.get_data(as_text=True))["letters-0-body"][0]
     assert "ZIP code" not in body
     assert body.rstrip().endswith("Respectfully,\nMaria Lopez"), body[-200:]
+
+
+def test_the_write_page_offers_no_letter_for_nobody(client):
+    """Before a ZIP code is given, the letter to Congress has no one to go to: it is not offered as a letter 'For'
+    nobody, and the page says how to reach the members. With the ZIP it is offered, for the three of them."""
+    page = text_of(client.get(f"/c/{LAUNCH}/write?target=ohchr"))
+    assert not re.search(r"<small>For\s*</small>", page)
+    assert 'value="congress-reunite-and-investigate"' not in page
+    assert "Find them by ZIP code first" in page
+    with_zip = text_of(client.get(f"/c/{LAUNCH}/write?zip=94110&target=P000197"))
+    assert 'value="congress-reunite-and-investigate"' in with_zip
+    assert "For Alex Padilla, Adam B. Schiff, Nancy Pelosi" in with_zip

@@ -102,6 +102,8 @@ def _offer(
         members += [t for t in _legislators(campaign, offered_zip) if t.id not in {m.id for m in members}]
     # A target no letter can reach is never offered (a call-only office is offered on the call page).
     targets = [t for t in campaign_targets(campaign) + members if _reachable(t, templates)]
+    # A letter none of them can take (Congress's before a ZIP code) is not offered "For" nobody.
+    templates = [template for template in templates if any(_reachable(t, [template]) for t in targets)]
     form.targets.choices = [SelectChoice(target.id, target.display_name) for target in targets]
     form.template.choices = [SelectChoice(template.slug, template.name) for template in templates]
     form.legislator_ids = frozenset(target.id for target in targets if target.is_legislator)
