@@ -171,3 +171,14 @@ def test_a_provider_endpoint_on_a_private_address_is_never_contacted(oauth_app, 
         with pytest.raises(TimeoutError):
             sock.accept()
     assert failed.value.cause == "exchange_failed"
+
+
+def test_a_refused_sign_in_keeps_its_english_reason_and_reads_in_spanish(oauth_app, provider_browser):
+    with oauth_app.test_request_context("/", headers={"Accept-Language": "es"}):
+        sign_in, url = begin()
+        args = callback_args(provider_browser.consent(url, untick=("https://www.googleapis.com/auth/gmail.send",)))
+        with pytest.raises(service.SignInFailed) as refused:
+            service.finish(service.take(sign_in.id), args)
+        spanish = refused.value.translated()
+    assert refused.value.reason.startswith("Google didn't give Outcry permission to send mail for you")
+    assert spanish.startswith("Google no le dio permiso a Outcry para enviar correo por ti")

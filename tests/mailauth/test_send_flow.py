@@ -268,3 +268,20 @@ def test_the_pages_that_lead_to_a_consent_page_allow_it_as_a_form_action(oauth_a
 
 def test_without_sign_in_clients_forms_stay_on_the_site(app, client, gmail_supporter):
     assert preview(client, gmail_supporter).headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+
+
+def test_a_spanish_reader_reads_a_refused_or_expired_sign_in_in_spanish(oauth_app, app, client, gmail_supporter,
+                                                                        provider_browser, mail_apis):  # fmt: skip
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    back = sign_in_and_send(client, gmail_supporter, provider_browser, allow=False)
+    assert back.status_code == 422
+    text = text_of(back)
+    assert "No le diste permiso a Outcry para enviar desde tu cuenta de Google, así que no se envió nada." in text
+    assert "You didn't allow Outcry" not in text
+    assert "A line I added myself." in text  # what they wrote is still there
+    stranger = app.test_client()
+    stranger.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    expired = stranger.get("/mail/signed-in/google?state=x&code=y")
+    assert expired.status_code == 400
+    assert "Tu inicio de sesión tardó demasiado o ya se había usado, así que no se envió nada." in text_of(expired)
+    assert mail_apis.delivered == []

@@ -604,7 +604,7 @@ def _start_sign_in(provider: str, campaign: Campaign, form: SendForm, targets, t
             purpose={"send": {"slug": campaign.slug, "form": fields}},
         )
     except mailauth.SignInFailed as exc:
-        form.provider.errors = [*form.provider.errors, exc.reason]
+        form.provider.errors = [*form.provider.errors, exc.translated()]
         return _preview_or_write(form, campaign, targets, templates)
     except RedisError:
         form.provider.errors = [
@@ -622,11 +622,11 @@ def signed_in(provider: str):
     sign_in_id = session.pop(_SIGN_IN_SESSION, None)
     sign_in = mailauth.take(sign_in_id) if sign_in_id else None
     if sign_in is None or sign_in.provider != provider:
-        return render_template("letters/sign_in_failed.html", reason=mailauth.EXPIRED), 400
+        return render_template("letters/sign_in_failed.html", reason=gettext(mailauth.EXPIRED)), 400
     try:
         account = mailauth.finish(sign_in, request.args.to_dict())
     except mailauth.SignInFailed as exc:
-        return _sign_in_failed(sign_in, exc.reason)
+        return _sign_in_failed(sign_in, exc.translated())
     if "retry" in sign_in.purpose:
         return _retry_with(sign_in.purpose["retry"], account)
     return _send_signed_in(sign_in.purpose["send"], account)
@@ -698,7 +698,7 @@ def retry(submission_id: str):
             )
         except (mailauth.SignInFailed, RedisError) as exc:
             reason = (
-                exc.reason
+                exc.translated()
                 if isinstance(exc, mailauth.SignInFailed)
                 else gettext("We couldn't start signing in just now.")
             )

@@ -38,6 +38,8 @@ from webapp.core import validation
 from webapp.delivery import credentials, https
 from webapp.delivery.credentials import OAuthAccount
 from webapp.extensions import get_credentials_redis
+from webapp.i18n import gettext
+from webapp.i18n.reasons import N_
 from webapp.mailauth.providers import GOOGLE, MICROSOFT
 
 log = logging.getLogger(__name__)
@@ -129,11 +131,18 @@ class SignIn:
 
 
 class SignInFailed(Exception):
-    """The sign-in did not give us a way to send; `reason` is a whole sentence for the supporter."""
+    """The sign-in did not give us a way to send. `message` is one of the catalog messages below (N_), `label`
+    the provider's name it may hold; `reason` is that sentence in English, `translated()` in the reader's
+    language, for the page that shows it."""
 
-    def __init__(self, reason: str, *, cause: str, sign_in: SignIn | None = None):
-        super().__init__(reason)
-        self.reason, self.cause, self.sign_in = reason, cause, sign_in
+    def __init__(self, message: str, *, cause: str, sign_in: SignIn | None = None, label: str = ""):
+        self.message, self.label = message, label
+        self.reason = message % {"label": label}
+        super().__init__(self.reason)
+        self.cause, self.sign_in = cause, sign_in
+
+    def translated(self) -> str:
+        return gettext(self.message, label=self.label)
 
 
 def _fernet() -> Fernet:
@@ -162,7 +171,7 @@ def start(provider: str, *, redirect_uri: str, login_hint: str, purpose: dict[st
     """Begin a sign-in: keep its record and return it with the address of the provider's consent page."""
     client = clients().get(provider)
     if client is None:
-        raise SignInFailed("Signing in with that provider isn't set up on this site.", cause="not_configured")
+        raise SignInFailed(NOT_CONFIGURED, cause="not_configured")
     sign_in = SignIn(
         id=secrets.token_urlsafe(24),
         provider=provider,
@@ -244,44 +253,47 @@ def forget(*, submission_ids: Iterable[str] = (), email: str = "") -> int:
     return len(doomed)
 
 
-EXPIRED = "Your sign-in took too long or was already used, so nothing was sent. Please try again."
-REFUSED = (
-    "You didn't allow Outcry to send from your {label} account, so nothing was sent. "
+# What the supporter reads when a sign-in fails, in English here; pages show them through the catalog
+# (SignInFailed.translated(), or gettext(EXPIRED)).
+NOT_CONFIGURED = N_("Signing in with that provider isn't set up on this site.")
+EXPIRED = N_("Your sign-in took too long or was already used, so nothing was sent. Please try again.")
+REFUSED = N_(
+    "You didn't allow Outcry to send from your %(label)s account, so nothing was sent. "
     "Your letter is still here: sign in again, or choose another way to send it."
 )
-NO_SEND_SCOPE = (
-    "{label} didn't give Outcry permission to send mail for you (the box for sending email may have been "
+NO_SEND_SCOPE = N_(
+    "%(label)s didn't give Outcry permission to send mail for you (the box for sending email may have been "
     "left unticked), so nothing was sent. Sign in again and allow sending, or choose another way."
 )
-FAILED = "Signing in with {label} didn't work just now, so nothing was sent. Please try again in a minute."
+FAILED = N_("Signing in with %(label)s didn't work just now, so nothing was sent. Please try again in a minute.")
+NO_EMAIL = N_("%(label)s didn't tell us which email address you signed in with, so nothing was sent.")
 
 
 def finish(sign_in: SignIn, args: dict[str, str]) -> OAuthAccount:
     """Finish a sign-in from the callback's query parameters, or raise SignInFailed."""
     client = clients().get(sign_in.provider)
     if client is None:
-        raise SignInFailed("Signing in with that provider isn't set up on this site.", cause="not_configured")
+        raise SignInFailed(NOT_CONFIGURED, cause="not_configured")
     label = client.label
     if not hmac.compare_digest(str(args.get("state", "")), sign_in.state):
         raise SignInFailed(EXPIRED, cause="state_mismatch", sign_in=sign_in)
     if args.get("error"):
         cause = "refused" if args.get("error") == "access_denied" else f"error={args.get('error')[:40]}"
-        raise SignInFailed(REFUSED.format(label=label) if cause == "refused" else FAILED.format(label=label),
-                           cause=cause, sign_in=sign_in)  # fmt: skip
+        raise SignInFailed(REFUSED if cause == "refused" else FAILED, cause=cause, sign_in=sign_in, label=label)
     code = args.get("code", "")
     if not code or len(code) > 4096:
-        raise SignInFailed(FAILED.format(label=label), cause="no_code", sign_in=sign_in)
+        raise SignInFailed(FAILED, cause="no_code", sign_in=sign_in, label=label)
     token = _exchange(client, sign_in, code)
     granted = set(str(token.get("scope", "")).split())
     # Google names the scopes it granted; Microsoft names them without its resource prefix sometimes.
     if not ({client.send_scope, client.send_scope.rsplit("/", 1)[-1]} & granted):
-        raise SignInFailed(NO_SEND_SCOPE.format(label=label), cause="send_scope_missing", sign_in=sign_in)
+        raise SignInFailed(NO_SEND_SCOPE, cause="send_scope_missing", sign_in=sign_in, label=label)
     claims = _id_claims(client, sign_in, token)
     email = _email(client, claims)
     expires_in = _int(token.get("expires_in"), 0)
     access_token = token.get("access_token")
     if not isinstance(access_token, str) or not access_token or expires_in <= 0:
-        raise SignInFailed(FAILED.format(label=label), cause="no_access_token", sign_in=sign_in)
+        raise SignInFailed(FAILED, cause="no_access_token", sign_in=sign_in, label=label)
     send_with = client.send_with
     log.info("oauth.signed_in provider=%s send_with=%s expires_in=%d", client.key, send_with, expires_in)
     return OAuthAccount(
@@ -343,10 +355,10 @@ def _exchange(client: Client, sign_in: SignIn, code: str) -> dict[str, Any]:
         return dict(oauth.fetch_token(client.token_url, code=code, code_verifier=sign_in.code_verifier))
     except OAuth2Error as exc:
         log.info("oauth.exchange_refused provider=%s error=%s", client.key, (exc.error or "")[:40])
-        raise SignInFailed(FAILED.format(label=client.label), cause="exchange_refused", sign_in=sign_in) from None
+        raise SignInFailed(FAILED, cause="exchange_refused", sign_in=sign_in, label=client.label) from None
     except Exception as exc:  # noqa: BLE001 - network, TLS, deadline, a non-JSON answer: all mean "try again"
         log.warning("oauth.exchange_failed provider=%s error=%s", client.key, type(exc).__name__)
-        raise SignInFailed(FAILED.format(label=client.label), cause="exchange_failed", sign_in=sign_in) from None
+        raise SignInFailed(FAILED, cause="exchange_failed", sign_in=sign_in, label=client.label) from None
     finally:
         connection.close()
 
@@ -355,7 +367,7 @@ def _id_claims(client: Client, sign_in: SignIn, token: dict[str, Any]) -> dict[s
     """The ID token's claims, checked. It came straight from the token endpoint over verified TLS, which
     OpenID Connect Core 3.1.3.7 accepts in place of checking its signature; audience, issuer, expiry and
     our nonce are still checked."""
-    failed = SignInFailed(FAILED.format(label=client.label), cause="id_token_invalid", sign_in=sign_in)
+    failed = SignInFailed(FAILED, cause="id_token_invalid", sign_in=sign_in, label=client.label)
     raw = token.get("id_token")
     if not isinstance(raw, str) or raw.count(".") != 2:
         raise failed
@@ -390,8 +402,5 @@ def _email(client: Client, claims: dict[str, Any]) -> str:
         # Work accounts may carry no `email` claim; their sign-in name is their address.
         email = claims.get("email") or claims.get("preferred_username")
     if not isinstance(email, str) or "@" not in email or len(email) > 254:
-        raise SignInFailed(
-            f"{client.label} didn't tell us which email address you signed in with, so nothing was sent.",
-            cause="no_email",
-        )
+        raise SignInFailed(NO_EMAIL, cause="no_email", label=client.label)
     return email.strip()
