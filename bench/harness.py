@@ -303,9 +303,9 @@ def prepare(database: Database, redis_url: str, *, congress: bool = False):
         upgrade()
         load_campaigns(Path(DEFAULTS["LETTER_TEMPLATES_DIR"]))
         if congress:
-            from webapp.congress import service as congress_service
+            from webapp.congress import load as congress_load
 
-            congress_service.ensure_loaded()
+            congress_load.ensure_loaded()
         db.session.remove()
         db.engine.dispose()
     return app

@@ -22,6 +22,7 @@ from pathlib import Path
 from flask_migrate import upgrade
 
 from webapp import create_app
+from webapp.congress import load as congress_load
 from webapp.congress import service
 from webapp.extensions import db
 
@@ -96,7 +97,7 @@ def measure(
         with app.app_context():
             upgrade()
             started = time.perf_counter()
-            service.ensure_loaded()
+            congress_load.ensure_loaded()
             load_seconds = time.perf_counter() - started
 
             # Memory the cache adds: RSS around the first build, then tracemalloc around a second one.

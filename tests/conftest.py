@@ -21,7 +21,7 @@ from tests.support.mailserver import MailServer
 from webapp import create_app, embedded_redis
 from webapp.campaigns.service import load_campaigns
 from webapp.config import sqlalchemy_url
-from webapp.congress import service as congress
+from webapp.congress import load as congress_load
 from webapp.extensions import db, get_credentials_redis, get_redis
 from webapp.models import Letter, LetterTally, Submission, TargetTally
 
@@ -126,7 +126,7 @@ def app(tmp_root, redis_url, credentials_redis_url, database_url, mail_server, s
     with app.app_context():
         upgrade()
         load_campaigns(PROJECT / "letter_templates")
-        congress.ensure_loaded()
+        congress_load.ensure_loaded()
     return app
 
 

@@ -10,19 +10,21 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, select, update
 
+from webapp.congress import files as congress_files
+from webapp.congress import load as congress_load
 from webapp.congress import service
 from webapp.congress.models import CongressDataset, DistrictOffice, ZipDistrict
 from webapp.extensions import db
 from webapp.models import Campaign, LetterTally, Target
 
-DATA = service.DATA_DIR
+DATA = congress_files.DATA_DIR
 FAKE_ID = "Z999999"  # a member invented by the refresh tests, deleted again afterwards
 
 
 @pytest.fixture(scope="module", autouse=True)
 def congress(app):
     with app.app_context():
-        service.ensure_loaded()
+        congress_load.ensure_loaded()
     yield
     with app.app_context():
         _restore_bundled()
@@ -30,7 +32,7 @@ def congress(app):
 
 def _restore_bundled() -> None:
     """Tests share one database: put the bundled data back, and drop the invented member."""
-    service.load_congress()
+    congress_load.load_congress()
     fake = db.session.get(Target, FAKE_ID)
     if fake is not None:
         db.session.execute(DistrictOffice.__table__.delete().where(DistrictOffice.target_id == FAKE_ID))
@@ -266,7 +268,7 @@ def test_targets_are_stored_for_the_letter_code(ctx):
 
 
 def test_ensure_loaded_does_nothing_the_second_time(ctx):
-    assert service.ensure_loaded() is False
+    assert congress_load.ensure_loaded() is False
 
 
 def test_cache_and_database_give_the_same_answers(ctx):

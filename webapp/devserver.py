@@ -72,7 +72,7 @@ def _prepare() -> None:
 
     from webapp import create_app
     from webapp.campaigns.service import load_campaigns
-    from webapp.congress.service import ensure_loaded
+    from webapp.congress.load import ensure_loaded
 
     app = create_app()
     with app.app_context():

@@ -11,7 +11,7 @@ from tests.browser.conftest import screenshot
 from tests.browser.test_organizer import log_in
 from tests.organize.conftest import ADMIN
 from tests.support.letters import LAUNCH
-from webapp.congress import service as congress
+from webapp.congress import load as congress_load
 from webapp.congress.models import FormLink
 from webapp.extensions import db
 
@@ -24,7 +24,7 @@ def fresh_congress(app):
     with app.app_context():
         db.session.execute(delete(FormLink))
         db.session.commit()
-        congress.load_congress()
+        congress_load.load_congress()
 
 
 @pytest.mark.parametrize("size", [{"width": 1280, "height": 900}, {"width": 390, "height": 844, "mobile": True}])

@@ -11,9 +11,11 @@ from sqlalchemy import delete
 
 from tests.organize.conftest import ADMIN, ORGANIZER, form_token
 from tests.support.letters import LAUNCH
+from webapp.congress import links as congress_links
+from webapp.congress import load as congress_load
 from webapp.congress import service as congress
+from webapp.congress.files import BUNDLED
 from webapp.congress.models import FormLink
-from webapp.congress.service import BUNDLED
 from webapp.extensions import db
 from webapp.models import Target
 from webapp.organize import congress as links
@@ -35,7 +37,7 @@ def fresh_congress(app):
     with app.app_context():
         db.session.execute(delete(FormLink))
         db.session.commit()
-        congress.load_congress()
+        congress_load.load_congress()
 
 
 @pytest.fixture
@@ -72,15 +74,15 @@ def save(client, slug: str, target_id: str, url: str, *, page: str = "", **extra
 )
 def test_a_link_must_be_a_page_on_the_members_own_website(app, target_id, url, problem):
     with app.app_context():
-        found = congress.form_link_problem(db.session.get(Target, target_id), url)
+        found = congress_links.form_link_problem(db.session.get(Target, target_id), url)
         assert (found is None) if problem is None else (problem in found), found
 
 
 def test_a_member_without_a_website_takes_a_page_on_their_chambers_domain(app):
     with app.app_context():
         member = Target(id="x", kind="senator", name="Sam Example")
-        assert congress.form_link_problem(member, "https://www.example.senate.gov/contact") is None
-        assert "senate.gov" in congress.form_link_problem(member, "https://www.example.house.gov/contact")
+        assert congress_links.form_link_problem(member, "https://www.example.senate.gov/contact") is None
+        assert "senate.gov" in congress_links.form_link_problem(member, "https://www.example.house.gov/contact")
 
 
 def test_an_organizer_fills_in_a_missing_form_and_supporters_get_it(app, as_organizer, congress_campaign, client):

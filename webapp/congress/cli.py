@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
+from webapp.congress import files as congress_files
+from webapp.congress import load as congress_load
 from webapp.congress import service
 
 congress_cli = AppGroup("congress", help="Members of Congress and the ZIP lookup data.")
@@ -25,8 +27,8 @@ def load_command(legislators: Path | None, zips: Path | None, supplement: Path |
     Members keep their ids, so their totals follow them; members missing from the file stop being offered.
     """
     try:
-        report = service.load_congress(legislators=legislators, zips=zips, supplement=supplement, offices=offices)
-    except service.CongressDataError as exc:
+        report = congress_load.load_congress(legislators=legislators, zips=zips, supplement=supplement, offices=offices)
+    except congress_files.CongressDataError as exc:
         raise click.ClickException(f"{exc} Nothing was changed.") from None
     for line in report.lines:
         click.echo(line)

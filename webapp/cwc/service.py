@@ -11,7 +11,7 @@ from typing import Any
 from flask import current_app
 from lxml import etree
 
-from webapp.congress.service import member_office_code
+from webapp.congress.files import member_office_code
 from webapp.cwc import message
 from webapp.cwc.client import Endpoint, Reply
 from webapp.models import LEGISLATOR_KINDS, Target, utcnow

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from webapp.congress import links as congress_links
 from webapp.congress import service as congress
 from webapp.congress.models import FormLink
 from webapp.extensions import db
@@ -72,7 +73,7 @@ def member_rows(*, state: str = "", query: str = "", missing_only: bool = True) 
         statement = statement.where(Target.state == state.upper()[:2])
     words = query.strip().lower()
     found = [t for t in db.session.scalars(statement) if not words or words in t.name.lower()]
-    links = congress.form_links()
+    links = congress_links.form_links()
     if missing_only:
         found = [t for t in found if not t.contact_form or t.id in links]
     found.sort(key=_seat)
@@ -93,10 +94,10 @@ def save_form_link(actor: Actor, campaign: Campaign, target_id: str, url: str) -
     refusal = permissions.form_link_refusal(actor, campaign, target, entered=entered)
     if refusal is not None:
         raise Invalid({"url": [refusal]})
-    problem = congress.form_link_problem(target, url or "")
+    problem = congress_links.form_link_problem(target, url or "")
     if problem is not None:
         raise Invalid({"url": [problem]})
-    return congress.set_form_link(target, url, actor.email)
+    return congress_links.set_form_link(target, url, actor.email)
 
 
 def remove_form_link(actor: Actor, campaign: Campaign, target_id: str) -> bool:
@@ -105,4 +106,4 @@ def remove_form_link(actor: Actor, campaign: Campaign, target_id: str) -> bool:
     refusal = permissions.form_link_refusal(actor, campaign, target, entered=True)
     if refusal is not None:
         raise Invalid({"url": [refusal]})
-    return congress.remove_form_link(target)
+    return congress_links.remove_form_link(target)
