@@ -14,6 +14,7 @@ from webapp.campaigns.files import CampaignFileError, read_campaign
 from webapp.campaigns.service import load_campaigns
 from webapp.extensions import db
 from webapp.models import Campaign, LetterTemplate, Target
+from webapp.organize.service import Invalid, clean_target
 
 SOURCE = PROJECT / "letter_templates"
 
@@ -112,6 +113,44 @@ def test_invalid_files_are_named(campaign_copy, old, new, message):
             break
     with pytest.raises(CampaignFileError, match=message):
         read_campaign(campaign_copy)
+
+
+BAD_TARGET_FIELDS = [
+    ("email", "petitions at ohchr.org"),
+    ("phone", "call the front desk"),
+    ("website", "javascript:alert(1)"),
+    ("salutation", "Dear =?utf-8?q?x?="),
+    ("kind", "senator"),
+]
+
+
+@pytest.mark.parametrize("key,value", BAD_TARGET_FIELDS)
+def test_a_target_in_the_files_meets_the_workspaces_rules_in_its_words(campaign_copy, key, value):
+    """One schema for a target (webapp/campaigns/content.py): what the workspace refuses, campaign.yaml cannot
+    hold, and the file's error says what the workspace would say, naming the file and the target."""
+    config = campaign_copy / "campaign.yaml"
+    text = config.read_text()
+    before = "    email: petitions@ohchr.org\n"
+    assert before in text
+    line = f"    {key}: {value!r}\n" if key != "email" else f"    email: {value}\n"
+    config.write_text(
+        text.replace(before, line if key == "email" else before + line, 1).replace(
+            "    kind: un_office\n", "", 1 if key == "kind" else 0
+        )
+    )
+    with pytest.raises(Invalid) as refused:
+        clean_target({"name": "UN Human Rights Office", key: value})
+    (message,) = refused.value.errors[key]
+    with pytest.raises(CampaignFileError) as exc:
+        read_campaign(campaign_copy)
+    assert "campaign.yaml" in str(exc.value) and "'ohchr'" in str(exc.value) and message in str(exc.value)
+
+
+def test_an_email_in_the_files_is_stored_as_email_validator_normalizes_it(campaign_copy):
+    config = campaign_copy / "campaign.yaml"
+    config.write_text(config.read_text().replace("email: petitions@ohchr.org", "email: petitions@OHCHR.org"))
+    targets = {t["id"]: t for t in read_campaign(campaign_copy).targets}
+    assert targets["ohchr"]["email"] == "petitions@ohchr.org"
 
 
 def test_targets_are_loaded_from_the_files(app):

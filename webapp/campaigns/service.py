@@ -9,11 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.campaigns.cache import get_cache
+from webapp.campaigns.content import TARGET_FIELDS, TARGET_OPTIONAL_FIELDS, TARGET_TEXT_FIELDS
 from webapp.campaigns.files import (
     CAMPAIGN_FILE,
-    TARGET_FIELDS,
-    TARGET_OPTIONAL_FIELDS,
-    TARGET_TEXT_FIELDS,
     CampaignFileError,
     CampaignSpec,
     TemplateSpec,

@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from webapp.campaigns import checks
-from webapp.campaigns.files import LANGUAGE, TARGET_FIELDS, TARGET_TEXT_FIELDS, normalize_body
+from webapp.campaigns import checks, content
+from webapp.campaigns.content import TARGET_FIELDS
+from webapp.campaigns.files import LANGUAGE, normalize_body
 from webapp.campaigns.service import active_templates
 from webapp.core import framing, validation
 from webapp.core.rendering import (
@@ -369,79 +370,14 @@ def replace_resources(campaign: Campaign, items: list[Mapping[str, Any]]) -> Non
 
 # ---- targets --------------------------------------------------------------------------------------------------
 
-PHONE = re.compile(r"^[0-9+() .\-/x]{3,40}$")
-
 
 def clean_target(values: Mapping[str, Any], fields: tuple[str, ...] = TARGET_FIELDS) -> dict[str, Any]:
-    """Target fields checked and normalized, for the fields given; raises Invalid with every problem."""
-    errors: dict[str, list[str]] = {}
-    cleaned: dict[str, Any] = {}
-
-    def fail(key: str, message: str) -> None:
-        errors.setdefault(key, []).append(message)
-
-    for key in fields:
-        raw = _text(values, key) if key != "postal_address" else (values.get(key) or "")
-        if key == "kind":
-            kind = raw or "person"
-            if kind in LEGISLATOR_KINDS:
-                fail(
-                    "kind",
-                    "Members of Congress come from the Congress data: turn on “write to members of Congress” instead.",
-                )
-            elif kind not in CUSTOM_KINDS:
-                fail("kind", f"Choose one of: {', '.join(CUSTOM_KINDS)}.")
-            cleaned["kind"] = kind
-        elif key in TARGET_TEXT_FIELDS:
-            try:
-                text = validation.header_text(raw, KEY_LABELS[key], 200)
-            except validation.FieldError as exc:
-                fail(key, str(exc))
-                continue
-            if key == "name" and not text:
-                fail("name", "Every target needs a name.")
-            cleaned[key] = text
-        elif key == "email":
-            if not raw:
-                cleaned["email"] = None
-                continue
-            try:
-                cleaned["email"] = validation.email(raw)
-            except validation.FieldError as exc:
-                fail("email", str(exc))
-        elif key == "phone":
-            if raw and not PHONE.match(raw):
-                fail("phone", "Write the phone number with digits, spaces, ( ) + and - only, like (212) 415-4000.")
-            cleaned["phone"] = raw or None
-        elif key in ("contact_form", "website"):
-            if raw and (not raw.startswith(("https://", "http://")) or len(raw) > 500 or any(c.isspace() for c in raw)):
-                fail(key, "Links must start with https:// (or http://).")
-            cleaned[key] = raw or None
-        elif key == "postal_address":
-            try:
-                text = validation.plain_text(str(raw), "The postal address", 500)
-            except validation.FieldError as exc:
-                fail(key, str(exc))
-                continue
-            cleaned[key] = "\n".join(line.strip() for line in text.split("\n") if line.strip()) or None
-        elif key == "note":
-            try:
-                cleaned["note"] = validation.plain_text(raw, "The note", 1000)
-            except validation.FieldError as exc:
-                fail("note", str(exc))
-    if errors:
-        raise Invalid(errors)
-    return cleaned
-
-
-KEY_LABELS = {
-    "name": "The name",
-    "first_name": "The first name",
-    "last_name": "The last name",
-    "title": "The title",
-    "organization": "The organization",
-    "salutation": "The salutation",
-}
+    """Target fields checked and normalized by the one target schema, for the fields given; raises Invalid with
+    every problem."""
+    try:
+        return content.clean_target(values, fields)
+    except content.ContentInvalid as exc:
+        raise Invalid(exc.errors) from None
 
 
 def _campaign_target_ids(campaign: Campaign) -> list[str]:
