@@ -6,15 +6,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from tests.conftest import PROJECT
 from tests.support.letters import LAUNCH
 from webapp.campaigns.files import CampaignFileError, read_campaign
-from webapp.campaigns.service import load_campaigns
+from webapp.campaigns.service import find_campaign, load_campaigns
 from webapp.extensions import db
 from webapp.models import Campaign, LetterTemplate, Target
-from webapp.organize.service import Invalid, clean_target
+from webapp.organize.service import Invalid, TemplateInput, check_template_input, clean_target
 
 SOURCE = PROJECT / "letter_templates"
 
@@ -101,7 +102,7 @@ def test_broken_template_is_refused_with_its_file_and_line(app, campaign_copy, r
     "old,new,message",
     [
         ("kind: ceo", "kind: dictator", "kind"),
-        ("targets: [ohchr]", "targets: [nobody]", "not in campaign.yaml"),
+        ("targets: [ohchr]", "targets: [nobody]", "targets: Not targets of this campaign: nobody"),
         ("channels: [smtp, mailto, print]\nposition: 2", "channels: [fax]\nposition: 2", "channels"),
     ],
 )
@@ -151,6 +152,42 @@ def test_an_email_in_the_files_is_stored_as_email_validator_normalizes_it(campai
     config.write_text(config.read_text().replace("email: petitions@ohchr.org", "email: petitions@OHCHR.org"))
     targets = {t["id"]: t for t in read_campaign(campaign_copy).targets}
     assert targets["ohchr"]["email"] == "petitions@ohchr.org"
+
+
+BAD_LETTER_SETTINGS = [
+    ({"channels": "[call, smtp]"}, "channels"),
+    ({"channels": "[call]", "min_note_length": "40"}, "min_note_length"),
+    ({"channels": "[call]", "salutation_and_signoff": "true"}, "salutation_and_signoff"),
+    ({"min_note_length": "999999"}, "min_note_length"),
+    ({"name": '"Ring \\a the bell"'}, "name"),
+    ({"subject": "'Read =?utf-8?q?this?='"}, "subject"),
+]
+
+
+@pytest.mark.parametrize("settings,key", BAD_LETTER_SETTINGS)
+def test_a_letter_file_meets_the_workspaces_rules_in_its_words(app, campaign_copy, settings, key):
+    """One schema for a letter template: a letter file is refused for what the workspace refuses, in its words."""
+    letter = campaign_copy / "letters" / "un-human-rights-office.txt"
+    head, body = letter.read_text().split("\n---\n", 1)
+    meta = dict(line.split(": ", 1) for line in head.removeprefix("---\n").splitlines())
+    meta.update(settings)
+    letter.write_text("---\n" + "".join(f"{k}: {v}\n" for k, v in meta.items()) + "---\n" + body)
+    spec = {k: yaml.safe_load(v) for k, v in meta.items() if k != "position"}
+    data = TemplateInput(
+        name=spec["name"],
+        subject=spec["subject"],
+        body=body,
+        target_ids=spec["targets"],
+        channels=spec["channels"],
+        min_note_length=spec.get("min_note_length", 0),
+        salutation_and_signoff=spec.get("salutation_and_signoff", False),
+    )
+    with app.app_context():
+        errors, _problems = check_template_input(find_campaign(LAUNCH), data)
+    (message,) = errors[key]
+    with pytest.raises(CampaignFileError) as refused:
+        read_campaign(campaign_copy)
+    assert "un-human-rights-office.txt" in str(refused.value) and message in str(refused.value)
 
 
 def test_targets_are_loaded_from_the_files(app):

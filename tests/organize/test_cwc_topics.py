@@ -108,7 +108,7 @@ def test_topics_round_trip_through_the_api_and_the_files(app, tmp_path, own_camp
     ("line", "says"),
     [
         ("topics: [Immigration]\nchannels: [cwc]", None),
-        ("channels: [cwc, print]", "needs topics"),
+        ("channels: [cwc, print]", "topics: Choose at least one Library of Congress topic"),
         ("channels: [cwc]\ntopics: [Immigration, Kittens]", "Not a Library of Congress topic: Kittens"),
         ("channels: [cwc]\ntopics: [Civil Rights and Liberties, Minority Issues]", "Not a Library of Congress topic"),
     ],

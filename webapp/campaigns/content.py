@@ -1,5 +1,6 @@
-"""What a target is made of: one schema (`TargetContent`), so the campaign files, the workspace form, the CSV
-import and the organizer API hold every target to the same rules, in the same words."""
+"""What a target and a letter template are made of: one schema each (`TargetContent`, `TemplateContent`), so the
+campaign files, the workspace forms, the CSV import and the organizer API hold them to the same rules, in the
+same words."""
 
 from __future__ import annotations
 
@@ -7,16 +8,21 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from webapp.core import validation
-from webapp.models import CUSTOM_KINDS, LEGISLATOR_KINDS
+from webapp.core import framing, validation
+from webapp.core.rendering import LetterTemplateError
+from webapp.cwc import topics as cwc_topics
+from webapp.i18n import gettext, language_name
+from webapp.models import ALL_CHANNELS, CALL, CUSTOM_KINDS, CWC, LEGISLATOR_KINDS, TARGET_KINDS
 
 # A target's fields as the files spell them: text (empty when missing), optional contacts (null when missing).
 TARGET_TEXT_FIELDS = ("name", "first_name", "last_name", "title", "organization", "salutation")
 TARGET_OPTIONAL_FIELDS = ("email", "phone", "contact_form", "website", "postal_address")
 TARGET_FIELDS = ("kind", *TARGET_TEXT_FIELDS, *TARGET_OPTIONAL_FIELDS, "note")
 
+# A letter's language: a language code as BCP 47 spells it, lower-case (en, es, fr, pt-br); "es" in a file name.
+LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 PHONE = re.compile(r"^[0-9+() .\-/x]{3,40}$")
 TEXT_LABELS = {
     "name": "The name",
@@ -127,14 +133,172 @@ class TargetContent(BaseModel):
             raise ValueError(str(exc)) from None
 
 
+def normalize_body(text: str) -> str:
+    """A letter body as a file holds it: Unix line ends, no blank lines around it, one final newline."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip("\n") + "\n"
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+class TemplateContent(BaseModel):
+    """A letter template's text and settings, normalized (`check` says what is wrong with them). Types are strict:
+    a file's `salutation_and_signoff: yes` is refused, not guessed at."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: str
+    subject: str
+    body: str
+    target_ids: list[str] = Field(default_factory=list)
+    target_kinds: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    min_note_length: int = 0
+    salutation_and_signoff: bool = False
+    # Library of Congress topics for letters delivered through CWC (the files' `topics`).
+    cwc_topics: list[str] = Field(default_factory=list)
+    language: str = "en"  # the language name, subject and body are in
+    # The same letter in other languages, {"es": {"name", "subject", "body"}} (the files keep each in a file).
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+    @field_validator("name", "subject")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("body")
+    @classmethod
+    def _body(cls, value: str) -> str:
+        return normalize_body(value)
+
+    @field_validator("target_ids", "target_kinds", "channels")
+    @classmethod
+    def _once_each(cls, value: list[str]) -> list[str]:
+        return _unique(value)
+
+    @property
+    def is_call(self) -> bool:
+        return self.channels == [CALL]
+
+    def kinds(self, campaign_targets: Mapping[str, str]) -> list[str]:
+        """The kinds of target it must render for: its kinds and the kinds of its targets."""
+        return sorted({*self.target_kinds, *(campaign_targets[t] for t in self.target_ids if t in campaign_targets)})
+
+    def check(self, campaign_targets: Mapping[str, str]) -> tuple[dict[str, list[str]], list[LetterTemplateError]]:
+        """Every problem, given the campaign's targets (id → kind): the settings' rules (field → messages), then
+        the template check itself (`framing.problems`, the one `flask letters check` and the tests use)."""
+        errors: dict[str, list[str]] = {}
+
+        def text(rule, value: str, what: str, limit: int, key: str) -> None:
+            # The supporters' field rules for what organizers write too: no NUL (PostgreSQL refuses it) and no
+            # other control characters (a name is one line; a subject becomes a mail header).
+            try:
+                rule(value, what, limit)
+            except validation.FieldError as exc:
+                errors.setdefault(key, []).append(str(exc))
+
+        if not self.name:
+            errors["name"] = ["Give the letter a name supporters will pick it by."]
+        elif len(self.name) > 200:
+            errors["name"] = ["Keep the name under 200 characters."]
+        else:
+            text(validation.single_line, self.name, "The name", 200, "name")
+        text(validation.header_text, self.subject, "The subject", len(self.subject), "subject")
+        text(validation.plain_text, self.body, "The letter", len(self.body), "body")
+        strangers = [t for t in self.target_ids if t not in campaign_targets]
+        if strangers:
+            errors["target_ids"] = [f"Not targets of this campaign: {', '.join(strangers)}."]
+        unknown_kinds = [k for k in self.target_kinds if k not in TARGET_KINDS]
+        if unknown_kinds:
+            errors["target_kinds"] = [f"Unknown kinds: {', '.join(unknown_kinds)}."]
+        if not self.target_ids and not self.target_kinds:
+            errors.setdefault("target_ids", []).append(
+                "Choose who this letter is for: some targets, or members of Congress."
+            )
+        unknown_channels = [c for c in self.channels if c not in ALL_CHANNELS]
+        if unknown_channels or not self.channels:
+            errors["channels"] = [f"Choose how it may be sent: some of {', '.join(ALL_CHANNELS)}."]
+        elif CALL in self.channels and not self.is_call:
+            errors["channels"] = [
+                "A call script is only for calls: choose “phone call” alone, or the other ways without it."
+            ]
+        if not 0 <= self.min_note_length <= validation.NOTE_MAX:
+            errors["min_note_length"] = [f"Choose a number from 0 to {validation.NOTE_MAX:,}."]
+        elif self.min_note_length and self.is_call:
+            errors["min_note_length"] = ["A call script has no personal note, so it can't ask for one."]
+        if self.is_call and self.salutation_and_signoff:
+            errors["salutation_and_signoff"] = [
+                "A call script is spoken, so there is no salutation or sign-off to add: turn this off for calls."
+            ]
+        kinds = self.kinds(campaign_targets)
+        topic_problems = cwc_topics.problems(list(self.cwc_topics))
+        if topic_problems:
+            errors["cwc_topics"] = topic_problems
+        elif CWC in self.channels and not self.cwc_topics:
+            errors["cwc_topics"] = [
+                gettext(
+                    "Choose at least one Library of Congress topic: Congress's system files every letter under one."
+                )
+            ]
+        if CWC in self.channels and not set(kinds) & set(LEGISLATOR_KINDS):
+            errors.setdefault("channels", []).append(
+                gettext(
+                    "Congress's own system (CWC) delivers only to members of Congress: choose them, or another way."
+                )
+            )
+        if not LANGUAGE.match(self.language):
+            errors["language"] = ["Give the letter's language as a code like en or es."]
+        problems = framing.problems(
+            self.subject,
+            self.body,
+            salutation_and_signoff=self.salutation_and_signoff,
+            target_kinds=kinds or None,
+            require_note=not self.is_call,
+            language=self.language,
+        )
+        for language, text in self.translations.items():
+            field_name = f"translations.{language}"
+            if not LANGUAGE.match(language) or language == self.language:
+                errors[field_name] = [f"“{language}” can't be a translation of a letter written in {self.language}."]
+                continue
+            if not text.get("name") or not text.get("subject"):
+                errors[field_name] = ["A translation needs its own name and subject."]
+                continue
+            for problem in framing.problems(
+                text["subject"],
+                text.get("body", ""),
+                salutation_and_signoff=self.salutation_and_signoff,
+                target_kinds=kinds or None,
+                require_note=not self.is_call,
+                language=language,
+            ):
+                errors.setdefault(field_name, []).append(f"{language_name(language, 'en')}: {problem}")
+        return errors, problems
+
+
+# What a value of the wrong type is told, by the type the field wants.
+_TYPE_MESSAGES = {
+    "bool": "must be true or false",
+    "int": "must be a whole number",
+    "list": "must be a list like [a, b]",
+    "string": "must be text",
+}
+
+
 def problems(exc: ValidationError) -> dict[str, list[str]]:
     """Pydantic's errors as the organizer reads them: field → messages (ours, without pydantic's prefix)."""
     found: dict[str, list[str]] = {}
     for error in exc.errors():
         key = str(error["loc"][0]) if error["loc"] else "_"
         message = error["msg"].removeprefix("Value error, ")
+        kind = error["type"].split("_", 1)[0]
         if error["type"] == "extra_forbidden":
-            message = "is not a field a target has."
+            message = "is not a setting this has."
+        elif error["type"] == "missing":
+            message = "is missing."
+        elif kind in _TYPE_MESSAGES and error["type"].endswith(("_type", "_parsing")):
+            message = f"{key} {_TYPE_MESSAGES[kind]}."
         found.setdefault(key, []).append(message)
     return found
 

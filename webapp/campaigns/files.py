@@ -5,18 +5,24 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-from webapp.campaigns.content import TARGET_FIELDS, ContentInvalid, clean_target
+from webapp.campaigns.content import (
+    LANGUAGE,
+    TARGET_FIELDS,
+    ContentInvalid,
+    TemplateContent,
+    clean_target,
+    normalize_body,
+    problems,
+)
 from webapp.core import framing
-from webapp.core.validation import NOTE_MAX
-from webapp.cwc import topics as cwc_topics
-from webapp.models import ALL_CHANNELS, CALL, CWC, LEGISLATOR_KINDS, TARGET_KINDS
+from webapp.models import CALL, TARGET_KINDS
 
 CAMPAIGN_FILE = "campaign.yaml"
 LETTERS_DIR = "letters"
@@ -78,22 +84,30 @@ def _split_front_matter(path: Path) -> tuple[dict[str, Any], str]:
     return meta, body.strip("\n") + "\n"
 
 
-def _list_of_str(value: Any, where: str) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise CampaignFileError(f"{where}: must be a list like [a, b]")
-    return value
+# The settings a letter file's front matter may have (besides its position), and the schema field each one fills.
+FILE_KEYS = {
+    "name": "name",
+    "subject": "subject",
+    "targets": "target_ids",
+    "kinds": "target_kinds",
+    "channels": "channels",
+    "min_note_length": "min_note_length",
+    "salutation_and_signoff": "salutation_and_signoff",
+    "topics": "cwc_topics",
+    "language": "language",
+}
+_SETTING_OF = {field: key for key, field in FILE_KEYS.items()}
 
 
-def _min_note_length(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= NOTE_MAX:
-        raise CampaignFileError(f"{where}: min_note_length must be a whole number from 0 to {NOTE_MAX}")
-    return value
-
-
-# A letter's language: a language code as BCP 47 spells it, lower-case (en, es, fr, pt-br); "es" in a file name.
-LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+def _in_file_words(errors: dict[str, list[str]]) -> str:
+    """The schema's problems, each named by the setting a file spells."""
+    said = []
+    for field_name, messages in errors.items():
+        key = _SETTING_OF.get(field_name, field_name)
+        for message in messages:
+            message = message.replace(field_name, key)
+            said.append(message if message.startswith((key, f"'{key}'")) else f"{key}: {message}")
+    return "; ".join(said)
 
 
 def _language(value: Any, where: str) -> str:
@@ -134,66 +148,37 @@ def read_translation(path: Path, spec: TemplateSpec, kinds: list[str]) -> tuple[
 
 
 def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
+    """A letter file, held to the rules the workspace holds a letter to (webapp/campaigns/content.py)."""
     meta, body = _split_front_matter(path)
     where = str(path)
-    for key in ("name", "subject"):
-        if not isinstance(meta.get(key), str) or not meta[key].strip():
-            raise CampaignFileError(f"{where}: '{key}' is missing")
-    spec = TemplateSpec(
-        slug=path.stem,
-        name=meta["name"].strip(),
-        subject=meta["subject"].strip(),
-        body=body,
-        targets=_list_of_str(meta.get("targets"), f"{where}: targets"),
-        kinds=_list_of_str(meta.get("kinds"), f"{where}: kinds"),
-        channels=_list_of_str(meta.get("channels"), f"{where}: channels"),
-        position=int(meta.get("position", 0)),
-        min_note_length=_min_note_length(meta.get("min_note_length", 0), where),
-        salutation_and_signoff=meta.get("salutation_and_signoff", False),
-        topics=_list_of_str(meta.get("topics"), f"{where}: topics"),
-        language=_language(meta.get("language", "en"), where),
-    )
-    unknown_keys = set(meta) - {
-        "name", "subject", "targets", "kinds", "channels", "position", "min_note_length", "salutation_and_signoff",
-        "topics", "language",
-    }  # fmt: skip
+    unknown_keys = set(meta) - {*FILE_KEYS, "position"}
     if unknown_keys:
         raise CampaignFileError(f"{where}: unknown settings {sorted(unknown_keys)}")
-    if not spec.targets and not spec.kinds:
-        raise CampaignFileError(f"{where}: say which targets (targets: [...]) or kinds (kinds: [...]) it fits")
-    for target_id in spec.targets:
-        if target_id not in known_targets:
-            raise CampaignFileError(f"{where}: target '{target_id}' is not in campaign.yaml")
-    for kind in spec.kinds:
-        if kind not in TARGET_KINDS:
-            raise CampaignFileError(f"{where}: kind '{kind}' is not one of {', '.join(TARGET_KINDS)}")
-    if not spec.channels or any(channel not in ALL_CHANNELS for channel in spec.channels):
-        raise CampaignFileError(f"{where}: channels must be some of {', '.join(ALL_CHANNELS)}")
-    if CALL in spec.channels and spec.channels != [CALL]:
-        raise CampaignFileError(f"{where}: a call script has channels: [call] and nothing else")
-    if spec.min_note_length and spec.channels == [CALL]:
-        raise CampaignFileError(f"{where}: a call script has no personal note, so it can't ask for a minimum length")
-    if not isinstance(spec.salutation_and_signoff, bool):
-        raise CampaignFileError(f"{where}: salutation_and_signoff must be true or false")
-    if spec.salutation_and_signoff and spec.channels == [CALL]:
-        raise CampaignFileError(f"{where}: a call script is spoken, so it has no salutation or sign-off to add")
-    kinds = sorted({*spec.kinds, *(known_targets[t] for t in spec.targets)})
-    for problem in cwc_topics.problems(spec.topics):
-        raise CampaignFileError(f"{where}: topics: {problem}")
-    if CWC in spec.channels and not spec.topics:
-        raise CampaignFileError(f"{where}: a letter delivered through CWC (channel cwc) needs topics: [...]")
-    if CWC in spec.channels and not set(kinds) & set(LEGISLATOR_KINDS):
-        raise CampaignFileError(f"{where}: channel cwc delivers only to members of Congress (kinds: [senator, ...])")
-    problems = framing.problems(
-        spec.subject,
-        spec.body,
-        salutation_and_signoff=spec.salutation_and_signoff,
-        target_kinds=kinds,
-        require_note=spec.channels != [CALL],
-        language=spec.language,
+    values = {field_name: meta[key] for key, field_name in FILE_KEYS.items() if meta.get(key) is not None}
+    try:
+        content = TemplateContent.model_validate({**values, "body": body})
+    except ValidationError as exc:
+        raise CampaignFileError(f"{where}: {_in_file_words(problems(exc))}") from None
+    errors, template_problems = content.check(known_targets)
+    if errors:
+        raise CampaignFileError(f"{where}: {_in_file_words(errors)}")
+    if template_problems:
+        raise CampaignFileError(f"{where}: " + "; ".join(str(p) for p in template_problems))
+    spec = TemplateSpec(
+        slug=path.stem,
+        name=content.name,
+        subject=content.subject,
+        body=content.body,
+        targets=content.target_ids,
+        kinds=content.target_kinds,
+        channels=content.channels,
+        position=int(meta.get("position", 0)),
+        min_note_length=content.min_note_length,
+        salutation_and_signoff=content.salutation_and_signoff,
+        topics=content.cwc_topics,
+        language=content.language,
     )
-    if problems:
-        raise CampaignFileError(f"{where}: " + "; ".join(str(p) for p in problems))
+    kinds = content.kinds(known_targets)
     for translation in sorted(path.parent.glob(f"{path.stem}.*.txt")):
         language, text = read_translation(translation, spec, kinds)
         spec.translations[language] = text
@@ -346,11 +331,6 @@ def read_all(root: Path) -> list[CampaignSpec]:
 
 EXPORT_HEADER = "# Written by `flask campaigns export`. Edit freely, then load it with `flask campaigns load`.\n"
 YAML_WIDTH = 96
-
-
-def normalize_body(text: str) -> str:
-    """A letter body as a file holds it: Unix line ends, no blank lines around it, one final newline."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip("\n") + "\n"
 
 
 class _Dumper(yaml.SafeDumper):

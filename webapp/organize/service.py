@@ -16,8 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from webapp.campaigns import checks, content
-from webapp.campaigns.content import TARGET_FIELDS
-from webapp.campaigns.files import LANGUAGE, normalize_body
+from webapp.campaigns.content import TARGET_FIELDS, TemplateContent, normalize_body
 from webapp.campaigns.service import active_templates
 from webapp.core import framing, validation
 from webapp.core.rendering import (
@@ -28,21 +27,17 @@ from webapp.core.rendering import (
     render,
     target_variables,
 )
-from webapp.cwc import topics as cwc_topics
 from webapp.extensions import db
 from webapp.i18n import LANGUAGES as SUPPORTER_LANGUAGES
-from webapp.i18n import gettext, language_name
+from webapp.i18n import language_name
 from webapp.i18n import lazy_gettext as _l
 from webapp.models import (
-    ALL_CHANNELS,
     CALL,
     CUSTOM_KINDS,
-    CWC,
     EMAIL_CHANNELS,
     FAILED,
     LEGISLATOR_KINDS,
     NOT_THE_TARGETS,
-    TARGET_KINDS,
     Campaign,
     CampaignTarget,
     CampaignUpdate,
@@ -720,87 +715,10 @@ def template_kinds(campaign: Campaign, target_ids: list[str], kinds: list[str]) 
 def check_template_input(
     campaign: Campaign, data: TemplateInput
 ) -> tuple[dict[str, list[str]], list[LetterTemplateError]]:
-    """Every problem with a template and its settings: the settings' rules, then `check_template` (the one check
-    `flask letters check`, file loading and the tests use)."""
-    content = data.content()
-    errors: dict[str, list[str]] = {}
-    if not content["name"]:
-        errors["name"] = ["Give the letter a name supporters will pick it by."]
-    elif len(content["name"]) > 200:
-        errors["name"] = ["Keep the name under 200 characters."]
-    else:
-        _check_text(validation.single_line, content["name"], "The name", 200, "name", errors)
-    _check_text(validation.header_text, content["subject"], "The subject", len(content["subject"]), "subject", errors)
-    _check_text(validation.plain_text, content["body"], "The letter", len(content["body"]), "body", errors)
-    own = set(_campaign_target_ids(campaign))
-    strangers = [t for t in content["target_ids"] if t not in own]
-    if strangers:
-        errors["target_ids"] = [f"Not targets of this campaign: {', '.join(strangers)}."]
-    unknown_kinds = [k for k in data.target_kinds if k not in TARGET_KINDS]
-    if unknown_kinds:
-        errors["target_kinds"] = [f"Unknown kinds: {', '.join(unknown_kinds)}."]
-    if not content["target_ids"] and not content["target_kinds"]:
-        errors.setdefault("target_ids", []).append(
-            "Choose who this letter is for: some targets, or members of Congress."
-        )
-    unknown_channels = [c for c in data.channels if c not in ALL_CHANNELS]
-    if unknown_channels or not content["channels"]:
-        errors["channels"] = [f"Choose how it may be sent: some of {', '.join(ALL_CHANNELS)}."]
-    elif CALL in content["channels"] and content["channels"] != [CALL]:
-        errors["channels"] = [
-            "A call script is only for calls: choose “phone call” alone, or the other ways without it."
-        ]
-    minimum = content["min_note_length"]
-    if not 0 <= minimum <= validation.NOTE_MAX:
-        errors["min_note_length"] = [f"Choose a number from 0 to {validation.NOTE_MAX:,}."]
-    elif minimum and content["channels"] == [CALL]:
-        errors["min_note_length"] = ["A call script has no personal note, so it can't ask for one."]
-    is_call = content["channels"] == [CALL]
-    if is_call and content["salutation_and_signoff"]:
-        errors["salutation_and_signoff"] = [
-            "A call script is spoken, so there is no salutation or sign-off to add: turn this off for calls."
-        ]
-    kinds = template_kinds(campaign, content["target_ids"], content["target_kinds"])
-    topic_problems = cwc_topics.problems(list(data.cwc_topics or []))
-    if topic_problems:
-        errors["cwc_topics"] = topic_problems
-    elif CWC in content["channels"] and not data.cwc_topics:
-        errors["cwc_topics"] = [
-            gettext("Choose at least one Library of Congress topic: Congress's system files every letter under one.")
-        ]
-    if CWC in content["channels"] and not set(kinds) & set(LEGISLATOR_KINDS):
-        errors.setdefault("channels", []).append(
-            gettext("Congress's own system (CWC) delivers only to members of Congress: choose them, or another way.")
-        )
-    own_language = content.get("language", "en")
-    if not LANGUAGE.match(own_language):
-        errors["language"] = ["Give the letter's language as a code like en or es."]
-    problems = framing.problems(
-        content["subject"],
-        content["body"],
-        salutation_and_signoff=content["salutation_and_signoff"],
-        target_kinds=kinds or None,
-        require_note=not is_call,
-        language=own_language,
-    )
-    for language, text in (content.get("translations") or {}).items():
-        field_name = f"translations.{language}"
-        if not LANGUAGE.match(language) or language == own_language:
-            errors[field_name] = [f"“{language}” can't be a translation of a letter written in {own_language}."]
-            continue
-        if not text["name"] or not text["subject"]:
-            errors[field_name] = ["A translation needs its own name and subject."]
-            continue
-        for problem in framing.problems(
-            text["subject"],
-            text["body"],
-            salutation_and_signoff=content["salutation_and_signoff"],
-            target_kinds=kinds or None,
-            require_note=not is_call,
-            language=language,
-        ):
-            errors.setdefault(field_name, []).append(f"{language_name(language, 'en')}: {problem}")
-    return errors, problems
+    """Every problem with a template and its settings, by the one template schema (webapp/campaigns/content.py):
+    the settings' rules, then `check_template` (the one check `flask letters check`, file loading and the tests use)."""
+    letter = TemplateContent.model_validate({**data.content(), "cwc_topics": list(data.cwc_topics or [])})
+    return letter.check({target.id: target.kind for target in campaign.targets})
 
 
 def template_warnings(campaign: Campaign, template: LetterTemplate) -> list[str]:

@@ -21,7 +21,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
-from webapp.campaigns.files import LANGUAGE
+from webapp.campaigns.content import LANGUAGE
 from webapp.core import framing
 from webapp.core.rendering import SAMPLE_SUPPORTER
 from webapp.cwc import report as cwc_report
