@@ -50,7 +50,7 @@ def insert(table_name: str, **values) -> None:
         ):
             continue
         kind = column.type.python_type if not isinstance(column.type, sa.JSON) else list
-        row[column.name] = {str: "x", bool: False, int: 0, dt.datetime: dt.datetime(2026, 6, 1), dt.date:
+        row[column.name] = {str: "x", bool: False, int: 0, float: 0.0, dt.datetime: dt.datetime(2026, 6, 1), dt.date:
                             dt.date(2026, 6, 1), list: []}[kind]  # fmt: skip
     db.session.execute(table.insert().values(**{**row, **values}))
 
@@ -137,4 +137,30 @@ def test_0014_gives_existing_letters_and_submissions_english_and_goes_down_again
             for table in ("letter_templates", "letter_template_versions", "submissions", "campaigns")
         }
         assert not any({"language", "translations"} & names for names in columns.values()), columns
+        db.session.remove()
+
+
+def test_the_latest_migrations_go_down_with_letters_in_the_database(scratch):
+    """0011–0014 add columns to tables that letters and submissions point at; going down must not copy those tables
+    (SQLite's batch copy drops the old table, which the foreign keys refuse while anything points at it)."""
+    with scratch.app_context():
+        upgrade()
+        insert("campaigns", id=1, slug="old", title="Old")
+        insert("letter_templates", id=1, campaign_id=1, slug="l", name="Letter", body="B")
+        insert("letter_template_versions", template_id=1, version=1, name="Letter", body="B")
+        insert("targets", id="t", name="T")
+        insert("submissions", id="s" * 32, campaign_id=1, template_id=1, channel="print")
+        insert(
+            "letters", id="l" * 32, submission_id="s" * 32, campaign_id=1, target_id="t", template_id=1, channel="print"
+        )
+        db.session.commit()
+        downgrade(revision="0010")
+        inspector = sa.inspect(db.session.connection())
+        names = {table: {column["name"] for column in inspector.get_columns(table)} for table in
+                 ("campaigns", "letters", "submissions", "letter_templates")}  # fmt: skip
+        added = {"embed_origins", "failure_kind", "constituent", "cwc_topics", "language", "translations"}
+        assert not any(added & columns for columns in names.values()), names
+        assert db.session.execute(sa.text("SELECT count(*) FROM letters")).scalar() == 1
+        db.session.commit()
+        upgrade()
         db.session.remove()

@@ -14,10 +14,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("campaigns") as batch:
-        batch.add_column(sa.Column("embed_origins", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
+    # ALTER TABLE … ADD COLUMN, not a batch: a batch on SQLite copies the table for a default given as SQL text,
+    # and dropping the old campaigns table is refused while any letter points at it.
+    op.add_column("campaigns", sa.Column("embed_origins", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
 
 
 def downgrade():
-    with op.batch_alter_table("campaigns") as batch:
-        batch.drop_column("embed_origins")
+    # ALTER TABLE … DROP COLUMN, not a batch: on SQLite a batch copies the table and drops the old one, which its
+    # foreign keys (on in this app) refuse while anything points at it. SQLite has had DROP COLUMN since 3.35.
+    op.drop_column("campaigns", "embed_origins")

@@ -19,5 +19,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("letters") as batch:
-        batch.drop_column("failure_kind")
+    # ALTER TABLE … DROP COLUMN, not a batch: on SQLite a batch copies the table and drops the old one, which its
+    # foreign keys (on in this app) refuse while anything points at it. SQLite has had DROP COLUMN since 3.35.
+    op.drop_column("letters", "failure_kind")

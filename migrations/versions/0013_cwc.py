@@ -21,7 +21,7 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("submissions") as batch:
-        batch.drop_column("constituent")
-    with op.batch_alter_table("letter_templates") as batch:
-        batch.drop_column("cwc_topics")
+    # ALTER TABLE … DROP COLUMN, not a batch: on SQLite a batch copies the table and drops the old one, which its
+    # foreign keys (on in this app) refuse while anything points at it. SQLite has had DROP COLUMN since 3.35.
+    op.drop_column("submissions", "constituent")
+    op.drop_column("letter_templates", "cwc_topics")
