@@ -285,3 +285,17 @@ def test_a_spanish_reader_reads_a_refused_or_expired_sign_in_in_spanish(oauth_ap
     assert expired.status_code == 400
     assert "Tu inicio de sesión tardó demasiado o ya se había usado, así que no se envió nada." in text_of(expired)
     assert mail_apis.delivered == []
+
+
+def test_a_spanish_reader_reads_each_providers_help_in_spanish(app, client, gmail_supporter):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    page = preview(client, gmail_supporter)
+    text = text_of(page)
+    assert "Gmail no acepta tu contraseña de siempre, sino una contraseña de aplicación" in text
+    assert "Proton Mail solo deja enviar desde otras aplicaciones a través de Proton Mail Bridge" in text
+    assert "Gmail takes an app password" not in text and "Since 16 September 2024" not in text
+    fields = form_fields(page.get_data(as_text=True))
+    fields.update(action="smtp", provider="outlook", smtp_password="not-a-password")
+    refused = text_of(client.post(SEND, data=fields))  # Outlook.com takes no password: its help says what works
+    [error] = re.findall(r'<p class="error" id="provider-error">(.*?)</p>', refused)
+    assert error.startswith("Desde el 16 de septiembre de 2024, las cuentas de Outlook.com, Hotmail, Live y MSN ya no")

@@ -171,7 +171,7 @@ class SendForm(PostalFields, WriteForm):
         provider = BY_KEY.get(self.provider.data or "")
         if provider is not None and (provider.host is None or not provider.password_works):
             # Their servers take no password from other apps: say what works instead of failing at the server.
-            self.provider.errors = [*self.provider.errors, provider.help]
+            self.provider.errors = [*self.provider.errors, provider.shown_help]
             return None
         if provider is not None:
             self.smtp_host.data, self.smtp_port.data, self.smtp_security.data = (

@@ -13,6 +13,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from webapp.i18n import gettext
+from webapp.i18n.reasons import N_
+
 log = logging.getLogger(__name__)
 
 GOOGLE, MICROSOFT = "google", "microsoft"
@@ -25,7 +28,7 @@ class Provider:
     host: str | None  # None: the provider lets no other app send (hand-offs only)
     port: int
     security: str  # starttls | ssl
-    help: str  # one or two whole sentences: what the supporter must do first
+    help: str  # one or two whole sentences: what the supporter must do first (English; a catalog message)
     oauth: str | None = None  # GOOGLE or MICROSOFT: "Send with …" is the way when the operator configured it
     domains: tuple[str, ...] = field(default=(), repr=False)
     # Host name endings of the provider's MX records, for addresses at custom domains it hosts.
@@ -33,6 +36,11 @@ class Provider:
     # Shown instead of the password fields when the address belongs to an OAuth provider and the operator
     # has configured no client for it: passwords can't work there.
     password_works: bool = True
+
+    @property
+    def shown_help(self) -> str:
+        """The help in the reader's language (the providers' own menu names stay as they show them)."""
+        return gettext(self.help)
 
 
 PROVIDERS: tuple[Provider, ...] = (
@@ -42,8 +50,10 @@ PROVIDERS: tuple[Provider, ...] = (
         "smtp.gmail.com",
         587,
         "starttls",
-        "Gmail takes an app password, not your usual password, and only after you turn on 2-Step Verification: "
-        "Google Account → Security → 2-Step Verification, then App passwords. Signing in with Google is easier.",
+        N_(
+            "Gmail takes an app password, not your usual password, and only after you turn on 2-Step Verification: "
+            "Google Account → Security → 2-Step Verification, then App passwords. Signing in with Google is easier."
+        ),
         oauth=GOOGLE,
         domains=("gmail.com", "googlemail.com"),
         mx=("google.com", "googlemail.com"),
@@ -54,8 +64,10 @@ PROVIDERS: tuple[Provider, ...] = (
         "smtp-mail.outlook.com",
         587,
         "starttls",
-        "Since 16 September 2024, Outlook.com, Hotmail, Live and MSN accounts refuse passwords from other apps, "
-        "app passwords included. Sign in with Microsoft instead, or open the letter in your mail app.",
+        N_(
+            "Since 16 September 2024, Outlook.com, Hotmail, Live and MSN accounts refuse passwords from other apps, "
+            "app passwords included. Sign in with Microsoft instead, or open the letter in your mail app."
+        ),
         oauth=MICROSOFT,
         domains=(
             "outlook.com",
@@ -99,8 +111,10 @@ PROVIDERS: tuple[Provider, ...] = (
         "smtp.office365.com",
         587,
         "starttls",
-        "Microsoft is retiring password sign-in for sending from Microsoft 365 mailboxes, and many organizations "
-        "have already turned it off. Sign in with Microsoft instead; if that is refused, ask your IT team.",
+        N_(
+            "Microsoft is retiring password sign-in for sending from Microsoft 365 mailboxes, and many organizations "
+            "have already turned it off. Sign in with Microsoft instead; if that is refused, ask your IT team."
+        ),
         oauth=MICROSOFT,
         mx=("mail.protection.outlook.com", "mx.microsoft"),
     ),
@@ -110,8 +124,10 @@ PROVIDERS: tuple[Provider, ...] = (
         "smtp.mail.yahoo.com",
         465,
         "ssl",
-        "Yahoo takes an app password, not your usual password: Yahoo Account → Account security → "
-        "Generate app password (turn on two-step verification first if Yahoo asks).",
+        N_(
+            "Yahoo takes an app password, not your usual password: Yahoo Account → Account security → "
+            "Generate app password (turn on two-step verification first if Yahoo asks)."
+        ),
         domains=(
             "yahoo.com",
             "ymail.com",
@@ -135,7 +151,9 @@ PROVIDERS: tuple[Provider, ...] = (
         "smtp.aol.com",
         465,
         "ssl",
-        "AOL takes an app password, not your usual password: AOL Account → Account security → Generate app password.",
+        N_(
+            "AOL takes an app password, not your usual password: AOL Account → Account security → Generate app password."
+        ),
         domains=("aol.com", "aim.com", "aol.co.uk", "aol.fr", "aol.de"),
     ),
     Provider(
@@ -144,8 +162,10 @@ PROVIDERS: tuple[Provider, ...] = (
         "smtp.mail.me.com",
         587,
         "starttls",
-        "iCloud takes an app-specific password, which needs two-factor authentication: account.apple.com → "
-        "Sign-In and Security → App-Specific Passwords. Use your iCloud email address as the user name.",
+        N_(
+            "iCloud takes an app-specific password, which needs two-factor authentication: account.apple.com → "
+            "Sign-In and Security → App-Specific Passwords. Use your iCloud email address as the user name."
+        ),
         domains=("icloud.com", "me.com", "mac.com"),
         mx=("mail.icloud.com",),
     ),
@@ -155,8 +175,10 @@ PROVIDERS: tuple[Provider, ...] = (
         "smtp.fastmail.com",
         465,
         "ssl",
-        "Fastmail takes an app password, not your usual password: Settings → Privacy & Security → "
-        "App passwords → New app password, with access to SMTP.",
+        N_(
+            "Fastmail takes an app password, not your usual password: Settings → Privacy & Security → "
+            "App passwords → New app password, with access to SMTP."
+        ),
         domains=("fastmail.com", "fastmail.fm", "fastmail.net", "fastmail.org", "messagingengine.com"),
         mx=("messagingengine.com",),
     ),
@@ -166,8 +188,10 @@ PROVIDERS: tuple[Provider, ...] = (
         "mail.gmx.com",
         587,
         "starttls",
-        "GMX sends from other apps only once you allow it: in GMX, Settings → POP3 & IMAP → allow access. "
-        "Then use your GMX address and password (an app-specific password if you use two-factor authentication).",
+        N_(
+            "GMX sends from other apps only once you allow it: in GMX, Settings → POP3 & IMAP → allow access. "
+            "Then use your GMX address and password (an app-specific password if you use two-factor authentication)."
+        ),
         domains=("gmx.com", "gmx.us", "gmx.co.uk", "gmx.fr", "gmx.es"),
     ),
     Provider(
@@ -176,9 +200,11 @@ PROVIDERS: tuple[Provider, ...] = (
         "mail.gmx.net",
         587,
         "starttls",
-        "GMX sends from other apps only once you allow it: in GMX, E-Mail-Einstellungen → POP3/IMAP Abruf → "
-        "allow access. Then use your GMX address and password (an app-specific password with two-factor "
-        "authentication).",
+        N_(
+            "GMX sends from other apps only once you allow it: in GMX, E-Mail-Einstellungen → POP3/IMAP Abruf → "
+            "allow access. Then use your GMX address and password (an app-specific password with two-factor "
+            "authentication)."
+        ),
         domains=("gmx.net", "gmx.de", "gmx.at", "gmx.ch"),
         mx=("gmx.net",),
     ),
@@ -188,8 +214,10 @@ PROVIDERS: tuple[Provider, ...] = (
         "smtp.web.de",
         587,
         "starttls",
-        "WEB.DE sends from other apps only once you allow it: in WEB.DE, Einstellungen → POP3/IMAP Abruf → "
-        "allow access. Then use your WEB.DE address and password.",
+        N_(
+            "WEB.DE sends from other apps only once you allow it: in WEB.DE, Einstellungen → POP3/IMAP Abruf → "
+            "allow access. Then use your WEB.DE address and password."
+        ),
         domains=("web.de",),
         mx=("web.de",),
     ),
@@ -199,8 +227,10 @@ PROVIDERS: tuple[Provider, ...] = (
         "smtp.zoho.com",
         465,
         "ssl",
-        "Zoho takes your password, or an app-specific password if you use two-factor authentication: "
-        "Zoho Accounts → Security → App Passwords. Accounts in Europe use smtp.zoho.eu (choose Other).",
+        N_(
+            "Zoho takes your password, or an app-specific password if you use two-factor authentication: "
+            "Zoho Accounts → Security → App Passwords. Accounts in Europe use smtp.zoho.eu (choose Other)."
+        ),
         domains=("zoho.com", "zohomail.com"),
         mx=("zoho.com",),
     ),
@@ -210,8 +240,10 @@ PROVIDERS: tuple[Provider, ...] = (
         None,
         587,
         "starttls",
-        "Proton Mail lets other apps send only through Proton Mail Bridge on your own computer, so we can't "
-        "send from it. Open the letter in your mail app instead.",
+        N_(
+            "Proton Mail lets other apps send only through Proton Mail Bridge on your own computer, so we can't "
+            "send from it. Open the letter in your mail app instead."
+        ),
         domains=("proton.me", "protonmail.com", "protonmail.ch", "pm.me"),
         mx=("protonmail.ch",),
         password_works=False,
