@@ -297,3 +297,26 @@ def test_totals_command_shows_confirmed(client, supporter, runner):
     client.post(f"/api/v1/letters/{letter['id']}/confirm", json={"outcome": "sent"})
     after = totals_row(runner.invoke(args=["totals", LAUNCH]).output, "Alex Padilla")
     assert (after["handed_off"], after["confirmed"]) == (1, 1)  # the confirmation is counted, in its column
+
+
+# ------------------------------------------------------------------ in Spanish
+
+
+def test_a_spanish_reader_reads_members_roles_in_spanish_and_the_letters_keep_congress_english(client, supporter):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    text = text_of(client.get(f"/c/{LAUNCH}?zip=94110"))
+    assert "Alex Padilla, del Senado" in text and "Nancy Pelosi, de la Cámara de Representantes" in text
+    assert "Senator Alex Padilla" not in text and "Representative Nancy Pelosi" not in text
+    assert "Eleanor Holmes Norton, miembro sin voto de la Cámara de Representantes" in text_of(
+        client.get(f"/c/{LAUNCH}?zip=20001")
+    )
+    assert "Escaño de la Cámara de Representantes por CA-14: vacante" in text_of(client.get(f"/c/{LAUNCH}?zip=94541"))
+    embed = text_of(client.get(f"/c/{LAUNCH}/embed?zip=94110"))
+    assert "Alex Padilla, del Senado" in embed and "Senator Alex Padilla" not in embed
+    write = text_of(client.get(f"/c/{LAUNCH}/write?zip=94110&target={PADILLA}&target={PELOSI}"))
+    assert (
+        "Alex Padilla, del Senado (D-CA)" in write and "Nancy Pelosi, de la Cámara de Representantes (D-CA-11)" in write
+    )
+    letters = submit(client, supporter, "contact_form", [PADILLA, PELOSI]).get_json()["letters"]
+    assert letters[0]["body"].startswith("Dear Senator Padilla,")  # Congress reads the English forms
+    assert letters[1]["body"].startswith("Dear Representative Pelosi,")

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.core import framing
 from webapp.extensions import db
-from webapp.i18n import gettext
+from webapp.i18n import gettext, roles
 
 
 def utcnow() -> dt.datetime:
@@ -222,14 +222,15 @@ class Target(db.Model):
 
     @property
     def display_name(self) -> str:
-        """`Senator Alex Padilla (D-CA)`, `Representative Nancy Pelosi (D-CA-11)`; others by name."""
+        """`Senator Alex Padilla (D-CA)`, `Representative Nancy Pelosi (D-CA-11)`; others by name. The role in the
+        reader's language (webapp/i18n/roles.py); `role` is the English that letters and CWC use."""
         if not self.is_legislator:
             return self.name
         party = (self.party or "?")[:1]
         seat = self.state or ""
         if self.kind != "senator" and self.district:
             seat += f"-{self.district}"
-        return f"{self.role} {self.name} ({party}-{seat})"
+        return f"{roles.with_name(self.role, self.name)} ({party}-{seat})"
 
     @property
     def role(self) -> str:

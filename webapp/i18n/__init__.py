@@ -85,6 +85,10 @@ def init_app(app: Flask) -> None:
         script_messages=script_messages,
         english_only=english_only,
     )
+    from webapp.i18n import roles  # it imports this module: imported once the app is set up
+
+    # Members' roles on pages, in the reader's language; letters and CWC keep Target.role's English.
+    app.jinja_env.globals.update(member_with_role=roles.with_name, vacant_seat=roles.vacant)
     app.jinja_env.filters["letter_date"] = letter_date
     # What a ZIP code's lookup says, kept in English per ZIP code, in the reader's language (webapp/i18n/reasons.py).
     app.jinja_env.filters["lookup_notes"] = lambda text: _reasons().translate_sentences(text)

@@ -23,7 +23,7 @@ from webapp.delivery import budget, credentials, oauth, ssrf
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.delivery.deadline import DeadlineExceeded
 from webapp.extensions import db
-from webapp.i18n import gettext, reasons
+from webapp.i18n import gettext, reasons, roles
 from webapp.i18n import lazy_gettext as _l
 from webapp.letters import words
 from webapp.letters.handoff import hand_off, tel_uri
@@ -246,12 +246,12 @@ def _not_offered(campaign: Campaign, target: Target, zip_code: str) -> str | Non
         if zip_code:
             return gettext(
                 "%(member)s does not represent ZIP code %(zip)s. You can write only to your own members of Congress.",
-                member=f"{target.role} {target.name} ({target.state})",
+                member=f"{roles.with_name(target.role, target.name)} ({target.state})",
                 zip=zip_code,
             )
         return gettext(
             "%(member)s does not represent the ZIP code you gave. You can write only to your own members of Congress.",
-            member=f"{target.role} {target.name} ({target.state})",
+            member=f"{roles.with_name(target.role, target.name)} ({target.state})",
         )
     return None
 
