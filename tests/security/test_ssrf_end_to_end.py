@@ -7,13 +7,18 @@ from __future__ import annotations
 import socket
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.support.dns import fake_dns, listening_socket, stub_dns
-from tests.support.letters import un_letter
+from tests.support.letters import LAUNCH, un_letter
 from tests.support.waiting import wait_for
+from webapp import outbox
+from webapp.campaigns.service import find_campaign
 from webapp.delivery import ssrf
+from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db
-from webapp.models import Letter
+from webapp.letters import service as letters
+from webapp.models import Letter, Submission
 
 ISSUE_HOSTS = [
     "127.0.0.1",
@@ -111,3 +116,27 @@ def test_rebinding_between_the_api_and_the_worker_is_caught_by_the_worker(
         assert "can't use rebind.example.org as your mail server" in letter.error
     assert connections == []
     assert_no_connection(sock)
+
+
+def test_every_path_that_takes_a_mail_account_refuses_an_internal_host(app, supporter, mail_server):
+    """The check lives where letters are made (service.submit and service.retry), so the form, the API, sending
+    again and whatever path comes next refuse the same hosts; nothing is written, counted or queued again."""
+    refused = SmtpAccount("10.0.0.1", 587, "starttls", "u@example.org", "pw")
+    with app.test_request_context():
+        campaign = find_campaign(LAUNCH, page=False)
+        template, targets = letters.choose(campaign, "un-human-rights-office", ["ohchr"], "smtp")
+        person = letters.Supporter(**supporter)
+        before = db.session.scalar(select(func.count()).select_from(Submission))
+        with pytest.raises(ssrf.RefusedHost):
+            letters.submit(campaign, template, targets, person, "smtp", account=refused)
+        assert db.session.scalar(select(func.count()).select_from(Submission)) == before
+
+        allowed = SmtpAccount(mail_server.host, mail_server.port, "starttls", "u@example.org", "pw")
+        submission = letters.submit(campaign, template, targets, person, "smtp", account=allowed)
+        (claimed,) = outbox.claim(submission.id)
+        outbox.finish(claimed, "failed", "The mail server refused it.")
+        db.session.expire_all()
+        with pytest.raises(ssrf.RefusedHost):
+            letters.retry(letters.find_submission(submission.id), refused)
+        db.session.expire_all()
+        assert [letter.status for letter in letters.find_submission(submission.id).letters] == ["failed"]

@@ -135,10 +135,6 @@ def create_submission():
             username=body.smtp.username,
             password=body.smtp.password.get_secret_value(),
         )
-        try:
-            service.check_smtp_host(account.host, account.port)
-        except RefusedHost as exc:
-            return unprocessable({"smtp.host": [reasons.translate(str(exc))]})
     postal = None
     if body.channel == "cwc":
         if body.postal is None:
@@ -162,6 +158,8 @@ def create_submission():
         )
     except service.SubmissionInvalid as exc:
         return unprocessable(exc.errors)
+    except RefusedHost as exc:
+        return unprocessable({"smtp.host": [reasons.translate(str(exc))]})
     except RedisError:
         abort(503, description="Your password could not be stored safely just now; please try again in a minute.")
     view = service.submission_view(submission)

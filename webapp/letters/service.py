@@ -271,9 +271,9 @@ def _unreachable(target: Target, channel: str) -> str:
 
 
 def check_smtp_host(host: str, port: int) -> None:
-    """Refuse a host the SSRF policy would refuse, now, so the supporter can fix it on the form. A lookup that
-    outlasts ssrf.LOOKUP_SECONDS (DNS down or slow) refuses nothing: the worker checks the host again within
-    its own deadline and says so if it still can't, and the supporter's letter is not lost meanwhile."""
+    """Refuse a host the SSRF policy would refuse (RefusedHost), now, so the supporter can fix it on the form. A
+    lookup that outlasts ssrf.LOOKUP_SECONDS (DNS down or slow) refuses nothing: the worker checks the host again
+    within its own deadline and says so if it still can't, and the supporter's letter is not lost meanwhile."""
     config = current_app.config
     try:
         ssrf.check(host, port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))
@@ -325,6 +325,17 @@ def check_sign_ins(account: Account | None) -> None:
     )
 
 
+def check_account(account: Account) -> None:
+    """What every path that takes a supporter's mail account checks before anything is counted or written (a new
+    submission, the form's or the API's, and sending failed letters again): the mail server is one Outcry may
+    connect to (RefusedHost), its sign-ins are not paused (SignInsPaused), and the password could be stored now
+    where nothing reaches a disk (a RedisError)."""
+    if isinstance(account, SmtpAccount):
+        check_smtp_host(account.host, account.port)
+    check_sign_ins(account)
+    credentials.check_store()
+
+
 Edit = tuple[str | None, str | None]  # (subject, body); None keeps the template's text
 
 
@@ -363,7 +374,8 @@ def submit(
 
     Rows are committed before anything is queued; if queuing fails the sweeper picks the
     letters up when their lease runs out. Hand-offs are counted at once. A letter to Congress through
-    CWC needs `postal`, in the seat of every member it goes to, and a message the grammar accepts.
+    CWC needs `postal`, in the seat of every member it goes to, and a message the grammar accepts. An `account`
+    is checked first (`check_account`: RefusedHost, SignInsPaused, a RedisError).
     """
     ensure_open(campaign)
     if channel == SMTP and account is None:
@@ -381,8 +393,7 @@ def submit(
             }
         )
     if account is not None:
-        check_sign_ins(account)  # raises SignInsPaused before any budget of the submission is spent
-        credentials.check_store()  # a RedisError before anything is counted or written, if it would reach a disk
+        check_account(account)  # before any budget of the submission is spent
     if channel == CWC:
         _check_postal(postal, targets)
     language = check_language(template, language)
@@ -479,7 +490,7 @@ def retry(submission: Submission, account: Account) -> int:
     letters = retryable(submission)
     if not letters:
         raise SubmissionInvalid({"retry": [gettext("Nothing here is waiting to be sent again.")]})
-    check_sign_ins(account)
+    check_account(account)
     if isinstance(account, OAuthAccount) and account.email.lower() != submission.supporter_email.lower():
         raise SubmissionInvalid(
             {

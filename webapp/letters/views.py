@@ -484,11 +484,6 @@ def send(slug: str):
         account = form.smtp_account()
         if account is None:
             return _preview_or_write(form, campaign, targets, templates)
-        try:
-            service.check_smtp_host(account.host, account.port)
-        except RefusedHost as exc:
-            form.smtp_host.errors = [*form.smtp_host.errors, reasons.translate(str(exc))]
-            return _preview_or_write(form, campaign, targets, templates)
     return _submit(form, campaign, targets, templates, template, chosen, action, edits, account, postal)
 
 
@@ -532,6 +527,9 @@ def _submit(form, campaign, targets, templates, template, chosen, action, edits,
         )
     except service.SubmissionInvalid as exc:
         _attach(form, exc.errors)
+        return _preview_or_write(form, campaign, targets, templates)
+    except RefusedHost as exc:
+        form.smtp_host.errors = [*form.smtp_host.errors, reasons.translate(str(exc))]
         return _preview_or_write(form, campaign, targets, templates)
     except RedisError:
         form.smtp_password.errors = [
@@ -708,10 +706,6 @@ def retry(submission_id: str):
     account = form.smtp_account(submission)
     if account is None:
         return _status_page(submission.id, retry_form=form, status=422)
-    try:
-        service.check_smtp_host(account.host, account.port)
-    except RefusedHost as exc:
-        return _status_page(submission.id, retry_error=reasons.translate(str(exc)), status=422)
     return _retry_with(submission.id, account)
 
 
@@ -723,6 +717,8 @@ def _retry_with(submission_id: str, account):
         service.retry(submission, account)
     except service.SubmissionInvalid as exc:
         return _status_page(submission_id, retry_error=" ".join(exc.errors.get("retry", [])), status=422)
+    except RefusedHost as exc:
+        return _status_page(submission_id, retry_error=reasons.translate(str(exc)), status=422)
     except limits.RateLimited as exc:
         page, status = _status_page(submission_id, retry_error=exc.description, status=429)
         return page, status, {"Retry-After": str(exc.retry_after_seconds)}
