@@ -123,6 +123,26 @@ def test_html_and_api_share_one_budget_and_the_page_says_when(limited, supporter
     assert client.post(API, json=un_letter(supporter), **from_address(address)).status_code == 429
 
 
+def test_calls_recorded_one_after_another_spend_the_same_budget(limited):
+    """Each call the supporter says they made is a submission (a letter handed off and confirmed): the step-through
+    spends the per-address budget like the letter pages and the API; choosing whom to call spends nothing."""
+    client = limited.test_client()
+    env = from_address("203.0.113.12")
+    offices = ["us-mission-un", "general-dynamics-ceo"]
+    page = client.get(f"/c/{LAUNCH}/call?" + "&".join(f"target={t}" for t in offices), **env)
+    fields = form_fields(page.get_data(as_text=True))
+    fields["name"] = ["Maria Lopez"]
+    for _ in range(3):  # choosing again and again is not calling
+        assert client.post(f"/c/{LAUNCH}/call", data=fields, **env).status_code == 303
+    token = csrf_token(client.get(f"/c/{LAUNCH}/calls", **env).get_data(as_text=True))
+    for target in offices:
+        answer = {"csrf_token": token, "target": target, "outcome": "called"}
+        assert client.post(f"/c/{LAUNCH}/calls", data=answer, **env).status_code == 303
+    assert client.post(API, json={"campaign": LAUNCH}, **env).status_code == 422  # the third of three
+    answer = {"csrf_token": token, "target": offices[0], "outcome": "voicemail"}
+    assert_retry_after(client.post(f"/c/{LAUNCH}/calls", data=answer, **env), 3600)
+
+
 def test_ipv6_clients_are_counted_per_64(limited, supporter):
     client = limited.test_client()
     for host in ("2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::9"):

@@ -63,7 +63,7 @@ SUBMISSIONS = "submissions"  # the shared scope of the submission endpoints
 # The endpoints that create letters; they share one per-address budget, HTML and API alike.
 SUBMISSION_ENDPOINTS = (
     "letters.send",
-    "letters.call",
+    "letters.calls",  # the call step-through: each call the supporter made is a submission (letters.call writes none)
     "letters.retry",
     "api.create_submission",
     # A letter Congress's system refused, sent again another way (webapp/letters/refused.py, the API).
