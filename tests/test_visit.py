@@ -158,6 +158,22 @@ def test_calls_are_recorded_one_office_at_a_time_and_busy_or_skipped_count_nothi
     assert "Phone call: you skipped this office." in receipt
 
 
+def test_a_call_answered_twice_is_counted_once(client):
+    """A double tap on "I talked to someone", or the Back button and the same answer again, records one call."""
+    page = client.get(f"/c/{LAUNCH}/call?target=general-dynamics-ceo")
+    fields = form_fields(page.get_data(as_text=True))
+    fields["name"] = ["Maria Lopez"]
+    assert client.post(f"/c/{LAUNCH}/call", data=fields).status_code == 303
+    token = csrf_token(client.get(f"/c/{LAUNCH}/calls").get_data(as_text=True))
+    answer = {"csrf_token": token, "target": "general-dynamics-ceo", "outcome": "called"}
+    for _ in range(2):
+        assert client.post(f"/c/{LAUNCH}/calls", data=answer).status_code == 303
+    assert "Thank you for calling" in text_of(client.get(f"/c/{LAUNCH}/calls"))
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
+    assert totals["handed_off"] == 1 and totals["confirmed"] == 1
+    assert text_of(client.get(f"/c/{LAUNCH}/receipt")).count("Phone call: you talked to someone.") == 1
+
+
 def test_the_receipt_can_erase_everything_sent_in_the_visit(app, client, supporter):
     from webapp.extensions import db
     from webapp.models import Submission

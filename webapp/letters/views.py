@@ -853,6 +853,8 @@ def calls(slug: str):
             return redirect(url_for("letters.calls", slug=slug), 303)
         if not form.validate_on_submit() or form.target.data not in by_id:
             abort(400)
+        if form.target.data in outcomes:  # answered already (a double tap, the Back button): counted once
+            return redirect(url_for("letters.calls", slug=slug), 303)
         target = by_id[form.target.data]
         try:
             if form.outcome.data in ("called", "voicemail"):
