@@ -8,26 +8,12 @@ from flask import Blueprint, abort, render_template, request
 
 from webapp.campaigns import service as campaigns
 from webapp.campaigns.checks import offered_channels
-from webapp.congress import service as congress
 from webapp.embed import service
 from webapp.extensions import db
-from webapp.i18n import gettext, reasons
+from webapp.letters.service import find_members
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("embed", __name__)
-
-
-def _lookup(raw_zip: str) -> tuple[congress.ZipLookup | None, str | None]:
-    if not raw_zip:
-        return None, None
-    try:
-        return congress.lookup(raw_zip), None
-    except congress.InvalidZip:
-        return None, gettext("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
-    except congress.UnknownZip as exc:
-        return None, reasons.translate(str(exc))
-    except congress.CongressDataMissing:
-        return None, gettext("The list of members of Congress isn't loaded on this server yet. Please try again later.")
 
 
 @bp.route("/c/<slug>/embed")
@@ -38,7 +24,7 @@ def campaign(slug: str):
     templates = campaigns.active_templates(found)
     targets = [target for target in campaigns.campaign_targets(found) if offered_channels(target, templates)]
     zip_code = (request.args.get("zip") or "").strip()[:10]
-    lookup, zip_error = _lookup(zip_code) if found.congress and not found.closed else (None, None)
+    lookup, zip_error = find_members(zip_code) if found.congress and not found.closed else (None, None)
     page = render_template(
         "embed/campaign.html",
         campaign=found,

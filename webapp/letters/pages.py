@@ -8,12 +8,12 @@ import segno
 from flask import Blueprint, abort, current_app, render_template, request, url_for
 
 from webapp.campaigns import service
+from webapp.campaigns.checks import offered_channels
 from webapp.congress import service as congress
 from webapp.extensions import db
-from webapp.i18n import gettext, reasons
 from webapp.letters import actions
 from webapp.letters import visit as visits
-from webapp.models import CALL
+from webapp.letters.service import find_members
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("campaigns", __name__)
@@ -26,22 +26,6 @@ def index():
     return render_template("campaigns/index.html", campaigns=service.published_campaigns())
 
 
-def _congress_lookup(raw_zip: str | None) -> tuple[congress.ZipLookup | None, str | None]:
-    """The supporter's members for the ZIP they typed, or a message saying what went wrong."""
-    if not raw_zip:
-        return None, None
-    try:
-        return congress.lookup(raw_zip), None
-    except congress.InvalidZip:
-        return None, gettext("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
-    except congress.UnknownZip as exc:
-        return None, reasons.translate(str(exc)) or gettext(
-            "We don't know that ZIP code. Check it, or use the House's find-your-representative page."
-        )
-    except congress.CongressDataMissing:
-        return None, gettext("The list of members of Congress isn't loaded on this server yet. Please try again later.")
-
-
 @bp.route("/c/<slug>")
 def campaign(slug: str):
     found = service.find_campaign(slug)
@@ -51,13 +35,9 @@ def campaign(slug: str):
     scripts = service.call_scripts(found)
     own_targets = service.campaign_targets(found)
     # Only targets a supporter can reach are offered: a letter that has a way to them, or a phone number.
-    targets = [
-        target
-        for target in own_targets
-        if CALL in target.channels or any(t.fits(target) and t.channels_for(target) for t in letters)
-    ]
+    targets = [target for target in own_targets if offered_channels(target, letters)]
     zip_code = (request.args.get("zip") or "").strip()
-    lookup, zip_error = _congress_lookup(zip_code) if found.congress else (None, None)
+    lookup, zip_error = find_members(zip_code) if found.congress else (None, None)
     totals = campaign_totals(db.session, found)
     own = {target.id for target in own_targets}
     # "Write to all": both senators and the representative, unless the supporter must pick a district first.

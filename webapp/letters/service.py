@@ -178,6 +178,23 @@ def draft_letters(
     ]
 
 
+def find_members(raw_zip: str | None) -> tuple[congress.ZipLookup | None, str | None]:
+    """The supporter's members of Congress for the ZIP they typed (the campaign page and its embed), or the message
+    that says what went wrong; (None, None) before any ZIP is typed."""
+    if not raw_zip:
+        return None, None
+    try:
+        return congress.lookup(raw_zip), None
+    except congress.InvalidZip:
+        return None, gettext("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
+    except congress.UnknownZip as exc:
+        return None, reasons.translate(str(exc)) or gettext(
+            "We don't know that ZIP code. Check it, or use the House's find-your-representative page."
+        )
+    except congress.CongressDataMissing:
+        return None, gettext("The list of members of Congress isn't loaded on this server yet. Please try again later.")
+
+
 def check_language(template: LetterTemplate, language: str | None) -> str:
     """The language a submission's letters are written in: one the template has (its own when none is named)."""
     if not language:
