@@ -189,6 +189,16 @@ def test_unknown_names_are_404(client, supporter, change, app):
     assert letter_count(app) == 0
 
 
+def test_a_target_id_no_record_could_have_is_422_and_not_repeated_back(client, supporter, app):
+    """Target ids are at most 64 characters (Target.id): a longer one is refused by the schema, per field, and
+    the answer doesn't carry the stranger's text back."""
+    response = client.post("/api/v1/submissions", json=un_letter(supporter, targets=["ohchr", "x" * 20_000]))
+    assert response.status_code == 422
+    assert list(response.get_json()["errors"]) == ["targets.1"]
+    assert len(response.get_data()) < 1000
+    assert letter_count(app) == 0
+
+
 def test_target_outside_the_campaign_is_422_and_nothing_is_sent(client, supporter, app):
     from webapp.models import Target
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from flask import abort, request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -71,10 +71,15 @@ class PostalIn(_Strict):
     zip: str = Field(max_length=20)
 
 
+# A target's id as the database holds it (Target.id, 64 characters at most): a longer one names nobody, and is
+# refused here rather than looked up and repeated back in the answer.
+TargetId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class SubmissionIn(_Strict):
     campaign: str = Field(min_length=1, max_length=80)
     template: str = Field(min_length=1, max_length=80)
-    targets: list[str] = Field(min_length=1, max_length=20)
+    targets: list[TargetId] = Field(min_length=1, max_length=20)
     supporter: SupporterIn
     channel: Literal["smtp", "mailto", "contact_form", "call", "print", "cwc"]
     subject: str | None = None
