@@ -115,6 +115,18 @@ def test_refusals_are_explained_and_blamed(oauth_app, mail_apis, provider_browse
     assert "access_token" not in refused.value.reason and account.access_token not in refused.value.reason
 
 
+def test_an_accepted_letter_with_a_long_answer_is_sent_not_sent_again(oauth_app, mail_apis, provider_browser):
+    """The answer is read up to the cap and no further; its status still says the provider took the letter, so
+    the letter counts as sent instead of waiting for a second try that would send it twice."""
+    with oauth_app.app_context():
+        account = signed_in("google", "maria@gmail.com", provider_browser)
+        mail_apis.script.append(Scripted(200, {"id": "m1", "labelIds": ["SENT"] * 100_000}))  # about 900 kB
+        session = SignedInTransport(account).open(5)
+        session.send(letter("maria@gmail.com"), 5)  # raises DeliveryError if the answer is not taken as sent
+        session.close(1)
+    assert mail_apis.refused == [("gmail", 200, "scripted")]
+
+
 def test_a_hanging_api_ends_within_the_phase(oauth_app, mail_apis, provider_browser):
     with oauth_app.app_context():
         account = signed_in("google", "maria@gmail.com", provider_browser)

@@ -32,9 +32,6 @@ HTTPS_PORTS = (443,)
 MAX_RESPONSE_BYTES = 256 * 1024
 
 
-class ResponseTooLarge(Exception):
-    """The provider's answer went past MAX_RESPONSE_BYTES."""
-
 
 class _Stream(httpcore.NetworkStream):
     """A socket whose every read, write and handshake takes its timeout from the backend's current deadline."""
@@ -177,6 +174,7 @@ class Reply:
     status: int
     headers: httpx.Headers
     body: bytes
+    truncated: bool = False  # the answer went on past the cap: `body` is its beginning, the status stands
 
     def json(self) -> Any:
         """The body as JSON, or {} when it is not (a provider's error page)."""
@@ -191,15 +189,18 @@ class HttpsClient:
     connections are kept alive between the phases of that conversation and closed with it."""
 
     def __init__(self, *, allowed: frozenset[tuple[str, int]] | None = None, ca_file: str | None = None):
-        config = current_app.config
-        self.backend = PinnedBackend(config["OAUTH_ALLOWED_HOSTS"] if allowed is None else allowed)
-        context = tls_context(ca_file if ca_file is not None else config.get("OAUTH_CA_FILE"))
+        """`allowed` and `ca_file` default to the mail providers' (OAUTH_ALLOWED_HOSTS, OAUTH_CA_FILE); "" is no
+        extra CA."""
+        self.backend = PinnedBackend(current_app.config["OAUTH_ALLOWED_HOSTS"] if allowed is None else allowed)
+        context = tls_context(ca_file if ca_file is not None else current_app.config.get("OAUTH_CA_FILE"))
         self.httpx = httpx.Client(
             transport=_Transport(self.backend, context),
             trust_env=False,
             follow_redirects=False,
             timeout=None,  # noqa: S113 - the phase's deadline bounds every operation instead
-            headers={"User-Agent": "Outcry"},
+            # Answers are read as they come over the wire (iter_raw: the cap counts those bytes), so none may come
+            # compressed: the body would be unreadable, and a small compressed one could hold a huge one.
+            headers={"User-Agent": "Outcry", "Accept-Encoding": "identity"},
         )
 
     @contextlib.contextmanager
@@ -211,17 +212,21 @@ class HttpsClient:
         with watchdog.watching(deadline, self.backend.cut):
             yield deadline
 
-    def request(self, method: str, url: str, *, seconds: float, phase: str, **kwargs: Any) -> Reply:
-        """One request, all of it (connect, TLS, send, the whole answer) within `seconds`. Raises
-        httpx.HTTPError (timeouts included), ResponseTooLarge or ssl.SSLCertVerificationError."""
+    def request(
+        self, method: str, url: str, *, seconds: float, phase: str, max_bytes: int = MAX_RESPONSE_BYTES, **kwargs: Any
+    ) -> Reply:
+        """One request, all of it (connect, TLS, send, the answer) within `seconds`. An answer longer than
+        `max_bytes` is read no further (the connection is dropped) and comes back `truncated`: its status still
+        says what happened, so an accepted letter is never sent again for a long answer. Raises httpx.HTTPError
+        (timeouts included) or ssl.SSLCertVerificationError."""
         if urlsplit(url).scheme != "https":
             raise httpx.UnsupportedProtocol("only https:// endpoints are used")
         with self.phase(seconds, phase), self.httpx.stream(method, url, **kwargs) as response:
             body = bytearray()
             for chunk in response.iter_raw():
                 body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise ResponseTooLarge(f"more than {MAX_RESPONSE_BYTES} bytes")
+                if len(body) > max_bytes:
+                    return Reply(response.status_code, response.headers, bytes(body[:max_bytes]), truncated=True)
             return Reply(response.status_code, response.headers, bytes(body))
 
     def close(self) -> None:

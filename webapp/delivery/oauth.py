@@ -77,7 +77,7 @@ def send_api(client: https.HttpsClient, account: OAuthAccount, data: bytes, seco
         headers["Content-Type"] = "text/plain"
     try:
         reply = client.request("POST", url, content=body, headers=headers, seconds=seconds, phase=smtp.SENDING)
-    except (httpx.HTTPError, https.ResponseTooLarge, OSError) as exc:  # a deadline's end is a TimeoutError
+    except (httpx.HTTPError, OSError) as exc:  # a deadline's end is a TimeoutError
         raise _unreachable(account, exc) from None
     except ssl.SSLCertVerificationError:
         raise DeliveryError(_setup_problem(account), transient=False, kind="setup") from None
