@@ -4,6 +4,7 @@ answer CWC gives (accepted, refused with a message, 5xx, bad key, a hang, a tric
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import socket
 import ssl
 import threading
@@ -13,7 +14,9 @@ import pytest
 
 from tests.support.cwcserver import API_KEY, Answer
 from webapp.cwc import client, message, service
-from webapp.cwc.client import Endpoint, Unreachable
+from webapp.cwc.client import Endpoint
+from webapp.delivery import cwc as delivery
+from webapp.delivery.cwc import Unreachable
 
 AGENT = message.Agent(
     "Outcry Test Delivery Agent", "acks@agent.example.org", "Dana", "ops@agent.example.org", "202-555-0100"
@@ -38,7 +41,7 @@ def endpoint(cwc_server) -> Endpoint:
 
 def test_a_valid_message_is_accepted_and_arrives_as_sent(endpoint, cwc_server):
     xml = _xml()
-    reply = client.post(endpoint, xml, seconds=5)
+    reply = delivery.post(endpoint, xml, seconds=5)
     assert reply.status == 200
     assert service.classify(reply, "Representative Pelosi's office").accepted
     (received,) = cwc_server.received
@@ -47,7 +50,7 @@ def test_a_valid_message_is_accepted_and_arrives_as_sent(endpoint, cwc_server):
 
 def test_an_invalid_message_is_refused_with_the_grammars_words(endpoint, cwc_server):
     xml = _xml().replace(b"<Zip>94110</Zip>", b"<Zip>941</Zip>")
-    reply = client.post(endpoint, xml, seconds=5)
+    reply = delivery.post(endpoint, xml, seconds=5)
     outcome = service.classify(reply, "Representative Pelosi's office")
     assert reply.status == 400 and not outcome.accepted and not outcome.transient
     assert "Zip" in outcome.detail and not cwc_server.received
@@ -55,7 +58,7 @@ def test_an_invalid_message_is_refused_with_the_grammars_words(endpoint, cwc_ser
 
 def test_an_office_refusing_a_non_constituent_says_what_to_fix(endpoint, cwc_server):
     cwc_server.script.append(Answer(400, ["Constituent address is not within the member's district."]))
-    outcome = service.classify(client.post(endpoint, _xml(), seconds=5), "Representative Pelosi's office")
+    outcome = service.classify(delivery.post(endpoint, _xml(), seconds=5), "Representative Pelosi's office")
     assert not outcome.accepted and not outcome.transient and outcome.address_problem
     assert outcome.reason.startswith("Representative Pelosi's office did not accept the letter because of the address")
     assert "not within the member's district" in outcome.reason and "contact form or a printed letter" in outcome.reason
@@ -64,14 +67,14 @@ def test_an_office_refusing_a_non_constituent_says_what_to_fix(endpoint, cwc_ser
 @pytest.mark.parametrize("status", [500, 502, 503, 429])
 def test_a_server_error_is_worth_another_try(endpoint, cwc_server, status):
     cwc_server.script.append(Answer(status))
-    outcome = service.classify(client.post(endpoint, _xml(), seconds=5), "Senator Padilla's office")
+    outcome = service.classify(delivery.post(endpoint, _xml(), seconds=5), "Senator Padilla's office")
     assert not outcome.accepted and outcome.transient and f"error {status}" in outcome.reason
 
 
 def test_a_wrong_key_is_retried_and_never_repeated(cwc_server):
     cwc_server.reset()
     secret = "wrong-key-9f8e7d6c5b4a"
-    reply = client.post(Endpoint(cwc_server.url, secret, str(cwc_server.ca_file)), _xml(), seconds=5)
+    reply = delivery.post(Endpoint(cwc_server.url, secret, str(cwc_server.ca_file)), _xml(), seconds=5)
     outcome = service.classify(reply, "Senator Padilla's office")
     assert reply.status == 401 and outcome.transient
     assert secret not in outcome.reason + outcome.detail
@@ -81,7 +84,7 @@ def test_a_wrong_key_is_retried_and_never_repeated(cwc_server):
 def test_a_hang_ends_at_the_deadline(endpoint, cwc_server):
     cwc_server.script.append(Answer(hang=True))
     with pytest.raises(Unreachable) as caught:
-        client.post(endpoint, _xml(), seconds=1.0)
+        delivery.post(endpoint, _xml(), seconds=1.0)
     assert caught.value.deadline and "within 1 seconds" in caught.value.reason
     assert API_KEY not in str(caught.value)
 
@@ -89,12 +92,12 @@ def test_a_hang_ends_at_the_deadline(endpoint, cwc_server):
 def test_an_untrusted_certificate_is_refused(cwc_server):
     cwc_server.reset()
     with pytest.raises(Unreachable) as caught:
-        client.post(Endpoint(cwc_server.url, API_KEY, None), _xml(), seconds=5)
+        delivery.post(Endpoint(cwc_server.url, API_KEY, None), _xml(), seconds=5)
     assert "certificate" in caught.value.reason and not cwc_server.received
 
 
 class _Hostile:
-    """A TLS server that answers byte by byte (a trickle), or without end (a flood)."""
+    """A TLS server that answers byte by byte (a trickle), without end (a flood), or compressed when asked."""
 
     def __init__(self, ca, mode: str):
         self.mode, self.stop = mode, threading.Event()
@@ -110,8 +113,21 @@ class _Hostile:
             conn, _ = self.sock.accept()
         try:
             with self.context.wrap_socket(conn, server_side=True) as tls:
-                tls.recv(65536)
-                if self.mode == "trickle":
+                request = tls.recv(65536)
+                if self.mode == "compress":  # as web servers do when the client says it takes gzip
+                    while b"\r\n\r\n" not in request:
+                        request += tls.recv(65536)
+                    head, _, body = request.partition(b"\r\n\r\n")
+                    headers = dict(line.lower().split(b": ", 1) for line in head.split(b"\r\n")[1:])
+                    while len(body) < int(headers[b"content-length"]):  # all of it: unread bytes would reset
+                        body += tls.recv(65536)
+                    refusal = b"<Errors><Error>Constituent address is not within the district.</Error></Errors>"
+                    gzipped = b"gzip" in headers.get(b"accept-encoding", b"")
+                    body = gzip.compress(refusal) if gzipped else refusal
+                    encoding = b"Content-Encoding: gzip\r\n" if gzipped else b""
+                    tls.sendall(b"HTTP/1.1 400 Bad Request\r\n" + encoding + b"Content-Length: %d\r\n\r\n" % len(body))
+                    tls.sendall(body)
+                elif self.mode == "trickle":
                     for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + b"x" * 100000:
                         if self.stop.wait(0.05):
                             return
@@ -133,7 +149,7 @@ def test_a_trickling_endpoint_ends_at_the_same_deadline(certificate_authority):
     hostile = _Hostile(ca, "trickle")
     try:
         with pytest.raises(Unreachable) as caught:
-            client.post(
+            delivery.post(
                 Endpoint(f"https://localhost:{hostile.port}/v2/message", API_KEY, str(path)), _xml(), seconds=1.0
             )
         assert caught.value.deadline
@@ -145,11 +161,27 @@ def test_a_flood_is_cut_at_the_cap(certificate_authority):
     ca, path = certificate_authority
     hostile = _Hostile(ca, "flood")
     try:
-        reply = client.post(
+        reply = delivery.post(
             Endpoint(f"https://localhost:{hostile.port}/v2/message", API_KEY, str(path)), _xml(), seconds=5
         )
         assert reply.truncated and len(reply.body) <= client.MAX_REPLY
         outcome = service.classify(reply, "Senator Padilla's office")
         assert not outcome.accepted and len(outcome.reason) < 1000
+    finally:
+        hostile.stop.set()
+
+
+def test_a_refusal_is_read_as_sent_even_from_a_server_that_compresses(certificate_authority):
+    """The reply is capped as it comes over the wire, so it is asked for uncompressed: a server that gzips for
+    clients that take it must still have its refusal read (and could not hide a huge one in a small one)."""
+    ca, path = certificate_authority
+    hostile = _Hostile(ca, "compress")
+    try:
+        reply = delivery.post(
+            Endpoint(f"https://localhost:{hostile.port}/v2/message", API_KEY, str(path)), _xml(), seconds=5
+        )
+        outcome = service.classify(reply, "Senator Padilla's office")
+        assert reply.status == 400 and outcome.address_problem
+        assert "“Constituent address is not within the district.”" in outcome.reason
     finally:
         hostile.stop.set()

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from tests.conftest import csrf_token
-from tests.support.cwcserver import Answer
+from tests.support.cwcserver import API_KEY, Answer
 from tests.support.waiting import wait_for
 from webapp.cwc import message
 from webapp.extensions import db
@@ -196,6 +196,7 @@ def test_no_supporter_data_in_the_logs(stack, cwc_stack, cwc_server, log_records
     assert "cwc.accepted" in logged and "cwc.not_accepted" in logged  # the log says what happened …
     for private in ("Zoë", "O'Brien", "Valencia", "Apt. 2", SUPPORTER["email"], "grandmother", "94110"):
         assert private not in logged  # … without anyone's name, address, email or words
+    assert API_KEY not in logged  # nor the key, which travels in the endpoint's query string
 
 
 def test_an_address_outside_the_seat_is_refused_before_anything_is_written(stack, cwc_server):

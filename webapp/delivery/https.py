@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import ssl
 import threading
@@ -31,6 +32,8 @@ HTTPS_PORTS = (443,)
 # What one answer from a provider may be: their token and send answers are a few hundred bytes.
 MAX_RESPONSE_BYTES = 256 * 1024
 
+# httpx logs every request's whole URL at INFO; CWC's carries its API key in the query (webapp/delivery/cwc.py).
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class _Stream(httpcore.NetworkStream):
