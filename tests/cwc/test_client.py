@@ -16,6 +16,7 @@ from tests.support.cwcserver import API_KEY, Answer
 from webapp.cwc import client, message, service
 from webapp.cwc.client import Endpoint
 from webapp.delivery import cwc as delivery
+from webapp.delivery import ssrf
 from webapp.delivery.cwc import Unreachable
 
 AGENT = message.Agent(
@@ -185,3 +186,34 @@ def test_a_refusal_is_read_as_sent_even_from_a_server_that_compresses(certificat
         assert "“Constituent address is not within the district.”" in outcome.reason
     finally:
         hostile.stop.set()
+
+
+def test_a_resolver_that_hangs_ends_at_the_deadline(endpoint, monkeypatch):
+    """The endpoint's name is looked up inside the POST's deadline: a DNS server that never answers costs the letter
+    a retry, not a worker held for as long as the resolver takes (getaddrinfo itself takes no timeout)."""
+    released, asked = threading.Event(), []
+
+    def hanging(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - socket.getaddrinfo's
+        asked.append(host)
+        released.wait(300)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(ssrf, "getaddrinfo", hanging)
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)  # whatever else would look the name up
+    outcome: list[BaseException] = []
+
+    def post() -> None:
+        try:
+            delivery.post(Endpoint("https://cwc.example.org/v2/message", API_KEY, endpoint.ca_file), _xml(), 1.0)
+        except BaseException as exc:  # noqa: BLE001 - the test looks at it
+            outcome.append(exc)
+
+    posting = threading.Thread(target=post, daemon=True)
+    posting.start()
+    posting.join(timeout=30)  # only catches a lookup left hanging: the stand-in holds for 300 s
+    released.set()
+    assert not posting.is_alive(), "a resolver that hangs held the POST past its deadline"
+    assert asked == ["cwc.example.org"]
+    assert [(type(exc), exc.deadline, exc.reason) for exc in outcome] == [
+        (Unreachable, True, "Congress's system did not answer within 1 seconds")
+    ]
