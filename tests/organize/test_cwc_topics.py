@@ -134,3 +134,30 @@ def test_the_launch_campaigns_congress_letter_offers_cwc_with_its_topics():
     letter = next(t for t in spec.templates if t.slug == "congress-reunite-and-investigate")
     assert letter.channels == ["cwc", "contact_form", "print"]
     assert letter.topics == ["Immigration", "Families", "Civil Rights and Liberties, Minority Issues"]
+
+
+SPANISH = "Por favor, celebren audiencias sobre las familias que siguen separadas."
+
+
+def test_a_cwc_letter_gets_its_spanish_version_and_its_versions_back(app, as_organizer, own_campaign):
+    """Writing a CWC letter's Spanish version, or restoring an older version, is checked with the letter's topics
+    (kept beside the versions), not refused for want of one."""
+    url = f"/organize/c/{own_campaign}/letters/new"
+    saved = as_organizer.post(url, data=_form(form_token(as_organizer, url), cwc_topics=["Families"]))
+    assert saved.status_code == 302, html.unescape(saved.get_data(as_text=True))
+    spanish_url = f"/organize/c/{own_campaign}/letters/ask-congress/languages/es"
+    spanish = as_organizer.post(
+        spanish_url,
+        data={"csrf_token": form_token(as_organizer, spanish_url), "name": "Pide al Congreso",
+              "subject": "Celebren audiencias", "body": SPANISH},
+    )  # fmt: skip
+    assert spanish.status_code == 302, html.unescape(spanish.get_data(as_text=True))
+    letter = f"/organize/c/{own_campaign}/letters/ask-congress"
+    restored = as_organizer.post(
+        f"{letter}/versions/1/restore", data={"csrf_token": form_token(as_organizer, letter)}, follow_redirects=True
+    )
+    page = html.unescape(restored.get_data(as_text=True))
+    assert "Version 1 is back, saved as version 3." in page and "can't be restored" not in page
+    with app.app_context():
+        template = service.find_template(service.find_campaign(own_campaign), "ask-congress")
+        assert template.version == 3 and template.languages == ["en"] and template.cwc_topics == ["Families"]

@@ -875,18 +875,9 @@ def restore_version(campaign: Campaign, template: LetterTemplate, version: int, 
     )
     if old is None:
         raise Invalid({"version": [f"There is no version {version} of this letter."]})
-    data = TemplateInput(
-        name=old.name,
-        subject=old.subject,
-        body=old.body,
-        target_ids=[t for t in old.target_ids if t in set(_campaign_target_ids(campaign))],
-        target_kinds=list(old.target_kinds),
-        channels=list(old.channels),
-        min_note_length=old.min_note_length,
-        salutation_and_signoff=bool(old.salutation_and_signoff),
-        language=old.language or "en",
-        translations={language: dict(text) for language, text in (old.translations or {}).items()},
-    )
+    data = template_input(template, old)
+    in_campaign = set(_campaign_target_ids(campaign))
+    data.target_ids = [t for t in data.target_ids if t in in_campaign]
     errors, problems = check_template_input(campaign, data)
     if errors or problems:
         raise TemplateInvalid(problems, errors)
@@ -900,19 +891,22 @@ def missing_translations(template: LetterTemplate) -> list[str]:
     return [language for language in SUPPORTER_LANGUAGES if language not in template.languages]
 
 
-def template_input(template: LetterTemplate) -> TemplateInput:
-    """A template as it is now, as the input that would save it unchanged."""
+def template_input(template: LetterTemplate, version: TemplateVersion | None = None) -> TemplateInput:
+    """A template as it is now (its text and settings as `version` kept them, when given), as the input that would
+    save it: with the template's current CWC topics, a setting kept beside the versions, which the check needs."""
+    text = version or template
     return TemplateInput(
-        name=template.name,
-        subject=template.subject,
-        body=template.body,
-        target_ids=list(template.target_ids or []),
-        target_kinds=list(template.target_kinds or []),
-        channels=list(template.channels or []),
-        min_note_length=template.min_note_length or 0,
-        salutation_and_signoff=bool(template.salutation_and_signoff),
-        language=template.language or "en",
-        translations={language: dict(text) for language, text in (template.translations or {}).items()},
+        name=text.name,
+        subject=text.subject,
+        body=text.body,
+        target_ids=list(text.target_ids or []),
+        target_kinds=list(text.target_kinds or []),
+        channels=list(text.channels or []),
+        min_note_length=text.min_note_length or 0,
+        salutation_and_signoff=bool(text.salutation_and_signoff),
+        cwc_topics=list(template.cwc_topics or []),
+        language=text.language or "en",
+        translations={language: dict(words) for language, words in (text.translations or {}).items()},
     )
 
 
