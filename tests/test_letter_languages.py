@@ -62,6 +62,23 @@ def test_a_translation_is_checked_like_the_letter(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("subject: Niños =?utf-8?q?separados?=", "Spanish: The subject contains '=?'"),
+        ('name: "Oficina\\u202e de derechos"', "Spanish: The name must be a single line"),
+    ],
+)
+def test_a_translations_name_and_subject_follow_the_letters_rules(tmp_path, line, problem):
+    folder = copy_campaign(tmp_path)
+    version = folder / "letters" / "un-human-rights-office.es.txt"
+    key = line.partition(":")[0]
+    text = version.read_text(encoding="utf-8")
+    version.write_text(re.sub(rf"^{key}:.*$", lambda _: line, text, count=1, flags=re.M), encoding="utf-8")
+    with pytest.raises(files.CampaignFileError, match=rf"un-human-rights-office\.es\.txt: {re.escape(problem)}"):
+        files.read_campaign(folder)
+
+
+@pytest.mark.parametrize(
     "name,text,problem",
     [
         ("un-human-rights-office.es.txt", "---\nname: x\nsubject: y\nchannels: [smtp]\n---\nHola\n", "belong in"),

@@ -129,6 +129,27 @@ def test_an_invalid_template_is_422_with_the_template_error_and_its_line(api, ow
     )
 
 
+def test_a_translation_is_held_to_the_letters_own_text_rules(api, own_campaign):
+    """A translation's subject becomes a mail header and its name a line on the page, like the letter's own."""
+    organizer = api(ORGANIZER)
+    spanish = {"name": "Pídele a Dana", "subject": "Abra los archivos", "body": LETTER["body"]}
+    for field, value, says in [
+        ("subject", "Abra =?utf-8?q?los?= archivos", "contains '=?'"),
+        ("name", "Pídele\u202e a Dana", "single line without control characters"),
+        ("body", "Hola\x00 {{ supporter.note }}", "control character"),
+    ]:
+        refused = organizer.post(
+            f"{API}/campaigns/{own_campaign}/templates",
+            json={**LETTER, "translations": {"es": {**spanish, field: value}}},
+        )
+        assert refused.status_code == 422, (field, refused.get_json())
+        assert any(says in m for m in refused.get_json()["errors"]["translations.es"]), refused.get_json()
+    saved = organizer.post(
+        f"{API}/campaigns/{own_campaign}/templates", json={**LETTER, "translations": {"es": spanish}}
+    )
+    assert saved.status_code == 201 and saved.get_json()["languages"] == ["en", "es"]
+
+
 def test_templates_are_created_versioned_published_and_listed(api, own_campaign):
     organizer = api(ORGANIZER)
     created = organizer.post(f"{API}/campaigns/{own_campaign}/templates", json={**LETTER, "min_note_length": 30})

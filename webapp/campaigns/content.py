@@ -142,6 +142,29 @@ def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def _text_problems(name: str, subject: str, body: str) -> dict[str, list[str]]:
+    """The rules for a letter's words, its own or a translation's: the supporters' field rules for what organizers
+    write too: no NUL (PostgreSQL refuses it) and no other control characters (a name is one line; a subject
+    becomes a mail header)."""
+    errors: dict[str, list[str]] = {}
+
+    def text(rule, value: str, what: str, limit: int, key: str) -> None:
+        try:
+            rule(value, what, limit)
+        except validation.FieldError as exc:
+            errors.setdefault(key, []).append(str(exc))
+
+    if not name:
+        errors["name"] = ["Give the letter a name supporters will pick it by."]
+    elif len(name) > 200:
+        errors["name"] = ["Keep the name under 200 characters."]
+    else:
+        text(validation.single_line, name, "The name", 200, "name")
+    text(validation.header_text, subject, "The subject", len(subject), "subject")
+    text(validation.plain_text, body, "The letter", len(body), "body")
+    return errors
+
+
 class TemplateContent(BaseModel):
     """A letter template's text and settings, normalized (`check` says what is wrong with them). Types are strict:
     a file's `salutation_and_signoff: yes` is refused, not guessed at."""
@@ -188,24 +211,7 @@ class TemplateContent(BaseModel):
     def check(self, campaign_targets: Mapping[str, str]) -> tuple[dict[str, list[str]], list[LetterTemplateError]]:
         """Every problem, given the campaign's targets (id → kind): the settings' rules (field → messages), then
         the template check itself (`framing.problems`, the one `flask letters check` and the tests use)."""
-        errors: dict[str, list[str]] = {}
-
-        def text(rule, value: str, what: str, limit: int, key: str) -> None:
-            # The supporters' field rules for what organizers write too: no NUL (PostgreSQL refuses it) and no
-            # other control characters (a name is one line; a subject becomes a mail header).
-            try:
-                rule(value, what, limit)
-            except validation.FieldError as exc:
-                errors.setdefault(key, []).append(str(exc))
-
-        if not self.name:
-            errors["name"] = ["Give the letter a name supporters will pick it by."]
-        elif len(self.name) > 200:
-            errors["name"] = ["Keep the name under 200 characters."]
-        else:
-            text(validation.single_line, self.name, "The name", 200, "name")
-        text(validation.header_text, self.subject, "The subject", len(self.subject), "subject")
-        text(validation.plain_text, self.body, "The letter", len(self.body), "body")
+        errors = _text_problems(self.name, self.subject, self.body)
         strangers = [t for t in self.target_ids if t not in campaign_targets]
         if strangers:
             errors["target_ids"] = [f"Not targets of this campaign: {', '.join(strangers)}."]
@@ -265,6 +271,8 @@ class TemplateContent(BaseModel):
             if not text.get("name") or not text.get("subject"):
                 errors[field_name] = ["A translation needs its own name and subject."]
                 continue
+            for messages in _text_problems(text["name"], text["subject"], text.get("body", "")).values():
+                errors.setdefault(field_name, []).extend(f"{language_name(language, 'en')}: {m}" for m in messages)
             for problem in framing.problems(
                 text["subject"],
                 text.get("body", ""),

@@ -21,8 +21,7 @@ from webapp.campaigns.content import (
     normalize_body,
     problems,
 )
-from webapp.core import framing
-from webapp.models import CALL, TARGET_KINDS
+from webapp.models import TARGET_KINDS
 
 CAMPAIGN_FILE = "campaign.yaml"
 LETTERS_DIR = "letters"
@@ -116,12 +115,13 @@ def _language(value: Any, where: str) -> str:
     return value
 
 
-def read_translation(path: Path, spec: TemplateSpec, kinds: list[str]) -> tuple[str, dict[str, str]]:
+def read_translation(path: Path, letter_language: Any) -> tuple[str, dict[str, str]]:
     """`<slug>.<language>.txt`: the same letter in another language. Only the name, subject and body are its own;
-    who it is for, how it is sent and the rest are the main file's. Checked like the main file."""
+    who it is for, how it is sent and the rest are the main file's. Its words are checked with the letter's
+    (`TemplateContent.check`, by `read_template`)."""
     where = str(path)
     language = _language(path.stem.partition(".")[2], f"{where}: the file name's language")
-    if language == spec.language:
+    if language == letter_language:
         raise CampaignFileError(f"{where}: the letter itself is already in {language}")
     meta, body = _split_front_matter(path)
     for key in ("name", "subject"):
@@ -131,40 +131,38 @@ def read_translation(path: Path, spec: TemplateSpec, kinds: list[str]) -> tuple[
     if unknown_keys:
         raise CampaignFileError(
             f"{where}: a translation has only a name, a subject and a body; {sorted(unknown_keys)} belong in "
-            f"{spec.slug}.txt"
+            f"{path.stem.partition('.')[0]}.txt"
         )
-    text = {"name": meta["name"].strip(), "subject": meta["subject"].strip(), "body": body}
-    problems = framing.problems(
-        text["subject"],
-        body,
-        salutation_and_signoff=spec.salutation_and_signoff,
-        target_kinds=kinds,
-        require_note=spec.channels != [CALL],
-        language=language,
-    )
-    if problems:
-        raise CampaignFileError(f"{where}: " + "; ".join(str(p) for p in problems))
-    return language, text
+    return language, {"name": meta["name"].strip(), "subject": meta["subject"].strip(), "body": body}
 
 
 def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
-    """A letter file, held to the rules the workspace holds a letter to (webapp/campaigns/content.py)."""
+    """A letter file and its translations' files, held to the rules the workspace holds a letter to
+    (webapp/campaigns/content.py)."""
     meta, body = _split_front_matter(path)
     where = str(path)
     unknown_keys = set(meta) - {*FILE_KEYS, "position"}
     if unknown_keys:
         raise CampaignFileError(f"{where}: unknown settings {sorted(unknown_keys)}")
     values = {field_name: meta[key] for key, field_name in FILE_KEYS.items() if meta.get(key) is not None}
+    translation_files = {}
+    for translation in sorted(path.parent.glob(f"{path.stem}.*.txt")):
+        language, text = read_translation(translation, values.get("language", "en"))
+        translation_files[language] = translation
+        values.setdefault("translations", {})[language] = text
     try:
         content = TemplateContent.model_validate({**values, "body": body})
     except ValidationError as exc:
         raise CampaignFileError(f"{where}: {_in_file_words(problems(exc))}") from None
     errors, template_problems = content.check(known_targets)
+    in_translations = {key: errors.pop(key) for key in list(errors) if key.startswith("translations.")}
     if errors:
         raise CampaignFileError(f"{where}: {_in_file_words(errors)}")
     if template_problems:
         raise CampaignFileError(f"{where}: " + "; ".join(str(p) for p in template_problems))
-    spec = TemplateSpec(
+    for key, messages in in_translations.items():
+        raise CampaignFileError(f"{translation_files[key.partition('.')[2]]}: " + "; ".join(messages))
+    return TemplateSpec(
         slug=path.stem,
         name=content.name,
         subject=content.subject,
@@ -177,12 +175,8 @@ def read_template(path: Path, known_targets: dict[str, str]) -> TemplateSpec:
         salutation_and_signoff=content.salutation_and_signoff,
         topics=content.cwc_topics,
         language=content.language,
+        translations=content.translations,
     )
-    kinds = content.kinds(known_targets)
-    for translation in sorted(path.parent.glob(f"{path.stem}.*.txt")):
-        language, text = read_translation(translation, spec, kinds)
-        spec.translations[language] = text
-    return spec
 
 
 def read_campaign(folder: Path) -> CampaignSpec:
