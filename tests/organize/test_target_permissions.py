@@ -349,3 +349,15 @@ def test_the_live_preview_of_another_campaign_is_403(app, people, own_campaign):
     )
     assert response.status_code == 403
     assert "dana@example.com" not in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("target_id", ["Acme CEO", "acme/ceo", "a" * 65, "-acme"])
+def test_a_campaign_folder_gives_a_new_target_an_id_the_workspace_would(app, runner, tmp_path, target_id):
+    """A new target's id becomes part of the workspace's addresses and the key its totals are kept under: a
+    folder may not add one the workspace, its API or the CSV import would refuse (nothing is loaded)."""
+    folder = _campaign_folder(tmp_path, [{"id": target_id, "kind": "ceo", "name": "Acme CEO", "email": ATTACKER}])
+    result = runner.invoke(args=["campaigns", "import", folder])
+    assert result.exit_code != 0
+    assert f"target '{target_id}': Use lower-case letters, digits and hyphens for the id" in result.output
+    with app.app_context():
+        assert db.session.get(Target, target_id) is None and service.find_campaign("their-campaign") is None

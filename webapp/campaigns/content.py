@@ -21,6 +21,10 @@ TARGET_TEXT_FIELDS = ("name", "first_name", "last_name", "title", "organization"
 TARGET_OPTIONAL_FIELDS = ("email", "phone", "contact_form", "website", "postal_address")
 TARGET_FIELDS = ("kind", *TARGET_TEXT_FIELDS, *TARGET_OPTIONAL_FIELDS, "note")
 
+# A new target's id: stable (totals are kept under it) and part of the workspace's addresses. Members of Congress
+# keep their bioguide ids (M001153); they never come from a campaign path.
+TARGET_ID = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
+TARGET_ID_RULE = "Use lower-case letters, digits and hyphens for the id, like acme-ceo."
 # A letter's language: a language code as BCP 47 spells it, lower-case (en, es, fr, pt-br); "es" in a file name.
 LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 PHONE = re.compile(r"^[0-9+() .\-/x]{3,40}$")

@@ -9,7 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.campaigns.cache import get_cache
-from webapp.campaigns.content import TARGET_FIELDS, TARGET_OPTIONAL_FIELDS, TARGET_TEXT_FIELDS
+from webapp.campaigns.content import (
+    TARGET_FIELDS,
+    TARGET_ID,
+    TARGET_ID_RULE,
+    TARGET_OPTIONAL_FIELDS,
+    TARGET_TEXT_FIELDS,
+)
 from webapp.campaigns.files import (
     CAMPAIGN_FILE,
     CampaignFileError,
@@ -116,6 +122,8 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
             permissions.check(OPERATOR, campaign, target_spec["id"], action, target=target, kind=target_spec["kind"])
         except permissions.TargetWriteRefused as exc:
             raise CampaignFileError(f"{spec.slug}: target '{exc.target_id}': {exc.message}") from None
+        if action == "add" and not TARGET_ID.match(target_spec["id"]):  # the workspace's rule for a new id
+            raise CampaignFileError(f"{spec.slug}: target '{target_spec['id']}': {TARGET_ID_RULE}")
         if target is None:
             target = Target(id=target_spec["id"])
             db.session.add(target)

@@ -53,7 +53,6 @@ from webapp.organizers.models import Organizer, TemplateVersion
 from webapp.totals.service import campaign_totals
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
-TARGET_ID = re.compile(r"^[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?$")
 KIND_NAMES = {
     "ceo": "CEO or executive",
     "company": "Company",
@@ -383,8 +382,8 @@ def add_target(campaign: Campaign, organizer: Organizer, values: Mapping[str, An
     """A new target for this campaign (committed). Its id is stable: totals are kept under it."""
     cleaned = clean_target(values)
     target_id = (target_id or "").strip().lower() or slugify(cleaned["name"], 64)
-    if not TARGET_ID.match(target_id):
-        raise Invalid({"id": ["Use lower-case letters, digits and hyphens for the id, like acme-ceo."]})
+    if not content.TARGET_ID.match(target_id):
+        raise Invalid({"id": [content.TARGET_ID_RULE]})
     existing = db.session.get(Target, target_id)
     if existing is not None and target_id in _campaign_target_ids(campaign):
         raise Invalid({"id": [f"{existing.name} ({target_id}) is already in this campaign."]})
@@ -534,7 +533,7 @@ def plan_import(campaign: Campaign, organizer: Organizer, text: str) -> ImportPl
             row.action = "error"
             row.errors += [message for messages in exc.errors.values() for message in messages]
             continue
-        if not TARGET_ID.match(target_id):
+        if not content.TARGET_ID.match(target_id):
             row.action, row.errors = "error", ["the id must be lower-case letters, digits and hyphens"]
             continue
         if target_id in seen:
