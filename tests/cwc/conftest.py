@@ -32,22 +32,6 @@ def cwc_server(certificate_authority):
     server.stop()
 
 
-@pytest.fixture
-def cwc_settings(cwc_server) -> dict[str, str]:
-    """Every CWC setting, pointing at the test endpoint (trusted through CWC_CA_FILE)."""
-    cwc_server.reset()
-    return {
-        "CWC_API_URL": cwc_server.url,
-        "CWC_API_KEY": API_KEY,
-        "CWC_DELIVERY_AGENT": "Outcry Test Delivery Agent",
-        "CWC_DELIVERY_AGENT_ACK_EMAIL": "acks@agent.example.org",
-        "CWC_DELIVERY_AGENT_CONTACT_NAME": "Dana Operator",
-        "CWC_DELIVERY_AGENT_CONTACT_EMAIL": "operator@agent.example.org",
-        "CWC_DELIVERY_AGENT_CONTACT_PHONE": "202-555-0100",
-        "CWC_CA_FILE": str(cwc_server.ca_file),
-    }
-
-
 CWC_SETTINGS = {
     "CWC_API_KEY": API_KEY,
     "CWC_DELIVERY_AGENT": "Outcry Test Delivery Agent",
@@ -56,6 +40,15 @@ CWC_SETTINGS = {
     "CWC_DELIVERY_AGENT_CONTACT_EMAIL": "operator@agent.example.org",
     "CWC_DELIVERY_AGENT_CONTACT_PHONE": "202-555-0100",
 }
+
+
+@pytest.fixture
+def cwc_settings(cwc_server) -> dict[str, str]:
+    """Every CWC setting, pointing at the test endpoint (trusted through CWC_CA_FILE)."""
+    cwc_server.reset()
+    return {**CWC_SETTINGS, "CWC_API_URL": cwc_server.url, "CWC_CA_FILE": str(cwc_server.ca_file)}
+
+
 SECRET_KEY = "cwc-tests-secret-key-not-for-production"
 BIN = Path(sys.executable).parent
 
