@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from tests.support.letters import LAUNCH, un_letter
 from tests.support.mailserver import PASSWORD, USERNAME
+from tests.support.pages import SEND, own_email, preview, send_form, text_of
 from tests.support.waiting import wait_for
 from webapp.delivery import budget, credentials
 from webapp.delivery.credentials import SmtpAccount
@@ -439,26 +440,15 @@ def test_intake_refuses_a_paused_mail_server_at_once_with_words(client, supporte
         assert db.session.scalar(select(Letter.id).limit(1)) is None
     assert mail_server.auth_attempts == []
 
-    from tests.test_html_flow import SEND, preview, send_form, text_of
-
     fields = send_form(preview(client, supporter))
     fields["letters-0-body"] = ["My own letter, typed on a phone on the bus."]
-    settings = mail_server.smtp_settings()
-    fields.update(
-        action=["smtp"],
-        provider=["other"],
-        smtp_host=[settings["host"]],
-        smtp_port=[str(settings["port"])],
-        smtp_security=["starttls"],
-        smtp_username=[settings["username"]],
-        smtp_password=[settings["password"]],
-    )
+    fields.update(own_email(mail_server))
     page = client.post(SEND, data=fields)
     assert page.status_code == 429 and int(page.headers["Retry-After"]) > 0
     text = text_of(page)
     assert "so we've paused sending from there for now" in text
     assert "My own letter, typed on a phone on the bus." in text
-    assert settings["password"] not in text
+    assert PASSWORD not in text
 
 
 def test_sending_again_to_a_paused_mail_server_says_so_on_the_status_page(

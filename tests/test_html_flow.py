@@ -2,49 +2,14 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
 
-from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
+from tests.support.pages import SEND, WRITE, own_email, preview, send_form, text_of, write_form
 from tests.support.waiting import wait_for
-
-WRITE = f"/c/{LAUNCH}/write"
-SEND = f"/c/{LAUNCH}/send"
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
-
-
-def write_form(client, supporter, **overrides) -> dict:
-    page = client.get(f"{WRITE}?target=ohchr")
-    assert page.status_code == 200
-    return {
-        "csrf_token": csrf_token(page.get_data(as_text=True)),
-        "targets": ["ohchr"],
-        "template": "un-human-rights-office",
-        **supporter,
-        **overrides,
-    }
-
-
-def preview(client, supporter, **overrides):
-    """Write → the preview. A valid letter is answered with a redirect to the preview (so reloading it never posts the
-    form again); a page with problems is answered at once, with a 422."""
-    response = client.post(WRITE, data=write_form(client, supporter, **overrides))
-    if response.status_code == 303:
-        assert response.headers["Location"].startswith(f"/c/{LAUNCH}/letter/")
-        return client.get(response.headers["Location"])
-    return response
-
-
-def send_form(preview_response) -> dict:
-    """Everything the preview page's form would submit, as a browser would."""
-    return form_fields(preview_response.get_data(as_text=True))
 
 
 def test_campaign_list_and_page(client):
@@ -139,15 +104,7 @@ def test_edits_on_the_preview_are_kept(client, supporter):
 def test_send_through_own_smtp_and_watch_it_turn_sent(client, supporter, mail_server):
     fields = send_form(preview(client, supporter))
     settings = mail_server.smtp_settings()
-    fields.update(
-        action=["smtp"],
-        provider=["other"],
-        smtp_host=[settings["host"]],
-        smtp_port=[str(settings["port"])],
-        smtp_security=["starttls"],
-        smtp_username=[settings["username"]],
-        smtp_password=[settings["password"]],
-    )
+    fields.update(own_email(mail_server))
     response = client.post(SEND, data=fields)
     assert response.status_code == 303, text_of(response)
     status_page = client.get(response.headers["Location"])
