@@ -112,8 +112,9 @@ def enqueue(submission_id: str) -> None:
 
 
 def confirm(letter: Letter, outcome: str) -> bool:
-    """Record once what the supporter says happened after a hand-off, counted as `confirmed`; True if this call
-    recorded it. The caller has checked that `outcome` is one the letter's channel allows (OUTCOMES)."""
+    """Record once what the supporter says happened after a hand-off, counted as `confirmed`, in the caller's
+    transaction (the caller commits: the outcome and its count together); True if this call recorded it. The caller
+    has checked that `outcome` is one the letter's channel allows (OUTCOMES)."""
     if outcome not in OUTCOMES.get(letter.channel, ()):
         raise ValueError(f"{outcome!r} is not an outcome of a {letter.channel} letter")
     now = utcnow()
@@ -125,7 +126,6 @@ def confirm(letter: Letter, outcome: str) -> bool:
     ).rowcount
     if changed:
         totals.bump(db.session, letter, CONFIRMED, now)
-    db.session.commit()
     db.session.refresh(letter)
     if changed:
         log.info("letter.confirmed submission=%s letter=%s outcome=%s", letter.submission_id, letter.id, outcome)

@@ -163,6 +163,7 @@ def _seed_letters(app) -> None:
         script = next(t for t in campaign.templates if t.slug == "call-script")
         caller = letters.Supporter(name="Private Person", email="", zip="94110")
         letters.submit(campaign, script, [mission], caller, "call")
+        db.session.commit()
 
 
 def test_dashboard_shows_the_charts_and_the_downloads_have_the_right_numbers(app, new_page, people):

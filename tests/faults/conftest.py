@@ -472,7 +472,10 @@ class Stack:
                 supporter = letters.Supporter(
                     name=f"Supporter {number}", email=f"supporter{number}@example.org", zip="94110"
                 )
-                ids.append(letters.submit(campaign, template, targets, supporter, "smtp", account=account).id)
+                submission = letters.submit(campaign, template, targets, supporter, "smtp", account=account)
+                db.session.commit()
+                letters.queue(submission)
+                ids.append(submission.id)
             db.session.remove()
         return ids
 

@@ -130,6 +130,7 @@ def test_saving_keeps_versions_and_letters_record_the_one_they_used(app, as_orga
         )
         assert submission.letters[0].template_version == 2
         assert submission.letters[0].subject == "Please open the records"
+        db.session.commit()
 
     versions = text(as_organizer.get(f"{url}/versions"))
     assert "Version 2" in versions and "Version 1" in versions and "1 letters written with it" in versions

@@ -118,16 +118,8 @@ def create_submission():
     except ValidationError as exc:
         return unprocessable(errors_of(exc))
     found = _campaign_or_404(body.campaign)
-    if body.channel == "smtp" and body.smtp is None:
-        return unprocessable({"smtp": ["Mail server settings are required to send from your own email."]})
-    try:
-        template, targets = service.choose(found, body.template, body.targets, body.channel, body.supporter.zip)
-    except service.NotFound as exc:
-        abort(404, description=str(exc))
-    except service.SubmissionInvalid as exc:
-        return unprocessable(exc.errors)
     account = None
-    if body.channel == "smtp" and body.smtp is not None:
+    if body.smtp is not None and body.channel == "smtp":
         account = SmtpAccount(
             host=body.smtp.host,
             port=body.smtp.port,
@@ -135,33 +127,32 @@ def create_submission():
             username=body.smtp.username,
             password=body.smtp.password.get_secret_value(),
         )
-    postal = None
-    if body.channel == "cwc":
-        if body.postal is None:
-            return unprocessable({"postal": [str(service.CWC_ADDRESS_NEEDED)]})
-        try:
-            postal = cwc_address.parse(body.postal.model_dump())
-        except cwc_address.AddressInvalid as exc:
-            return unprocessable({f"postal.{field}": messages for field, messages in exc.errors.items()})
-    supporter = service.Supporter(**body.supporter.model_dump())
     try:
-        submission = service.submit(
-            found,
-            template,
-            targets,
-            supporter,
-            body.channel,
-            edit_all=(body.subject, body.body),
-            account=account,
-            postal=postal,
-            language=body.language,
-        )
+        postal = cwc_address.parse(body.postal.model_dump()) if body.postal and body.channel == "cwc" else None
+    except cwc_address.AddressInvalid as exc:
+        return unprocessable({f"postal.{field}": messages for field, messages in exc.errors.items()})
+    order = service.Order(
+        body.template,
+        tuple(body.targets),
+        body.channel,
+        service.Supporter(**body.supporter.model_dump()),
+        edit_all=(body.subject, body.body),
+        account=account,
+        postal=postal,
+        language=body.language,
+    )
+    try:
+        submission = service.send(found, order)
+    except service.NotFound as exc:
+        abort(404, description=str(exc))
     except service.SubmissionInvalid as exc:
         return unprocessable(exc.errors)
     except RefusedHost as exc:
         return unprocessable({"smtp.host": [reasons.translate(str(exc))]})
     except RedisError:
         abort(503, description="Your password could not be stored safely just now; please try again in a minute.")
+    db.session.commit()
+    service.queue(submission)
     view = service.submission_view(submission)
     return jsonify(view), 202, {"Location": url_for("api.submission", submission_id=submission.id)}
 
@@ -187,12 +178,14 @@ def hand_off_letter(letter_id: str):
         if body.channel == "cwc" and postal is None:
             return unprocessable({"postal": [str(service.CWC_ADDRESS_NEEDED)]})
         submission = service.send_another_way(letter, body.channel, postal)
+        db.session.commit()
     except ValidationError as exc:
         return unprocessable(errors_of(exc))
     except cwc_address.AddressInvalid as exc:
         return unprocessable({f"postal.{field}": messages for field, messages in exc.errors.items()})
     except service.SubmissionInvalid as exc:
         return unprocessable(exc.errors)
+    service.queue(submission)
     view = service.submission_view(submission)
     return jsonify(view), 201, {"Location": url_for("api.submission", submission_id=submission.id)}
 
@@ -206,6 +199,7 @@ def confirm_letter(letter_id: str):
     try:
         outcome = ConfirmIn.model_validate(json_object()).outcome
         recorded = service.confirm(letter, outcome)
+        db.session.commit()
     except ValidationError as exc:
         return unprocessable(errors_of(exc))
     except service.SubmissionInvalid as exc:

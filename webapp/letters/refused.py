@@ -6,6 +6,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from webapp.congress import service as congress
 from webapp.cwc.forms import AddressForm, AnotherWayForm
+from webapp.extensions import db
 from webapp.letters import service
 from webapp.models import CWC, FAILED, Letter
 from webapp.security import limits
@@ -36,6 +37,8 @@ def another_way(letter_id: str):
         return _status(letter)  # the status page says what can still be done
     except limits.RateLimited as exc:
         abort(429, description=exc.description)
+    db.session.commit()
+    service.queue(submission)
     return redirect(url_for("letters.status", submission_id=submission.id), 303)
 
 
@@ -66,5 +69,7 @@ def fix_address(letter_id: str):
             page = render_template("cwc/address.html", form=form, letter=letter)
             return page, 429, {"Retry-After": str(exc.retry_after_seconds)}
         else:
+            db.session.commit()
+            service.queue(again)
             return redirect(url_for("letters.status", submission_id=again.id), 303)
     return render_template("cwc/address.html", form=form, letter=letter), 422

@@ -144,20 +144,36 @@ def draft_letters(
     language: str | None = None,
 ) -> list[Draft]:
     """Each target's letter from the template, in `language` (the template's own when it has no such version)."""
+    return draft_in(campaign, template, targets, supporter, [language], today)[0]
+
+
+def draft_in(
+    campaign: Campaign,
+    template: LetterTemplate,
+    targets: list[Target],
+    supporter: Supporter,
+    languages: list[str | None],
+    today: dt.date | None = None,
+) -> list[list[Draft]]:
+    """Each target's letter in each of `languages` (the letter that goes out, and the one the reader reads beside
+    it), in one round trip to a render process: a request drafts its letters once."""
     check_note_length(template, supporter)
-    text = template.text_in(language)
+    if not targets:
+        return [[] for _ in languages]
     campaign_vars = {"title": campaign.title, "slug": campaign.slug}
     jobs = []  # each target's letter, then the same without the note (for the personal-words meter)
-    for target in targets:
-        target_vars = target_variables(target)
-        for with_note in (True, False):
-            variables = supporter.variables(with_note=with_note)
-            context = context_for(supporter=variables, target=target_vars, campaign=campaign_vars, today=today)
-            if text.language != "en":  # `today` as the letter's language writes a date
-                context["today"] = i18n.letter_date(today or dt.date.today(), text.language)
-            jobs.append((text.subject, text.full_body, context))
+    for language in languages:
+        text = template.text_in(language)
+        for target in targets:
+            target_vars = target_variables(target)
+            for with_note in (True, False):
+                variables = supporter.variables(with_note=with_note)
+                context = context_for(supporter=variables, target=target_vars, campaign=campaign_vars, today=today)
+                if text.language != "en":  # `today` as the letter's language writes a date
+                    context["today"] = i18n.letter_date(today or dt.date.today(), text.language)
+                jobs.append((text.subject, text.full_body, context))
     try:
-        letters = render_many(jobs)  # one round trip to a render process for the whole submission
+        letters = render_many(jobs)  # one round trip to a render process for the whole request
     except LetterTemplateError as exc:
         # Templates are checked when saved, with several sample supporters; this supporter's words still found
         # a way to break it (or make it too big). Their text is kept; the log tells the operator which template.
@@ -172,10 +188,16 @@ def draft_letters(
                 ]
             }
         ) from None
-    return [
-        Draft(target, full.subject, full.body, baseline.body)
-        for target, full, baseline in zip(targets, letters[0::2], letters[1::2], strict=True)
-    ]
+    drafted = []
+    for start in range(0, len(letters), 2 * len(targets)):
+        rendered = letters[start : start + 2 * len(targets)]
+        drafted.append(
+            [
+                Draft(target, full.subject, full.body, baseline.body)
+                for target, full, baseline in zip(targets, rendered[0::2], rendered[1::2], strict=True)
+            ]
+        )
+    return drafted
 
 
 def find_members(raw_zip: str | None) -> tuple[congress.ZipLookup | None, str | None]:
@@ -374,6 +396,49 @@ def _edited(draft: Draft, edit: Edit | None) -> tuple[str, str]:
     return subject if subject is not None else draft.subject, body if body is not None else draft.body
 
 
+@dataclass(frozen=True)
+class Order:
+    """What a supporter asks for, as every path hands it over (the send form, the API, a recorded call, a refused
+    letter sent another way): names of a letter and of targets, not records, so `send` checks them."""
+
+    template: str  # the letter's slug
+    targets: tuple[str, ...]  # target ids, in the order the letters are written
+    channel: str
+    supporter: Supporter
+    edits: dict[str, Edit] | None = None  # by target id
+    edit_all: Edit | None = None
+    account: Account | None = None
+    postal: PostalAddress | None = None
+    language: str | None = None
+    # The pages' reader: a language the letter does not have falls back to the default for this reader (the pages
+    # offer only the letter's languages) instead of being refused, as the API refuses it.
+    reader: str | None = None
+
+
+def send(campaign: Campaign, order: Order) -> Submission:
+    """The submission use case, one for every path: choose the letter and the targets (the campaign's own, or the
+    supporter's ZIP's members), check the mail account, draft once and write the outbox (`submit`).
+
+    Raises NotFound, SubmissionInvalid, RefusedHost, limits.RateLimited (SignInsPaused among them) or a RedisError,
+    before anything is written. Flushes; the caller commits, then `queue`s."""
+    template, targets = choose(campaign, order.template, list(order.targets), order.channel, order.supporter.zip)
+    language = order.language
+    if order.reader is not None and language not in template.languages:
+        language = default_language(template, targets, order.reader)
+    return submit(
+        campaign,
+        template,
+        targets,
+        order.supporter,
+        order.channel,
+        edits=order.edits,
+        edit_all=order.edit_all,
+        account=order.account,
+        postal=order.postal,
+        language=language,
+    )
+
+
 def submit(
     campaign: Campaign,
     template: LetterTemplate,
@@ -387,12 +452,13 @@ def submit(
     postal: PostalAddress | None = None,
     language: str | None = None,
 ) -> Submission:
-    """Write the submission and one letter per target (the outbox), then queue delivery.
+    """Write the submission and one letter per target (the outbox) in the caller's transaction, for chosen
+    `targets` (`send` chooses them; so do tests and the drills).
 
-    Rows are committed before anything is queued; if queuing fails the sweeper picks the
-    letters up when their lease runs out. Hand-offs are counted at once. A letter to Congress through
-    CWC needs `postal`, in the seat of every member it goes to, and a message the grammar accepts. An `account`
-    is checked first (`check_account`: RefusedHost, SignInsPaused, a RedisError).
+    The caller commits, then `queue`s: rows are committed before anything is queued. Hand-offs are counted with
+    their rows. A letter to Congress through CWC needs `postal`, in the seat of every member it goes to, and a
+    message the grammar accepts. An `account` is checked first (`check_account`: RefusedHost, SignInsPaused, a
+    RedisError); a password that cannot be stored rolls the rows back.
     """
     ensure_open(campaign)
     if channel == SMTP and account is None:
@@ -473,11 +539,15 @@ def submit(
             db.session.rollback()
             log.error("credentials.store_failed campaign=%s", campaign.slug)
             raise
-    db.session.commit()
     log.info("submission.created submission=%s letters=%d channel=%s", submission.id, len(letters), channel)
-    if delivered:
-        outbox.enqueue(submission.id)
     return submission
+
+
+def queue(submission: Submission) -> None:
+    """Ask a worker to deliver the submission's letters, once the caller has committed them (hand-offs wait for
+    nobody). A broker outage only delays them: the sweeper finds them when their lease runs out."""
+    if submission.channel in DELIVERED_CHANNELS:
+        outbox.enqueue(submission.id)
 
 
 def _where(account: Account | None) -> str | None:
@@ -503,7 +573,8 @@ def retryable(submission: Submission) -> list[Letter]:
 def retry(submission: Submission, account: Account) -> int:
     """Send the failed letters again with new credentials: the same letter ids (so the same Message-IDs),
     queued afresh; each one's failure is taken out of the totals in the same transaction that queues it,
-    so every letter is counted once, in the status it ends with. Returns how many were queued."""
+    so every letter is counted once, in the status it ends with. Returns how many were queued; the caller commits
+    (the letters and the new credentials' place together), then `queue`s."""
     letters = retryable(submission)
     if not letters:
         raise SubmissionInvalid({"retry": [gettext("Nothing here is waiting to be sent again.")]})
@@ -532,9 +603,7 @@ def retry(submission: Submission, account: Account) -> int:
     except RedisError:
         db.session.rollback()
         raise
-    db.session.commit()
     log.info("submission.retried submission=%s letters=%d", submission.id, queued)
-    outbox.enqueue(submission.id)
     return queued
 
 
@@ -582,7 +651,8 @@ def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None 
     """The same letter, as the supporter approved it, after Congress's system refused it or gave up: through
     `channel` (their contact form or a printed letter: a new hand-off), or through CWC again with the corrected
     address `postal`. A new submission, counted on its own; the refused letter stays `failed`. Raises
-    SubmissionInvalid when it can't be (not a failed CWC letter, the data erased, an address outside the seat)."""
+    SubmissionInvalid when it can't be (not a failed CWC letter, the data erased, an address outside the seat).
+    The caller commits, then `queue`s."""
     submission = letter.submission
     if letter.channel != CWC or letter.status != FAILED:
         raise SubmissionInvalid(
@@ -600,18 +670,16 @@ def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None 
         raise SubmissionInvalid(
             {"channel": [gettext("Choose their contact form, a printed letter, or a corrected address.")]}
         )
-    campaign = submission.campaign
-    zip_code = postal.zip if channel == CWC and postal else submission.supporter_zip
-    template, targets = choose(campaign, submission.template.slug, [letter.target_id], channel, zip_code)
     supporter = Supporter(
         name=submission.supporter_name,
         email=submission.supporter_email,
-        zip=zip_code,
+        zip=postal.zip if channel == CWC and postal else submission.supporter_zip,
         address="" if channel == CWC else submission.supporter_address,
         note=submission.supporter_note,
     )
     edits = {letter.target_id: (letter.subject, letter.body)}
-    return submit(campaign, template, targets, supporter, channel, edits=edits, postal=postal)
+    order = Order(submission.template.slug, (letter.target_id,), channel, supporter, edits=edits, postal=postal)
+    return send(submission.campaign, order)
 
 
 def find_submission(submission_id: str) -> Submission | None:

@@ -18,6 +18,7 @@ from webapp.cwc import address as cwc_address
 from webapp.delivery import check
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
+from webapp.extensions import db
 from webapp.i18n import gettext, reasons
 from webapp.i18n import lazy_gettext as _l
 from webapp.letters import actions, service, words
@@ -219,8 +220,6 @@ def write(slug: str):
         )
         if not _channels(template, chosen_targets):
             raise service.SubmissionInvalid({"targets": [NO_COMMON_CHANNEL]})
-        supporter = service.Supporter(**form.supporter_fields())
-        service.draft_letters(campaign, template, chosen_targets, supporter)  # the note's minimum, the template
     except service.NotFound as exc:
         form.template.errors = [*form.template.errors, str(exc)]
         return _render_write(form, campaign, targets, templates, 422)
@@ -234,6 +233,15 @@ def write(slug: str):
     if before and before.get("template") == template.slug:  # edits survive a trip back to change the details
         kept = {t.id: before["letters"][t.id] for t in chosen_targets if t.id in (before.get("letters") or {})}
         language = before.get("language") if before.get("language") in template.languages else language
+    try:  # the note's minimum, and a template this supporter's words break, while they are still on this page
+        supporter = service.Supporter(**form.supporter_fields())
+        if visit.available:  # the preview is a page of its own, which drafts them to show them
+            drafted = service.draft_letters(campaign, template, chosen_targets, supporter, language=language), None
+        else:  # this answer is the preview: drafted once, with the reader's own version beside them
+            drafted = _draft(campaign, template, chosen_targets, supporter, language)
+    except service.SubmissionInvalid as exc:
+        _attach(form, exc.errors)
+        return _render_write(form, campaign, targets, templates, 422)
     draft = {
         "campaign": slug,
         "template": template.slug,
@@ -248,7 +256,8 @@ def write(slug: str):
     draft_id = visit.save_draft(draft, form.draft.data or None)
     if visits.save(visit):
         return redirect(url_for("letters.preview", slug=slug, draft_id=draft_id), 303)
-    return _preview_from_draft(campaign, draft, draft_id)  # no visit can be kept: answer the POST itself
+    # No visit can be kept: answer the POST itself, with the letters just drafted.
+    return _preview_from_draft(campaign, draft, draft_id, (template, chosen_targets, *drafted))
 
 
 def _channels(template: LetterTemplate, targets: list[Target]) -> list[str]:
@@ -269,17 +278,25 @@ def preview(slug: str, draft_id: str):
     return _preview_from_draft(campaign, draft, draft_id)
 
 
-def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str):
+def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str, drafted=None):
+    """The preview of a kept draft; `drafted` (the letter, its targets, their drafts and the reader's version, or
+    None if not drafted yet) when the write step that answers with it has just drafted them."""
     visit = visits.current()
     details = {**visit.details, "zip": draft.get("zip", ""), "note": draft.get("note", "")}
     fields = {name: details.get(name) or "" for name in SUPPORTER_FIELDS}
-    try:
-        template, chosen = service.choose(campaign, draft["template"], draft["targets"], None, fields["zip"])
-        language = _letter_language(template, chosen, draft.get("language"))
-        drafts = service.draft_letters(campaign, template, chosen, service.Supporter(**fields), language=language)
-    except (service.NotFound, service.SubmissionInvalid):
-        # The campaign changed under the draft (a letter retired, a target removed): start the letter again.
-        return redirect(url_for("letters.write", slug=campaign.slug, target=draft.get("targets"), expired=1), 303)
+    if drafted is not None:
+        template, chosen, drafts, readable = drafted
+        language = draft["language"]
+        if readable is None:
+            readable = _draft(campaign, template, chosen, service.Supporter(**fields), language, drafts)[1]
+    else:
+        try:
+            template, chosen = service.choose(campaign, draft["template"], draft["targets"], None, fields["zip"])
+            language = _letter_language(template, chosen, draft.get("language"))
+            drafts, readable = _draft(campaign, template, chosen, service.Supporter(**fields), language)
+        except (service.NotFound, service.SubmissionInvalid):
+            # The campaign changed under the draft (a letter retired, a target removed): start the letter again.
+            return redirect(url_for("letters.write", slug=campaign.slug, target=draft.get("targets"), expired=1), 303)
     form = SendForm(
         formdata=None,
         data={
@@ -301,7 +318,24 @@ def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str):
             fingerprint = _fingerprint(item.subject, item.body)
             entry = {"target": item.target.id, "subject": item.subject, "body": item.body, "drafted": fingerprint}
         form.letters.append_entry(entry)
-    return _render_preview(form, campaign, template, drafts, kept=set(kept), language=language)
+    return _render_preview(form, campaign, template, drafts, readable, kept=set(kept), language=language)
+
+
+def _draft(campaign: Campaign, template: LetterTemplate, targets: list[Target], supporter, language: str, drafts=None):
+    """The letters in `language` (unless already `drafts`), and in the reader's own language to read beside them
+    when the letter has it: one round trip (`service.draft_in`). Raises SubmissionInvalid only for the letters that
+    go out."""
+    reader = i18n.current()
+    if language != reader and reader in template.languages:
+        wanted = [reader] if drafts is not None else [language, reader]
+        try:
+            *drafted, readable = service.draft_in(campaign, template, targets, supporter, wanted)
+            return (drafts if drafts is not None else drafted[0]), {draft.target.id: draft for draft in readable}
+        except service.SubmissionInvalid:
+            pass  # the reader's version is only a help: the letters that go out are drafted alone
+    if drafts is None:
+        drafts = service.draft_letters(campaign, template, targets, supporter, language=language)
+    return drafts, {}
 
 
 def _letter_language(template: LetterTemplate, targets: list[Target], wanted: str | None) -> str:
@@ -317,6 +351,7 @@ def _render_preview(
     campaign: Campaign,
     template: LetterTemplate,
     drafts,
+    in_reader_language,
     status=200,
     kept=(),
     language=None,
@@ -324,18 +359,6 @@ def _render_preview(
     settings_check: dict | None = None,
 ):
     language = language or template.language or "en"
-    reader = i18n.current()
-    # The letter in the reader's own language, to read beside the one that goes out (not sent, not editable).
-    in_reader_language = {}
-    if language != reader and reader in template.languages:
-        supporter = service.Supporter(**{name: getattr(form, name).data or "" for name in SUPPORTER_FIELDS})
-        try:
-            readable = service.draft_letters(
-                campaign, template, [draft.target for draft in drafts], supporter, language=reader
-            )
-        except service.SubmissionInvalid:
-            readable = []
-        in_reader_language = {draft.target.id: draft for draft in readable}
     by_target = {draft.target.id: draft for draft in drafts}
     shares = {}
     for entry in form.letters:
@@ -389,6 +412,7 @@ def _render_preview(
             settings_check=settings_check,
             letter_language=language,
             letter_languages=template.languages,
+            # The letter in the reader's own language, to read beside the one that goes out (not sent, not editable).
             in_reader_language=in_reader_language,
             offices_read=_offices_read(language, targets),
         ),
@@ -450,29 +474,14 @@ def send(slug: str):
         return _test_settings(form, campaign, targets, templates)
     if not form.validate_on_submit() or action not in (*SEND_CHANNELS, *SIGN_IN_ACTIONS):
         return _preview_or_write(form, campaign, targets, templates)
-    try:
-        template, chosen = service.choose(
-            campaign,
-            form.template.data,
-            form.targets.data,
-            channel=SMTP if action in SIGN_IN_ACTIONS else action,
-            zip_code=form.zip.data,
-        )
-    except (service.NotFound, service.SubmissionInvalid) as exc:
-        errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]}
-        _attach(form, errors)
-        return _preview_or_write(form, campaign, targets, templates)
-    letters = {entry.form.target.data for entry in form.letters}
-    if letters != {target.id for target in chosen}:
-        form.targets.errors = [
-            *form.targets.errors,
-            gettext("The letters don't match who you chose; please check them again."),
-        ]
-        return _preview_or_write(form, campaign, targets, templates)
-    # A letter the supporter never changed is written again from the template, so details they added on the way
-    # (a postal address for printing) reach it; a changed one is sent exactly as they left it.
-    edits = {target_id: (letter["subject"], letter["body"]) for target_id, letter in _edited_letters(form).items()}
-    if action in SIGN_IN_ACTIONS:
+    if action in SIGN_IN_ACTIONS:  # what can be checked before the supporter leaves for their provider
+        try:
+            service.choose(campaign, form.template.data, form.targets.data, channel=SMTP, zip_code=form.zip.data)
+        except (service.NotFound, service.SubmissionInvalid) as exc:
+            _attach(form, exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]})
+            return _preview_or_write(form, campaign, targets, templates)
+        if not _letters_match(form):
+            return _preview_or_write(form, campaign, targets, templates)
         _keep(visit, form, campaign)  # the edits wait in the visit too, should the sign-in be abandoned
         return _start_sign_in(action, campaign, form, targets, templates)
     account = postal = None
@@ -484,7 +493,19 @@ def send(slug: str):
         account = form.smtp_account()
         if account is None:
             return _preview_or_write(form, campaign, targets, templates)
-    return _submit(form, campaign, targets, templates, template, chosen, action, edits, account, postal)
+    return _submit(form, campaign, targets, templates, action, account, postal)
+
+
+def _letters_match(form: SendForm) -> bool:
+    """Whether the preview's letters are one for each person chosen (the ids `choose` returns, or it refuses);
+    if not, the error goes on the choice."""
+    if {entry.form.target.data for entry in form.letters} == set(form.targets.data or []):
+        return True
+    form.targets.errors = [
+        *form.targets.errors,
+        gettext("The letters don't match who you chose; please check them again."),
+    ]
+    return False
 
 
 LANGUAGE_ACTION = "language-"
@@ -506,27 +527,31 @@ def _switch_language(visit, form: SendForm, campaign: Campaign, targets, templat
     return redirect(url_for("letters.preview", slug=campaign.slug, draft_id=draft_id), 303)
 
 
-def _submit(form, campaign, targets, templates, template, chosen, action, edits, account, postal=None):
+def _submit(form, campaign, targets, templates, action, account, postal=None):
     """Write the letters and queue them (the password's and the sign-in's path end here), or show why not; the
     visit remembers what was done and the details, never the password."""
     visit = visits.current()
     slug = campaign.slug
+    if not _letters_match(form):
+        return _preview_or_write(form, campaign, targets, templates)
+    # A letter the supporter never changed is written again from the template, so details they added on the way
+    # (a postal address for printing) reach it; a changed one is sent exactly as they left it.
+    edits = {target_id: (letter["subject"], letter["body"]) for target_id, letter in _edited_letters(form).items()}
+    order = service.Order(
+        form.template.data,
+        tuple(form.targets.data),
+        action,
+        service.Supporter(**form.supporter_fields()),
+        edits=edits,
+        account=account,
+        postal=postal,
+        language=request.form.get("language") or (visit.draft(form.draft.data) or {}).get("language"),
+        reader=i18n.current(),
+    )
     try:
-        submission = service.submit(
-            campaign,
-            template,
-            chosen,
-            service.Supporter(**form.supporter_fields()),
-            action,
-            edits=edits,
-            account=account,
-            postal=postal,
-            language=_letter_language(
-                template, chosen, request.form.get("language") or (visit.draft(form.draft.data) or {}).get("language")
-            ),
-        )
-    except service.SubmissionInvalid as exc:
-        _attach(form, exc.errors)
+        submission = service.send(campaign, order)
+    except (service.NotFound, service.SubmissionInvalid) as exc:
+        _attach(form, exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]})
         return _preview_or_write(form, campaign, targets, templates)
     except RefusedHost as exc:
         form.smtp_host.errors = [*form.smtp_host.errors, reasons.translate(str(exc))]
@@ -542,6 +567,8 @@ def _submit(form, campaign, targets, templates, template, chosen, action, edits,
         field.errors = [*field.errors, exc.description]
         page, status = _preview_or_write(form, campaign, targets, templates, 429)
         return page, status, {"Retry-After": str(exc.retry_after_seconds)}
+    db.session.commit()
+    service.queue(submission)
     visit.record(slug, submission.id)
     visit.drop_draft(form.draft.data)
     visit.remember_details(**{k: v for k, v in form.supporter_fields().items() if k != "note"})
@@ -665,15 +692,7 @@ def _send_signed_in(stash: dict, account):
             ),
         ]
         return _preview_or_write(form, campaign, targets, templates)
-    try:
-        template, chosen = service.choose(
-            campaign, form.template.data, form.targets.data, channel=SMTP, zip_code=form.zip.data
-        )
-    except (service.NotFound, service.SubmissionInvalid) as exc:
-        _attach(form, exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]})
-        return _preview_or_write(form, campaign, targets, templates)
-    edits = {target_id: (letter["subject"], letter["body"]) for target_id, letter in _edited_letters(form).items()}
-    return _submit(form, campaign, targets, templates, template, chosen, SMTP, edits, account)
+    return _submit(form, campaign, targets, templates, SMTP, account)
 
 
 @bp.route("/s/<submission_id>/retry", methods=["POST"])
@@ -715,6 +734,7 @@ def _retry_with(submission_id: str, account):
         abort(404)
     try:
         service.retry(submission, account)
+        db.session.commit()
     except service.SubmissionInvalid as exc:
         return _status_page(submission_id, retry_error=" ".join(exc.errors.get("retry", [])), status=422)
     except RefusedHost as exc:
@@ -728,6 +748,7 @@ def _retry_with(submission_id: str, account):
             retry_error=gettext("We couldn't keep your sign-in safely just now. Please try again in a minute."),
             status=503,
         )
+    service.queue(submission)
     return redirect(url_for("letters.status", submission_id=submission_id), 303)
 
 
@@ -747,12 +768,12 @@ def _preview_or_write(
         fields.update(address="", note="")  # draft with what is surely usable; the errors are shown
     language = _letter_language(template, chosen, request.form.get("language"))
     try:
-        drafts = service.draft_letters(campaign, template, chosen, service.Supporter(**fields), language=language)
+        drafts, readable = _draft(campaign, template, chosen, service.Supporter(**fields), language)
     except service.SubmissionInvalid:
         return _render_write(form, campaign, targets, templates, status)
     kept = {entry.form.target.data for entry in form.letters if not entry.form.drafted.data}
     return _render_preview(
-        form, campaign, template, drafts, status, kept=kept, language=language, settings_check=settings_check
+        form, campaign, template, drafts, readable, status, kept=kept, language=language, settings_check=settings_check
     )
 
 
@@ -859,6 +880,7 @@ def calls(slug: str):
         try:
             if form.outcome.data in ("called", "voicemail"):
                 submission = _record_call(campaign, target, name, zip_code, form.outcome.data)
+                db.session.commit()  # the call's letter and its outcome, counted together
                 visit.record(slug, submission.id)
         except (service.NotFound, service.SubmissionInvalid) as exc:
             errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"target": [str(exc)]}
@@ -885,11 +907,9 @@ def calls(slug: str):
     supporter = service.Supporter(name=name, email="", zip=zip_code)
     # The words to say are in the office's language; the supporter's own language's version is there to read.
     language = service.default_language(script, [target], i18n.current())
-    text = service.draft_letters(campaign, script, [target], supporter, language=language)[0].body
-    reader = i18n.current()
-    readable = None
-    if language != reader and reader in script.languages:
-        readable = service.draft_letters(campaign, script, [target], supporter, language=reader)[0].body
+    drafts, readable = _draft(campaign, script, [target], supporter, language)
+    text = drafts[0].body
+    readable = readable[target.id].body if readable else None
     offices = [o for o in congress.district_offices(target.id) if o.phone] if target.is_legislator else []
     page = render_template(
         "letters/calls.html",
@@ -951,10 +971,10 @@ CALL_OUTCOME_LABELS = {
 def _record_call(campaign: Campaign, target: Target, name: str, zip_code: str, outcome: str):
     """A call the supporter made: the letter (the script) is written and handed off, and their word recorded."""
     script = next(s for s in call_scripts(campaign) if s.fits(target))
-    template, chosen = service.choose(campaign, script.slug, [target.id], CALL, zip_code)
-    language = service.default_language(template, chosen, i18n.current())
     supporter = service.Supporter(name=name, email="", zip=zip_code)
-    submission = service.submit(campaign, template, chosen, supporter, CALL, language=language)
+    submission = service.send(
+        campaign, service.Order(script.slug, (target.id,), CALL, supporter, reader=i18n.current())
+    )
     service.confirm(submission.letters[0], outcome)
     return submission
 
@@ -1035,6 +1055,7 @@ def confirm(letter_id: str):
             service.confirm(letter, form.outcome.data)
         except service.SubmissionInvalid:
             abort(422)
+        db.session.commit()
     else:
         abort(400)
     return redirect(url_for("letters.status", submission_id=letter.submission_id, _anchor=f"letter-{letter.id}"), 303)
