@@ -53,11 +53,15 @@ def test_the_embedded_card_follows_the_readers_language(client):
     page = text_of(client.get(f"/c/{LAUNCH}/embed?zip=94110", headers=SPANISH))
     assert '<html lang="es"' in page
     assert "Que reúnan a las familias separadas en la frontera" in page  # the campaign's own words, in Spanish
-    assert "Hasta ahora han salido" in page and "Tu código postal" in page and "Toda la campaña" in page
+    assert (
+        "Cartas y llamadas que han salido hasta ahora" in page
+        and "Tu código postal" in page
+        and "Toda la campaña" in page
+    )
     assert "Novedad, " in page and " de 20" in page  # the update dated as Spanish writes it
-    assert "letters and calls went out" not in page and "Update, " not in page
+    assert "Letters and calls that went out" not in page and "Update, " not in page
     english = text_of(client.get(f"/c/{LAUNCH}/embed"))
-    assert '<html lang="en"' in english and "letters and calls went out so far" in english
+    assert '<html lang="en"' in english and "Letters and calls that went out so far" in english
 
 
 def test_a_paused_mail_server_answers_a_test_in_spanish_without_promising_a_retry(

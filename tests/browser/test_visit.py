@@ -112,7 +112,7 @@ def test_errors_are_summarised_at_the_top_focused_and_linked_to_each_field(new_p
     summary_is_focused_and_visible(page)
     message_beside(page, "address", "A printed letter needs your postal address")
     page.locator("[data-error-summary]").get_by_role("link").click()
-    expect(page.locator("#send-print").get_by_label("Postal address (optional)")).to_be_focused()
+    expect(page.locator("#send-print").get_by_label("Your postal address")).to_be_focused()
     check(page, f"preview with an error ({size})")
 
 
@@ -157,7 +157,7 @@ def test_edits_survive_changing_details_adding_an_address_and_reloading(new_page
     page.get_by_role("button", name="Make my printable letter").click()
     expect(page.locator("[data-error-summary]")).to_be_focused()
     expect(letters.nth(0)).to_have_value(own)
-    page.locator("#send-print").get_by_label("Postal address (optional)").fill(supporter["address"])
+    page.locator("#send-print").get_by_label("Your postal address").fill(supporter["address"])
     page.get_by_role("button", name="Make my printable letter").click()
     expect(page.get_by_role("heading", name="Your letters")).to_be_visible()
     check(page, f"status of three printed letters ({size})")

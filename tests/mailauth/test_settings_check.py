@@ -66,6 +66,7 @@ def test_a_wrong_password_is_said_plainly_and_spends_the_hosts_budget(app, clien
     body = answer.get_json()
     assert body["ok"] is False
     assert "Your mail server rejected the user name or password" in body["message"]
+    assert body["message"].endswith("and test again.")  # a test is tried again as a test, not "send again"
     assert "not it" not in answer.get_data(as_text=True)
     with app.app_context():
         assert list(get_redis().scan_iter(match="outcry:auth-failures:*"))  # a test is no free password oracle

@@ -121,7 +121,7 @@ def test_a_closed_campaign_thanks_supporters_shows_totals_and_takes_no_letters(a
 
     page = text(client.get(f"/c/{LAUNCH}"))
     assert "This campaign has closed" in page and "Thank you to everyone who wrote" in page
-    assert "<strong>0</strong> letters and calls went out through this page, and 1 more were handed" in page
+    assert "<strong>0</strong> letters and calls went out through this page. 1 more was handed to a supporter" in page
     assert "Letters so far" in page and "Take action" not in page and "/write?" not in page
 
     api = client.post(

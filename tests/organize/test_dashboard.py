@@ -173,8 +173,8 @@ def test_quoted_counts_are_letters_that_went_out_and_the_bars_agree_with_the_tab
     totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
     assert totals == {"sent": 1, "handed_off": 3, "failed": 1, "confirmed": 1, "went_out": 2, "shown_only": 2}
     public = html.unescape(client.get(f"/c/{LAUNCH}").get_data(as_text=True))
-    assert re.search(r'<strong data-total="went_out">2</strong> letters and calls went out', public)
-    assert '<span data-total="shown_only">2</span> more were handed to supporters' in public
+    assert re.search(r'Letters and calls that went out: <strong data-total="went_out">2</strong>', public)
+    assert 'sent them: <span data-total="shown_only">2</span> more' in public
 
     page = html.unescape(as_admin.get(f"/organize/c/{LAUNCH}/dashboard").get_data(as_text=True))
     assert 'data-figure="went_out">2<' in page and 'data-figure="shown_only">2<' in page
@@ -200,4 +200,4 @@ def test_quoted_counts_are_letters_that_went_out_and_the_bars_agree_with_the_tab
     assert "failed" not in "".join(re.findall(r'<svg class="bar".*?</svg>', per_target))  # failures reached nobody
 
     organizer_index = html.unescape(as_admin.get("/organize/").get_data(as_text=True))
-    assert "<strong>2</strong> letters and calls went out (1 sent by email, 1 hand-offs confirmed)" in organizer_index
+    assert "Went out: <strong>2</strong> (sent by email: 1, hand-offs confirmed: 1)" in organizer_index

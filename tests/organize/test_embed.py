@@ -105,7 +105,7 @@ def test_the_embed_offers_the_campaign_and_opens_every_action_in_a_new_tab(clien
     page = html.unescape(client.get(EMBED + "?zip=94110").get_data(as_text=True))
     assert "Reunite families separated at the border" in page
     assert "Senator Alex Padilla" in page and "UN Human Rights Office (OHCHR)" in page
-    assert "letters and calls went out so far" in page
+    assert "Letters and calls that went out so far" in page
     links = [part.split(">")[0] for part in page.split("<a ")[1:]]
     assert links and all('target="_blank"' in link and 'rel="noopener"' in link for link in links), links
     assert 'method="post"' not in page.lower()  # nothing that needs a cookie inside someone else's page

@@ -16,9 +16,10 @@ from flask import current_app
 
 from webapp.delivery import ssrf
 from webapp.delivery.credentials import SmtpAccount
-from webapp.delivery.smtp import DeliveryError
+from webapp.delivery.smtp import SIGN_IN_REFUSED, DeliveryError
 from webapp.delivery.transport import SmtpTransport
 from webapp.i18n import gettext, reasons
+from webapp.i18n.reasons import N_
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,14 @@ _RETRY_PROMISE = re.compile(
     r"|(?:tu carta espera y )?lo (?:volveremos a intentar|seguiremos intentando))[^.]*\.?\s*$",
     re.I,
 )
+
+# A delivery's refusal that tells the supporter to send again, as the answer to a test: test again.
+_AS_A_TEST = {
+    SIGN_IN_REFUSED: N_(
+        "Your mail server rejected the user name or password. Check them (Gmail, Yahoo and iCloud need an app "
+        "password) and test again."
+    ),
+}
 
 # Saying goodbye after a successful sign-in.
 CLOSE_SECONDS = 5.0
@@ -70,6 +79,8 @@ class CheckFailed(Exception):
 def _for_a_test(exc: DeliveryError) -> str:
     """A delivery's reason, as the answer to a test: a temporary problem is not retried here, so instead of
     "we'll keep trying" the supporter is told to check and test again."""
+    if exc.reason in _AS_A_TEST:
+        return gettext(_AS_A_TEST[exc.reason])
     reason = reasons.translate(exc.reason)
     if not exc.transient:
         return reason

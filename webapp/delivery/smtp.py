@@ -348,8 +348,7 @@ def explain(exc: Exception, deadline: Deadline | None = None) -> DeliveryError:
     code = getattr(exc, "smtp_code", None)
     if isinstance(exc, smtplib.SMTPAuthenticationError) and not (isinstance(code, int) and 400 <= code < 500):
         return DeliveryError(
-            "Your mail server rejected the user name or password. Check them (Gmail, Yahoo and iCloud "
-            "need an app password) and send again.",
+            SIGN_IN_REFUSED,
             transient=False,
             code=code,
             kind="auth",
@@ -455,6 +454,10 @@ def message_id(letter_id: str, sender_email: str, domain: str | None = None) -> 
 # read back as written are written unfolded instead: RFC 5322 allows lines up to 998 characters.
 _UNFOLDED = email_policy.SMTP.clone(max_line_length=998)
 UNSAFE = "The letter could not be made into a safe email."
+SIGN_IN_REFUSED = (
+    "Your mail server rejected the user name or password. Check them (Gmail, Yahoo and iCloud need an app password) "
+    "and send again."
+)
 
 
 def build_message(letter: OutgoingLetter) -> bytes:
