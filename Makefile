@@ -46,14 +46,14 @@ bench: $(DEV_STAMP)
 # Style, dead code (vulture: pyproject.toml and vulture_allowlist.py) and the import direction (import-linter's
 # contracts in pyproject.toml).
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check webapp tasks tests
-	$(BIN)/ruff format --check webapp tasks tests
+	$(BIN)/ruff check webapp tasks tests migrations bench
+	$(BIN)/ruff format --check webapp tasks tests migrations bench
 	$(BIN)/vulture
 	$(BIN)/lint-imports
 
 format: $(DEV_STAMP)
-	$(BIN)/ruff format webapp tasks tests
-	$(BIN)/ruff check --fix webapp tasks tests
+	$(BIN)/ruff format webapp tasks tests migrations bench
+	$(BIN)/ruff check --fix webapp tasks tests migrations bench
 
 # Translations (webapp/translations, Flask-Babel): extract every marked string into messages.pot, merge it into each
 # language's messages.po (new strings arrive untranslated, changed ones fuzzy: tests fail until someone translates

@@ -5,9 +5,9 @@ Revises: 0001
 Create Date: 2026-11-29 14:12:54.420841
 
 """
-from alembic import op
-import sqlalchemy as sa
 
+import sqlalchemy as sa
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0002"
