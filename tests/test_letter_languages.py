@@ -19,8 +19,7 @@ from tests.support.waiting import wait_for
 from webapp.campaigns import files
 from webapp.campaigns.service import load_campaigns
 from webapp.extensions import db
-from webapp.models import LetterTemplate, Submission
-from webapp.organizers.models import TemplateVersion
+from webapp.models import LetterTemplate, Submission, TemplateVersion
 
 LAUNCH_DIR = PROJECT / "letter_templates" / LAUNCH
 SPANISH_SUBJECT = "Niños separados de sus padres en la frontera de Estados Unidos"

@@ -1,4 +1,5 @@
-"""Database models: campaigns and their content, targets, submissions, letters and the totals kept beside them."""
+"""Database models: campaigns and their content, targets, letter templates and their kept versions, submissions, letters
+and the totals kept beside them."""
 
 from __future__ import annotations
 
@@ -351,6 +352,53 @@ class LetterTemplate(db.Model):
         if CWC in self.channels and self.cwc_topics and _cwc_deliverable(target):
             found.insert(0, CWC)
         return found
+
+
+class TemplateVersion(db.Model):
+    """One saved state of a letter template. Letters record `template_version`, which names one of these."""
+
+    __tablename__ = "letter_template_versions"
+    __table_args__ = (UniqueConstraint("template_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("letter_templates.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    target_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    target_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    min_note_length: Mapped[int] = mapped_column(Integer, default=0)
+    salutation_and_signoff: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Who saved it: an organizer's email, "files" for `flask campaigns load`, "api: <email>" for the API.
+    author: Mapped[str] = mapped_column(String(254), default="")
+    note: Mapped[str] = mapped_column(String(200), default="")  # e.g. "restored from v2"
+
+    template: Mapped[LetterTemplate] = relationship()
+
+    @classmethod
+    def snapshot(cls, template: LetterTemplate, *, author: str = "", note: str = "") -> TemplateVersion:
+        """The template as it is now, under its current version number (add it to the session)."""
+        return cls(
+            template=template,
+            version=template.version,
+            name=template.name,
+            subject=template.subject,
+            body=template.body,
+            target_ids=list(template.target_ids or []),
+            target_kinds=list(template.target_kinds or []),
+            channels=list(template.channels or []),
+            min_note_length=template.min_note_length or 0,
+            salutation_and_signoff=bool(template.salutation_and_signoff),
+            language=template.language or "en",
+            translations={k: dict(v) for k, v in (template.translations or {}).items()},
+            author=author[:254],
+            note=note[:200],
+        )
 
 
 def _cwc_deliverable(target: Target) -> bool:

@@ -16,9 +16,8 @@ from tests.organize.conftest import form_token
 from tests.support.letters import LAUNCH, un_letter
 from webapp.core.rendering import check_template
 from webapp.extensions import db
-from webapp.models import Letter, LetterTemplate
+from webapp.models import Letter, LetterTemplate, TemplateVersion
 from webapp.organize import service
-from webapp.organizers.models import TemplateVersion
 
 GOOD = "Dear {{ target.salutation }},\n\nPlease open the records.\n\n{% if supporter.note %}\n{{ supporter.note }}\n\n{% endif %}\nSincerely,\n{{ supporter.name }}\n"
 

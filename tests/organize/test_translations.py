@@ -7,8 +7,7 @@ from sqlalchemy import select
 from tests.organize.conftest import form_token
 from tests.organize.test_templates import GOOD, create
 from webapp.extensions import db
-from webapp.models import LetterTemplate
-from webapp.organizers.models import TemplateVersion
+from webapp.models import LetterTemplate, TemplateVersion
 
 
 def test_the_workspace_shows_which_letters_lack_a_translation(app, as_organizer, own_campaign):

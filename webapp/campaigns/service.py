@@ -27,9 +27,18 @@ from webapp.campaigns.files import (
     write_campaign,
 )
 from webapp.extensions import db
-from webapp.models import CALL, Campaign, CampaignTarget, CampaignUpdate, LetterTemplate, Resource, Target, utcnow
+from webapp.models import (
+    CALL,
+    Campaign,
+    CampaignTarget,
+    CampaignUpdate,
+    LetterTemplate,
+    Resource,
+    Target,
+    TemplateVersion,
+    utcnow,
+)
 from webapp.organizers import permissions
-from webapp.organizers.models import TemplateVersion
 from webapp.organizers.permissions import OPERATOR
 
 

@@ -45,11 +45,12 @@ from webapp.models import (
     LetterTemplate,
     Resource,
     Target,
+    TemplateVersion,
     utcnow,
 )
 from webapp.organize import dashboard
 from webapp.organizers import accounts, permissions
-from webapp.organizers.models import Organizer, TemplateVersion
+from webapp.organizers.models import Organizer
 from webapp.totals.service import campaign_totals
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
