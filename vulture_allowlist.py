@@ -37,13 +37,13 @@ _.indentless
 
 # Templates read these.
 _.letters_done, _.calls_done  # the visit's progress (letters/actions.py; templates/macros.html)
-_.failure_share, _.last_failure, _.last_failure_at  # a target's health (organize/service.py; organize/targets.html)
+_.failure_share, _.last_failure, _.last_failure_at  # a target's health (organize/target_health.py; organize/targets.html)
 _.extras, _.grid  # the dashboard's charts (organize/charts.py; organize/charts.html)
 _.personal_letters  # organize/dashboard.html
 _.postal_prefix, _.postal_first_name, _.postal_last_name, _.postal_street2, _.postal_city, _.postal_state
 _.postal_zip  # the CWC address fields, laid out by templates/cwc/postal_fields.html (cwc/forms.py)
 _.last_reason  # an office's latest refusal (cwc/report.py; organize/dashboard.html)
-_.failed_elsewhere  # a target's failures on the supporter's side (organize/service.py; organize/targets.html)
+_.failed_elsewhere  # a target's failures on the supporter's side (organize/target_health.py; organize/targets.html)
 
 # Columns: written by the code, read by SQL, exports and templates.
 _.fax, _.entered_at, _.updated_at, _.supporter_address, _.supporter_note

@@ -15,7 +15,9 @@ from webapp.campaigns.files import CampaignFileError, read_campaign
 from webapp.campaigns.service import find_campaign, load_campaigns
 from webapp.extensions import db
 from webapp.models import Campaign, LetterTemplate, Target
-from webapp.organize.service import Invalid, TemplateInput, check_template_input, clean_target
+from webapp.organize.invalid import Invalid
+from webapp.organize.letter_templates import TemplateInput, check_template_input
+from webapp.organize.targets import clean_target
 
 SOURCE = PROJECT / "letter_templates"
 

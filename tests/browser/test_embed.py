@@ -17,7 +17,7 @@ from tests.organize.conftest import ADMIN
 from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.extensions import db
-from webapp.organize import service
+from webapp.organize import campaigns
 
 TITLE = "Reunite families separated at the border"
 
@@ -70,7 +70,7 @@ def snippet(new_page, people) -> str:
 
 def allow(app, *origins: str) -> None:
     with app.app_context():
-        campaign = service.find_campaign(LAUNCH)
+        campaign = campaigns.find_campaign(LAUNCH)
         campaign.embed_origins = list(origins)
         db.session.commit()
 

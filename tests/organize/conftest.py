@@ -10,7 +10,7 @@ from tests.conftest import PROJECT, csrf_token
 from webapp.campaigns.service import load_campaigns
 from webapp.extensions import db
 from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, Submission, Target, TargetTally
-from webapp.organize import service
+from webapp.organize import campaigns, targets
 from webapp.organizers import accounts
 from webapp.organizers.models import Organizer
 
@@ -87,13 +87,13 @@ def own_campaign(app, people):
     """A draft campaign the organizer runs, with one target that has an email address."""
     with app.app_context():
         organizer = accounts.find_organizer(ORGANIZER)
-        campaign = service.create_campaign(
+        campaign = campaigns.create_campaign(
             organizer,
             title="Free the test data",
             slug="free-the-test-data",
             summary="Ask the company to open the records it keeps about us.",
         )
-        service.add_target(
+        targets.add_target(
             campaign,
             organizer,
             {"kind": "ceo", "name": "Dana Example", "salutation": "Ms. Example", "email": "dana@example.com"},

@@ -13,7 +13,7 @@ from tests.organize.conftest import ADMIN, ORGANIZER, STRANGER, token_for
 from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
 from webapp.models import Campaign
-from webapp.organize import service
+from webapp.organize import campaigns
 
 API = "/api/v1/organize"
 LETTER = {
@@ -193,7 +193,7 @@ def test_targets_are_added_and_changed(app, api, own_campaign):
         response = organizer.post(f"{API}/campaigns/{own_campaign}/targets", json=bad)
         assert response.status_code == 422 and field in response.get_json()["errors"], bad
     with app.app_context():
-        assert [t.id for t in service.find_campaign(own_campaign).targets] == ["dana-example", "acme-corp"]
+        assert [t.id for t in campaigns.find_campaign(own_campaign).targets] == ["dana-example", "acme-corp"]
 
 
 def test_totals_csv(api, client, supporter):

@@ -9,7 +9,7 @@ from tests.conftest import csrf_token
 from tests.organize.conftest import ORGANIZER, form_token
 from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
-from webapp.organize import service
+from webapp.organize import campaigns, letter_templates
 from webapp.organizers import accounts
 
 
@@ -28,7 +28,7 @@ def test_create_a_campaign_as_a_draft_that_its_creator_runs(app, as_organizer):
     page = text(as_organizer.get("/organize/c/stop-the-raids/"))
     assert "Draft — not public" in page and "Add at least one letter first" in page
     with app.app_context():
-        campaign = service.find_campaign("stop-the-raids")
+        campaign = campaigns.find_campaign("stop-the-raids")
         assert campaign.congress is True and campaign.published is False
         assert accounts.members_of(campaign)[0].email == ORGANIZER
     assert as_organizer.get("/c/stop-the-raids").status_code == 404  # not public yet
@@ -51,7 +51,7 @@ def test_edit_settings_updates_and_resources_show_on_the_public_page(as_admin, o
     assert bad_link.status_code == 422 and "Links must start with https://" in text(bad_link)
     post(as_admin, base + "resources", base, kind="donate", name="Legal aid fund", url="https://legal.example/give")
     with db_context(as_admin) as campaign:
-        service.add_resource(campaign, "read", "Background", "https://records.example/background")
+        campaigns.add_resource(campaign, "read", "Background", "https://records.example/background")
     publish_with_a_letter(as_admin, own_campaign)
     page = text(as_admin.get(f"/c/{own_campaign}"))
     assert "Free the test data now" in page and "Ask for the records." in page
@@ -68,7 +68,7 @@ class db_context:
     def __enter__(self):
         self.context = self.app.app_context()
         self.context.push()
-        return service.find_campaign(self.slug)
+        return campaigns.find_campaign(self.slug)
 
     def __exit__(self, *exc):
         db.session.remove()
@@ -77,9 +77,9 @@ class db_context:
 
 def publish_with_a_letter(client, slug: str) -> None:
     with db_context(client, slug) as campaign:
-        template, _ = service.save_template(
+        template, _ = letter_templates.save_template(
             campaign,
-            service.TemplateInput(
+            letter_templates.TemplateInput(
                 name="Ask Dana",
                 subject="Open the records",
                 body="Dear {{ target.salutation }},\n\n{{ supporter.note }}\n\n{{ supporter.name }}\n",
@@ -88,12 +88,12 @@ def publish_with_a_letter(client, slug: str) -> None:
             ),
             author="test",
         )
-        service.set_template_active(template, True)
+        letter_templates.set_template_active(template, True)
     base = f"/organize/c/{slug}/"
     response = post(client, base + "state", base, action="publish")
     assert response.status_code == 302
     with db_context(client, slug) as campaign:
-        assert campaign.published, service.publish_problems(campaign)
+        assert campaign.published, campaigns.publish_problems(campaign)
 
 
 def test_publishing_needs_a_letter_then_the_campaign_is_public_and_listed(as_organizer, own_campaign):
@@ -163,9 +163,9 @@ def test_team_members_are_added_and_removed_by_admins(app, as_admin, own_campaig
     assert "organizer@example.org" in page
     assert post(as_admin, base + "members", base, email="stranger@example.org").status_code == 302
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
+        campaign = campaigns.find_campaign(own_campaign)
         assert {o.email for o in accounts.members_of(campaign)} == {ORGANIZER, "stranger@example.org"}
         stranger_id = accounts.find_organizer("stranger@example.org").id
     post(as_admin, base + f"members/{stranger_id}/delete", base)
     with app.app_context():
-        assert [o.email for o in accounts.members_of(service.find_campaign(own_campaign))] == [ORGANIZER]
+        assert [o.email for o in accounts.members_of(campaigns.find_campaign(own_campaign))] == [ORGANIZER]

@@ -16,8 +16,8 @@ from webapp.congress.files import BUNDLED
 from webapp.congress.models import FormLink
 from webapp.extensions import db
 from webapp.models import Target
+from webapp.organize import campaigns, invalid
 from webapp.organize import congress as links
-from webapp.organize import service
 from webapp.organizers import accounts
 
 PADILLA, SCHIFF, PELOSI = "P000145", "S001150", "P000197"
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.usefixtures("fresh_congress")
 @pytest.fixture
 def congress_campaign(app, own_campaign):
     with app.app_context():
-        service.update_campaign(service.find_campaign(own_campaign), congress=True)
+        campaigns.update_campaign(campaigns.find_campaign(own_campaign), congress=True)
     return own_campaign
 
 
@@ -155,17 +155,17 @@ def test_who_may_set_a_link(app, as_organizer, as_admin, own_campaign, people):
     assert as_organizer.get(f"/organize/c/{own_campaign}/congress").status_code == 404
     with app.app_context():
         organizer = accounts.find_organizer(ORGANIZER)
-        campaign = service.find_campaign(own_campaign)
-        with pytest.raises(service.Invalid, match="doesn't write to members of Congress"):
+        campaign = campaigns.find_campaign(own_campaign)
+        with pytest.raises(invalid.Invalid, match="doesn't write to members of Congress"):
             links.save_form_link(organizer, campaign, PELOSI, PELOSI_FORM)
-        service.update_campaign(campaign, congress=True)
+        campaigns.update_campaign(campaign, congress=True)
         # A form the data gives is replaced only by an admin.
-        with pytest.raises(service.Invalid, match="The Congress data gives Alex Padilla's contact form"):
+        with pytest.raises(invalid.Invalid, match="The Congress data gives Alex Padilla's contact form"):
             links.save_form_link(organizer, campaign, PADILLA, "https://www.padilla.senate.gov/other-form")
         links.save_form_link(accounts.find_organizer(ADMIN), campaign, PADILLA, "https://www.padilla.senate.gov/f")
         assert db.session.get(Target, PADILLA).contact_form == "https://www.padilla.senate.gov/f"
         # Not a member of Congress at all.
-        with pytest.raises(service.Invalid, match="no member of Congress"):
+        with pytest.raises(invalid.Invalid, match="no member of Congress"):
             links.save_form_link(organizer, campaign, "ohchr", "https://www.ohchr.org/contact")
     # Someone who doesn't run the campaign can't reach the page or the form.
     stranger_campaign = f"/organize/c/{LAUNCH}/congress"

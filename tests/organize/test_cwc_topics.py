@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import PROJECT
 from tests.organize.conftest import ORGANIZER, form_token, token_for
 from webapp.campaigns.files import CampaignFileError, read_campaign, template_text
-from webapp.organize import service
+from webapp.organize import campaigns, letter_templates
 
 BODY = "Please hold hearings on the families still apart."
 SHIPPED = PROJECT / "letter_templates"
@@ -41,7 +41,7 @@ def test_a_cwc_letter_needs_a_topic_and_keeps_the_ones_chosen(app, as_organizer,
     saved = as_organizer.post(url, data=_form(form_token(as_organizer, url), cwc_topics=["Immigration", "Families"]))
     assert saved.status_code == 302, html.unescape(saved.get_data(as_text=True))
     with app.app_context():
-        template = service.find_template(service.find_campaign(own_campaign), "ask-congress")
+        template = letter_templates.find_template(campaigns.find_campaign(own_campaign), "ask-congress")
         assert template.cwc_topics == ["Immigration", "Families"] and template.channels == ["cwc", "contact_form"]
         version = template.version
     edit = f"/organize/c/{own_campaign}/letters/ask-congress"
@@ -56,24 +56,24 @@ def test_a_cwc_letter_needs_a_topic_and_keeps_the_ones_chosen(app, as_organizer,
     )
     assert changed.status_code == 302
     with app.app_context():
-        template = service.find_template(service.find_campaign(own_campaign), "ask-congress")
+        template = letter_templates.find_template(campaigns.find_campaign(own_campaign), "ask-congress")
         assert template.cwc_topics == ["Immigration"] and template.version == version  # a setting, not a new text
 
 
 def test_cwc_is_only_for_members_of_congress_and_at_most_three_topics(app, own_campaign):
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
-        data = service.TemplateInput(
+        campaign = campaigns.find_campaign(own_campaign)
+        data = letter_templates.TemplateInput(
             name="CEO", subject="S", body=BODY, target_ids=["dana-example"], channels=["cwc"],
             salutation_and_signoff=True, cwc_topics=["Commerce"],
         )  # fmt: skip
-        errors, _ = service.check_template_input(campaign, data)
+        errors, _ = letter_templates.check_template_input(campaign, data)
         assert "delivers only to members of Congress" in errors["channels"][0]
-        data = service.TemplateInput(
+        data = letter_templates.TemplateInput(
             name="Congress", subject="S", body=BODY, target_kinds=["senator"], channels=["cwc"],
             salutation_and_signoff=True, cwc_topics=["Commerce", "Energy", "Health", "Law"],
         )  # fmt: skip
-        errors, _ = service.check_template_input(campaign, data)
+        errors, _ = letter_templates.check_template_input(campaign, data)
         assert errors["cwc_topics"] == ["Choose at most 3 topics: offices sort letters by them."]
 
 
@@ -159,5 +159,5 @@ def test_a_cwc_letter_gets_its_spanish_version_and_its_versions_back(app, as_org
     page = html.unescape(restored.get_data(as_text=True))
     assert "Version 1 is back, saved as version 3." in page and "can't be restored" not in page
     with app.app_context():
-        template = service.find_template(service.find_campaign(own_campaign), "ask-congress")
+        template = letter_templates.find_template(campaigns.find_campaign(own_campaign), "ask-congress")
         assert template.version == 3 and template.languages == ["en"] and template.cwc_topics == ["Families"]

@@ -12,7 +12,7 @@ from tests.organize.conftest import form_token
 from tests.support.letters import LAUNCH
 from webapp.embed import service as embed
 from webapp.extensions import db
-from webapp.organize import service
+from webapp.organize import campaigns
 from webapp.security.headers import CONTENT_SECURITY_POLICY
 
 EMBED = f"/c/{LAUNCH}/embed"
@@ -33,7 +33,7 @@ def save_origins(client, text: str):
 def no_origins(app):
     yield
     with app.app_context():
-        campaign = service.find_campaign(LAUNCH)
+        campaign = campaigns.find_campaign(LAUNCH)
         campaign.embed_origins = []
         db.session.commit()
 
@@ -95,7 +95,7 @@ def test_at_most_twenty_sites(as_admin):
 
 def test_a_stored_value_that_isnt_an_origin_never_reaches_the_header(app, client):
     with app.app_context():
-        campaign = service.find_campaign(LAUNCH)
+        campaign = campaigns.find_campaign(LAUNCH)
         campaign.embed_origins = ["https://ok.example", "https://x.example; script-src *"]
         db.session.commit()
     assert directives(client.get(EMBED))["frame-ancestors"] == "'self' https://ok.example"

@@ -25,7 +25,7 @@ from webapp.campaigns.files import (
     write_campaign,
 )
 from webapp.campaigns.service import export_campaign, load_campaigns
-from webapp.organize import service
+from webapp.organize import campaigns, letter_templates, targets
 from webapp.organizers import accounts
 
 SHIPPED = PROJECT / "letter_templates"
@@ -37,7 +37,7 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def export(app, slug: str, root: Path) -> dict[str, bytes]:
     with app.app_context():
-        export_campaign(service.find_campaign(slug), root)
+        export_campaign(campaigns.find_campaign(slug), root)
     return tree(root)
 
 
@@ -78,15 +78,15 @@ def test_export_import_export_of_the_launch_campaign_is_byte_identical(app, tmp_
 def test_a_workspace_campaign_round_trips_with_everything_it_can_hold(app, tmp_path, people):
     with app.app_context():
         organizer = accounts.find_organizer(ORGANIZER)
-        campaign = service.create_campaign(
+        campaign = campaigns.create_campaign(
             organizer, title="Ñandú: “quotes”, colons: and # hashes", slug="round-trip", congress=True
         )
-        service.update_campaign(campaign, summary="A long summary " * 12 + "that ends here.")
-        service.add_update(campaign, "2026-06-21", "First: we launched — thank you!")
-        service.add_update(campaign, dt.date(2026, 7, 4), "- starts with a dash\n\nand has two paragraphs")
-        service.add_resource(campaign, "donate", "Fund: legal aid", "https://example.org/give?a=1&b=2")
-        service.add_resource(campaign, "read", "'Quoted' name", None, "with a description")
-        service.add_target(
+        campaigns.update_campaign(campaign, summary="A long summary " * 12 + "that ends here.")
+        campaigns.add_update(campaign, "2026-06-21", "First: we launched — thank you!")
+        campaigns.add_update(campaign, dt.date(2026, 7, 4), "- starts with a dash\n\nand has two paragraphs")
+        campaigns.add_resource(campaign, "donate", "Fund: legal aid", "https://example.org/give?a=1&b=2")
+        campaigns.add_resource(campaign, "read", "'Quoted' name", None, "with a description")
+        targets.add_target(
             campaign,
             organizer,
             {"kind": "government", "name": "Mission: UN", "salutation": "Ambassador", "phone": "+1 212 415 4000",
@@ -102,17 +102,17 @@ def test_a_workspace_campaign_round_trips_with_everything_it_can_hold(app, tmp_p
             ),
             ("Call: what to say", ["call"], "Hello, I am {{ supporter.name }} from {{ supporter.zip }}.", 0),
         ):
-            template, _ = service.save_template(
+            template, _ = letter_templates.save_template(
                 campaign,
-                service.TemplateInput(
+                letter_templates.TemplateInput(
                     name=name, subject="Subject: {{ campaign.title }}", body=body, target_ids=["mission"],
                     target_kinds=["senator", "representative"], channels=channels, min_note_length=minimum,
                 ),
                 author="test",
             )  # fmt: skip
-            service.set_template_active(template, True)
+            letter_templates.set_template_active(template, True)
         campaign.published = True  # as a file may say; the publish check would ask for the quoted resource's link
-        service.set_closed(campaign, True)
+        campaigns.set_closed(campaign, True)
     first = export(app, "round-trip", tmp_path / "first")
     text = first["round-trip/campaign.yaml"].decode()
     assert "closed: true" in text and "Ñandú" in text and "postal_address: |-" in text
@@ -120,14 +120,14 @@ def test_a_workspace_campaign_round_trips_with_everything_it_can_hold(app, tmp_p
     assert "min_note_length: 40" in letter and "channels: [contact_form, print]" in letter
 
     with app.app_context():  # the workspace drifts; importing the files puts everything back
-        campaign = service.find_campaign("round-trip")
-        service.update_campaign(campaign, title="Changed")
-        service.set_closed(campaign, False)
+        campaign = campaigns.find_campaign("round-trip")
+        campaigns.update_campaign(campaign, title="Changed")
+        campaigns.set_closed(campaign, False)
     import_(app, tmp_path / "first")
     second = export(app, "round-trip", tmp_path / "second")
     assert second == first
     with app.app_context():
-        assert service.find_campaign("round-trip").closed
+        assert campaigns.find_campaign("round-trip").closed
 
 
 def test_the_commands_export_and_import(app, runner, tmp_path):
@@ -149,15 +149,15 @@ def test_the_commands_export_and_import(app, runner, tmp_path):
 
 def test_load_keeps_workspace_edits_while_the_files_are_unchanged(app, runner):
     with app.app_context():
-        service.update_campaign(service.find_campaign(LAUNCH), title="Edited in the workspace")
+        campaigns.update_campaign(campaigns.find_campaign(LAUNCH), title="Edited in the workspace")
     result = runner.invoke(args=["campaigns", "load"])
     assert f"{LAUNCH}: unchanged" in result.output
     with app.app_context():
-        assert service.find_campaign(LAUNCH).title == "Edited in the workspace"
+        assert campaigns.find_campaign(LAUNCH).title == "Edited in the workspace"
     forced = runner.invoke(args=["campaigns", "load", "--force"])
     assert "title" in forced.output
     with app.app_context():
-        assert service.find_campaign(LAUNCH).title == "Reunite families separated at the border"
+        assert campaigns.find_campaign(LAUNCH).title == "Reunite families separated at the border"
 
 
 texts = (

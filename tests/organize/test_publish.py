@@ -13,7 +13,8 @@ from tests.organize.conftest import ORGANIZER, form_token, token_for
 from webapp.campaigns.checks import spec_problems
 from webapp.campaigns.files import read_all, read_campaign
 from webapp.extensions import db
-from webapp.organize import service
+from webapp.organize import campaigns, invalid, letter_templates
+from webapp.organize import targets as organize_targets
 from webapp.organizers import accounts
 
 SHIPPED = PROJECT / "letter_templates"
@@ -25,15 +26,15 @@ def text(response) -> str:
 
 
 def letter(campaign, name: str, channels: list[str], *, targets=(), kinds=()) -> None:
-    template, _ = service.save_template(
+    template, _ = letter_templates.save_template(
         campaign,
-        service.TemplateInput(
+        letter_templates.TemplateInput(
             name=name, subject="Open the records", body=BODY, target_ids=list(targets), target_kinds=list(kinds),
             channels=channels,
         ),
         author="test",
     )  # fmt: skip
-    service.set_template_active(template, True)
+    letter_templates.set_template_active(template, True)
 
 
 @pytest.mark.parametrize("folder", sorted(p.name for p in SHIPPED.iterdir() if (p / "campaign.yaml").is_file()))
@@ -44,44 +45,46 @@ def test_every_shipped_campaign_passes_the_publish_check(folder):
 
 def test_a_target_with_no_way_to_reach_them_is_named_with_the_reason(app, own_campaign):
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
+        campaign = campaigns.find_campaign(own_campaign)
         organizer = accounts.find_organizer(ORGANIZER)
         letter(campaign, "Ask Dana", ["smtp", "mailto"], targets=["dana-example"])
-        assert service.publish_problems(campaign) == []
+        assert campaigns.publish_problems(campaign) == []
 
-        service.add_target(campaign, organizer, {"kind": "ceo", "name": "Robin Nowhere"}, "robin")
-        service.add_target(
+        organize_targets.add_target(campaign, organizer, {"kind": "ceo", "name": "Robin Nowhere"}, "robin")
+        organize_targets.add_target(
             campaign, organizer, {"kind": "ceo", "name": "Pat Paper", "postal_address": "1 Main St\nTown, ST 00001"}
         )
-        service.add_target(campaign, organizer, {"kind": "company", "name": "Phone Corp", "phone": "(555) 010-0000"})
+        organize_targets.add_target(
+            campaign, organizer, {"kind": "company", "name": "Phone Corp", "phone": "(555) 010-0000"}
+        )
         letter(campaign, "Ask Pat", ["smtp", "mailto"], targets=["pat-paper"])
-        problems = service.publish_problems(campaign)
+        problems = campaigns.publish_problems(campaign)
         assert problems == [
             "Robin Nowhere can't be reached: there is no email address, contact form, phone number or postal "
             "address for them. Add one, or remove them from the campaign.",
             "Pat Paper can't be reached: the letters for them go by email or the mail app, and they take only a "
             "printed letter. Add their details, or let a letter go another way.",
         ]  # Phone Corp has no letter, but a phone number: supporters can call
-        with pytest.raises(service.Invalid) as refused:
-            service.set_published(campaign, True)
+        with pytest.raises(invalid.Invalid) as refused:
+            campaigns.set_published(campaign, True)
         assert refused.value.errors["published"] == problems
         assert not campaign.published
 
-        service.remove_target(campaign, organizer, "robin")
+        organize_targets.remove_target(campaign, organizer, "robin")
         letter(campaign, "Write to Pat", ["print"], targets=["pat-paper"])
-        service.set_published(campaign, True)
+        campaigns.set_published(campaign, True)
         assert campaign.published
 
 
 def test_an_empty_summary_and_resources_without_links_are_refused(app, own_campaign):
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
+        campaign = campaigns.find_campaign(own_campaign)
         letter(campaign, "Ask Dana", ["smtp"], targets=["dana-example"])
-        service.update_campaign(campaign, summary="")
-        service.add_resource(campaign, "donate", "Legal aid fund", None)
-        service.add_resource(campaign, "read", "The report", "https://records.example/report")
-        service.add_resource(campaign, "petition", "Sign here", "")
-        assert service.publish_problems(campaign) == [
+        campaigns.update_campaign(campaign, summary="")
+        campaigns.add_resource(campaign, "donate", "Legal aid fund", None)
+        campaigns.add_resource(campaign, "read", "The report", "https://records.example/report")
+        campaigns.add_resource(campaign, "petition", "Sign here", "")
+        assert campaigns.publish_problems(campaign) == [
             "Write a summary: it is the first thing supporters read, on the campaign page and in the list.",
             "“Legal aid fund” and “Sign here” have no link: add each one's own website (check the address), or "
             "remove it from “More you can do”.",
@@ -90,20 +93,20 @@ def test_an_empty_summary_and_resources_without_links_are_refused(app, own_campa
 
 def test_writing_to_congress_needs_a_letter_members_can_take(app, own_campaign):
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
-        service.update_campaign(campaign, congress=True)
+        campaign = campaigns.find_campaign(own_campaign)
+        campaigns.update_campaign(campaign, congress=True)
         letter(campaign, "Ask Dana", ["smtp"], targets=["dana-example"])
-        assert service.publish_problems(campaign) == [
+        assert campaigns.publish_problems(campaign) == [
             "Writing to members of Congress is on, but no published letter or call script is for them (by contact "
             "form, printed letter or phone). Add one, or turn writing to Congress off."
         ]
         letter(campaign, "Ask your members", ["contact_form", "print"], kinds=["senator", "representative"])
-        assert service.publish_problems(campaign) == []
+        assert campaigns.publish_problems(campaign) == []
 
 
 def test_the_workspace_and_the_api_refuse_to_publish_with_the_reason(app, as_organizer, own_campaign):
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
+        campaign = campaigns.find_campaign(own_campaign)
         letter(campaign, "Ask Dana", ["print"], targets=["dana-example"])  # Dana has only an email address
     base = f"/organize/c/{own_campaign}/"
     page = text(as_organizer.get(base))
@@ -124,7 +127,7 @@ def test_the_workspace_and_the_api_refuse_to_publish_with_the_reason(app, as_org
     )
     assert answer.status_code == 422 and reason in answer.get_json()["errors"]["published"][0]
     with app.app_context():
-        assert not service.find_campaign(own_campaign).published
+        assert not campaigns.find_campaign(own_campaign).published
         db.session.remove()
 
 

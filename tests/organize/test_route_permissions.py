@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from tests.organize.conftest import ORGANIZER, STRANGER, form_token, log_in
 from webapp.extensions import db
-from webapp.organize import service
+from webapp.organize import campaigns, letter_templates
 from webapp.organizers import accounts
 
 # Routes outside any campaign that any logged-in organizer may use: each acts on their own account only.
@@ -46,16 +46,16 @@ def everything(app) -> list[tuple]:
 @pytest.fixture
 def ask_dana(app, own_campaign):
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
-        template, _ = service.save_template(
+        campaign = campaigns.find_campaign(own_campaign)
+        template, _ = letter_templates.save_template(
             campaign,
-            service.TemplateInput(
+            letter_templates.TemplateInput(
                 name="Ask Dana", subject="Hi", body="{{ supporter.note }}", target_ids=["dana-example"],
                 channels=["mailto"], slug="ask-dana",
             ),
             author="test",
         )  # fmt: skip
-        service.set_template_active(template, True)
+        letter_templates.set_template_active(template, True)
     return own_campaign
 
 
@@ -81,7 +81,7 @@ def test_every_campaign_route_refuses_another_campaigns_organizer_and_changes_no
         assert (draft.status_code, draft.get_data()) == (nowhere.status_code, nowhere.get_data()), rule.rule
         assert draft.status_code in (403, 404), (rule.rule, draft.status_code)  # 403 only where admins alone may
     with app.app_context():
-        service.find_campaign(ask_dana).published = True
+        campaigns.find_campaign(ask_dana).published = True
         db.session.commit()
     before = everything(app)
     for rule in routes:  # published: refused, and said why

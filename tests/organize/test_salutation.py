@@ -16,7 +16,7 @@ from tests.support.letters import LAUNCH
 from webapp.campaigns.files import read_campaign, template_text
 from webapp.core import framing
 from webapp.extensions import db
-from webapp.organize import service
+from webapp.organize import campaigns, letter_templates
 
 MIDDLE = "Please open the records you keep about us.\n\nEvery family deserves to know."
 SHIPPED = PROJECT / "letter_templates"
@@ -65,11 +65,11 @@ def test_a_new_letter_starts_framed_and_supporters_get_the_whole_letter(app, as_
     )  # fmt: skip
     assert saved.status_code == 302, text(saved)
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
-        template = service.find_template(campaign, "ask-dana")
+        campaign = campaigns.find_campaign(own_campaign)
+        template = letter_templates.find_template(campaign, "ask-dana")
         assert template.salutation_and_signoff and template.body == MIDDLE + "\n"
-        service.set_template_active(template, True)
-        service.set_published(campaign, True)
+        letter_templates.set_template_active(template, True)
+        campaigns.set_published(campaign, True)
     sent = client.post(
         "/api/v1/submissions",
         json={
@@ -98,11 +98,11 @@ def test_the_preview_shows_the_frame_and_a_call_script_cannot_have_one(app, as_o
         "Sincerely,\nAlex Rivera"
     )
     with app.app_context():
-        data = service.TemplateInput(
+        data = letter_templates.TemplateInput(
             name="Call", subject="Call", body="Hello, I am {{ supporter.name }}.", target_ids=["dana-example"],
             channels=["call"], salutation_and_signoff=True,
         )  # fmt: skip
-        errors, _problems = service.check_template_input(service.find_campaign(own_campaign), data)
+        errors, _problems = letter_templates.check_template_input(campaigns.find_campaign(own_campaign), data)
         assert errors["salutation_and_signoff"] == [
             "A call script is spoken, so there is no salutation or sign-off to add: turn this off for calls."
         ]
@@ -127,8 +127,10 @@ def test_the_option_round_trips_through_the_files_the_api_and_the_versions(app, 
     )  # fmt: skip
     assert changed.status_code == 200 and changed.get_json()["salutation_and_signoff"] is False
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
-        template = service.restore_version(campaign, service.find_template(campaign, "ask-dana"), 1, "test")
+        campaign = campaigns.find_campaign(own_campaign)
+        template = letter_templates.restore_version(
+            campaign, letter_templates.find_template(campaign, "ask-dana"), 1, "test"
+        )
         assert template.salutation_and_signoff is True and template.version == 3
 
     result = runner.invoke(args=["campaigns", "export", own_campaign, str(tmp_path)])
@@ -162,7 +164,7 @@ def test_a_letter_file_may_ask_for_the_frame_and_old_files_read_as_before(tmp_pa
 @pytest.mark.parametrize("body", ["Dear {{ target.salutation }},\n\n{{ supporter.note }}\n"])
 def test_existing_letters_are_untouched(app, body):
     with app.app_context():
-        campaign = service.find_campaign(LAUNCH)
+        campaign = campaigns.find_campaign(LAUNCH)
         assert not any(t.salutation_and_signoff for t in campaign.templates)
         assert all(t.full_body == t.body for t in campaign.templates)
         db.session.remove()

@@ -17,7 +17,7 @@ from tests.organize.conftest import ADMIN, ORGANIZER, STRANGER, form_token, log_
 from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
 from webapp.models import CampaignTarget, Letter, LetterTemplate, Target
-from webapp.organize import service
+from webapp.organize import campaigns, invalid, letter_templates, target_import
 from webapp.organizers import accounts, permissions
 from webapp.organizers.permissions import OPERATOR
 
@@ -50,7 +50,7 @@ def side_campaign(app, people, as_admin):
     """The organizer runs a side campaign; an admin brought the launch campaign's `ohchr` into it, by CSV import."""
     with app.app_context():
         organizer = accounts.find_organizer(ORGANIZER)
-        service.create_campaign(organizer, title="A side campaign", slug=SIDE)
+        campaigns.create_campaign(organizer, title="A side campaign", slug=SIDE)
     url = f"/organize/c/{SIDE}/targets/import"
     shared = "id,name\nohchr,UN Human Rights Office (OHCHR)\n"
     preview = as_admin.post(url, data={"csrf_token": form_token(as_admin, url), "csv_text": shared, "step": "preview"})
@@ -118,8 +118,8 @@ def _unguarded_fingerprint() -> str:
     it without any preview, since the plan's format is public."""
     changes = [("kind", "un_office", "un_office"), ("email", OHCHR_EMAIL, ATTACKER)]
     changes = [change for change in changes if change[1] != change[2]]
-    plan = service.ImportPlan(
-        rows=[service.ImportRow(line=1, target_id="ohchr", name="", action="update", changes=changes)], columns=[]
+    plan = target_import.ImportPlan(
+        rows=[target_import.ImportRow(line=1, target_id="ohchr", name="", action="update", changes=changes)], columns=[]
     )
     return hashlib.sha256(repr([(r.target_id, r.action, r.changes) for r in plan.rows]).encode()).hexdigest()[:24]
 
@@ -149,14 +149,14 @@ def test_the_csv_apply_asks_again_when_a_target_became_shared_after_the_preview(
     csv_text = "id,name,kind,email\ndana-example,Dana Example,ceo,dana@elsewhere.example\n"
     with app.app_context():
         organizer = accounts.find_organizer(ORGANIZER)
-        campaign = service.find_campaign(own_campaign)
-        plan = service.plan_import(campaign, organizer, csv_text)
+        campaign = campaigns.find_campaign(own_campaign)
+        plan = target_import.plan_import(campaign, organizer, csv_text)
         assert [row.action for row in plan.rows] == ["update"]
-        theirs = service.create_campaign(accounts.find_organizer(STRANGER), title="Theirs", slug="theirs")
+        theirs = campaigns.create_campaign(accounts.find_organizer(STRANGER), title="Theirs", slug="theirs")
         theirs.target_links.append(CampaignTarget(target_id="dana-example", position=0))
         db.session.commit()
-        with pytest.raises(service.Invalid) as refused:
-            service.apply_import(campaign, organizer, plan)
+        with pytest.raises(invalid.Invalid) as refused:
+            target_import.apply_import(campaign, organizer, plan)
         assert refused.value.errors == {
             "csv_text": [
                 "Line 1: Dana Example (dana-example) is shared with a campaign you don't run, so only an admin "
@@ -171,7 +171,7 @@ def test_an_organizer_of_every_campaign_sharing_it_may_change_it(app, attacker):
     """The rule is about who runs the campaigns, not a blanket refusal: add the organizer to the launch campaign's
     team and the same import goes through."""
     with app.app_context():
-        accounts.add_member(service.find_campaign(LAUNCH), accounts.find_organizer(ORGANIZER))
+        accounts.add_member(campaigns.find_campaign(LAUNCH), accounts.find_organizer(ORGANIZER))
         db.session.commit()
     url = f"/organize/c/{SIDE}/targets/import"
     page = text(attacker.post(url, data={"csrf_token": form_token(attacker, url), "csv_text": ATTACK_CSV}))
@@ -223,7 +223,7 @@ def test_a_campaign_folder_may_not_write_to_a_member_of_congress(app, runner, tm
         with app.app_context():
             senator = db.session.get(Target, "M001153")
             assert (senator.kind, senator.name, senator.email, senator.contact_form) == before
-            assert service.find_campaign("their-campaign") is None  # all or nothing
+            assert campaigns.find_campaign("their-campaign") is None  # all or nothing
     finally:
         with app.app_context():
             senator = db.session.get(Target, "M001153")
@@ -247,7 +247,7 @@ def test_the_rule_itself(app, people, side_campaign):
     with app.app_context():
         organizer, admin = accounts.find_organizer(ORGANIZER), accounts.find_organizer(ADMIN)
         stranger = accounts.find_organizer(STRANGER)
-        side, launch = service.find_campaign(SIDE), service.find_campaign(LAUNCH)
+        side, launch = campaigns.find_campaign(SIDE), campaigns.find_campaign(LAUNCH)
         cases = [
             (organizer, side, "ohchr", "update", "shared with a campaign you don't run"),
             (organizer, side, "us-mission-un", "link", "belongs to a campaign you don't run"),
@@ -281,7 +281,7 @@ def test_the_rule_itself(app, people, side_campaign):
 def _template_slug(app, campaign_slug: str) -> str:
     with app.app_context():
         return db.session.scalars(
-            select(LetterTemplate.slug).where(LetterTemplate.campaign_id == service.find_campaign(campaign_slug).id)
+            select(LetterTemplate.slug).where(LetterTemplate.campaign_id == campaigns.find_campaign(campaign_slug).id)
         ).first()
 
 
@@ -300,10 +300,10 @@ WRITES = [
 @pytest.mark.parametrize("path,data", WRITES, ids=[path for path, _ in WRITES])
 def test_an_organizer_of_another_campaign_gets_403_and_changes_nothing(app, people, own_campaign, path, data):
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
-        template, _ = service.save_template(
+        campaign = campaigns.find_campaign(own_campaign)
+        template, _ = letter_templates.save_template(
             campaign,
-            service.TemplateInput(
+            letter_templates.TemplateInput(
                 name="Ask Dana",
                 subject="Hi",
                 body="{{ supporter.note }}",
@@ -312,7 +312,7 @@ def test_an_organizer_of_another_campaign_gets_403_and_changes_nothing(app, peop
             ),
             author="test",
         )
-        service.set_template_active(template, True)
+        letter_templates.set_template_active(template, True)
         campaign.published = True  # someone else's draft answers 404 instead, like no campaign (test_api.py)
         db.session.commit()
         before = (
@@ -327,7 +327,7 @@ def test_an_organizer_of_another_campaign_gets_403_and_changes_nothing(app, peop
     assert response.status_code == 403, (url, response.status_code)
     assert "You don't run this campaign" in text(response)
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
+        campaign = campaigns.find_campaign(own_campaign)
         after = (
             [(t.id, t.name, t.email) for t in campaign.targets],
             [(t.slug, t.version, t.active, t.body) for t in campaign.templates],
@@ -337,7 +337,7 @@ def test_an_organizer_of_another_campaign_gets_403_and_changes_nothing(app, peop
 
 def test_the_live_preview_of_another_campaign_is_403(app, people, own_campaign):
     with app.app_context():
-        service.find_campaign(own_campaign).published = True  # a draft would answer 404
+        campaigns.find_campaign(own_campaign).published = True  # a draft would answer 404
         db.session.commit()
     stranger = app.test_client()
     assert log_in(stranger, STRANGER).status_code == 302
@@ -360,4 +360,4 @@ def test_a_campaign_folder_gives_a_new_target_an_id_the_workspace_would(app, run
     assert result.exit_code != 0
     assert f"target '{target_id}': Use lower-case letters, digits and hyphens for the id" in result.output
     with app.app_context():
-        assert db.session.get(Target, target_id) is None and service.find_campaign("their-campaign") is None
+        assert db.session.get(Target, target_id) is None and campaigns.find_campaign("their-campaign") is None

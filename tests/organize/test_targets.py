@@ -12,7 +12,8 @@ from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.extensions import db
 from webapp.models import Target
-from webapp.organize import service
+from webapp.organize import campaigns, letter_templates
+from webapp.organize import targets as organize_targets
 from webapp.organizers import accounts
 
 
@@ -82,7 +83,7 @@ def test_edit_a_target_but_not_one_shared_with_a_campaign_you_do_not_run(app, as
         assert db.session.get(Target, "dana-example").phone == "555 0100"
         # The stranger's campaign starts writing to Dana too: now only an admin may change Dana.
         stranger = accounts.find_organizer(STRANGER)
-        theirs = service.create_campaign(stranger, title="Theirs", slug="theirs")
+        theirs = campaigns.create_campaign(stranger, title="Theirs", slug="theirs")
         from webapp.models import CampaignTarget
 
         theirs.target_links.append(CampaignTarget(target_id="dana-example", position=0))
@@ -93,10 +94,10 @@ def test_edit_a_target_but_not_one_shared_with_a_campaign_you_do_not_run(app, as
 
 def test_removing_a_target_retires_letters_only_for_them(app, as_organizer, own_campaign):
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
-        template, _ = service.save_template(
+        campaign = campaigns.find_campaign(own_campaign)
+        template, _ = letter_templates.save_template(
             campaign,
-            service.TemplateInput(
+            letter_templates.TemplateInput(
                 name="Only Dana",
                 subject="Hi",
                 body="{{ supporter.note }}",
@@ -105,13 +106,13 @@ def test_removing_a_target_retires_letters_only_for_them(app, as_organizer, own_
             ),
             author="test",
         )
-        service.set_template_active(template, True)
+        letter_templates.set_template_active(template, True)
     targets = f"/organize/c/{own_campaign}/targets"
     response = post(as_organizer, f"{targets}/dana-example/remove", targets)
     message = text(as_organizer.get(response.headers["Location"]))
     assert "“Only Dana” was only for this target, so it is retired." in message
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
+        campaign = campaigns.find_campaign(own_campaign)
         assert campaign.targets == [] and campaign.templates[0].active is False
         assert campaign.templates[0].target_ids == [] and campaign.templates[0].version == 2
         assert db.session.get(Target, "dana-example") is not None  # its totals stay
@@ -144,7 +145,7 @@ def test_csv_import_previews_every_change_and_changes_nothing_until_applied(app,
     assert "ohchr belongs to a campaign you don't run; use another id" in page  # the launch campaign's
     assert "The email address is not valid" in page or "@-sign" in page
     with app.app_context():
-        assert [t.id for t in service.find_campaign(own_campaign).targets] == ["dana-example"]  # nothing yet
+        assert [t.id for t in campaigns.find_campaign(own_campaign).targets] == ["dana-example"]  # nothing yet
         assert db.session.get(Target, "dana-example").title == ""
     fingerprint = page.split('name="fingerprint" type="hidden" value="')[1].split('"')[0]
 
@@ -163,7 +164,7 @@ def test_csv_import_previews_every_change_and_changes_nothing_until_applied(app,
         as_organizer.get(applied.headers["Location"])
     )
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
+        campaign = campaigns.find_campaign(own_campaign)
         assert [t.id for t in campaign.targets] == ["dana-example", "board-of-directors", "orphan-office"]
         assert db.session.get(Target, "board-of-directors").postal_address == "1 Acme Way\nSpringfield"
         assert db.session.get(Target, "dana-example").title == "Chief Executive Officer"
@@ -216,9 +217,9 @@ def test_a_phone_number_survives_download_and_import(app, as_admin, own_campaign
     """targets.csv guards cells against spreadsheet formulas (`+1 …` becomes `'+1 …`); importing the file back must
     read the number as it was, not keep the guard's quote."""
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
+        campaign = campaigns.find_campaign(own_campaign)
         organizer = accounts.find_organizer(ADMIN)
-        service.update_target(campaign, organizer, "dana-example", {"phone": "+1 202-555-0100", "kind": "ceo",
+        organize_targets.update_target(campaign, organizer, "dana-example", {"phone": "+1 202-555-0100", "kind": "ceo",
                                                                       "name": "Dana Example"})  # fmt: skip
         db.session.commit()
     csv_text = as_admin.get(f"/organize/c/{own_campaign}/targets.csv").get_data(as_text=True)

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import csrf_token
 from tests.organize.conftest import ORGANIZER, form_token, token_for
 from webapp.extensions import db
-from webapp.organize import service
+from webapp.organize import campaigns, letter_templates
 from webapp.organizers import accounts
 
 NOTE = "{{ supporter.note }}"
@@ -111,9 +111,9 @@ def trapped_campaign(app, as_organizer, own_campaign):
     saved = as_organizer.post(url, data={"csrf_token": form_token(as_organizer, url), **letter_form(TRAPPED)})
     assert saved.status_code == 302, plain(saved)
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
-        service.set_template_active(campaign.templates[0], True)
-        service.set_published(campaign, True)
+        campaign = campaigns.find_campaign(own_campaign)
+        letter_templates.set_template_active(campaign.templates[0], True)
+        campaigns.set_published(campaign, True)
         assert accounts.find_organizer(ORGANIZER) is not None
         db.session.commit()
         return own_campaign, campaign.templates[0].slug

@@ -17,7 +17,7 @@ from tests.support.letters import LAUNCH, un_letter
 from webapp.core.rendering import check_template
 from webapp.extensions import db
 from webapp.models import Letter, LetterTemplate, TemplateVersion
-from webapp.organize import service
+from webapp.organize import campaigns, editor, letter_templates
 
 GOOD = "Dear {{ target.salutation }},\n\nPlease open the records.\n\n{% if supporter.note %}\n{{ supporter.note }}\n\n{% endif %}\nSincerely,\n{{ supporter.name }}\n"
 
@@ -86,7 +86,7 @@ def test_a_broken_letter_is_refused_with_its_field_and_line_and_nothing_is_lost(
     assert "Not saved." in page and expected in page
     assert html.escape(source.splitlines()[0]) in response.get_data(as_text=True)  # what was typed is still there
     with app.app_context():
-        assert service.find_campaign(own_campaign).templates == []
+        assert campaigns.find_campaign(own_campaign).templates == []
 
 
 def test_the_line_of_the_mistake_is_shown_and_marked_for_the_editor(as_organizer, own_campaign):
@@ -122,8 +122,8 @@ def test_saving_keeps_versions_and_letters_record_the_one_they_used(app, as_orga
     with app.app_context():
         from webapp.letters import service as letters
 
-        campaign = service.find_campaign(own_campaign)
-        template = service.find_template(campaign, first.slug)
+        campaign = campaigns.find_campaign(own_campaign)
+        template = letter_templates.find_template(campaign, first.slug)
         submission = letters.submit(
             campaign, template, campaign.targets, letters.Supporter(**{**supporter, "note": "x"}), "mailto"
         )
@@ -153,10 +153,10 @@ def test_a_save_over_someone_elses_newer_version_is_stopped_once(app, as_organiz
     url = f"/organize/c/{own_campaign}/letters/ask-dana-to-open-the-records"
     page = as_organizer.get(url).get_data(as_text=True)
     with app.app_context():  # a teammate saves in the meantime
-        campaign = service.find_campaign(own_campaign)
-        service.save_template(
+        campaign = campaigns.find_campaign(own_campaign)
+        letter_templates.save_template(
             campaign,
-            service.TemplateInput(**{**letter_form(subject="Teammate's"), "min_note_length": 0}),
+            letter_templates.TemplateInput(**{**letter_form(subject="Teammate's"), "min_note_length": 0}),
             author="teammate",
             slug="ask-dana-to-open-the-records",
         )
@@ -177,7 +177,7 @@ def test_a_draft_reaches_supporters_only_once_published(app, as_organizer, own_c
     create(as_organizer, own_campaign)
     base = f"/organize/c/{own_campaign}/"
     with app.app_context():
-        service.find_campaign(own_campaign).published = True
+        campaigns.find_campaign(own_campaign).published = True
         db.session.commit()
     assert "Ask Dana to open the records" not in text(client.get(f"/c/{own_campaign}"))
     url = f"{base}letters/ask-dana-to-open-the-records"
@@ -224,7 +224,7 @@ def test_the_editor_lists_every_variable_the_format_documents(as_organizer, own_
     documented = set()
     for cell in re.findall(r"^\| (`[^|]+`) \|", table, re.M):
         documented |= set(re.findall(r"`([a-z_.]+)`", cell))
-    listed = {name for name, _ in service.VARIABLES}
+    listed = {name for name, _ in editor.VARIABLES}
     assert documented == listed
     page = text(as_organizer.get(f"/organize/c/{own_campaign}/letters/new"))
     for name in listed:
@@ -235,11 +235,11 @@ def test_the_editor_and_the_files_use_the_same_check(app, own_campaign):
     """The workspace refuses exactly what check_template refuses (the function `flask letters check` uses)."""
     broken = "Dear {{ target.salutation }},\n{{ supporter.note }}\n{{ range(10**9) }}\n"
     with app.app_context():
-        campaign = service.find_campaign(own_campaign)
-        data = service.TemplateInput(
+        campaign = campaigns.find_campaign(own_campaign)
+        data = letter_templates.TemplateInput(
             name="x", subject="s", body=broken, target_ids=["dana-example"], channels=["mailto"]
         )
-        _errors, problems = service.check_template_input(campaign, data)
+        _errors, problems = letter_templates.check_template_input(campaign, data)
         assert [str(p) for p in problems] == [str(p) for p in check_template("s", broken, target_kinds=["ceo"])]
         assert problems
 
@@ -248,7 +248,7 @@ def test_a_minimum_personal_note_is_enforced_with_a_clear_field_error(app, as_ad
     url = f"/organize/c/{LAUNCH}/letters/un-human-rights-office"
     page = as_admin.get(url).get_data(as_text=True)
     with app.app_context():
-        current = service.find_template(service.find_campaign(LAUNCH), "un-human-rights-office")
+        current = letter_templates.find_template(campaigns.find_campaign(LAUNCH), "un-human-rights-office")
         form = {
             "name": current.name, "target_ids": current.target_ids, "channels": current.channels,
             "subject": current.subject, "body": current.body, "min_note_length": "80",

@@ -14,9 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from webapp.api.schemas import errors_of, json_object
+from webapp.campaigns.content import TARGET_FIELDS
 from webapp.extensions import csrf, db
 from webapp.models import Campaign
-from webapp.organize import dashboard, service
+from webapp.organize import campaigns, dashboard, editor, letter_templates, targets
+from webapp.organize.invalid import Invalid, TemplateInvalid
 from webapp.organizers import accounts
 from webapp.organizers.models import Organizer
 from webapp.totals.service import campaign_totals
@@ -133,7 +135,7 @@ def _organizer() -> Organizer:
 
 
 def _campaign(slug: str) -> Campaign:
-    campaign = service.find_campaign(slug)
+    campaign = campaigns.find_campaign(slug)
     manages = campaign is not None and accounts.can_manage(_organizer(), campaign)
     if campaign is None or (not manages and not campaign.published):
         abort(404, description=f"No campaign '{slug}'.")  # someone else's draft: as if there were none
@@ -163,11 +165,11 @@ def unprocessable(exc: _Unprocessable):
     return jsonify(body), 422
 
 
-@bp.errorhandler(service.Invalid)
-def invalid(exc: service.Invalid):
-    if isinstance(exc, service.TemplateInvalid):
+@bp.errorhandler(Invalid)
+def invalid(exc: Invalid):
+    if isinstance(exc, TemplateInvalid):
         subject, body = g.get("template_source", ("", ""))
-        problems = [service.problem_view(p, subject, body) for p in exc.problems]
+        problems = [editor.problem_view(p, subject, body) for p in exc.problems]
         return unprocessable(_Unprocessable(exc.errors, problems))
     status = 409 if "version" in exc.errors else 422
     return jsonify({"errors": exc.errors}), status
@@ -213,12 +215,12 @@ def template_view(template) -> dict[str, Any]:
         "language": template.language or "en",
         "languages": template.languages,
         "translations": {language: dict(text) for language, text in (template.translations or {}).items()},
-        "missing_translations": service.missing_translations(template),
+        "missing_translations": letter_templates.missing_translations(template),
         "version": template.version,
         "active": template.active,
         "versions": [
             {"version": v.version, "created_at": v.created_at.isoformat() + "Z", "author": v.author, "note": v.note}
-            for v in service.versions_of(template)
+            for v in letter_templates.versions_of(template)
         ],
     }
 
@@ -226,7 +228,7 @@ def template_view(template) -> dict[str, Any]:
 def target_view(target) -> dict[str, Any]:
     return {
         "id": target.id,
-        **{key: getattr(target, key) for key in service.TARGET_FIELDS},
+        **{key: getattr(target, key) for key in TARGET_FIELDS},
         "channels": target.channels,
     }
 
@@ -242,7 +244,7 @@ def list_campaigns():
 @bp.route("/campaigns", methods=["POST"])
 def create_campaign():
     data: CampaignCreateIn = _body(CampaignCreateIn)
-    campaign = service.create_campaign(
+    campaign = campaigns.create_campaign(
         _organizer(), title=data.title, slug=data.slug, summary=data.summary, congress=data.congress
     )
     return jsonify(campaign_view(campaign)), 201, {"Location": url_for(".update_campaign", slug=campaign.slug)}
@@ -258,21 +260,21 @@ def update_campaign(slug: str):
     """Change the fields given; fields left out stay as they are. `updates` and `resources` replace the lists."""
     campaign = _campaign(slug)
     data: CampaignUpdateIn = _body(CampaignUpdateIn)
-    if data.published and not campaign.published and (problems := service.publish_problems(campaign)):
-        raise service.Invalid({"published": problems})  # before anything else changes: all or nothing
+    if data.published and not campaign.published and (problems := campaigns.publish_problems(campaign)):
+        raise Invalid({"published": problems})  # before anything else changes: all or nothing
     try:
         if data.updates is not None:
-            service.replace_updates(campaign, [item.model_dump() for item in data.updates])
+            campaigns.replace_updates(campaign, [item.model_dump() for item in data.updates])
         if data.resources is not None:
-            service.replace_resources(campaign, [item.model_dump() for item in data.resources])
-        service.update_campaign(
+            campaigns.replace_resources(campaign, [item.model_dump() for item in data.resources])
+        campaigns.update_campaign(
             campaign, title=data.title, summary=data.summary, congress=data.congress, position=data.position
         )
         if data.published is not None:
-            service.set_published(campaign, data.published)
+            campaigns.set_published(campaign, data.published)
         if data.closed is not None:
-            service.set_closed(campaign, data.closed)
-    except service.Invalid:
+            campaigns.set_closed(campaign, data.closed)
+    except Invalid:
         db.session.rollback()
         raise
     return jsonify(campaign_view(campaign))
@@ -290,10 +292,10 @@ def save_template(slug: str):
     campaign = _campaign(slug)
     data: TemplateIn = _body(TemplateIn)
     g.template_source = (data.subject, data.body)
-    existing = service.find_template(campaign, data.slug) if data.slug else None
-    template, changed = service.save_template(
+    existing = letter_templates.find_template(campaign, data.slug) if data.slug else None
+    template, changed = letter_templates.save_template(
         campaign,
-        service.TemplateInput(
+        letter_templates.TemplateInput(
             name=data.name,
             subject=data.subject,
             body=data.body,
@@ -316,7 +318,7 @@ def save_template(slug: str):
         base_version=data.base_version,
     )
     if data.active is not None and data.active != template.active:
-        service.set_template_active(template, data.active)
+        letter_templates.set_template_active(template, data.active)
     return jsonify({**template_view(template), "changed": changed}), 200 if existing else 201
 
 
@@ -327,10 +329,10 @@ def save_target(slug: str):
     data: TargetIn = _body(TargetIn)
     values = data.model_dump()
     target_id = values.pop("id").strip().lower()
-    if target_id and service.campaign_target(campaign, target_id) is not None:
-        service.update_target(campaign, _organizer(), target_id, values)
-        return jsonify(target_view(service.campaign_target(campaign, target_id))), 200
-    target = service.add_target(campaign, _organizer(), values, target_id)
+    if target_id and targets.campaign_target(campaign, target_id) is not None:
+        targets.update_target(campaign, _organizer(), target_id, values)
+        return jsonify(target_view(targets.campaign_target(campaign, target_id))), 200
+    target = targets.add_target(campaign, _organizer(), values, target_id)
     return jsonify(target_view(target)), 201
 
 

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from webapp.extensions import db
-from webapp.organize import service
+from webapp.organize.campaigns import find_campaign
 from webapp.organizers import accounts
 from webapp.organizers.models import ROLES
 
@@ -42,7 +42,7 @@ def create_command(email: str, role: str, campaigns: tuple[str, ...]) -> None:
     """Create an organizer; asks for their password."""
     found = []
     for slug in campaigns:
-        campaign = service.find_campaign(slug)
+        campaign = find_campaign(slug)
         if campaign is None:
             raise click.ClickException(f"No campaign '{slug}'.")
         found.append(campaign)
@@ -91,7 +91,7 @@ def token_command(email: str, name: str) -> None:
 def grant_command(email: str, slug: str) -> None:
     """Let an organizer run campaign SLUG."""
     organizer = _find(email)
-    campaign = service.find_campaign(slug)
+    campaign = find_campaign(slug)
     if campaign is None:
         raise click.ClickException(f"No campaign '{slug}'.")
     added = accounts.add_member(campaign, organizer)

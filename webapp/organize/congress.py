@@ -13,7 +13,7 @@ from webapp.congress import service as congress
 from webapp.congress.models import FormLink
 from webapp.extensions import db
 from webapp.models import LEGISLATOR_KINDS, Campaign, Target
-from webapp.organize.service import Invalid
+from webapp.organize.invalid import Invalid
 from webapp.organizers import permissions
 from webapp.organizers.permissions import Actor
 

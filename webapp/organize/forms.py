@@ -24,7 +24,8 @@ from webapp.core import validation
 from webapp.cwc import topics as cwc_topics
 from webapp.i18n import lazy_gettext as _l
 from webapp.models import CUSTOM_KINDS
-from webapp.organize.service import CHANNEL_NAMES, KIND_NAMES, RESOURCE_KINDS
+from webapp.organize.campaigns import RESOURCE_KINDS
+from webapp.organize.names import CHANNEL_NAMES, KIND_NAMES
 from webapp.organizers.models import ROLES
 
 

@@ -21,7 +21,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
-from webapp.campaigns.content import LANGUAGE
+from webapp.campaigns.content import LANGUAGE, TARGET_FIELDS
 from webapp.core import framing
 from webapp.core.rendering import SAMPLE_SUPPORTER
 from webapp.cwc import report as cwc_report
@@ -30,8 +30,10 @@ from webapp.errors import rate_limited
 from webapp.extensions import db, login_manager
 from webapp.i18n import gettext, language_name
 from webapp.models import TARGET_KINDS, Campaign, utcnow
+from webapp.organize import campaigns as organize_campaigns
 from webapp.organize import congress as congress_links
-from webapp.organize import dashboard, service
+from webapp.organize import dashboard, editor, invalid, letter_templates, names, target_health, target_import
+from webapp.organize import targets as organize_targets
 from webapp.organize.forms import (
     ActionForm,
     CampaignForm,
@@ -76,9 +78,9 @@ def no_store(response: Response) -> Response:
 def workspace_context():
     return {
         "action_form": ActionForm(),
-        "kind_names": service.KIND_NAMES,
-        "channel_names": service.CHANNEL_NAMES,
-        "channel_tags": service.CHANNEL_TAGS,
+        "kind_names": names.KIND_NAMES,
+        "channel_names": names.CHANNEL_NAMES,
+        "channel_tags": names.CHANNEL_TAGS,
     }
 
 
@@ -87,7 +89,7 @@ def _organizer() -> Organizer:
 
 
 def _campaign(slug: str) -> Campaign:
-    campaign = service.find_campaign(slug)
+    campaign = organize_campaigns.find_campaign(slug)
     manages = campaign is not None and accounts.can_manage(_organizer(), campaign)
     if campaign is None or (not manages and not campaign.published):
         abort(404)  # someone else's draft looks like no campaign at all: its address is not yet public
@@ -214,10 +216,10 @@ def create_campaign():
     form = NewCampaignForm()
     if form.validate_on_submit():
         try:
-            campaign = service.create_campaign(
+            campaign = organize_campaigns.create_campaign(
                 _organizer(), title=form.title.data or "", slug=form.slug.data or "", congress=form.congress.data
             )
-        except service.Invalid as exc:
+        except invalid.Invalid as exc:
             _attach(form, exc.errors, "title")
         else:
             flash(f"“{campaign.title}” is created as a draft. Add its targets and letters, then publish it.", "ok")
@@ -245,7 +247,7 @@ def _campaign_page(campaign: Campaign, form: CampaignForm | None = None, status:
             resource_form=forms.get("resource_form") or ResourceForm(formdata=None),
             members_form=members_form,
             members=members,
-            publish_problems=service.publish_problems(campaign),
+            publish_problems=organize_campaigns.publish_problems(campaign),
             tab="campaign",
         ),
         status,
@@ -260,14 +262,14 @@ def campaign(slug: str):
     form = CampaignForm()
     if form.validate_on_submit():
         try:
-            service.update_campaign(
+            organize_campaigns.update_campaign(
                 found,
                 title=form.title.data or "",
                 summary=form.summary.data or "",
                 congress=form.congress.data,
                 position=form.position.data,
             )
-        except service.Invalid as exc:
+        except invalid.Invalid as exc:
             _attach(form, exc.errors, "title")
         else:
             flash("Saved.", "ok")
@@ -291,8 +293,8 @@ def campaign_state(slug: str):
         abort(400)
     what, value, message = action
     try:
-        (service.set_published if what == "published" else service.set_closed)(found, value)
-    except service.Invalid as exc:
+        (organize_campaigns.set_published if what == "published" else organize_campaigns.set_closed)(found, value)
+    except invalid.Invalid as exc:
         for messages in exc.errors.values():
             for text in messages:
                 flash(text, "error")
@@ -307,8 +309,8 @@ def add_update(slug: str):
     form = UpdateForm()
     if form.validate_on_submit():
         try:
-            service.add_update(found, form.date.data, form.text.data or "")
-        except service.Invalid as exc:
+            organize_campaigns.add_update(found, form.date.data, form.text.data or "")
+        except invalid.Invalid as exc:
             _attach(form, exc.errors, "text")
         else:
             flash("Update added: it shows above the actions on the campaign page.", "ok")
@@ -320,7 +322,7 @@ def add_update(slug: str):
 def delete_update(slug: str, update_id: str):
     update_id = _number(update_id)
     found = _campaign(slug)
-    if ActionForm().validate_on_submit() and service.remove_update(found, update_id):
+    if ActionForm().validate_on_submit() and organize_campaigns.remove_update(found, update_id):
         flash("Update removed.", "ok")
     return redirect(url_for("organize.campaign", slug=slug, _anchor="updates"))
 
@@ -331,10 +333,10 @@ def add_resource(slug: str):
     form = ResourceForm()
     if form.validate_on_submit():
         try:
-            service.add_resource(
+            organize_campaigns.add_resource(
                 found, form.kind.data, form.name.data or "", form.url.data, form.description.data or ""
             )
-        except service.Invalid as exc:
+        except invalid.Invalid as exc:
             _attach(form, exc.errors, "name")
         else:
             flash("Added to “More you can do”.", "ok")
@@ -346,7 +348,7 @@ def add_resource(slug: str):
 def delete_resource(slug: str, resource_id: str):
     resource_id = _number(resource_id)
     found = _campaign(slug)
-    if ActionForm().validate_on_submit() and service.remove_resource(found, resource_id):
+    if ActionForm().validate_on_submit() and organize_campaigns.remove_resource(found, resource_id):
         flash("Removed.", "ok")
     return redirect(url_for("organize.campaign", slug=slug, _anchor="resources"))
 
@@ -382,11 +384,13 @@ def remove_member(slug: str, organizer_id: str):
 @bp.route("/c/<slug>/targets")
 def targets(slug: str):
     found = _campaign(slug)
-    return render_template("organize/targets.html", campaign=found, health=service.target_health(found), tab="targets")
+    return render_template(
+        "organize/targets.html", campaign=found, health=target_health.target_health(found), tab="targets"
+    )
 
 
 def _target_values(form: TargetForm) -> dict:
-    return {name: getattr(form, name).data or "" for name in service.TARGET_FIELDS}
+    return {name: getattr(form, name).data or "" for name in TARGET_FIELDS}
 
 
 @bp.route("/c/<slug>/targets/new", methods=["GET", "POST"])
@@ -396,8 +400,8 @@ def new_target(slug: str):
     status = 200
     if form.validate_on_submit():
         try:
-            target = service.add_target(found, _organizer(), _target_values(form), form.id.data or "")
-        except service.Invalid as exc:
+            target = organize_targets.add_target(found, _organizer(), _target_values(form), form.id.data or "")
+        except invalid.Invalid as exc:
             _attach(form, exc.errors, "name")
             status = 422
         else:
@@ -411,7 +415,7 @@ def new_target(slug: str):
 @bp.route("/c/<slug>/targets/<target_id>/edit", methods=["GET", "POST"])
 def edit_target(slug: str, target_id: str):
     found = _campaign(slug)
-    target = service.campaign_target(found, target_id)
+    target = organize_targets.campaign_target(found, target_id)
     if target is None:
         abort(404)
     form = TargetForm(obj=target) if request.method == "GET" else TargetForm()
@@ -421,8 +425,8 @@ def edit_target(slug: str, target_id: str):
         status = 422
         if form.validate_on_submit():
             try:
-                changed = service.update_target(found, _organizer(), target_id, _target_values(form))
-            except service.Invalid as exc:
+                changed = organize_targets.update_target(found, _organizer(), target_id, _target_values(form))
+            except invalid.Invalid as exc:
                 _attach(form, exc.errors, "name")
             else:
                 flash(
@@ -442,7 +446,7 @@ def edit_target(slug: str, target_id: str):
 def remove_target(slug: str, target_id: str):
     found = _campaign(slug)
     if ActionForm().validate_on_submit():
-        notes = service.remove_target(found, _organizer(), target_id)
+        notes = organize_targets.remove_target(found, _organizer(), target_id)
         flash(" ".join(["Removed from this campaign; the letters already sent to them stay counted.", *notes]), "ok")
     return redirect(url_for("organize.targets", slug=slug))
 
@@ -464,15 +468,15 @@ def import_targets(slug: str):
             if not text.strip():
                 form.csv_text.errors = ["Choose a CSV file or paste its text."]
             else:
-                plan = service.plan_import(found, _organizer(), text)
+                plan = target_import.plan_import(found, _organizer(), text)
                 status = 200
                 if request.form.get("step") == "apply":
                     if form.fingerprint.data != plan.fingerprint:
                         flash("The targets changed since the preview; check the new preview and apply again.", "error")
                     elif plan.applicable:
                         try:
-                            counts = service.apply_import(found, _organizer(), plan)
-                        except service.Invalid as exc:
+                            counts = target_import.apply_import(found, _organizer(), plan)
+                        except invalid.Invalid as exc:
                             _attach(form, exc.errors, "csv_text")
                             status = 422
                         else:
@@ -489,7 +493,7 @@ def import_targets(slug: str):
             campaign=found,
             form=form,
             plan=plan,
-            columns=service.IMPORT_COLUMNS,
+            columns=target_import.IMPORT_COLUMNS,
             tab="targets",
         ),
         status,
@@ -500,7 +504,7 @@ def import_targets(slug: str):
 def targets_csv(slug: str):
     """The campaign's targets in the import format: edit in a spreadsheet and import it back."""
     found = _campaign(slug)
-    csv = dashboard.targets_csv(found, service.IMPORT_COLUMNS)
+    csv = dashboard.targets_csv(found, target_import.IMPORT_COLUMNS)
     return dashboard.csv_download(csv, f"{found.slug}-targets.csv")
 
 
@@ -510,20 +514,24 @@ def targets_csv(slug: str):
 @bp.route("/c/<slug>/letters")
 def letters(slug: str):
     found = _campaign(slug)
-    counts = service.letters_per_template(found)
+    counts = letter_templates.letters_per_template(found)
     return render_template(
-        "organize/letters.html", campaign=found, counts=counts, tab="letters", missing=service.missing_translations
+        "organize/letters.html",
+        campaign=found,
+        counts=counts,
+        tab="letters",
+        missing=letter_templates.missing_translations,
     )
 
 
 def _template_form(campaign: Campaign, form: TemplateForm) -> TemplateForm:
     form.target_ids.choices = [SelectChoice(t.id, t.name) for t in campaign.targets]
-    form.target_kinds.choices = [SelectChoice(kind, service.KIND_NAMES[kind]) for kind in TARGET_KINDS]
+    form.target_kinds.choices = [SelectChoice(kind, names.KIND_NAMES[kind]) for kind in TARGET_KINDS]
     return form
 
 
-def _template_input(form: TemplateForm) -> service.TemplateInput:
-    return service.TemplateInput(
+def _template_input(form: TemplateForm) -> letter_templates.TemplateInput:
+    return letter_templates.TemplateInput(
         name=form.name.data or "",
         subject=form.subject.data or "",
         body=form.body.data or "",
@@ -546,17 +554,17 @@ def _editor(campaign: Campaign, form: TemplateForm, template=None, problems=None
             campaign=campaign,
             form=form,
             template=template,
-            problems=[service.problem_view(p, subject, body) for p in (problems or [])],
+            problems=[editor.problem_view(p, subject, body) for p in (problems or [])],
             loose=loose or [],
-            warnings=service.template_warnings(campaign, template) if template is not None else [],
-            preview_targets=service.preview_targets(campaign),
+            warnings=letter_templates.template_warnings(campaign, template) if template is not None else [],
+            preview_targets=editor.preview_targets(campaign),
             preview_default=_preview_default(form),
-            variables=service.VARIABLES,
-            fields=service.FIELD_BUTTONS,
+            variables=editor.VARIABLES,
+            fields=editor.FIELD_BUTTONS,
             frame=framing,
             sample=SAMPLE_SUPPORTER,
             cwc=cwc_report.setup(),
-            missing_translations=service.missing_translations(template) if template is not None else [],
+            missing_translations=letter_templates.missing_translations(template) if template is not None else [],
             tab="letters",
         ),
         status,
@@ -587,11 +595,11 @@ def new_letter(slug: str):
     if not form.validate_on_submit():
         return _editor(found, form, status=422)
     try:
-        template, _changed = service.save_template(found, _template_input(form), author=_organizer().email)
-    except service.TemplateInvalid as exc:
+        template, _changed = letter_templates.save_template(found, _template_input(form), author=_organizer().email)
+    except invalid.TemplateInvalid as exc:
         loose = _attach(form, {k: v for k, v in exc.errors.items() if k not in ("subject", "body")})
         return _editor(found, form, problems=exc.problems, loose=loose, status=422)
-    except service.Invalid as exc:
+    except invalid.Invalid as exc:
         return _editor(found, form, loose=_attach(form, exc.errors), status=422)
     flash(f"Saved “{template.name}” (version 1). It is not offered to supporters until you publish it.", "ok")
     return redirect(url_for("organize.letter", slug=slug, template_slug=template.slug))
@@ -600,7 +608,7 @@ def new_letter(slug: str):
 @bp.route("/c/<slug>/letters/<template_slug>", methods=["GET", "POST"])
 def letter(slug: str, template_slug: str):
     found = _campaign(slug)
-    template = service.find_template(found, template_slug)
+    template = letter_templates.find_template(found, template_slug)
     if template is None:
         abort(404)
     if request.method == "GET":
@@ -612,13 +620,13 @@ def letter(slug: str, template_slug: str):
         return _editor(found, form, template, status=422)
     base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
     try:
-        template, changed = service.save_template(
+        template, changed = letter_templates.save_template(
             found, _template_input(form), author=_organizer().email, slug=template.slug, base_version=base
         )
-    except service.TemplateInvalid as exc:
+    except invalid.TemplateInvalid as exc:
         loose = _attach(form, {k: v for k, v in exc.errors.items() if k not in ("subject", "body")})
         return _editor(found, form, template, problems=exc.problems, loose=loose, status=422)
-    except service.Invalid as exc:
+    except invalid.Invalid as exc:
         form.base_version.data = str(template.version)  # saving again replaces the other person's version, knowingly
         return _editor(found, form, template, loose=_attach(form, exc.errors), status=409)
     flash(f"Saved as version {template.version}." if changed else "Nothing had changed, so no new version.", "ok")
@@ -638,7 +646,7 @@ def preview(slug: str):
         return [str(v) for v in value][:200] if isinstance(value, list) else []
 
     return jsonify(
-        service.preview(
+        editor.preview(
             found,
             subject=str(data.get("subject") or "")[:2000],
             body=str(data.get("body") or "")[:40000],
@@ -655,12 +663,12 @@ def preview(slug: str):
 @bp.route("/c/<slug>/letters/<template_slug>/active", methods=["POST"])
 def letter_active(slug: str, template_slug: str):
     found = _campaign(slug)
-    template = service.find_template(found, template_slug)
+    template = letter_templates.find_template(found, template_slug)
     if template is None:
         abort(404)
     if ActionForm().validate_on_submit():
         live = request.form.get("active") == "1"
-        service.set_template_active(template, live)
+        letter_templates.set_template_active(template, live)
         if live and found.published and not found.closed:
             flash(f"“{template.name}” is published: supporters can choose it now.", "ok")
         elif live:
@@ -674,7 +682,7 @@ def letter_active(slug: str, template_slug: str):
 def translation(slug: str, template_slug: str, language: str):
     """One language's version of a letter: written beside the letter's own text, checked like it, kept as a version."""
     found = _campaign(slug)
-    template = service.find_template(found, template_slug)
+    template = letter_templates.find_template(found, template_slug)
     if template is None or not LANGUAGE.match(language) or language == (template.language or "en"):
         abort(404)
     existing = (template.translations or {}).get(language)
@@ -688,13 +696,13 @@ def translation(slug: str, template_slug: str, language: str):
         remove = request.form.get("remove") == "1"
         text = None if remove else {"name": form.name.data, "subject": form.subject.data, "body": form.body.data}
         try:
-            changed = service.save_translation(
+            changed = letter_templates.save_translation(
                 found, template, language, text, author=_organizer().email, base_version=base
             )
-        except service.TemplateInvalid as exc:
+        except invalid.TemplateInvalid as exc:
             form.body.errors = [str(problem) for problem in exc.problems] + [m for v in exc.errors.values() for m in v]
             status = 422
-        except service.Invalid as exc:
+        except invalid.Invalid as exc:
             messages = [message for values in exc.errors.values() for message in values]
             form.body.errors = [*form.body.errors, *messages]
             form.base_version.data = str(template.version)
@@ -728,15 +736,15 @@ def translation(slug: str, template_slug: str, language: str):
 @bp.route("/c/<slug>/letters/<template_slug>/versions")
 def versions(slug: str, template_slug: str):
     found = _campaign(slug)
-    template = service.find_template(found, template_slug)
+    template = letter_templates.find_template(found, template_slug)
     if template is None:
         abort(404)
     return render_template(
         "organize/versions.html",
         campaign=found,
         template=template,
-        versions=service.versions_of(template),
-        letters=service.letters_per_version(template),
+        versions=letter_templates.versions_of(template),
+        letters=letter_templates.letters_per_version(template),
         tab="letters",
     )
 
@@ -745,13 +753,13 @@ def versions(slug: str, template_slug: str):
 def restore(slug: str, template_slug: str, version: str):
     version = _number(version)
     found = _campaign(slug)
-    template = service.find_template(found, template_slug)
+    template = letter_templates.find_template(found, template_slug)
     if template is None:
         abort(404)
     if ActionForm().validate_on_submit():
         try:
-            service.restore_version(found, template, version, _organizer().email)
-        except service.Invalid as exc:
+            letter_templates.restore_version(found, template, version, _organizer().email)
+        except invalid.Invalid as exc:
             for messages in exc.errors.values():
                 for text in messages:
                     flash(f"Version {version} can't be restored as it is: {text}", "error")
@@ -807,7 +815,7 @@ def congress_form_link(slug: str, target_id: str):
             congress_links.remove_form_link(_organizer(), found, target_id)
         else:
             congress_links.save_form_link(_organizer(), found, target_id, request.form.get("url") or "")
-    except service.Invalid as exc:
+    except invalid.Invalid as exc:
         return _congress_page(found, {target_id: " ".join(exc.errors.get("url", []))}, 422)
     flash("Removed: supporters get the link from the Congress data again." if remove else "Saved: supporters "
           "writing to this member now get their contact form.", "ok")  # fmt: skip
@@ -997,7 +1005,7 @@ def organizers():
         else:
             db.session.flush()
             for slug in form.campaigns.data or []:
-                campaign = service.find_campaign(slug)
+                campaign = organize_campaigns.find_campaign(slug)
                 if campaign is not None:
                     accounts.add_member(campaign, organizer)
             db.session.commit()
