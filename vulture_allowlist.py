@@ -7,7 +7,7 @@ Celery tasks and validators are recognised by their decorators (pyproject.toml, 
 _ = object()
 
 # Flask, Werkzeug and Flask-Login read these attributes and methods.
-_.permanent  # session.permanent (organize/views.py)
+_.permanent  # session.permanent (organize/views/accounts.py)
 _.public, _.max_age  # response.cache_control (congress/views.py)
 _.login_view, _.login_message, _.login_message_category  # LoginManager (organizers/accounts.py)
 _.get_id, _.is_active  # Organizer, as a Flask-Login user (organizers/models.py)

@@ -48,12 +48,9 @@ def create_command(email: str, role: str, campaigns: tuple[str, ...]) -> None:
         found.append(campaign)
     password = _prompt_password()
     try:
-        organizer = accounts.create_organizer(email, password, role)
+        organizer = accounts.create_organizer(email, password, role, found)
     except accounts.AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    db.session.flush()
-    for campaign in found:
-        accounts.add_member(campaign, organizer)
     db.session.commit()
     runs = f", running {', '.join(c.slug for c in found)}" if found else ""
     click.echo(f"Created {role} {organizer.email}{runs}. They log in at /organize/login.")

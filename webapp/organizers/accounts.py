@@ -10,6 +10,7 @@ import functools
 import hashlib
 import logging
 import secrets
+from collections.abc import Collection, Iterable
 
 from flask import Flask, current_app, g
 from sqlalchemy import delete, func, select, update
@@ -35,7 +36,12 @@ def _dummy_hash() -> str:
 
 
 class AccountError(ValueError):
-    """An account operation that cannot be done; the message says why in plain words."""
+    """An account operation that cannot be done; the message says why in plain words, and `field` names the input
+    it is about (None: the request as a whole)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 # ---- accounts -------------------------------------------------------------------------------------------------
@@ -59,8 +65,11 @@ def find_organizer(email: str) -> Organizer | None:
     return db.session.scalar(select(Organizer).where(func.lower(Organizer.email) == email.strip().lower()))
 
 
-def create_organizer(email: str, password: str, role: str = "organizer") -> Organizer:
-    """A new organizer (not committed). Raises AccountError for a taken email, a weak password or a bad role."""
+def create_organizer(
+    email: str, password: str, role: str = "organizer", campaigns: Iterable[Campaign] = ()
+) -> Organizer:
+    """A new organizer, running `campaigns` (not committed). Raises AccountError for a taken email, a weak password
+    or a bad role."""
     email = normalize_email(email)
     if role not in ROLES:
         raise AccountError(f"The role must be one of: {', '.join(ROLES)}.")
@@ -69,7 +78,25 @@ def create_organizer(email: str, password: str, role: str = "organizer") -> Orga
     check_password(password)
     organizer = Organizer(email=email, password_hash=generate_password_hash(password), role=role, active=True)
     db.session.add(organizer)
+    db.session.flush()  # its id, for the memberships
+    for campaign in campaigns:
+        add_member(campaign, organizer)
     return organizer
+
+
+def update_organizer(admin: Organizer, organizer: Organizer, *, role: str, active: bool, runs: Collection[str]) -> None:
+    """An admin's change to an organizer (not committed): their role, whether they may log in (switching it off
+    ends every log-in and revokes every API token), and which of the admin's campaigns they run (by slug).
+
+    Raises AccountError when admins would take their own admin role or log-in away: another admin must."""
+    if organizer.id == admin.id and (role != organizer.role or not active):
+        raise AccountError("You can't take away your own admin role or log-in; ask another admin.")
+    organizer.role = role
+    if organizer.active and not active:
+        deactivate(organizer)  # signed out at once, and every API token revoked
+    organizer.active = bool(active)
+    for campaign in managed_campaigns(admin):
+        (add_member if campaign.slug in runs else remove_member)(campaign, organizer)
 
 
 def set_password(organizer: Organizer, password: str) -> None:
@@ -98,6 +125,31 @@ def generated_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def reset_password(organizer: Organizer) -> str:
+    """An admin's reset: a generated password (returned, to pass on) replaces the organizer's, with every log-in
+    ended and every API token revoked (not committed)."""
+    password = generated_password()
+    set_password(organizer, password)
+    return password
+
+
+def change_password(organizer: Organizer, current: str, new: str, confirm: str) -> None:
+    """An organizer's own change of password (not committed): the current one first, the new one twice. Every
+    other log-in ends and every API token is revoked (`set_password`); this browser's log-in starts again.
+
+    Raises AccountError naming the field (current, confirm or new) to correct. A wrong current password counts
+    for the log-in limits like a failed log-in."""
+    if authenticate(organizer.email, current) is None:
+        raise AccountError("That is not your current password.", "current")
+    if new != confirm:
+        raise AccountError("The two new passwords are different.", "confirm")
+    try:
+        set_password(organizer, new)
+    except AccountError as exc:
+        raise AccountError(str(exc), "new") from None
+    start_session(organizer)
+
+
 def authenticate(email: str, password: str) -> Organizer | None:
     """The active organizer with this email and password, or None (in about the same time either way).
 
@@ -111,6 +163,19 @@ def authenticate(email: str, password: str) -> Organizer | None:
         password_failed()
         return None
     return organizer
+
+
+def log_in(email: str, password: str) -> tuple[Organizer, list[ApiToken]] | None:
+    """Check the password and start a log-in kept on the server (not committed; `login_user` then puts its token in
+    the cookie). Returns the organizer and the API tokens made for the account since their previous log-in, which
+    they are told about; or None for a wrong email or password (counted by the log-in limits)."""
+    organizer = authenticate(email, password)
+    if organizer is None:
+        return None
+    made_since = tokens_made_since(organizer, organizer.last_login_at)
+    start_session(organizer)
+    organizer.last_login_at = utcnow()
+    return organizer, made_since
 
 
 def password_failed() -> None:
@@ -207,6 +272,15 @@ def issue_token(organizer: Organizer, name: str = "") -> tuple[str, ApiToken]:
     db.session.add(record)
     log.info("organize.token_created organizer=%s token=%s", organizer.id, record.prefix)
     return token, record
+
+
+def issue_token_with_password(organizer: Organizer, password: str, name: str = "") -> str:
+    """A new API token for the organizer once their password is given again (not committed): the token, to show
+    once. Raises AccountError on the password field for a wrong one, which counts for the log-in limits."""
+    if authenticate(organizer.email, password) is None:
+        raise AccountError("That is not your password.", "password")
+    token, _record = issue_token(organizer, name)
+    return token
 
 
 def revoke_tokens(organizer: Organizer) -> int:
@@ -306,6 +380,12 @@ def members_of(campaign: Campaign) -> list[Organizer]:
             .order_by(Organizer.email)
         )
     )
+
+
+def organizers_besides(members: Iterable[Organizer]) -> list[Organizer]:
+    """The organizers an admin may add to a team of these `members` (a campaign's, from `members_of`)."""
+    taken = {organizer.id for organizer in members}
+    return [organizer for organizer in all_organizers() if organizer.id not in taken]
 
 
 def all_organizers() -> list[Organizer]:
