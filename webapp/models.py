@@ -381,6 +381,13 @@ class TemplateVersion(db.Model):
     template: Mapped[LetterTemplate] = relationship()
 
     @classmethod
+    def next(cls, template: LetterTemplate, *, author: str = "", note: str = "") -> TemplateVersion:
+        """A change to what the template is made of: its version number moves on, and the new state is kept (add it
+        to the session). The files' loader and the workspace both count versions through this."""
+        template.version = (template.version or 0) + 1
+        return cls.snapshot(template, author=author, note=note)
+
+    @classmethod
     def snapshot(cls, template: LetterTemplate, *, author: str = "", note: str = "") -> TemplateVersion:
         """The template as it is now, under its current version number (add it to the session)."""
         return cls(

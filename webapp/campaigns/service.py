@@ -183,8 +183,7 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
         fields = _assign(template, {"position": position, "active": True, "cwc_topics": template_spec.topics})
         content_fields = _assign(template, content)
         if content_fields:
-            template.version += 1
-            db.session.add(TemplateVersion.snapshot(template, author="files"))
+            db.session.add(TemplateVersion.next(template, author="files"))
         if fields or content_fields:
             changes.append(f"letter {template.slug} ({', '.join(fields + content_fields)}; now v{template.version})")
     for template in by_slug.values():

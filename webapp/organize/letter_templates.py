@@ -115,8 +115,7 @@ def save_content(template: LetterTemplate, content: Mapping[str, Any], author: s
         return False
     for key in changed:
         setattr(template, key, content[key])
-    template.version = (template.version or 0) + 1
-    db.session.add(TemplateVersion.snapshot(template, author=author, note=note))
+    db.session.add(TemplateVersion.next(template, author=author, note=note))
     return True
 
 
