@@ -47,6 +47,7 @@ _.failed_elsewhere  # a target's failures on the supporter's side (organize/targ
 
 # Columns: written by the code, read by SQL, exports and templates.
 _.fax, _.entered_at, _.updated_at, _.supporter_address, _.supporter_note
+_.loaded_at  # when the Congress data was loaded (congress/models.py; kept for operators reading the table)
 
 # Called by the tests and the benchmarks.
 _.lookup_from_database  # the uncached ZIP lookup the cache is checked and measured against

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import time
 from pathlib import Path
 
 import pytest
@@ -313,17 +312,18 @@ def test_another_process_loading_new_data_is_noticed(app, ctx, restore):
         cache.check_every = service.DEFAULT_CHECK_SECONDS
 
 
-def test_nothing_loaded_is_503(app, client):
+def test_nothing_loaded_is_503(app, client, monkeypatch):
     """What a process sees before the first load: the version row is missing, so its snapshot is empty."""
     with app.app_context():
         cache = service.get_cache()
-    cache._snapshot = service._Snapshot(None, {}, {}, {}, {}, {})
-    cache._checked_at = time.monotonic()
+    monkeypatch.setattr(service._Snapshot, "read", classmethod(lambda cls, engine: cls(None, {}, {}, {}, {}, {})))
+    cache.invalidate()
     try:
         response = get(client, "94110")
         assert response.status_code == 503
         assert response.get_json()["status"] == 503
     finally:
+        monkeypatch.undo()
         cache.invalidate()
     assert get(client, "94110").status_code == 200
 

@@ -1,20 +1,18 @@
 """A per-process copy of each published campaign's letters and targets, kept fresh by a version in Redis.
 
 Every letter a supporter writes needs its campaign, the campaign's letters and its targets: three queries
-that return the same rows for days. This keeps them per process and merges them into the request's
-session without SQL. Any commit that touched a campaign, letter or target (through the ORM or a bulk
-statement) bumps a version in Redis; every process compares its copy's version on each use (one Redis
-round trip), so an organizer's edit reaches every gunicorn worker on the next request.
+that return the same rows for days. This keeps them per process (in webapp/core/versioned.py's copies) and
+merges them into the request's session without SQL. Any commit that touched a campaign, letter or target
+(through the ORM or a bulk statement) bumps a version in Redis; every process compares its copy's version on
+each use (one Redis round trip), so an organizer's edit reaches every gunicorn worker on the next request.
+While Redis is down every use reads the database.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import chain
 
 from flask import current_app, g, has_app_context, has_request_context
@@ -22,6 +20,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from webapp.core.versioned import VersionedCopies, VersionUnknown
 from webapp.extensions import db, get_redis
 from webapp.models import Campaign, CampaignTarget, LetterTemplate, Target
 
@@ -35,17 +34,16 @@ _CHANGED = "outcry.campaigns_changed"
 MAX_AGE_SECONDS = 60.0
 
 
-@dataclass(frozen=True)
-class _Entry:
-    version: bytes | None
-    loaded_at: float
-    campaign: Campaign  # detached, with its letters and targets loaded
+def _redis_version() -> object:
+    try:
+        return get_redis().get(VERSION_KEY)
+    except RedisError as error:
+        raise VersionUnknown from error
 
 
 class CampaignCache:
     def __init__(self) -> None:
-        self._entries: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
+        self._copies: VersionedCopies[Campaign] = VersionedCopies(_redis_version, max_age=MAX_AGE_SECONDS)
 
     def find(self, slug: str, load: Callable[[Session], Campaign | None]) -> Campaign | None:
         """The campaign `load` finds, attached to the request's session; from the copy when it is current.
@@ -58,24 +56,18 @@ class CampaignCache:
         return found[slug]
 
     def _find(self, slug: str, load: Callable[[Session], Campaign | None]) -> Campaign | None:
-        try:
-            version = get_redis().get(VERSION_KEY)
-        except RedisError:
-            return load(db.session)  # no way to know the copy is current: ask the database
-        entry = self._entries.get(slug)
-        if entry is None or entry.version != version or time.monotonic() - entry.loaded_at > MAX_AGE_SECONDS:
+        def load_detached() -> Campaign | None:
             with Session(db.engine) as session:
-                campaign = load(session)
-            if campaign is None:
-                return None
-            entry = _Entry(version, time.monotonic(), campaign)
-            with self._lock:
-                self._entries[slug] = entry
-        return db.session.merge(entry.campaign, load=False)
+                return load(session)
+
+        try:
+            campaign = self._copies.get(slug, load_detached)
+        except VersionUnknown:
+            return load(db.session)  # no way to know the copy is current: ask the database
+        return None if campaign is None else db.session.merge(campaign, load=False)
 
     def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        self._copies.clear()
 
 
 def init_app(app) -> None:

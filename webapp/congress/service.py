@@ -4,8 +4,6 @@ the public lookup functions). The data files are read by files.py and loaded by 
 from __future__ import annotations
 
 import re
-import threading
-import time
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -18,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.congress.models import SUPPLEMENT, ZCTA, CongressDataset, DistrictOffice, ZipDistrict
+from webapp.core.versioned import VersionedCopies
 from webapp.extensions import db
 from webapp.models import LEGISLATOR_KINDS, Target
 
@@ -417,39 +416,34 @@ def _fold_zips(rows) -> dict[str, tuple[str, str | None, tuple[tuple[str, int | 
     return zips
 
 
+def _stored_version() -> object:
+    with db.engine.connect() as connection:
+        return connection.scalar(select(CongressDataset.version).order_by(CongressDataset.id).limit(1))
+
+
 class CongressCache:
-    """One per app (in `app.extensions["congress"]`): the snapshot, and when to ask the database if it is stale.
+    """One per app (in `app.extensions["congress"]`): the snapshot, a copy webapp/core/versioned.py keeps.
 
     `flask congress load` stores a new version in `congress_dataset`; every process notices within
     `check_every` seconds (one one-row query) and rebuilds its snapshot. The loading process drops its own at once.
     """
 
     def __init__(self, check_every: float) -> None:
-        self.check_every = check_every
-        self._snapshot: _Snapshot | None = None
-        self._checked_at = 0.0
-        self._lock = threading.Lock()
+        self._copies: VersionedCopies[_Snapshot] = VersionedCopies(_stored_version, check_every=check_every)
+
+    @property
+    def check_every(self) -> float:
+        return self._copies.check_every
+
+    @check_every.setter
+    def check_every(self, seconds: float) -> None:
+        self._copies.check_every = seconds
 
     def snapshot(self) -> _Snapshot:
-        snapshot = self._snapshot
-        if snapshot is not None and time.monotonic() - self._checked_at < self.check_every:
-            return snapshot
-        with self._lock:
-            engine = db.engine
-            if self._snapshot is not None and time.monotonic() - self._checked_at >= self.check_every:
-                with engine.connect() as connection:
-                    stored = connection.scalar(select(CongressDataset.version).order_by(CongressDataset.id).limit(1))
-                if stored != self._snapshot.version:
-                    self._snapshot = None
-                self._checked_at = time.monotonic()
-            if self._snapshot is None:
-                self._snapshot = _Snapshot.read(engine)
-                self._checked_at = time.monotonic()
-            return self._snapshot
+        return self._copies.get(None, lambda: _Snapshot.read(db.engine))  # type: ignore[return-value] (never None)
 
     def invalidate(self) -> None:
-        with self._lock:
-            self._snapshot = None
+        self._copies.clear()
 
 
 def get_cache(app: Flask | None = None) -> CongressCache:

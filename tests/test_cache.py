@@ -1,0 +1,106 @@
+"""The per-process copies (webapp/core/versioned.py) as the campaign pages use them: an organizer's edit reaches
+every worker on its next request, a change the version never heard of is seen once the copy is a minute old,
+and while Redis is down the pages read the database. A poster page shows what the copy holds. (The Congress lookup's copy: tests/test_congress.py.)"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, update
+
+from tests.support.letters import LAUNCH
+from tests.support.mailserver import free_port
+from webapp.campaigns import cache
+from webapp.core import versioned
+from webapp.extensions import db
+from webapp.models import Campaign
+
+
+@pytest.fixture
+def title(app):
+    """The launch campaign's title; written back afterwards through the ORM, which tells every copy."""
+    with app.app_context():
+        original = db.session.scalar(select(Campaign.title).where(Campaign.slug == LAUNCH))
+    yield original
+    with app.app_context():
+        db.session.scalar(select(Campaign).where(Campaign.slug == LAUNCH)).title = original
+        db.session.commit()
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The copies' clock, moved by the test: `clock.now += 61`."""
+
+    class Clock:
+        now = 1000.0
+
+    monkeypatch.setattr(versioned, "monotonic", lambda: Clock.now)
+    return Clock
+
+
+def page(client) -> str:
+    """The campaign's poster: its title, from the copy (as the write, call and send pages read it)."""
+    response = client.get(f"/c/{LAUNCH}/poster")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def edit_as_organizer(app, new_title: str) -> None:
+    """What the workspace does: a change through the app's session, committed."""
+    with app.app_context():
+        db.session.scalar(select(Campaign).where(Campaign.slug == LAUNCH)).title = new_title
+        db.session.commit()
+
+
+def edit_unannounced(app, new_title: str) -> None:
+    """A change no version heard of (a statement on a connection of its own, as a bump lost to a Redis outage)."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(update(Campaign).where(Campaign.slug == LAUNCH).values(title=new_title))
+
+
+def test_an_organizers_edit_reaches_another_worker_on_its_next_request(app, make_app, title, clock):
+    worker = make_app().test_client()  # another gunicorn worker: a copy of its own, the same Redis and database
+    assert title in page(worker)
+    edit_as_organizer(app, "Families apart: write today")
+    assert "Families apart: write today" in page(worker)  # no time has passed: the version told it
+
+
+def test_a_change_no_version_told_is_seen_once_the_copy_is_a_minute_old(app, make_app, title, clock):
+    worker = make_app().test_client()
+    assert title in page(worker)
+    edit_unannounced(app, "Families apart: a quiet edit")
+    assert title in page(worker)  # the copy serves: no query told it
+    clock.now += cache.MAX_AGE_SECONDS + 1
+    assert "Families apart: a quiet edit" in page(worker)
+
+
+def test_while_redis_is_down_the_pages_read_the_database(app, make_app, title, clock):
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    worker = make_app(REDIS_URL=dead, CREDENTIALS_REDIS_URL=dead).test_client()
+    assert title in page(worker)
+    edit_unannounced(app, "Families apart: edited during an outage")
+    assert "Families apart: edited during an outage" in page(worker)  # no copy can be called current
+
+
+def test_a_build_that_finds_nothing_is_not_kept():
+    versions = iter(["v1", "v1", "v1"])
+    copies: versioned.VersionedCopies[str] = versioned.VersionedCopies(lambda: next(versions))
+    assert copies.get("draft", lambda: None) is None
+    assert copies.get("draft", lambda: "published") == "published"
+    assert copies.get("draft", lambda: "rebuilt") == "published"
+
+
+def test_the_source_is_asked_once_per_interval_and_again_after_a_clear(clock):
+    asked = []
+
+    def read_version():
+        asked.append(clock.now)
+        return "v1"
+
+    copies: versioned.VersionedCopies[str] = versioned.VersionedCopies(read_version, check_every=5.0)
+    for _ in range(3):
+        assert copies.get(None, lambda: "snapshot") == "snapshot"
+    clock.now += 5.0
+    copies.get(None, lambda: "snapshot")
+    copies.clear()
+    assert copies.get(None, lambda: "after the load") == "after the load"
+    assert asked == [1000.0, 1005.0, 1005.0]
