@@ -12,7 +12,6 @@ _.public, _.max_age  # response.cache_control (congress/views.py)
 _.login_view, _.login_message, _.login_message_category  # LoginManager (organizers/accounts.py)
 _.get_id, _.is_active  # Organizer, as a Flask-Login user (organizers/models.py)
 _.outcry_password_failed  # g's flag, read by its name as a string (security/limits.py: FAILED_PASSWORD_FLAG)
-_.template_source  # g's, read with g.get("template_source") (organize/api.py)
 
 # WTForms reads these.
 _.choices  # a field's choices, set by the view before validation

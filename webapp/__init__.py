@@ -5,7 +5,7 @@ Import direction (keep it one way; `make lint` holds it with import-linter's con
     tasks → services
 Feature packages import each other one way only: no two import each other, directly or round a loop. What
 several features use lives below them: `core/` (the field rules, the template sandbox and its render processes,
-the letter framing) imports no other part of Outcry, and `organizers/` (accounts, the target-write permission
+the letter framing, the versioned per-process copies, the invalid-input error) imports no other part of Outcry, and `organizers/` (accounts, the target-write permission
 rule) imports no feature. Services never import views; nothing imports `tasks.celery` except Celery itself.
 Views hand work to workers by task name (`celery.send_task`), so the web code never imports the tasks package.
 """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from flask import abort, request
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -10,6 +10,9 @@ from pydantic_core import PydanticCustomError
 from werkzeug.exceptions import BadRequest
 
 from webapp.core import validation
+from webapp.core.invalid import Invalid
+
+Model = TypeVar("Model", bound=BaseModel)
 
 
 def _rule(rule, value: str) -> str:
@@ -106,6 +109,14 @@ class ConfirmIn(_Strict):
 class HandOffIn(_Strict):
     channel: Literal["contact_form", "print", "cwc"]
     postal: PostalIn | None = None  # for cwc: the corrected address
+
+
+def parse(model: type[Model]) -> Model:
+    """The request's JSON object (`json_object`) checked by `model`; Invalid with every field's messages if not."""
+    try:
+        return model.model_validate(json_object())
+    except ValidationError as exc:
+        raise Invalid(errors_of(exc)) from None
 
 
 def json_object() -> dict:

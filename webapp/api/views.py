@@ -7,15 +7,15 @@ from pathlib import Path
 
 import yaml
 from flask import Blueprint, abort, jsonify, url_for
-from pydantic import ValidationError
 from redis.exceptions import RedisError
-from werkzeug.exceptions import HTTPException
 
-from webapp.api.schemas import ConfirmIn, HandOffIn, SubmissionIn, errors_of, json_object
+from webapp.api.schemas import ConfirmIn, HandOffIn, SubmissionIn, parse
 from webapp.campaigns.service import active_templates, campaign_targets, find_campaign, published_campaigns
+from webapp.core.invalid import Invalid
 from webapp.cwc import address as cwc_address
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
+from webapp.errors import json_errors
 from webapp.extensions import csrf, db
 from webapp.i18n import reasons
 from webapp.letters import service
@@ -23,17 +23,9 @@ from webapp.totals.service import campaign_totals
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # no cookies authenticate the API; CSRF protects the HTML forms
+json_errors(bp)  # invalid input (any feature's Invalid) is a 422 with per-field messages
 
 OPENAPI_FILE = Path(__file__).with_name("openapi.yaml")
-
-
-def unprocessable(errors: dict[str, list[str]]):
-    return jsonify({"errors": errors}), 422
-
-
-@bp.errorhandler(HTTPException)
-def json_error(exc: HTTPException):
-    return jsonify({"error": exc.description, "status": exc.code}), exc.code
 
 
 @lru_cache(maxsize=1)
@@ -113,10 +105,7 @@ def totals(slug: str):
 
 @bp.route("/submissions", methods=["POST"])
 def create_submission():
-    try:
-        body = SubmissionIn.model_validate(json_object())
-    except ValidationError as exc:
-        return unprocessable(errors_of(exc))
+    body = parse(SubmissionIn)
     found = _campaign_or_404(body.campaign)
     account = None
     if body.smtp is not None and body.channel == "smtp":
@@ -127,10 +116,7 @@ def create_submission():
             username=body.smtp.username,
             password=body.smtp.password.get_secret_value(),
         )
-    try:
-        postal = cwc_address.parse(body.postal.model_dump()) if body.postal and body.channel == "cwc" else None
-    except cwc_address.AddressInvalid as exc:
-        return unprocessable({f"postal.{field}": messages for field, messages in exc.errors.items()})
+    postal = _postal(body.postal.model_dump()) if body.postal and body.channel == "cwc" else None
     order = service.Order(
         body.template,
         tuple(body.targets),
@@ -145,10 +131,8 @@ def create_submission():
         submission = service.send(found, order)
     except service.NotFound as exc:
         abort(404, description=str(exc))
-    except service.SubmissionInvalid as exc:
-        return unprocessable(exc.errors)
     except RefusedHost as exc:
-        return unprocessable({"smtp.host": [reasons.translate(str(exc))]})
+        raise Invalid({"smtp.host": [reasons.translate(str(exc))]}) from None
     except RedisError:
         abort(503, description="Your password could not be stored safely just now; please try again in a minute.")
     db.session.commit()
@@ -172,19 +156,12 @@ def hand_off_letter(letter_id: str):
     letter = service.find_letter(letter_id)
     if letter is None:
         abort(404, description="No such letter.")
-    try:
-        body = HandOffIn.model_validate(json_object())
-        postal = cwc_address.parse(body.postal.model_dump()) if body.postal is not None else None
-        if body.channel == "cwc" and postal is None:
-            return unprocessable({"postal": [str(service.CWC_ADDRESS_NEEDED)]})
-        submission = service.send_another_way(letter, body.channel, postal)
-        db.session.commit()
-    except ValidationError as exc:
-        return unprocessable(errors_of(exc))
-    except cwc_address.AddressInvalid as exc:
-        return unprocessable({f"postal.{field}": messages for field, messages in exc.errors.items()})
-    except service.SubmissionInvalid as exc:
-        return unprocessable(exc.errors)
+    body = parse(HandOffIn)
+    postal = _postal(body.postal.model_dump()) if body.postal is not None else None
+    if body.channel == "cwc" and postal is None:
+        raise Invalid({"postal": [str(service.CWC_ADDRESS_NEEDED)]})
+    submission = service.send_another_way(letter, body.channel, postal)
+    db.session.commit()
     service.queue(submission)
     view = service.submission_view(submission)
     return jsonify(view), 201, {"Location": url_for("api.submission", submission_id=submission.id)}
@@ -196,12 +173,14 @@ def confirm_letter(letter_id: str):
     letter = service.find_letter(letter_id)
     if letter is None:
         abort(404, description="No such letter.")
-    try:
-        outcome = ConfirmIn.model_validate(json_object()).outcome
-        recorded = service.confirm(letter, outcome)
-        db.session.commit()
-    except ValidationError as exc:
-        return unprocessable(errors_of(exc))
-    except service.SubmissionInvalid as exc:
-        return unprocessable(exc.errors)
+    recorded = service.confirm(letter, parse(ConfirmIn).outcome)
+    db.session.commit()
     return jsonify({"id": letter.id, "outcome": letter.outcome, "recorded": recorded})
+
+
+def _postal(fields: dict) -> cwc_address.PostalAddress:
+    """The address a CWC letter carries; its problems are answered under `postal.` like the body's own."""
+    try:
+        return cwc_address.parse(fields)
+    except cwc_address.AddressInvalid as exc:
+        raise Invalid(exc.under("postal")) from None

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from webapp.core import framing, validation
+from webapp.core.invalid import Invalid
 from webapp.core.rendering import LetterTemplateError
 from webapp.cwc import topics as cwc_topics
 from webapp.i18n import gettext, language_name
@@ -38,12 +39,8 @@ TEXT_LABELS = {
 }
 
 
-class ContentInvalid(ValueError):
+class ContentInvalid(Invalid):
     """Content that breaks its schema: `errors` maps each field to its problems, in words for the organizer."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{key}: {' '.join(messages)}" for key, messages in errors.items()))
-        self.errors = errors
 
 
 def _text(value: Any) -> str:

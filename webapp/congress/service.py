@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from webapp.congress.models import SUPPLEMENT, ZCTA, CongressDataset, DistrictOffice, ZipDistrict
+from webapp.core.validation import FieldError
 from webapp.core.versioned import VersionedCopies
 from webapp.extensions import db
 from webapp.models import LEGISLATOR_KINDS, Target
@@ -45,8 +46,11 @@ DEFAULT_CHECK_SECONDS = 5.0
 _ZIP_INPUT = re.compile(r"([0-9]{5})(?:[-\s]?[0-9]{4})?")  # ASCII digits: `\d` would take any script's
 
 
-class InvalidZip(ValueError):
+class InvalidZip(FieldError):
     """The input is not a ZIP code (5 digits, or ZIP+4)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="zip")
 
 
 class UnknownZip(LookupError):

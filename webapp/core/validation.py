@@ -8,6 +8,7 @@ import unicodedata
 from email_validator import EmailNotValidError, validate_email
 
 from webapp import i18n
+from webapp.core.invalid import Invalid
 from webapp.i18n import current as current_language
 from webapp.i18n import gettext
 
@@ -28,8 +29,13 @@ ENCODED_WORD_START = "=?"
 _NOT_IN_A_LINE = ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
 
 
-class FieldError(ValueError):
-    """A value a supporter typed that cannot be used; the message says why in plain words."""
+class FieldError(Invalid):
+    """A value a supporter typed that cannot be used; the message says why in plain words. `field` is left empty
+    by the rules here, which don't know where the value was typed; the caller puts the message under its field."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__({field: [message]})
+        self.args = (message,)  # str() is the message alone, as the rules' callers show it beside their field
 
 
 def single_line(value: str, what: str, limit: int) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from webapp.congress import service as congress
 from webapp.core import validation
+from webapp.core.invalid import Invalid
 from webapp.cwc.message import PREFIXES
 from webapp.i18n import gettext, reasons
 from webapp.models import Target
@@ -18,12 +19,8 @@ STREET_MAX, CITY_MAX = 100, 60
 FIELDS = ("prefix", "first_name", "last_name", "street", "street2", "city", "state", "zip")
 
 
-class AddressInvalid(ValueError):
-    """Field name → messages, each a whole sentence."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{key}: {' '.join(messages)}" for key, messages in errors.items()))
-        self.errors = errors
+class AddressInvalid(Invalid):
+    """A postal address that cannot be used: field name → messages, each a whole sentence."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from markupsafe import escape
 
+from webapp.core.invalid import Invalid
 from webapp.extensions import db
 from webapp.i18n import gettext
 from webapp.models import Campaign
@@ -22,11 +23,11 @@ ORIGIN = re.compile(
 _NONE = "frame-ancestors 'none'"
 
 
-class InvalidOrigins(ValueError):
-    """Lines that aren't site origins, each with why, in the organizer's words."""
+class InvalidOrigins(Invalid):
+    """Lines that aren't site origins, each with why, in the organizer's words (the `origins` field's errors)."""
 
     def __init__(self, problems: list[str]):
-        super().__init__(" ".join(problems))
+        super().__init__({"origins": problems})
         self.problems = problems
 
 

@@ -15,6 +15,7 @@ from webapp import i18n, outbox
 from webapp.campaigns.service import active_templates, campaign_targets
 from webapp.congress import service as congress
 from webapp.core import validation
+from webapp.core.invalid import Invalid
 from webapp.core.rendering import LetterTemplateError, context_for, render_many, supporter_variables, target_variables
 from webapp.cwc import address as cwc_address
 from webapp.cwc import service as cwc
@@ -54,12 +55,8 @@ from webapp.security import limits
 log = logging.getLogger(__name__)
 
 
-class SubmissionInvalid(Exception):
+class SubmissionInvalid(Invalid):
     """Input that cannot become letters: field path → messages, for a 422 or the form."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("; ".join(f"{k}: {', '.join(v)}" for k, v in errors.items()))
-        self.errors = errors
 
 
 class NotFound(LookupError):

@@ -10,21 +10,24 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from flask import Blueprint, abort, g, jsonify, request, url_for
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from werkzeug.exceptions import HTTPException
+from pydantic import BaseModel, ConfigDict, Field
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 
-from webapp.api.schemas import errors_of, json_object
+from webapp.api.schemas import parse
 from webapp.campaigns.content import TARGET_FIELDS
+from webapp.errors import json_errors
 from webapp.extensions import csrf, db
 from webapp.models import Campaign
-from webapp.organize import campaigns, dashboard, editor, letter_templates, targets
-from webapp.organize.invalid import Invalid, TemplateInvalid
+from webapp.organize import campaigns, dashboard, letter_templates, targets
+from webapp.organize.invalid import Invalid
 from webapp.organizers import accounts
 from webapp.organizers.models import Organizer
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("organize_api", __name__, url_prefix="/api/v1/organize")
 csrf.exempt(bp)  # a bearer token, not a cookie, authenticates these requests
+json_errors(bp)  # the public API's JSON errors: a refused template is a 422 naming field and line, a conflict a 409
 
 
 # ---- request bodies -------------------------------------------------------------------------------------------
@@ -107,25 +110,16 @@ class TargetIn(_Strict):
 # ---- authentication and errors --------------------------------------------------------------------------------
 
 
-@bp.errorhandler(HTTPException)
-def json_error(exc: HTTPException):
-    response = jsonify({"error": exc.description, "status": exc.code})
-    response.status_code = exc.code or 500
-    if exc.code == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="outcry organizer API"'
-    return response
-
-
 @bp.before_request
 def authenticate():
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     organizer = accounts.organizer_for_token(token.strip()) if scheme.lower() == "bearer" else None
     if organizer is None:
-        abort(
-            401,
-            description="Send a valid organizer API token as 'Authorization: Bearer <token>' "
+        raise Unauthorized(
+            "Send a valid organizer API token as 'Authorization: Bearer <token>' "
             "(make one with `flask organizers token EMAIL` or on your account page).",
+            www_authenticate=WWWAuthenticate("Bearer", {"realm": "outcry organizer API"}),
         )
     g.organizer = organizer
 
@@ -142,37 +136,6 @@ def _campaign(slug: str) -> Campaign:
     if not manages:
         abort(403, description=f"This token's organizer doesn't run the campaign '{slug}'.")
     return campaign
-
-
-def _body(model: type[BaseModel]) -> Any:
-    try:
-        return model.model_validate(json_object())
-    except ValidationError as exc:
-        raise _Unprocessable(errors_of(exc)) from None
-
-
-class _Unprocessable(Exception):
-    def __init__(self, errors: dict[str, list[str]], problems: list[dict] | None = None):
-        self.errors, self.problems = errors, problems
-
-
-@bp.errorhandler(_Unprocessable)
-def unprocessable(exc: _Unprocessable):
-    body: dict[str, Any] = {"errors": exc.errors}
-    if exc.problems is not None:
-        body["problems"] = exc.problems
-        body["error"] = "The letter can't be saved: " + "; ".join(p["error"] for p in exc.problems)
-    return jsonify(body), 422
-
-
-@bp.errorhandler(Invalid)
-def invalid(exc: Invalid):
-    if isinstance(exc, TemplateInvalid):
-        subject, body = g.get("template_source", ("", ""))
-        problems = [editor.problem_view(p, subject, body) for p in exc.problems]
-        return unprocessable(_Unprocessable(exc.errors, problems))
-    status = 409 if "version" in exc.errors else 422
-    return jsonify({"errors": exc.errors}), status
 
 
 # ---- what the API answers -------------------------------------------------------------------------------------
@@ -243,7 +206,7 @@ def list_campaigns():
 
 @bp.route("/campaigns", methods=["POST"])
 def create_campaign():
-    data: CampaignCreateIn = _body(CampaignCreateIn)
+    data: CampaignCreateIn = parse(CampaignCreateIn)
     campaign = campaigns.create_campaign(
         _organizer(), title=data.title, slug=data.slug, summary=data.summary, congress=data.congress
     )
@@ -259,7 +222,7 @@ def get_campaign(slug: str):
 def update_campaign(slug: str):
     """Change the fields given; fields left out stay as they are. `updates` and `resources` replace the lists."""
     campaign = _campaign(slug)
-    data: CampaignUpdateIn = _body(CampaignUpdateIn)
+    data: CampaignUpdateIn = parse(CampaignUpdateIn)
     if data.published and not campaign.published and (problems := campaigns.publish_problems(campaign)):
         raise Invalid({"published": problems})  # before anything else changes: all or nothing
     try:
@@ -290,8 +253,7 @@ def list_templates(slug: str):
 def save_template(slug: str):
     """Create a letter template, or save a new version of the one with this slug."""
     campaign = _campaign(slug)
-    data: TemplateIn = _body(TemplateIn)
-    g.template_source = (data.subject, data.body)
+    data: TemplateIn = parse(TemplateIn)
     existing = letter_templates.find_template(campaign, data.slug) if data.slug else None
     template, changed = letter_templates.save_template(
         campaign,
@@ -326,7 +288,7 @@ def save_template(slug: str):
 def save_target(slug: str):
     """Add a target to the campaign, or change the campaign target with this id."""
     campaign = _campaign(slug)
-    data: TargetIn = _body(TargetIn)
+    data: TargetIn = parse(TargetIn)
     values = data.model_dump()
     target_id = values.pop("id").strip().lower()
     if target_id and targets.campaign_target(campaign, target_id) is not None:

@@ -15,7 +15,7 @@ from webapp.extensions import db
 from webapp.i18n import LANGUAGES as SUPPORTER_LANGUAGES
 from webapp.i18n import language_name
 from webapp.models import EMAIL_CHANNELS, LEGISLATOR_KINDS, Campaign, Letter, LetterTemplate, TemplateVersion
-from webapp.organize.invalid import Invalid, TemplateInvalid
+from webapp.organize.invalid import Conflict, Invalid, TemplateInvalid
 from webapp.organize.names import SLUG, slugify
 
 
@@ -147,9 +147,9 @@ def save_template(
         elif wanted and (wanted in RESERVED_SLUGS or any(t.slug == wanted for t in campaign.templates)):
             errors["slug"] = [f"There is already a letter called {wanted} in this campaign."]
     if errors or problems:
-        raise TemplateInvalid(problems, errors)
+        raise TemplateInvalid(problems, errors, source=(data.subject, data.body))
     if template is not None and base_version is not None and base_version != template.version:
-        raise Invalid(
+        raise Conflict(
             {
                 "version": [
                     f"Someone saved this letter (now version {template.version}) after you opened it. Your text is "
@@ -280,7 +280,7 @@ def save_translation(
     if errors:
         raise Invalid(errors)
     if base_version is not None and base_version != template.version:
-        raise Invalid(
+        raise Conflict(
             {
                 "version": [
                     f"Someone saved this letter (now version {template.version}) after you opened it. Your text is "

@@ -35,12 +35,12 @@ def _dummy_hash() -> str:
     return generate_password_hash("not a real password, only here to spend the same time")
 
 
-class AccountError(ValueError):
+class AccountError(validation.FieldError):
     """An account operation that cannot be done; the message says why in plain words, and `field` names the input
     it is about (None: the request as a whole)."""
 
     def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
+        super().__init__(message, field or "")
         self.field = field
 
 

@@ -214,7 +214,7 @@ def translation(slug: str, template_slug: str, language: str):
             messages = [message for values in exc.errors.values() for message in values]
             form.body.errors = [*form.body.errors, *messages]
             form.base_version.data = str(template.version)
-            status = 409 if "version" in exc.errors else 422
+            status = exc.status  # 409 when someone saved in between
         else:
             name = language_name(language, "en")
             if remove:

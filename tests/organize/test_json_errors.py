@@ -1,0 +1,69 @@
+"""Both JSON APIs answer errors through one responder (webapp/errors.py `json_errors`): the same shapes, as
+openapi.yaml documents them, whichever feature's invalid-input error (webapp/core/invalid.py) was raised."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.organize.conftest import ORGANIZER, token_for
+from tests.support.letters import un_letter
+from webapp.campaigns.content import ContentInvalid
+from webapp.core.invalid import Invalid
+from webapp.core.validation import FieldError
+from webapp.cwc.address import AddressInvalid
+from webapp.embed.service import InvalidOrigins
+from webapp.letters.service import SubmissionInvalid
+from webapp.organize.invalid import TemplateInvalid
+from webapp.organizers import accounts
+
+
+@pytest.fixture
+def token(app, people) -> str:
+    return token_for(app, ORGANIZER)
+
+
+def test_a_body_that_breaks_its_schema_is_the_same_422_on_both_apis(client, token, supporter):
+    public = client.post("/api/v1/submissions", json={**un_letter(supporter), "channel": "pigeon"})
+    organizer = client.post(
+        "/api/v1/organize/campaigns", json={"title": 7}, headers={"Authorization": f"Bearer {token}"}
+    )
+    for response, field in ((public, "channel"), (organizer, "title")):
+        assert response.status_code == 422
+        body = response.get_json()
+        assert set(body) == {"errors"}
+        assert body["errors"][field] and all(isinstance(m, str) for m in body["errors"][field])
+
+
+def test_an_unknown_campaign_is_the_same_404_on_both_apis(client, token):
+    public = client.get("/api/v1/campaigns/no-such-campaign")
+    organizer = client.get("/api/v1/organize/campaigns/no-such-campaign", headers={"Authorization": f"Bearer {token}"})
+    for response in (public, organizer):
+        assert response.status_code == 404
+        assert response.get_json() == {"error": "No campaign 'no-such-campaign'.", "status": 404}
+
+
+def test_a_missing_token_is_a_401_that_names_the_scheme(client):
+    response = client.get("/api/v1/organize/campaigns")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="outcry organizer API"'
+    assert "Authorization: Bearer" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        SubmissionInvalid({"supporter.email": ["Enter your email address."]}),
+        ContentInvalid({"email": ["Enter an email address like name@example.org."]}),
+        AddressInvalid({"street": ["Enter your street address."]}),
+        TemplateInvalid([], {"channels": ["Choose how supporters send this letter."]}),
+        InvalidOrigins(["“here” is not a site address."]),
+        FieldError("Enter a 5-digit ZIP code.", field="zip"),
+        accounts.AccountError("That password is too long."),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_every_features_invalid_input_is_one_type_the_responder_answers(error):
+    """What lets one responder answer them all: each is an Invalid with field → messages."""
+    assert isinstance(error, Invalid)
+    assert all(isinstance(m, str) for messages in error.errors.values() for m in messages)
+    assert error.body()["errors"] == error.errors and error.status == 422
