@@ -434,6 +434,7 @@ class CongressCache:
 
     def __init__(self, check_every: float) -> None:
         self._copies: VersionedCopies[_Snapshot] = VersionedCopies(_stored_version, check_every=check_every)
+        self._read = lambda: _Snapshot.read(db.engine)
 
     @property
     def check_every(self) -> float:
@@ -444,7 +445,7 @@ class CongressCache:
         self._copies.check_every = seconds
 
     def snapshot(self) -> _Snapshot:
-        return self._copies.get(None, lambda: _Snapshot.read(db.engine))  # type: ignore[return-value] (never None)
+        return self._copies.get(None, self._read)  # type: ignore[return-value] (never None)
 
     def invalidate(self) -> None:
         self._copies.clear()

@@ -49,8 +49,11 @@ class VersionedCopies(Generic[T]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, build: Callable[[], T | None]) -> T | None:
-        version = self._version()
+        checked = self._checked  # inline, not a call: this is the hot path of every ZIP lookup
+        version = checked[0] if checked is not None and monotonic() - checked[1] < self.check_every else self._version()
         entry = self._entries.get(key)
+        if entry is not None and entry.version == version and self.max_age is None:
+            return entry.value
         if self._current(entry, version):
             return entry.value  # type: ignore[union-attr]
         with self._lock:  # one build at a time: a second thread waits and takes the first one's copy
@@ -69,10 +72,7 @@ class VersionedCopies(Generic[T]):
             self._checked = None
 
     def _version(self) -> object:
-        checked = self._checked
         now = monotonic()
-        if checked is not None and now - checked[1] < self.check_every:
-            return checked[0]
         version = self.read_version()
         self._checked = (version, now)
         return version
