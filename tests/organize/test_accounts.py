@@ -254,6 +254,24 @@ def test_changing_the_password_needs_the_current_one(app, as_organizer):
     assert log_in(app.test_client(), ORGANIZER, new).status_code == 302
 
 
+def test_a_new_password_typed_differently_twice_or_too_short_changes_nothing(app, as_organizer):
+    """Each problem shows beside its own field (the rules are organizers/accounts.py's), and the old password
+    still opens the account."""
+    page = as_organizer.get("/organize/account").get_data(as_text=True)
+    for new, confirm, field, message in (
+        ("my brand new long password", "my brand new long passwrod", "confirm", "The two new passwords are different."),
+        ("short", "short", "new", "Use at least 12 characters"),
+    ):
+        refused = as_organizer.post(
+            "/organize/account",
+            data={"csrf_token": csrf_token(page), "current": PASSWORD, "new": new, "confirm": confirm},
+        )
+        assert refused.status_code == 422
+        assert f'<p class="error" id="{field}-error">{message}' in refused.get_data(as_text=True)
+    assert as_organizer.get("/organize/").status_code == 200  # still logged in
+    assert log_in(app.test_client(), ORGANIZER, PASSWORD).status_code == 302
+
+
 def test_tokens_of_someone_else_cannot_be_revoked(app, people):
     token = token_for(app, STRANGER)
     with app.app_context():
@@ -354,3 +372,18 @@ def test_deactivating_revokes_tokens_for_good(app, as_admin, as_organizer):
     as_admin.post(url, data={"csrf_token": csrf_token(page), "role": "organizer", "active": "y"})  # back on
     assert not api_works(app, token)  # the old token stays dead
     assert as_organizer.get("/organize/").status_code == 302  # and the old session too
+
+
+def test_an_admin_cannot_take_away_their_own_admin_role_or_log_in(app, as_admin):
+    with app.app_context():
+        admin_id = accounts.find_organizer(ADMIN).id
+    url = f"/organize/organizers/{admin_id}"
+    for change in ({"role": "organizer", "active": "y"}, {"role": "admin"}):  # demoted; log-in unticked
+        page = as_admin.get(url).get_data(as_text=True)
+        refused = as_admin.post(url, data={"csrf_token": csrf_token(page), **change})
+        assert "You can&#39;t take away your own admin role or log-in; ask another admin." in refused.get_data(
+            as_text=True
+        )
+    me = organizer(app, ADMIN)
+    assert me.role == "admin" and me.active
+    assert as_admin.get("/organize/organizers").status_code == 200
