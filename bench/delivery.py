@@ -54,7 +54,7 @@ def _messages(app, count: int) -> list[dict]:
     from webapp.campaigns.service import active_templates, find_campaign
     from webapp.delivery.smtp import OutgoingLetter, build_message
     from webapp.extensions import db
-    from webapp.letters.service import Supporter, draft_letters
+    from webapp.letters.drafting import Supporter, draft_letters
     from webapp.models import Target
 
     with app.app_context():

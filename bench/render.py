@@ -62,7 +62,7 @@ def run(options: RenderOptions, say=print) -> dict:
     from webapp.core import sandbox
     from webapp.core.rendering import RenderPool, context_for, target_variables
     from webapp.extensions import db
-    from webapp.letters.service import Supporter, draft_letters
+    from webapp.letters.drafting import Supporter, draft_letters
     from webapp.models import Target
 
     with stage("render") as bench:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db, get_redis
+from webapp.letters import drafting
 from webapp.models import Letter
 
 
@@ -251,7 +252,7 @@ def test_the_objects_submit_returns_are_the_rows_it_wrote(app, supporter):
     with app.app_context():
         campaign = find_campaign(LAUNCH)
         template = next(t for t in campaign.templates if t.slug == "un-human-rights-office")
-        person = letters.Supporter(**supporter)
+        person = drafting.Supporter(**supporter)
         submission = letters.submit(campaign, template, [db.session.get(Target, "ohchr")], person, "mailto")
         returned = {
             obj: {column.key: getattr(obj, column.key) for column in obj.__table__.columns}

@@ -10,20 +10,20 @@ from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH, un_letter
 from tests.support.mailserver import free_port
 from tests.support.pages import SEND, WRITE, preview, send_form, text_of
-from webapp.letters import service
+from webapp.letters import drafting
 
 
 @pytest.fixture
 def drafts(monkeypatch):
     """How many times letters were drafted (a round trip to a render process each), since the last clear()."""
     counted: list[int] = []
-    real = service.render_many
+    real = drafting.render_many
 
     def counting(jobs):
         counted.append(len(jobs))
         return real(jobs)
 
-    monkeypatch.setattr(service, "render_many", counting)
+    monkeypatch.setattr(drafting, "render_many", counting)
     return counted
 
 

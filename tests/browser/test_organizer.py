@@ -15,6 +15,7 @@ from tests.organize.conftest import ADMIN, ORGANIZER, PASSWORD
 from tests.support.letters import LAUNCH
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
+from webapp.letters import drafting
 from webapp.letters import service as letters
 from webapp.models import Target
 
@@ -150,7 +151,7 @@ def _seed_letters(app) -> None:
     with app.app_context():
         campaign = find_campaign(LAUNCH)
         un, mission = db.session.get(Target, "ohchr"), db.session.get(Target, "us-mission-un")
-        person = letters.Supporter(
+        person = drafting.Supporter(
             name="Private Person",
             email="private@example.org",
             zip="94110",
@@ -161,7 +162,7 @@ def _seed_letters(app) -> None:
         submissions = [letters.submit(campaign, letter, [un], person, "mailto") for _ in range(3)]
         letters.confirm(submissions[0].letters[0], "sent")
         script = next(t for t in campaign.templates if t.slug == "call-script")
-        caller = letters.Supporter(name="Private Person", email="", zip="94110")
+        caller = drafting.Supporter(name="Private Person", email="", zip="94110")
         letters.submit(campaign, script, [mission], caller, "call")
         db.session.commit()
 

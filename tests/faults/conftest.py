@@ -36,6 +36,7 @@ from webapp import create_app
 from webapp.config import ENVIRONMENT
 from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db
+from webapp.letters import choosing, drafting
 from webapp.letters import service as letters
 from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, LetterTemplate, Submission, Target, TargetTally
 
@@ -464,12 +465,12 @@ class Stack:
         ids = []
         with self.app.app_context():
             campaign = db.session.scalar(select(Campaign).where(Campaign.slug == DRILL))
-            template, targets = letters.choose(campaign, "drill-letter", DRILL_TARGETS[:letters_each], "smtp")
+            template, targets = choosing.choose(campaign, "drill-letter", DRILL_TARGETS[:letters_each], "smtp")
             account = SmtpAccount(
                 host=server.host, port=server.port, security="starttls", username=USERNAME, password=password
             )
             for number in range(start, start + count):
-                supporter = letters.Supporter(
+                supporter = drafting.Supporter(
                     name=f"Supporter {number}", email=f"supporter{number}@example.org", zip="94110"
                 )
                 submission = letters.submit(campaign, template, targets, supporter, "smtp", account=account)

@@ -17,6 +17,7 @@ from tests.support.letters import LAUNCH, un_letter
 from tests.support.waiting import wait_for
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
+from webapp.letters import drafting
 from webapp.letters import service as letters
 from webapp.models import Letter, LetterTally, Target, utcnow
 from webapp.organize import charts, dashboard
@@ -33,7 +34,7 @@ def seed(app, *, days_ago: int = 0, count: int = 1, channel: str = "mailto", not
                 campaign,
                 letter,
                 [db.session.get(Target, "ohchr")],
-                letters.Supporter(**{**PERSON, "note": note}),
+                drafting.Supporter(**{**PERSON, "note": note}),
                 channel,
             )
             if days_ago:

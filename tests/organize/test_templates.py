@@ -16,6 +16,7 @@ from tests.organize.conftest import form_token
 from tests.support.letters import LAUNCH, un_letter
 from webapp.core.rendering import check_template
 from webapp.extensions import db
+from webapp.letters import drafting
 from webapp.models import Letter, LetterTemplate, TemplateVersion
 from webapp.organize import campaigns, editor, letter_templates
 
@@ -125,7 +126,7 @@ def test_saving_keeps_versions_and_letters_record_the_one_they_used(app, as_orga
         campaign = campaigns.find_campaign(own_campaign)
         template = letter_templates.find_template(campaign, first.slug)
         submission = letters.submit(
-            campaign, template, campaign.targets, letters.Supporter(**{**supporter, "note": "x"}), "mailto"
+            campaign, template, campaign.targets, drafting.Supporter(**{**supporter, "note": "x"}), "mailto"
         )
         assert submission.letters[0].template_version == 2
         assert submission.letters[0].subject == "Please open the records"

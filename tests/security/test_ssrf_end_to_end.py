@@ -17,6 +17,7 @@ from webapp.campaigns.service import find_campaign
 from webapp.delivery import ssrf
 from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db
+from webapp.letters import choosing, drafting, reporting
 from webapp.letters import service as letters
 from webapp.models import Letter, Submission
 
@@ -124,8 +125,8 @@ def test_every_path_that_takes_a_mail_account_refuses_an_internal_host(app, supp
     refused = SmtpAccount("10.0.0.1", 587, "starttls", "u@example.org", "pw")
     with app.test_request_context():
         campaign = find_campaign(LAUNCH, page=False)
-        template, targets = letters.choose(campaign, "un-human-rights-office", ["ohchr"], "smtp")
-        person = letters.Supporter(**supporter)
+        template, targets = choosing.choose(campaign, "un-human-rights-office", ["ohchr"], "smtp")
+        person = drafting.Supporter(**supporter)
         before = db.session.scalar(select(func.count()).select_from(Submission))
         with pytest.raises(ssrf.RefusedHost):
             letters.submit(campaign, template, targets, person, "smtp", account=refused)
@@ -137,6 +138,6 @@ def test_every_path_that_takes_a_mail_account_refuses_an_internal_host(app, supp
         outbox.finish(claimed, "failed", "The mail server refused it.")
         db.session.expire_all()
         with pytest.raises(ssrf.RefusedHost):
-            letters.retry(letters.find_submission(submission.id), refused)
+            letters.retry(reporting.find_submission(submission.id), refused)
         db.session.expire_all()
-        assert [letter.status for letter in letters.find_submission(submission.id).letters] == ["failed"]
+        assert [letter.status for letter in reporting.find_submission(submission.id).letters] == ["failed"]

@@ -18,7 +18,8 @@ from webapp.delivery.ssrf import RefusedHost
 from webapp.errors import json_errors
 from webapp.extensions import csrf, db
 from webapp.i18n import reasons
-from webapp.letters import service
+from webapp.letters import drafting, reporting, service
+from webapp.letters.errors import NotFound
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -121,7 +122,7 @@ def create_submission():
         body.template,
         tuple(body.targets),
         body.channel,
-        service.Supporter(**body.supporter.model_dump()),
+        drafting.Supporter(**body.supporter.model_dump()),
         edit_all=(body.subject, body.body),
         account=account,
         postal=postal,
@@ -129,7 +130,7 @@ def create_submission():
     )
     try:
         submission = service.send(found, order)
-    except service.NotFound as exc:
+    except NotFound as exc:
         abort(404, description=str(exc))
     except RefusedHost as exc:
         raise Invalid({"smtp.host": [reasons.translate(str(exc))]}) from None
@@ -137,23 +138,23 @@ def create_submission():
         abort(503, description="Your password could not be stored safely just now; please try again in a minute.")
     db.session.commit()
     service.queue(submission)
-    view = service.submission_view(submission)
+    view = reporting.submission_view(submission)
     return jsonify(view), 202, {"Location": url_for("api.submission", submission_id=submission.id)}
 
 
 @bp.route("/submissions/<submission_id>")
 def submission(submission_id: str):
-    found = service.find_submission(submission_id)
+    found = reporting.find_submission(submission_id)
     if found is None:
         abort(404, description="No such submission.")
-    return jsonify(service.submission_view(found))
+    return jsonify(reporting.submission_view(found))
 
 
 @bp.route("/letters/<letter_id>/hand-off", methods=["POST"])
 def hand_off_letter(letter_id: str):
     """A letter Congress's system refused, sent another way: the member's contact form, a printed letter, or CWC
     again with a corrected address."""
-    letter = service.find_letter(letter_id)
+    letter = reporting.find_letter(letter_id)
     if letter is None:
         abort(404, description="No such letter.")
     body = parse(HandOffIn)
@@ -163,14 +164,14 @@ def hand_off_letter(letter_id: str):
     submission = service.send_another_way(letter, body.channel, postal)
     db.session.commit()
     service.queue(submission)
-    view = service.submission_view(submission)
+    view = reporting.submission_view(submission)
     return jsonify(view), 201, {"Location": url_for("api.submission", submission_id=submission.id)}
 
 
 @bp.route("/letters/<letter_id>/confirm", methods=["POST"])
 def confirm_letter(letter_id: str):
     """The supporter says a hand-off happened (sent, called, voicemail). Once per letter."""
-    letter = service.find_letter(letter_id)
+    letter = reporting.find_letter(letter_id)
     if letter is None:
         abort(404, description="No such letter.")
     recorded = service.confirm(letter, parse(ConfirmIn).outcome)

@@ -10,7 +10,7 @@ from webapp.campaigns import service as campaigns
 from webapp.campaigns.checks import offered_channels
 from webapp.embed import service
 from webapp.extensions import db
-from webapp.letters.service import find_members
+from webapp.letters.choosing import find_members
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("embed", __name__)

@@ -15,7 +15,7 @@ from flask import url_for
 from webapp.campaigns.service import call_scripts, campaign_targets, letter_templates
 from webapp.congress import service as congress
 from webapp.i18n import gettext
-from webapp.letters import service
+from webapp.letters import reporting
 from webapp.letters.visit import Visit
 from webapp.models import CALL, FAILED, Campaign, Letter, Target
 
@@ -141,7 +141,7 @@ def for_visit(campaign: Campaign, visit: Visit, zip_code: str = "") -> Plan:
     outcomes, and the ZIP code it knows (else `zip_code`, e.g. the one looked up on the campaign page)."""
     letters = []
     for submission_id in visit.submission_ids(campaign.slug):
-        submission = service.find_submission(submission_id)
+        submission = reporting.find_submission(submission_id)
         if submission is not None:
             letters.extend(submission.letters)
     zip_code = visit.details.get("zip") or visit.calls(campaign.slug).get("zip") or zip_code

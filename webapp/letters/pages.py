@@ -13,7 +13,7 @@ from webapp.congress import service as congress
 from webapp.extensions import db
 from webapp.letters import actions
 from webapp.letters import visit as visits
-from webapp.letters.service import find_members
+from webapp.letters.choosing import find_members
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("campaigns", __name__)

@@ -7,7 +7,8 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from webapp.congress import service as congress
 from webapp.cwc.forms import AddressForm, AnotherWayForm
 from webapp.extensions import db
-from webapp.letters import service
+from webapp.letters import reporting, service
+from webapp.letters.errors import SubmissionInvalid
 from webapp.models import CWC, FAILED, Letter
 from webapp.security import limits
 
@@ -15,7 +16,7 @@ bp = Blueprint("cwc", __name__)
 
 
 def _refused(letter_id: str) -> Letter:
-    letter = service.find_letter(letter_id)
+    letter = reporting.find_letter(letter_id)
     if letter is None or letter.channel != CWC:
         abort(404)
     return letter
@@ -33,7 +34,7 @@ def another_way(letter_id: str):
         abort(400)
     try:
         submission = service.send_another_way(letter, request.form.get("channel", ""))
-    except service.SubmissionInvalid:
+    except SubmissionInvalid:
         return _status(letter)  # the status page says what can still be done
     except limits.RateLimited as exc:
         abort(429, description=exc.description)
@@ -57,7 +58,7 @@ def fix_address(letter_id: str):
     if postal is not None:
         try:
             again = service.send_another_way(letter, CWC, postal)
-        except service.SubmissionInvalid as exc:
+        except SubmissionInvalid as exc:
             form.attach_postal_errors(
                 {key: messages for key, messages in exc.errors.items() if key.startswith("postal")}
                 or {"postal.street": [message for messages in exc.errors.values() for message in messages]}

@@ -1,42 +1,36 @@
-"""A supporter's letters: drafting them from a template, writing the outbox, and reporting their status."""
+"""The submission use case: an Order from any path becomes letters in the outbox (choose the letter and the targets,
+check the mail account, draft once, write), and failed letters are sent again, or another way."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy.orm import joinedload, selectinload
 
-from webapp import i18n, outbox
-from webapp.campaigns.service import active_templates, campaign_targets
-from webapp.congress import service as congress
+from webapp import outbox
 from webapp.core import validation
-from webapp.core.invalid import Invalid
-from webapp.core.rendering import LetterTemplateError, context_for, render_many, supporter_variables, target_variables
 from webapp.cwc import address as cwc_address
 from webapp.cwc import service as cwc
 from webapp.cwc.address import PostalAddress
-from webapp.delivery import budget, credentials, oauth, ssrf
+from webapp.delivery import credentials
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
-from webapp.delivery.deadline import DeadlineExceeded
 from webapp.extensions import db
-from webapp.i18n import gettext, reasons, roles
+from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
-from webapp.letters import words
-from webapp.letters.handoff import hand_off, tel_uri
+from webapp.letters.choosing import choose, ensure_open
+from webapp.letters.drafting import Draft, Supporter, check_language, default_language, draft_letters
+from webapp.letters.errors import SubmissionInvalid
+from webapp.letters.mail_account import check_account, origin
 from webapp.models import (
     CALL,
     CONTACT_FORM,
     CWC,
     DELIVERED_CHANNELS,
-    EMAIL_CHANNELS,
     FAILED,
     HANDED_OFF,
-    MAILTO,
     OUTCOMES,
     PRINT,
     QUEUED,
@@ -53,323 +47,6 @@ from webapp.models import (
 from webapp.security import limits
 
 log = logging.getLogger(__name__)
-
-
-class SubmissionInvalid(Invalid):
-    """Input that cannot become letters: field path → messages, for a 422 or the form."""
-
-
-class NotFound(LookupError):
-    """An unknown campaign, template or target id: a 404."""
-
-
-@dataclass(frozen=True)
-class Supporter:
-    name: str
-    email: str
-    zip: str
-    address: str = ""
-    note: str = ""
-
-    def variables(self, *, with_note: bool = True) -> dict[str, str]:
-        return supporter_variables(self.name, self.email, self.zip, self.address, self.note if with_note else "")
-
-
-@dataclass(frozen=True)
-class Draft:
-    """One target's letter as the template renders it, before the supporter's edits."""
-
-    target: Target
-    subject: str
-    body: str
-    baseline: str  # the body without the supporter's note, for the personal-words meter
-
-    def share(self, final_body: str | None = None) -> float:
-        return words.personal_share(self.baseline, self.body if final_body is None else final_body)
-
-
-# ---- what organizers decide about a campaign and a letter (the organizer workspace sets these) ----
-
-
-class CampaignClosed(SubmissionInvalid):
-    """The organizers closed the campaign: it takes no more letters."""
-
-    def __init__(self, campaign: Campaign):
-        super().__init__(
-            {
-                "campaign": [
-                    gettext(
-                        "“%(title)s” has closed and takes no more letters. Thank you for caring: "
-                        "the campaign page shows what everyone sent.",
-                        title=campaign.title,
-                    )
-                ]
-            }
-        )
-
-
-def ensure_open(campaign: Campaign) -> None:
-    if campaign.closed_at is not None:
-        raise CampaignClosed(campaign)
-
-
-def check_note_length(template: LetterTemplate, supporter: Supporter) -> None:
-    """A letter may ask for a minimum of the supporter's own words (call scripts have no note)."""
-    minimum = template.min_note_length or 0
-    written = len(supporter.note.strip())
-    if minimum and template.channels != [CALL] and written < minimum:
-        raise SubmissionInvalid(
-            {
-                "supporter.note": [
-                    gettext(
-                        "This letter asks for at least %(minimum)s characters in your own words (you wrote "
-                        "%(written)s). A sentence or two about why this matters to you is enough.",
-                        minimum=i18n.number(minimum),
-                        written=i18n.number(written),
-                    )
-                ]
-            }
-        )
-
-
-def draft_letters(
-    campaign: Campaign,
-    template: LetterTemplate,
-    targets: list[Target],
-    supporter: Supporter,
-    today: dt.date | None = None,
-    language: str | None = None,
-) -> list[Draft]:
-    """Each target's letter from the template, in `language` (the template's own when it has no such version)."""
-    return draft_in(campaign, template, targets, supporter, [language], today)[0]
-
-
-def draft_in(
-    campaign: Campaign,
-    template: LetterTemplate,
-    targets: list[Target],
-    supporter: Supporter,
-    languages: list[str | None],
-    today: dt.date | None = None,
-) -> list[list[Draft]]:
-    """Each target's letter in each of `languages` (the letter that goes out, and the one the reader reads beside
-    it), in one round trip to a render process: a request drafts its letters once."""
-    check_note_length(template, supporter)
-    if not targets:
-        return [[] for _ in languages]
-    campaign_vars = {"title": campaign.title, "slug": campaign.slug}
-    jobs = []  # each target's letter, then the same without the note (for the personal-words meter)
-    for language in languages:
-        text = template.text_in(language)
-        for target in targets:
-            target_vars = target_variables(target)
-            for with_note in (True, False):
-                variables = supporter.variables(with_note=with_note)
-                context = context_for(supporter=variables, target=target_vars, campaign=campaign_vars, today=today)
-                if text.language != "en":  # `today` as the letter's language writes a date
-                    context["today"] = i18n.letter_date(today or dt.date.today(), text.language)
-                jobs.append((text.subject, text.full_body, context))
-    try:
-        letters = render_many(jobs)  # one round trip to a render process for the whole request
-    except LetterTemplateError as exc:
-        # Templates are checked when saved, with several sample supporters; this supporter's words still found
-        # a way to break it (or make it too big). Their text is kept; the log tells the operator which template.
-        log.error("template.render_failed template=%s error=%s", template.id, exc)
-        raise SubmissionInvalid(
-            {
-                "template": [
-                    gettext(
-                        "This letter can't be written with what you typed: the organizers' template has a problem. "
-                        "Everything you typed is still here: pick another letter, or try again later."
-                    )
-                ]
-            }
-        ) from None
-    drafted = []
-    for start in range(0, len(letters), 2 * len(targets)):
-        rendered = letters[start : start + 2 * len(targets)]
-        drafted.append(
-            [
-                Draft(target, full.subject, full.body, baseline.body)
-                for target, full, baseline in zip(targets, rendered[0::2], rendered[1::2], strict=True)
-            ]
-        )
-    return drafted
-
-
-def find_members(raw_zip: str | None) -> tuple[congress.ZipLookup | None, str | None]:
-    """The supporter's members of Congress for the ZIP they typed (the campaign page and its embed), or the message
-    that says what went wrong; (None, None) before any ZIP is typed."""
-    if not raw_zip:
-        return None, None
-    try:
-        return congress.lookup(raw_zip), None
-    except congress.InvalidZip:
-        return None, gettext("Please enter a 5-digit ZIP code (or ZIP+4, like 94110-1234).")
-    except congress.UnknownZip as exc:
-        return None, reasons.translate(str(exc)) or gettext(
-            "We don't know that ZIP code. Check it, or use the House's find-your-representative page."
-        )
-    except congress.CongressDataMissing:
-        return None, gettext("The list of members of Congress isn't loaded on this server yet. Please try again later.")
-
-
-def check_language(template: LetterTemplate, language: str | None) -> str:
-    """The language a submission's letters are written in: one the template has (its own when none is named)."""
-    if not language:
-        return template.language or "en"
-    if language not in template.languages:
-        names = ", ".join(f"{code} ({i18n.language_name(code)})" for code in template.languages)
-        raise SubmissionInvalid({"language": [gettext("This letter can be sent in: %(languages)s.", languages=names)]})
-    return language
-
-
-def default_language(template: LetterTemplate, targets: list[Target], reader: str) -> str:
-    """The language a letter goes out in unless the supporter chooses: the reader's own when the letter has it and
-    every office it goes to reads it (a member of Congress reads English; an office may list more languages),
-    else the letter's own language."""
-    if reader in template.languages and all(reader in target.languages for target in targets):
-        return reader
-    return template.language or "en"
-
-
-def choose(
-    campaign: Campaign, template_slug: str, target_ids: list[str], channel: str | None, zip_code: str = ""
-) -> tuple[LetterTemplate, list[Target]]:
-    """The template and targets a request names, checked against the campaign and the supporter's ZIP.
-
-    Recipients come only from target records: the campaign's own targets, or, for a campaign that
-    writes to Congress, the members who represent `zip_code`. Raises NotFound or SubmissionInvalid.
-    """
-    ensure_open(campaign)
-    template = next((t for t in active_templates(campaign) if t.slug == template_slug), None)
-    if template is None:
-        raise NotFound(gettext("No letter '%(slug)s' in this campaign.", slug=template_slug))
-    if not target_ids:
-        raise SubmissionInvalid({"targets": [gettext("Choose at least one person to write to.")]})
-    if len(set(target_ids)) != len(target_ids):
-        raise SubmissionInvalid({"targets": [gettext("Each person can be chosen only once.")]})
-    offered = {target.id: target for target in campaign_targets(campaign)}
-    chosen = []
-    errors: list[str] = []
-    for target_id in target_ids:
-        target = offered.get(target_id) or db.session.get(Target, target_id)
-        if target is None:
-            raise NotFound(gettext("No target '%(id)s'.", id=target_id))
-        problem = _not_offered(campaign, target, zip_code) if target_id not in offered else None
-        if problem is None and not template.fits(target):
-            problem = gettext(
-                "The letter '%(letter)s' is not meant for %(name)s.", letter=template.name, name=target.name
-            )
-        if problem is None and channel and channel not in template.channels_for(target):
-            problem = (target.no_email_reason if channel in EMAIL_CHANNELS else None) or _unreachable(target, channel)
-        if problem:
-            errors.append(problem)
-        else:
-            chosen.append(target)
-    if errors:
-        raise SubmissionInvalid({"targets": errors})
-    return template, chosen
-
-
-def _not_offered(campaign: Campaign, target: Target, zip_code: str) -> str | None:
-    """Why a target outside the campaign's own list may not be written to, or None if it may."""
-    if not (target.is_legislator and campaign.congress):
-        return gettext("'%(id)s' is not someone this campaign writes to.", id=target.id)
-    if not target.active:
-        return gettext("%(name)s is no longer in office.", name=target.name)
-    if target.id not in congress.allowed_legislator_ids(zip_code):
-        if zip_code:
-            return gettext(
-                "%(member)s does not represent ZIP code %(zip)s. You can write only to your own members of Congress.",
-                member=f"{roles.with_name(target.role, target.name)} ({target.state})",
-                zip=zip_code,
-            )
-        return gettext(
-            "%(member)s does not represent the ZIP code you gave. You can write only to your own members of Congress.",
-            member=f"{roles.with_name(target.role, target.name)} ({target.state})",
-        )
-    return None
-
-
-def _unreachable(target: Target, channel: str) -> str:
-    if channel == CONTACT_FORM:
-        return gettext("We don't know a contact form for %(name)s.", name=target.name)
-    if channel == CALL:
-        return gettext("We don't have a phone number for %(name)s.", name=target.name)
-    if channel == PRINT:
-        return gettext("We don't have a postal address for %(name)s.", name=target.name)
-    if channel == CWC:
-        return gettext(
-            "This letter can't be delivered to %(name)s's office through Congress's own system here.", name=target.name
-        )
-    return gettext("%(name)s can't be reached that way.", name=target.name)
-
-
-def check_smtp_host(host: str, port: int) -> None:
-    """Refuse a host the SSRF policy would refuse (RefusedHost), now, so the supporter can fix it on the form. A
-    lookup that outlasts ssrf.LOOKUP_SECONDS (DNS down or slow) refuses nothing: the worker checks the host again
-    within its own deadline and says so if it still can't, and the supporter's letter is not lost meanwhile."""
-    config = current_app.config
-    try:
-        ssrf.check(host, port, config["SMTP_ALLOWED_HOSTS"], tuple(config["SMTP_ALLOWED_PORTS"]))
-    except DeadlineExceeded:
-        log.warning("smtp_host.lookup_too_long_at_intake")
-
-
-class SignInsPaused(limits.RateLimited):
-    """Workers have stopped offering passwords to this mail server, or to this account, for now (too many refused
-    sign-ins: webapp/delivery/budget.py): a 429 that says so at once, instead of a letter that would only wait.
-    `field` is the form field it is about (smtp_host or smtp_username)."""
-
-    def __init__(self, retry_after_seconds: int, message: str, field: str):
-        super().__init__(retry_after_seconds, message)
-        self.field = field
-
-
-def check_sign_ins(account: Account | None) -> None:
-    """Refuse a password for a mail server or account whose budget of refused sign-ins is spent (SignInsPaused)."""
-    if not isinstance(account, SmtpAccount):
-        return
-    host = ssrf.normalize_host(account.host)
-    pause = budget.paused(host, account.username)
-    if pause is None:
-        return
-    wait = limits.in_words(pause.seconds)
-    if pause.scope == budget.HOST:
-        raise SignInsPaused(
-            pause.seconds,
-            gettext(
-                "Too many sign-ins to %(host)s through Outcry failed recently, so we've paused sending from there "
-                "for now (it protects people whose passwords were stolen). Please try again in %(wait)s; your letter "
-                "is kept here meanwhile.",
-                host=host,
-                wait=wait,
-            ),
-            "smtp_host",
-        )
-    raise SignInsPaused(
-        pause.seconds,
-        gettext(
-            "Your mail server refused the password for %(username)s several times recently, so we've paused signing "
-            "in to that account for now (so nobody can guess its password through Outcry). Check your password "
-            "(Gmail, Yahoo and iCloud need an app password) and try again in %(wait)s.",
-            username=account.username,
-            wait=wait,
-        ),
-        "smtp_username",
-    )
-
-
-def check_account(account: Account) -> None:
-    """What every path that takes a supporter's mail account checks before anything is counted or written (a new
-    submission, the form's or the API's, and sending failed letters again): the mail server is one Outcry may
-    connect to (RefusedHost), its sign-ins are not paused (SignInsPaused), and the password could be stored now
-    where nothing reaches a disk (a RedisError)."""
-    if isinstance(account, SmtpAccount):
-        check_smtp_host(account.host, account.port)
-    check_sign_ins(account)
-    credentials.check_store()
 
 
 Edit = tuple[str | None, str | None]  # (subject, body); None keeps the template's text
@@ -492,7 +169,7 @@ def submit(
         supporter_address=supporter.address or (postal.lines if channel == CWC and postal else ""),
         supporter_note=supporter.note,
         constituent=postal.as_dict() if channel == CWC and postal else None,
-        smtp_host=_where(account),
+        smtp_host=origin(account),
         smtp_port=account.port if isinstance(account, SmtpAccount) else None,
         language=language,
         created_at=now,
@@ -547,18 +224,6 @@ def queue(submission: Submission) -> None:
         outbox.enqueue(submission.id)
 
 
-def _where(account: Account | None) -> str | None:
-    """What a submission records about where its letters leave from: the mail server, or the sign-in."""
-    if isinstance(account, OAuthAccount):
-        return f"{oauth.SIGNED_IN_PREFIX}{account.provider}"
-    return account.host if account else None
-
-
-def signed_in_with(submission: Submission) -> str | None:
-    """ "google" or "microsoft" when the submission was sent with a sign-in, else None."""
-    return oauth.signed_in_provider(submission.smtp_host)
-
-
 def retryable(submission: Submission) -> list[Letter]:
     """The letters a supporter may send again from the status page: own-email letters that failed, while the
     submission's text is still kept."""
@@ -593,7 +258,7 @@ def retry(submission: Submission, account: Account) -> int:
     if not queued:
         db.session.rollback()
         raise SubmissionInvalid({"retry": [gettext("Nothing here is waiting to be sent again.")]})
-    submission.smtp_host = _where(account)
+    submission.smtp_host = origin(account)
     submission.smtp_port = account.port if isinstance(account, SmtpAccount) else None
     try:
         credentials.store(submission.id, account)
@@ -608,6 +273,8 @@ CWC_ADDRESS_NEEDED = _l(
     "Congress's system needs your full postal address: offices accept letters only from the people they "
     "represent, and answer by mail."
 )
+
+
 CWC_NOT_BUILT = _l(
     "We couldn't prepare this letter in the form Congress's system requires. You can send it through their "
     "contact form or as a printed letter instead."
@@ -679,23 +346,6 @@ def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None 
     return send(submission.campaign, order)
 
 
-def find_submission(submission_id: str) -> Submission | None:
-    """The submission with its campaign and letters (and their targets) loaded up front."""
-    if not submission_id or len(submission_id) > 64:
-        return None
-    return db.session.get(
-        Submission,
-        submission_id,
-        options=[joinedload(Submission.campaign), selectinload(Submission.letters).joinedload(Letter.target)],
-    )
-
-
-def find_letter(letter_id: str) -> Letter | None:
-    if not letter_id or len(letter_id) > 64:
-        return None
-    return db.session.get(Letter, letter_id)
-
-
 def confirm(letter: Letter, outcome: str) -> bool:
     """Record what the supporter says happened after a hand-off, once; True if this call recorded it."""
     allowed = OUTCOMES.get(letter.channel, ())
@@ -706,66 +356,3 @@ def confirm(letter: Letter, outcome: str) -> bool:
             )
         raise SubmissionInvalid({"outcome": [gettext("Use one of: %(outcomes)s.", outcomes=", ".join(allowed))]})
     return outbox.confirm(letter, outcome)
-
-
-def letter_view(letter: Letter) -> dict[str, Any]:
-    """A letter as the API and the status page show it (never any credential)."""
-    view: dict[str, Any] = {
-        "id": letter.id,
-        "target": {"id": letter.target.id, "name": letter.target.name, "display_name": letter.target.display_name},
-        "channel": letter.channel,
-        "status": letter.status,
-        "language": letter.submission.language if letter.submission else "en",
-        "subject": letter.subject,
-        "body": letter.body,
-        "personal_share": letter.personal_share,
-    }
-    target = letter.target
-    if letter.channel == MAILTO and letter.recipient:
-        links = hand_off(letter.recipient, letter.subject, letter.body)
-        view.update(
-            mailto_url=links.mailto_url,
-            mailto_complete=links.complete,
-            gmail_url=links.gmail_url,
-            outlook_url=links.outlook_url,
-            recipient=letter.recipient,
-        )
-    elif letter.channel == CONTACT_FORM:
-        view["contact_url"] = target.contact_url
-    elif letter.channel == CALL:
-        view["phone"] = target.phone
-        view["phone_url"] = tel_uri(target.phone) if target.phone else None
-        view["offices"] = [
-            {"label": office.label, "phone": office.phone, "phone_url": tel_uri(office.phone)}
-            for office in (congress.district_offices(target.id) if target.is_legislator else [])
-            if office.phone
-        ]
-    elif letter.channel == PRINT:
-        view["print_url"] = url_for("letters.print_letter", letter_id=letter.id, _external=True)
-    elif letter.channel == CWC:
-        view["office"] = letter.recipient  # the member's CWC office code
-        if letter.status == FAILED and target.contact_url:
-            view["contact_url"] = target.contact_url  # where the supporter can still send it by hand
-    if letter.channel in OUTCOMES:
-        view["outcome"] = letter.outcome
-        view["outcomes"] = list(OUTCOMES[letter.channel])
-    # The reasons are kept in English (the worker that writes them has no reader); shown in the reader's language.
-    if letter.error and letter.status == FAILED:
-        view["error"] = reasons.translate(letter.error)
-    elif letter.error and letter.status == QUEUED:
-        view["waiting"] = reasons.translate(letter.error)  # the temporary problem that the next try should get past
-    return view
-
-
-def submission_view(submission: Submission) -> dict[str, Any]:
-    letters = sorted(submission.letters, key=lambda letter: letter.position)
-    return {
-        "id": submission.id,
-        "status_url": url_for("letters.status", submission_id=submission.id, _external=True),
-        "campaign": submission.campaign.slug,
-        "channel": submission.channel,
-        "language": submission.language or "en",
-        "done": all(letter.terminal for letter in letters),
-        "purged": submission.purged_at is not None,
-        "letters": [letter_view(letter) for letter in letters],
-    }

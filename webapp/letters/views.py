@@ -21,8 +21,9 @@ from webapp.delivery.ssrf import RefusedHost
 from webapp.extensions import db
 from webapp.i18n import gettext, reasons
 from webapp.i18n import lazy_gettext as _l
-from webapp.letters import actions, service, words
+from webapp.letters import actions, choosing, drafting, mail_account, reporting, service, words
 from webapp.letters import visit as visits
+from webapp.letters.errors import NotFound, SubmissionInvalid
 from webapp.letters.forms import (
     CallForm,
     CallOutcomeForm,
@@ -210,36 +211,36 @@ def write(slug: str):
         return _render_write(form, campaign, targets, templates, notice=notice)
     if campaign.closed:  # a page opened before the campaign closed: say so, whatever else the form holds
         form.validate_on_submit()
-        _attach(form, service.CampaignClosed(campaign).errors)
+        _attach(form, choosing.CampaignClosed(campaign).errors)
         return _render_write(form, campaign, targets, templates, 422)
     if not form.validate_on_submit():
         return _render_write(form, campaign, targets, templates, 422)
     try:
-        template, chosen_targets = service.choose(
+        template, chosen_targets = choosing.choose(
             campaign, form.template.data, form.targets.data, channel=None, zip_code=form.zip.data
         )
         if not _channels(template, chosen_targets):
-            raise service.SubmissionInvalid({"targets": [NO_COMMON_CHANNEL]})
-    except service.NotFound as exc:
+            raise SubmissionInvalid({"targets": [NO_COMMON_CHANNEL]})
+    except NotFound as exc:
         form.template.errors = [*form.template.errors, str(exc)]
         return _render_write(form, campaign, targets, templates, 422)
-    except service.SubmissionInvalid as exc:
+    except SubmissionInvalid as exc:
         _attach(form, exc.errors)
         return _render_write(form, campaign, targets, templates, 422)
     before = visit.draft(form.draft.data) if form.draft.data else None
     kept = {}
     # The language the letters go out in: the one chosen on the preview, else the reader's when every office reads it.
-    language = service.default_language(template, chosen_targets, i18n.current())
+    language = drafting.default_language(template, chosen_targets, i18n.current())
     if before and before.get("template") == template.slug:  # edits survive a trip back to change the details
         kept = {t.id: before["letters"][t.id] for t in chosen_targets if t.id in (before.get("letters") or {})}
         language = before.get("language") if before.get("language") in template.languages else language
     try:  # the note's minimum, and a template this supporter's words break, while they are still on this page
-        supporter = service.Supporter(**form.supporter_fields())
+        supporter = drafting.Supporter(**form.supporter_fields())
         if visit.available:  # the preview is a page of its own, which drafts them to show them
-            drafted = service.draft_letters(campaign, template, chosen_targets, supporter, language=language), None
+            drafted = drafting.draft_letters(campaign, template, chosen_targets, supporter, language=language), None
         else:  # this answer is the preview: drafted once, with the reader's own version beside them
             drafted = _draft(campaign, template, chosen_targets, supporter, language)
-    except service.SubmissionInvalid as exc:
+    except SubmissionInvalid as exc:
         _attach(form, exc.errors)
         return _render_write(form, campaign, targets, templates, 422)
     draft = {
@@ -288,13 +289,13 @@ def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str, drafted=
         template, chosen, drafts, readable = drafted
         language = draft["language"]
         if readable is None:
-            readable = _draft(campaign, template, chosen, service.Supporter(**fields), language, drafts)[1]
+            readable = _draft(campaign, template, chosen, drafting.Supporter(**fields), language, drafts)[1]
     else:
         try:
-            template, chosen = service.choose(campaign, draft["template"], draft["targets"], None, fields["zip"])
+            template, chosen = choosing.choose(campaign, draft["template"], draft["targets"], None, fields["zip"])
             language = _letter_language(template, chosen, draft.get("language"))
-            drafts, readable = _draft(campaign, template, chosen, service.Supporter(**fields), language)
-        except (service.NotFound, service.SubmissionInvalid):
+            drafts, readable = _draft(campaign, template, chosen, drafting.Supporter(**fields), language)
+        except (NotFound, SubmissionInvalid):
             # The campaign changed under the draft (a letter retired, a target removed): start the letter again.
             return redirect(url_for("letters.write", slug=campaign.slug, target=draft.get("targets"), expired=1), 303)
     form = SendForm(
@@ -323,18 +324,18 @@ def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str, drafted=
 
 def _draft(campaign: Campaign, template: LetterTemplate, targets: list[Target], supporter, language: str, drafts=None):
     """The letters in `language` (unless already `drafts`), and in the reader's own language to read beside them
-    when the letter has it: one round trip (`service.draft_in`). Raises SubmissionInvalid only for the letters that
+    when the letter has it: one round trip (`drafting.draft_in`). Raises SubmissionInvalid only for the letters that
     go out."""
     reader = i18n.current()
     if language != reader and reader in template.languages:
         wanted = [reader] if drafts is not None else [language, reader]
         try:
-            *drafted, readable = service.draft_in(campaign, template, targets, supporter, wanted)
+            *drafted, readable = drafting.draft_in(campaign, template, targets, supporter, wanted)
             return (drafts if drafts is not None else drafted[0]), {draft.target.id: draft for draft in readable}
-        except service.SubmissionInvalid:
+        except SubmissionInvalid:
             pass  # the reader's version is only a help: the letters that go out are drafted alone
     if drafts is None:
-        drafts = service.draft_letters(campaign, template, targets, supporter, language=language)
+        drafts = drafting.draft_letters(campaign, template, targets, supporter, language=language)
     return drafts, {}
 
 
@@ -343,7 +344,7 @@ def _letter_language(template: LetterTemplate, targets: list[Target], wanted: st
     (the reader's own when every office reads it; a member of Congress gets English)."""
     if wanted in template.languages:
         return wanted
-    return service.default_language(template, targets, i18n.current())
+    return drafting.default_language(template, targets, i18n.current())
 
 
 def _render_preview(
@@ -476,9 +477,9 @@ def send(slug: str):
         return _preview_or_write(form, campaign, targets, templates)
     if action in SIGN_IN_ACTIONS:  # what can be checked before the supporter leaves for their provider
         try:
-            service.choose(campaign, form.template.data, form.targets.data, channel=SMTP, zip_code=form.zip.data)
-        except (service.NotFound, service.SubmissionInvalid) as exc:
-            _attach(form, exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]})
+            choosing.choose(campaign, form.template.data, form.targets.data, channel=SMTP, zip_code=form.zip.data)
+        except (NotFound, SubmissionInvalid) as exc:
+            _attach(form, exc.errors if isinstance(exc, SubmissionInvalid) else {"template": [str(exc)]})
             return _preview_or_write(form, campaign, targets, templates)
         if not _letters_match(form):
             return _preview_or_write(form, campaign, targets, templates)
@@ -541,7 +542,7 @@ def _submit(form, campaign, targets, templates, action, account, postal=None):
         form.template.data,
         tuple(form.targets.data),
         action,
-        service.Supporter(**form.supporter_fields()),
+        drafting.Supporter(**form.supporter_fields()),
         edits=edits,
         account=account,
         postal=postal,
@@ -550,8 +551,8 @@ def _submit(form, campaign, targets, templates, action, account, postal=None):
     )
     try:
         submission = service.send(campaign, order)
-    except (service.NotFound, service.SubmissionInvalid) as exc:
-        _attach(form, exc.errors if isinstance(exc, service.SubmissionInvalid) else {"template": [str(exc)]})
+    except (NotFound, SubmissionInvalid) as exc:
+        _attach(form, exc.errors if isinstance(exc, SubmissionInvalid) else {"template": [str(exc)]})
         return _preview_or_write(form, campaign, targets, templates)
     except RefusedHost as exc:
         form.smtp_host.errors = [*form.smtp_host.errors, reasons.translate(str(exc))]
@@ -698,7 +699,7 @@ def _send_signed_in(stash: dict, account):
 @bp.route("/s/<submission_id>/retry", methods=["POST"])
 def retry(submission_id: str):
     """Send the failed letters again: the password typed again, or a new sign-in."""
-    submission = service.find_submission(submission_id)
+    submission = reporting.find_submission(submission_id)
     if submission is None:
         abort(404)
     form = RetryForm()
@@ -729,13 +730,13 @@ def retry(submission_id: str):
 
 
 def _retry_with(submission_id: str, account):
-    submission = service.find_submission(submission_id)
+    submission = reporting.find_submission(submission_id)
     if submission is None:
         abort(404)
     try:
         service.retry(submission, account)
         db.session.commit()
-    except service.SubmissionInvalid as exc:
+    except SubmissionInvalid as exc:
         return _status_page(submission_id, retry_error=" ".join(exc.errors.get("retry", [])), status=422)
     except RefusedHost as exc:
         return _status_page(submission_id, retry_error=reasons.translate(str(exc)), status=422)
@@ -768,8 +769,8 @@ def _preview_or_write(
         fields.update(address="", note="")  # draft with what is surely usable; the errors are shown
     language = _letter_language(template, chosen, request.form.get("language"))
     try:
-        drafts, readable = _draft(campaign, template, chosen, service.Supporter(**fields), language)
-    except service.SubmissionInvalid:
+        drafts, readable = _draft(campaign, template, chosen, drafting.Supporter(**fields), language)
+    except SubmissionInvalid:
         return _render_write(form, campaign, targets, templates, status)
     kept = {entry.form.target.data for entry in form.letters if not entry.form.drafted.data}
     return _render_preview(
@@ -827,7 +828,7 @@ def call(slug: str):
         return _call_page(form, campaign, targets)
     if campaign.closed:
         form.validate_on_submit()
-        form.targets.errors = [*form.targets.errors, *service.CampaignClosed(campaign).errors["campaign"]]
+        form.targets.errors = [*form.targets.errors, *choosing.CampaignClosed(campaign).errors["campaign"]]
         return _call_page(form, campaign, targets, 422)
     if not form.validate_on_submit():
         return _call_page(form, campaign, targets, 422)
@@ -836,9 +837,9 @@ def call(slug: str):
     for target_id in form.targets.data:  # the same checks a call's letter gets: open campaign, the ZIP's own members
         script = next(s for s in call_scripts(campaign) if s.fits(by_id[target_id]))
         try:
-            service.choose(campaign, script.slug, [target_id], CALL, form.zip.data or "")
-        except (service.NotFound, service.SubmissionInvalid) as exc:
-            errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"targets": [str(exc)]}
+            choosing.choose(campaign, script.slug, [target_id], CALL, form.zip.data or "")
+        except (NotFound, SubmissionInvalid) as exc:
+            errors = exc.errors if isinstance(exc, SubmissionInvalid) else {"targets": [str(exc)]}
             problems += [m for messages in errors.values() for m in messages if m not in problems]
     if problems:
         form.targets.errors = [*form.targets.errors, *problems]
@@ -882,8 +883,8 @@ def calls(slug: str):
                 submission = _record_call(campaign, target, name, zip_code, form.outcome.data)
                 db.session.commit()  # the call's letter and its outcome, counted together
                 visit.record(slug, submission.id)
-        except (service.NotFound, service.SubmissionInvalid) as exc:
-            errors = exc.errors if isinstance(exc, service.SubmissionInvalid) else {"target": [str(exc)]}
+        except (NotFound, SubmissionInvalid) as exc:
+            errors = exc.errors if isinstance(exc, SubmissionInvalid) else {"target": [str(exc)]}
             problem, status = " ".join(m for messages in errors.values() for m in messages), 422
         except limits.RateLimited as exc:
             problem, status, headers = exc.description, 429, {"Retry-After": str(exc.retry_after_seconds)}
@@ -904,9 +905,9 @@ def calls(slug: str):
         )
     target = by_id[remaining[0]]
     script = next(s for s in call_scripts(campaign) if s.fits(target))
-    supporter = service.Supporter(name=name, email="", zip=zip_code)
+    supporter = drafting.Supporter(name=name, email="", zip=zip_code)
     # The words to say are in the office's language; the supporter's own language's version is there to read.
-    language = service.default_language(script, [target], i18n.current())
+    language = drafting.default_language(script, [target], i18n.current())
     drafts, readable = _draft(campaign, script, [target], supporter, language)
     text = drafts[0].body
     readable = readable[target.id].body if readable else None
@@ -971,7 +972,7 @@ CALL_OUTCOME_LABELS = {
 def _record_call(campaign: Campaign, target: Target, name: str, zip_code: str, outcome: str):
     """A call the supporter made: the letter (the script) is written and handed off, and their word recorded."""
     script = next(s for s in call_scripts(campaign) if s.fits(target))
-    supporter = service.Supporter(name=name, email="", zip=zip_code)
+    supporter = drafting.Supporter(name=name, email="", zip=zip_code)
     submission = service.send(
         campaign, service.Order(script.slug, (target.id,), CALL, supporter, reader=i18n.current())
     )
@@ -988,15 +989,15 @@ def status(submission_id: str):
 
 
 def _status_page(submission_id: str, *, retry_error: str | None = None, retry_form=None, status: int = 200):
-    submission = service.find_submission(submission_id)
+    submission = reporting.find_submission(submission_id)
     if submission is None:
         abort(404)
     visit = visits.current()
     in_visit = visit.has(submission.id)
     campaign = submission.campaign
-    view = service.submission_view(submission)
+    view = reporting.submission_view(submission)
     failed = service.retryable(submission)
-    provider = service.signed_in_with(submission)
+    provider = mail_account.signed_in_with(submission)
     return render_template(
         "letters/status.html",
         submission=submission,
@@ -1046,14 +1047,14 @@ OUTCOME_LABELS = {
 
 @bp.route("/l/<letter_id>/confirm", methods=["POST"])
 def confirm(letter_id: str):
-    letter = service.find_letter(letter_id)
+    letter = reporting.find_letter(letter_id)
     if letter is None:
         abort(404)
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
             service.confirm(letter, form.outcome.data)
-        except service.SubmissionInvalid:
+        except SubmissionInvalid:
             abort(422)
         db.session.commit()
     else:
@@ -1072,7 +1073,7 @@ def receipt(slug: str):
     if campaign is None:
         abort(404)
     visit = visits.current()
-    submissions = [s for s in map(service.find_submission, visit.submission_ids(slug)) if s is not None]
+    submissions = [s for s in map(reporting.find_submission, visit.submission_ids(slug)) if s is not None]
     outcomes = visit.call_outcomes(slug)
     queue = visit.calls(slug).get("queue") or []
     by_id = {target.id: target for target in _callable(campaign, visit.calls(slug).get("zip"))}
@@ -1081,7 +1082,7 @@ def receipt(slug: str):
         "letters/receipt.html",
         campaign=campaign,
         submissions=submissions,
-        views={s.id: service.submission_view(s) for s in submissions},
+        views={s.id: reporting.submission_view(s) for s in submissions},
         not_reached=not_reached,
         receipt_line=receipt_line,
         receipt_lines=RECEIPT_LINES,
@@ -1121,7 +1122,7 @@ def print_letter(letter_id: str):
     A member of Congress's letter goes by default to the district office nearest the supporter's ZIP code (mail to
     Washington is screened and slow); `?office=dc` picks the Washington office, `?office=ID` another one.
     """
-    letter = service.find_letter(letter_id)
+    letter = reporting.find_letter(letter_id)
     if letter is None or letter.channel != PRINT:
         abort(404)
     target = letter.target
