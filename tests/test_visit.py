@@ -15,7 +15,7 @@ from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
 from webapp.extensions import get_redis
 from webapp.letters import visit as visits
-from webapp.letters.views import _distance, _signature_split
+from webapp.letters.views.printing import _distance, _signature_split
 
 WRITE = f"/c/{LAUNCH}/write"
 SEND = f"/c/{LAUNCH}/send"
