@@ -11,13 +11,13 @@ from sqlalchemy import select
 
 from tests.conftest import PROJECT
 from tests.support.letters import LAUNCH
+from webapp.campaigns.content import clean_target
 from webapp.campaigns.files import CampaignFileError, read_campaign
 from webapp.campaigns.service import find_campaign, load_campaigns
 from webapp.extensions import db
 from webapp.models import Campaign, LetterTemplate, Target
 from webapp.organize.invalid import Invalid
 from webapp.organize.letter_templates import TemplateInput, check_template_input
-from webapp.organize.targets import clean_target
 
 SOURCE = PROJECT / "letter_templates"
 

@@ -15,7 +15,7 @@ from webapp.models import Campaign, Target
 from webapp.organize import dashboard
 from webapp.organize.invalid import Invalid
 from webapp.organize.names import slugify
-from webapp.organize.targets import campaign_target_ids, clean_target, link_target
+from webapp.organize.targets import campaign_target_ids, link_target
 from webapp.organizers import permissions
 from webapp.organizers.models import Organizer
 
@@ -98,7 +98,7 @@ def plan_import(campaign: Campaign, organizer: Organizer, text: str) -> ImportPl
         if existing is not None and "kind" not in columns:
             row_values["kind"] = existing.kind
         try:
-            values = clean_target(row_values, fields)
+            values = content.clean_target(row_values, fields)
         except Invalid as exc:
             row.action = "error"
             row.errors += [message for messages in exc.errors.values() for message in messages]

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from webapp.campaigns import content
-from webapp.campaigns.content import TARGET_FIELDS
 from webapp.extensions import db
 from webapp.models import Campaign, CampaignTarget, Target
 from webapp.organize.invalid import Invalid
@@ -17,22 +16,13 @@ from webapp.organizers import permissions
 from webapp.organizers.models import Organizer
 
 
-def clean_target(values: Mapping[str, Any], fields: tuple[str, ...] = TARGET_FIELDS) -> dict[str, Any]:
-    """Target fields checked and normalized by the one target schema, for the fields given; raises Invalid with
-    every problem."""
-    try:
-        return content.clean_target(values, fields)
-    except content.ContentInvalid as exc:
-        raise Invalid(exc.errors) from None
-
-
 def campaign_target_ids(campaign: Campaign) -> list[str]:
     return [link.target_id for link in campaign.target_links]
 
 
 def add_target(campaign: Campaign, organizer: Organizer, values: Mapping[str, Any], target_id: str = "") -> Target:
     """A new target for this campaign (committed). Its id is stable: totals are kept under it."""
-    cleaned = clean_target(values)
+    cleaned = content.clean_target(values)
     target_id = (target_id or "").strip().lower() or slugify(cleaned["name"], 64)
     if not content.TARGET_ID.match(target_id):
         raise Invalid({"id": [content.TARGET_ID_RULE]})
@@ -66,7 +56,7 @@ def update_target(campaign: Campaign, organizer: Organizer, target_id: str, valu
     if target is None:
         raise Invalid({"id": [f"{target_id} is not one of this campaign's targets."]})
     _check_write(organizer, campaign, target_id, "update", target=target)
-    cleaned = clean_target(values)
+    cleaned = content.clean_target(values)
     changed = [key for key, value in cleaned.items() if getattr(target, key) != value]
     for key in changed:
         setattr(target, key, cleaned[key])
