@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, jsonify, make_response, render_template, request
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sqlalchemy_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
 
-from webapp.core.invalid import Invalid
 from webapp.extensions import db
 from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
@@ -57,31 +56,6 @@ def rate_limited(exc: TooManyRequests):
     response.status_code = 429
     response.headers["Retry-After"] = str(seconds)
     return response
-
-
-def json_errors(blueprint: Blueprint) -> None:
-    """Answer every error on `blueprint` in JSON, as webapp/api/openapi.yaml documents it (each API registers this).
-
-    An HTTP error is `{"error", "status"}` with the error's own headers (WWW-Authenticate on a 401). Invalid input
-    (webapp/core/invalid.py, any feature's subclass) is `{"errors": {field: [message, …]}}` with its status: 422,
-    or 409 for a conflict; a refused letter template adds `problems` and `error`. The app's own handlers below
-    still answer 413, 429, 500 and a database outage for every path.
-    """
-    blueprint.register_error_handler(HTTPException, _json_http_error)
-    blueprint.register_error_handler(Invalid, _json_invalid)
-
-
-def _json_http_error(exc: HTTPException):
-    response = jsonify({"error": exc.description, "status": exc.code})
-    response.status_code = exc.code or 500
-    for name, value in exc.get_headers():
-        if name.lower() != "content-type":
-            response.headers.add(name, value)
-    return response
-
-
-def _json_invalid(exc: Invalid):
-    return jsonify(exc.body()), exc.status
 
 
 def register(app: Flask) -> None:

@@ -1,14 +1,16 @@
-"""Both JSON APIs answer errors through one responder (webapp/errors.py `json_errors`): the same shapes, as
+"""The JSON APIs (the supporter API, the organizer API, the Congress lookup) answer errors through one responder (webapp/core/json_errors.py): the same shapes, as
 openapi.yaml documents them, whichever feature's invalid-input error (webapp/core/invalid.py) was raised."""
 
 from __future__ import annotations
 
 import pytest
+from werkzeug.exceptions import HTTPException
 
 from tests.organize.conftest import ORGANIZER, token_for
 from tests.support.letters import un_letter
 from webapp.campaigns.content import ContentInvalid
 from webapp.core.invalid import Invalid
+from webapp.core.json_errors import _json_http_error, _json_invalid
 from webapp.core.validation import FieldError
 from webapp.cwc.address import AddressInvalid
 from webapp.embed.service import InvalidOrigins
@@ -40,6 +42,26 @@ def test_an_unknown_campaign_is_the_same_404_on_both_apis(client, token):
     for response in (public, organizer):
         assert response.status_code == 404
         assert response.get_json() == {"error": "No campaign 'no-such-campaign'.", "status": 404}
+
+
+def test_every_api_blueprint_answers_its_errors_through_the_one_responder(app):
+    """Whatever blueprint serves /api/…, its HTTP errors and invalid input go through webapp/core/json_errors.py."""
+    api = [bp for bp in app.iter_blueprints() if (bp.url_prefix or "").startswith("/api/")]
+    assert {bp.name for bp in api} >= {"api", "organize_api", "congress"}
+    for blueprint in api:
+        handlers = app.error_handler_spec[blueprint.name][None]
+        assert handlers.get(HTTPException) is _json_http_error, blueprint.name
+        assert handlers.get(Invalid) is _json_invalid, blueprint.name
+
+
+def test_the_congress_lookup_answers_like_the_other_apis(client):
+    unknown = client.get("/api/v1/congress", query_string={"zip": "00000"})
+    assert unknown.status_code == 404
+    assert set(unknown.get_json()) == {"error", "status"} and unknown.get_json()["status"] == 404
+    malformed = client.get("/api/v1/congress", query_string={"zip": "9410"})
+    assert malformed.status_code == 422
+    body = malformed.get_json()
+    assert set(body) == {"errors"} and body["errors"]["zip"] and all(isinstance(m, str) for m in body["errors"]["zip"])
 
 
 def test_a_missing_token_is_a_401_that_names_the_scheme(client):

@@ -12,10 +12,10 @@ from redis.exceptions import RedisError
 from webapp.api.schemas import ConfirmIn, HandOffIn, SubmissionIn, parse
 from webapp.campaigns.service import active_templates, campaign_targets, find_campaign, published_campaigns
 from webapp.core.invalid import Invalid
+from webapp.core.json_errors import json_errors
 from webapp.cwc import address as cwc_address
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
-from webapp.errors import json_errors
 from webapp.extensions import csrf, db
 from webapp.i18n import reasons
 from webapp.letters import drafting, reporting, service

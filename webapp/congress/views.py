@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import NotFound, ServiceUnavailable
 
 from webapp.congress import service
+from webapp.core.json_errors import json_errors
 from webapp.extensions import csrf
 
 bp = Blueprint("congress", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # read-only JSON; no cookies authenticate it
-
-
-def _error(status: int, message: str):
-    return jsonify({"error": message, "status": status}), status
+json_errors(bp)
 
 
 @bp.route("/congress")
 def by_zip():
     try:
-        found = service.lookup(request.args.get("zip", ""))
-    except service.InvalidZip as exc:
-        return jsonify({"errors": {"zip": [str(exc)]}}), 422
+        found = service.lookup(request.args.get("zip", ""))  # InvalidZip is an Invalid under "zip": a 422
     except service.UnknownZip as exc:
-        return _error(404, str(exc))
+        raise NotFound(str(exc)) from None
     except service.CongressDataMissing:
-        return _error(503, "The members-of-Congress lookup is not ready yet. Please try again in a minute.")
+        raise ServiceUnavailable(
+            "The members-of-Congress lookup is not ready yet. Please try again in a minute."
+        ) from None
     response = jsonify(found.as_dict())
     response.cache_control.public = True
     response.cache_control.max_age = 300

@@ -1,7 +1,7 @@
 """Input that cannot be used, field by field: the one error type every feature raises for it.
 
 A form shows the messages beside their fields; the JSON APIs answer them as documented in openapi.yaml
-(`{"errors": {field: [message, …]}}`, a 422; webapp/errors.py's `json_errors`). Feature packages name their
+(`{"errors": {field: [message, …]}}`, a 422; webapp/core/json_errors.py). Feature packages name their
 own cases as subclasses (a submission, a target or template's content, a postal address, an account) where
 a caller tells them apart; the fields and messages are always `errors`.
 """

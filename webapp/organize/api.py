@@ -16,7 +16,7 @@ from werkzeug.exceptions import Unauthorized
 
 from webapp.api.schemas import parse
 from webapp.campaigns.content import TARGET_FIELDS
-from webapp.errors import json_errors
+from webapp.core.json_errors import json_errors
 from webapp.extensions import csrf, db
 from webapp.models import Campaign
 from webapp.organize import campaigns, dashboard, letter_templates, targets
