@@ -99,6 +99,7 @@ def own_campaign(app, people):
             {"kind": "ceo", "name": "Dana Example", "salutation": "Ms. Example", "email": "dana@example.com"},
             "dana-example",
         )
+        db.session.commit()  # the services flush; the caller commits (webapp/organize/__init__.py)
         return campaign.slug
 
 

@@ -109,6 +109,22 @@ def test_campaigns_listed_created_and_changed(api, own_campaign):
     assert organizer.put(f"{API}/campaigns/{own_campaign}", json={"closed": True}).get_json()["closed"] is True
 
 
+def test_a_put_refused_by_the_publish_check_changes_nothing_it_carried(api, own_campaign):
+    """The publish check runs on the campaign as the PUT would leave it: emptying the summary in the same request
+    refuses the publish, and the title and summary it carried stay as they were (one commit, at the end)."""
+    organizer = api(ORGANIZER)
+    letter = organizer.post(f"{API}/campaigns/{own_campaign}/templates", json={**LETTER, "active": True})
+    assert letter.status_code == 201, letter.get_json()
+    before = organizer.get(f"{API}/campaigns/{own_campaign}").get_json()
+    assert before["summary"]
+    refused = organizer.put(
+        f"{API}/campaigns/{own_campaign}", json={"title": "Renamed", "summary": "", "published": True}
+    )
+    assert refused.status_code == 422 and "Write a summary" in refused.get_json()["errors"]["published"][0]
+    after = organizer.get(f"{API}/campaigns/{own_campaign}").get_json()
+    assert (after["title"], after["summary"], after["published"]) == (before["title"], before["summary"], False)
+
+
 def test_an_invalid_template_is_422_with_the_template_error_and_its_line(api, own_campaign):
     organizer = api(ORGANIZER)
     broken = {**LETTER, "body": LETTER["body"].replace("Please.", "Please {{ target.nme }}.")}

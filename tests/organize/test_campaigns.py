@@ -60,7 +60,7 @@ def test_edit_settings_updates_and_resources_show_on_the_public_page(as_admin, o
 
 
 class db_context:
-    """The test client's app, the campaign of the test, inside an app context."""
+    """The test client's app, the campaign of the test, inside an app context; what the block wrote is committed."""
 
     def __init__(self, client, slug: str = "free-the-test-data"):
         self.app, self.slug = client.application, slug
@@ -71,6 +71,8 @@ class db_context:
         return campaigns.find_campaign(self.slug)
 
     def __exit__(self, *exc):
+        if exc[0] is None:
+            db.session.commit()  # the services flush; the caller commits (webapp/organize/__init__.py)
         db.session.remove()
         self.context.pop()
 

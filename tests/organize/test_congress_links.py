@@ -36,6 +36,7 @@ pytestmark = pytest.mark.usefixtures("fresh_congress")
 def congress_campaign(app, own_campaign):
     with app.app_context():
         campaigns.update_campaign(campaigns.find_campaign(own_campaign), congress=True)
+        db.session.commit()
     return own_campaign
 
 

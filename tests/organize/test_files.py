@@ -25,6 +25,7 @@ from webapp.campaigns.files import (
     write_campaign,
 )
 from webapp.campaigns.service import export_campaign, load_campaigns
+from webapp.extensions import db
 from webapp.organize import campaigns, letter_templates, targets
 from webapp.organizers import accounts
 
@@ -113,6 +114,7 @@ def test_a_workspace_campaign_round_trips_with_everything_it_can_hold(app, tmp_p
             letter_templates.set_template_active(template, True)
         campaign.published = True  # as a file may say; the publish check would ask for the quoted resource's link
         campaigns.set_closed(campaign, True)
+        db.session.commit()
     first = export(app, "round-trip", tmp_path / "first")
     text = first["round-trip/campaign.yaml"].decode()
     assert "closed: true" in text and "Ñandú" in text and "postal_address: |-" in text
@@ -123,6 +125,7 @@ def test_a_workspace_campaign_round_trips_with_everything_it_can_hold(app, tmp_p
         campaign = campaigns.find_campaign("round-trip")
         campaigns.update_campaign(campaign, title="Changed")
         campaigns.set_closed(campaign, False)
+        db.session.commit()
     import_(app, tmp_path / "first")
     second = export(app, "round-trip", tmp_path / "second")
     assert second == first
@@ -150,6 +153,7 @@ def test_the_commands_export_and_import(app, runner, tmp_path):
 def test_load_keeps_workspace_edits_while_the_files_are_unchanged(app, runner):
     with app.app_context():
         campaigns.update_campaign(campaigns.find_campaign(LAUNCH), title="Edited in the workspace")
+        db.session.commit()
     result = runner.invoke(args=["campaigns", "load"])
     assert f"{LAUNCH}: unchanged" in result.output
     with app.app_context():

@@ -108,6 +108,7 @@ def test_the_workspace_and_the_api_refuse_to_publish_with_the_reason(app, as_org
     with app.app_context():
         campaign = campaigns.find_campaign(own_campaign)
         letter(campaign, "Ask Dana", ["print"], targets=["dana-example"])  # Dana has only an email address
+        db.session.commit()
     base = f"/organize/c/{own_campaign}/"
     page = text(as_organizer.get(base))
     reason = "Dana Example can't be reached: the letters for them go by a printed letter, and they take only email"

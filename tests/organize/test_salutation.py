@@ -70,6 +70,7 @@ def test_a_new_letter_starts_framed_and_supporters_get_the_whole_letter(app, as_
         assert template.salutation_and_signoff and template.body == MIDDLE + "\n"
         letter_templates.set_template_active(template, True)
         campaigns.set_published(campaign, True)
+        db.session.commit()
     sent = client.post(
         "/api/v1/submissions",
         json={
@@ -132,6 +133,7 @@ def test_the_option_round_trips_through_the_files_the_api_and_the_versions(app, 
             campaign, letter_templates.find_template(campaign, "ask-dana"), 1, "test"
         )
         assert template.salutation_and_signoff is True and template.version == 3
+        db.session.commit()
 
     result = runner.invoke(args=["campaigns", "export", own_campaign, str(tmp_path)])
     assert result.exit_code == 0, result.output

@@ -51,6 +51,7 @@ def side_campaign(app, people, as_admin):
     with app.app_context():
         organizer = accounts.find_organizer(ORGANIZER)
         campaigns.create_campaign(organizer, title="A side campaign", slug=SIDE)
+        db.session.commit()
     url = f"/organize/c/{SIDE}/targets/import"
     shared = "id,name\nohchr,UN Human Rights Office (OHCHR)\n"
     preview = as_admin.post(url, data={"csrf_token": form_token(as_admin, url), "csv_text": shared, "step": "preview"})

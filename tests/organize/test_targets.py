@@ -107,6 +107,7 @@ def test_removing_a_target_retires_letters_only_for_them(app, as_organizer, own_
             author="test",
         )
         letter_templates.set_template_active(template, True)
+        db.session.commit()
     targets = f"/organize/c/{own_campaign}/targets"
     response = post(as_organizer, f"{targets}/dana-example/remove", targets)
     message = text(as_organizer.get(response.headers["Location"]))

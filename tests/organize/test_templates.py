@@ -161,6 +161,7 @@ def test_a_save_over_someone_elses_newer_version_is_stopped_once(app, as_organiz
             author="teammate",
             slug="ask-dana-to-open-the-records",
         )
+        db.session.commit()
     mine = as_organizer.post(
         url, data={"csrf_token": csrf_token(page), "base_version": "1", **letter_form(subject="Mine")}
     )

@@ -210,6 +210,7 @@ def create_campaign():
     campaign = campaigns.create_campaign(
         _organizer(), title=data.title, slug=data.slug, summary=data.summary, congress=data.congress
     )
+    db.session.commit()
     return jsonify(campaign_view(campaign)), 201, {"Location": url_for(".update_campaign", slug=campaign.slug)}
 
 
@@ -240,6 +241,7 @@ def update_campaign(slug: str):
     except Invalid:
         db.session.rollback()
         raise
+    db.session.commit()  # every field given, or (on any refusal above) none
     return jsonify(campaign_view(campaign))
 
 
@@ -281,6 +283,7 @@ def save_template(slug: str):
     )
     if data.active is not None and data.active != template.active:
         letter_templates.set_template_active(template, data.active)
+    db.session.commit()  # the new version and whether it is offered, together
     return jsonify({**template_view(template), "changed": changed}), 200 if existing else 201
 
 
@@ -293,8 +296,10 @@ def save_target(slug: str):
     target_id = values.pop("id").strip().lower()
     if target_id and targets.campaign_target(campaign, target_id) is not None:
         targets.update_target(campaign, _organizer(), target_id, values)
+        db.session.commit()
         return jsonify(target_view(targets.campaign_target(campaign, target_id))), 200
     target = targets.add_target(campaign, _organizer(), values, target_id)
+    db.session.commit()
     return jsonify(target_view(target)), 201
 
 

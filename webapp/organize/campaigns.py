@@ -54,7 +54,7 @@ def _check_text(rule, value: str, what: str, limit: int, key: str, errors: dict[
 def create_campaign(
     organizer: Organizer, *, title: str, slug: str = "", summary: str = "", congress: bool = False
 ) -> Campaign:
-    """A new, unpublished campaign that its creator runs (committed)."""
+    """A new, unpublished campaign that its creator runs (flushed, so it has its id)."""
     title, summary = title.strip(), summary.strip()
     slug = (slug or "").strip().lower() or slugify(title)
     errors: dict[str, list[str]] = {}
@@ -70,7 +70,7 @@ def create_campaign(
     db.session.add(campaign)
     db.session.flush()
     accounts.add_member(campaign, organizer)
-    db.session.commit()
+    db.session.flush()
     return campaign
 
 
@@ -93,7 +93,7 @@ def update_campaign(
         campaign.congress = congress
     if position is not None:
         campaign.position = position
-    db.session.commit()
+    db.session.flush()
 
 
 def publish_problems(campaign: Campaign) -> list[str]:
@@ -114,7 +114,7 @@ def set_published(campaign: Campaign, published: bool) -> None:
         if problems:
             raise Invalid({"published": problems})
     campaign.published = published
-    db.session.commit()
+    db.session.flush()
 
 
 def set_closed(campaign: Campaign, closed: bool) -> None:
@@ -123,7 +123,7 @@ def set_closed(campaign: Campaign, closed: bool) -> None:
         campaign.closed_at = utcnow()
     elif not closed:
         campaign.closed_at = None
-    db.session.commit()
+    db.session.flush()
 
 
 def clean_update(date: Any, text: str) -> tuple[dt.date, str]:
@@ -151,7 +151,7 @@ def add_update(campaign: Campaign, date: Any, text: str) -> CampaignUpdate:
     date, text = clean_update(date, text)
     update = CampaignUpdate(date=date, text=text)
     campaign.updates.append(update)
-    db.session.commit()
+    db.session.flush()
     return update
 
 
@@ -160,7 +160,7 @@ def remove_update(campaign: Campaign, update_id: int) -> bool:
     if update is None:
         return False
     campaign.updates.remove(update)
-    db.session.commit()
+    db.session.flush()
     return True
 
 
@@ -188,7 +188,7 @@ def add_resource(campaign: Campaign, kind: str, name: str, url: str | None, desc
     position = max((r.position for r in campaign.resources), default=-1) + 1
     resource = Resource(position=position, **values)
     campaign.resources.append(resource)
-    db.session.commit()
+    db.session.flush()
     return resource
 
 
@@ -197,12 +197,12 @@ def remove_resource(campaign: Campaign, resource_id: int) -> bool:
     if resource is None:
         return False
     campaign.resources.remove(resource)
-    db.session.commit()
+    db.session.flush()
     return True
 
 
 def replace_updates(campaign: Campaign, items: list[Mapping[str, Any]]) -> None:
-    """The API's PUT: the campaign's updates become exactly these (not committed)."""
+    """The API's PUT: the campaign's updates become exactly these."""
     cleaned = []
     for index, item in enumerate(items):
         try:

@@ -109,7 +109,7 @@ def _same(key: str, old: Any, new: Any) -> bool:
 
 
 def save_content(template: LetterTemplate, content: Mapping[str, Any], author: str, note: str = "") -> bool:
-    """Apply content changes; a change is a new version, kept. Returns whether anything changed (not committed)."""
+    """Apply content changes; a change is a new version, kept. Returns whether anything changed."""
     changed = [key for key, value in content.items() if not _same(key, getattr(template, key), value)]
     if not changed:
         return False
@@ -170,13 +170,13 @@ def save_template(
         )
         campaign.templates.append(template)
         db.session.add(TemplateVersion.snapshot(template, author=author, note="created"))
-        db.session.commit()
+        db.session.flush()
         return template, True
     changed = save_content(template, content, author)
     topics = list(dict.fromkeys(data.cwc_topics or []))
     if sorted(template.cwc_topics or []) != sorted(topics):  # the form lists them in its own order
         template.cwc_topics, changed = topics, True
-    db.session.commit()
+    db.session.flush()
     return template, changed
 
 
@@ -228,7 +228,7 @@ def restore_version(campaign: Campaign, template: LetterTemplate, version: int, 
     if errors or problems:
         raise TemplateInvalid(problems, errors)
     save_content(template, data.content(), author, note=f"restored from version {version}")
-    db.session.commit()
+    db.session.flush()
     return template
 
 
@@ -290,10 +290,10 @@ def save_translation(
         )
     note = f"{language_name(language, 'en')} {'removed' if text is None else 'version'}"
     changed = save_content(template, {"translations": data.content()["translations"]}, author, note=note)
-    db.session.commit()
+    db.session.flush()
     return changed
 
 
 def set_template_active(template: LetterTemplate, active: bool) -> None:
     template.active = active
-    db.session.commit()
+    db.session.flush()

@@ -156,5 +156,5 @@ def apply_import(campaign: Campaign, organizer: Organizer, plan: ImportPlan) -> 
         if row.action in ("add", "link"):
             link_target(campaign, target)
         counts[row.action] += 1
-    db.session.commit()
+    db.session.flush()
     return counts

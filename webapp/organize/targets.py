@@ -21,7 +21,7 @@ def campaign_target_ids(campaign: Campaign) -> list[str]:
 
 
 def add_target(campaign: Campaign, organizer: Organizer, values: Mapping[str, Any], target_id: str = "") -> Target:
-    """A new target for this campaign (committed). Its id is stable: totals are kept under it."""
+    """A new target for this campaign (flushed). Its id is stable: totals are kept under it."""
     cleaned = content.clean_target(values)
     target_id = (target_id or "").strip().lower() or slugify(cleaned["name"], 64)
     if not content.TARGET_ID.match(target_id):
@@ -33,7 +33,7 @@ def add_target(campaign: Campaign, organizer: Organizer, values: Mapping[str, An
     target = Target(id=target_id, active=True, extra={}, **cleaned)
     db.session.add(target)
     link_target(campaign, target)
-    db.session.commit()
+    db.session.flush()
     return target
 
 
@@ -51,7 +51,7 @@ def link_target(campaign: Campaign, target: Target) -> None:
 
 
 def update_target(campaign: Campaign, organizer: Organizer, target_id: str, values: Mapping[str, Any]) -> list[str]:
-    """Change a campaign target's details (committed); returns the fields that changed."""
+    """Change a campaign target's details (flushed); returns the fields that changed."""
     target = campaign_target(campaign, target_id)
     if target is None:
         raise Invalid({"id": [f"{target_id} is not one of this campaign's targets."]})
@@ -60,7 +60,7 @@ def update_target(campaign: Campaign, organizer: Organizer, target_id: str, valu
     changed = [key for key, value in cleaned.items() if getattr(target, key) != value]
     for key in changed:
         setattr(target, key, cleaned[key])
-    db.session.commit()
+    db.session.flush()
     return changed
 
 
@@ -86,5 +86,5 @@ def remove_target(campaign: Campaign, organizer: permissions.Actor, target_id: s
             else:
                 notes.append(f"“{template.name}” no longer goes to this target.")
     campaign.target_links.remove(link)
-    db.session.commit()
+    db.session.flush()
     return notes

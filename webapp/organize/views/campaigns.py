@@ -32,6 +32,7 @@ def create_campaign():
         except invalid.Invalid as exc:
             attach_errors(form, exc.errors, "title")
         else:
+            db.session.commit()
             flash(f"“{campaign.title}” is created as a draft. Add its targets and letters, then publish it.", "ok")
             return redirect(url_for("organize.campaign", slug=campaign.slug))
     managed = accounts.managed_campaigns(current_organizer())
@@ -79,6 +80,7 @@ def campaign(slug: str):
         except invalid.Invalid as exc:
             attach_errors(form, exc.errors, "title")
         else:
+            db.session.commit()
             flash("Saved.", "ok")
             return redirect(url_for("organize.campaign", slug=slug))
     return _campaign_page(found, form, 422)
@@ -106,6 +108,7 @@ def campaign_state(slug: str):
             for text in messages:
                 flash(text, "error")
     else:
+        db.session.commit()
         flash(message, "ok")
     return redirect(url_for("organize.campaign", slug=slug))
 
@@ -120,6 +123,7 @@ def add_update(slug: str):
         except invalid.Invalid as exc:
             attach_errors(form, exc.errors, "text")
         else:
+            db.session.commit()
             flash("Update added: it shows above the actions on the campaign page.", "ok")
             return redirect(url_for("organize.campaign", slug=slug, _anchor="updates"))
     return _campaign_page(found, status=422, update_form=form)
@@ -130,6 +134,7 @@ def delete_update(slug: str, update_id: str):
     update_id = url_number(update_id)
     found = managed_campaign(slug)
     if ActionForm().validate_on_submit() and campaigns.remove_update(found, update_id):
+        db.session.commit()
         flash("Update removed.", "ok")
     return redirect(url_for("organize.campaign", slug=slug, _anchor="updates"))
 
@@ -146,6 +151,7 @@ def add_resource(slug: str):
         except invalid.Invalid as exc:
             attach_errors(form, exc.errors, "name")
         else:
+            db.session.commit()
             flash("Added to “More you can do”.", "ok")
             return redirect(url_for("organize.campaign", slug=slug, _anchor="resources"))
     return _campaign_page(found, status=422, resource_form=form)
@@ -156,5 +162,6 @@ def delete_resource(slug: str, resource_id: str):
     resource_id = url_number(resource_id)
     found = managed_campaign(slug)
     if ActionForm().validate_on_submit() and campaigns.remove_resource(found, resource_id):
+        db.session.commit()
         flash("Removed.", "ok")
     return redirect(url_for("organize.campaign", slug=slug, _anchor="resources"))

@@ -10,6 +10,7 @@ from webapp.campaigns.content import LANGUAGE
 from webapp.core import framing
 from webapp.core.rendering import SAMPLE_SUPPORTER
 from webapp.cwc import report as cwc_report
+from webapp.extensions import db
 from webapp.i18n import gettext, language_name
 from webapp.models import TARGET_KINDS, Campaign
 from webapp.organize import editor, invalid, letter_templates, names
@@ -109,6 +110,7 @@ def new_letter(slug: str):
         return _editor(found, form, problems=exc.problems, loose=loose, status=422)
     except invalid.Invalid as exc:
         return _editor(found, form, loose=attach_errors(form, exc.errors), status=422)
+    db.session.commit()
     flash(f"Saved “{template.name}” (version 1). It is not offered to supporters until you publish it.", "ok")
     return redirect(url_for("organize.letter", slug=slug, template_slug=template.slug))
 
@@ -137,6 +139,7 @@ def letter(slug: str, template_slug: str):
     except invalid.Invalid as exc:
         form.base_version.data = str(template.version)  # saving again replaces the other person's version, knowingly
         return _editor(found, form, template, loose=attach_errors(form, exc.errors), status=409)
+    db.session.commit()
     flash(f"Saved as version {template.version}." if changed else "Nothing had changed, so no new version.", "ok")
     return redirect(url_for("organize.letter", slug=slug, template_slug=template.slug))
 
@@ -177,6 +180,7 @@ def letter_active(slug: str, template_slug: str):
     if ActionForm().validate_on_submit():
         live = request.form.get("active") == "1"
         letter_templates.set_template_active(template, live)
+        db.session.commit()
         if live and found.published and not found.closed:
             flash(f"“{template.name}” is published: supporters can choose it now.", "ok")
         elif live:
@@ -216,6 +220,7 @@ def translation(slug: str, template_slug: str, language: str):
             form.base_version.data = str(template.version)
             status = exc.status  # 409 when someone saved in between
         else:
+            db.session.commit()
             name = language_name(language, "en")
             if remove:
                 flash(gettext("Removed the %(language)s version.", language=name), "ok")
@@ -272,5 +277,6 @@ def restore(slug: str, template_slug: str, version: str):
                 for text in messages:
                     flash(f"Version {version} can't be restored as it is: {text}", "error")
             return redirect(url_for("organize.versions", slug=slug, template_slug=template_slug))
+        db.session.commit()
         flash(f"Version {version} is back, saved as version {template.version}.", "ok")
     return redirect(url_for("organize.letter", slug=slug, template_slug=template_slug))

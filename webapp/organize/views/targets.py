@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from webapp.campaigns.content import TARGET_FIELDS
+from webapp.extensions import db
 from webapp.organize import dashboard, invalid, target_health, target_import
 from webapp.organize import targets as campaign_targets
 from webapp.organize.forms import ActionForm, ImportForm, TargetForm
@@ -37,6 +38,7 @@ def new_target(slug: str):
             attach_errors(form, exc.errors, "name")
             status = 422
         else:
+            db.session.commit()
             flash(f"{target.name} added. Choose them in a letter's “who it is for” to write to them.", "ok")
             return redirect(url_for("organize.targets", slug=slug))
     elif request.method == "POST":
@@ -61,6 +63,7 @@ def edit_target(slug: str, target_id: str):
             except invalid.Invalid as exc:
                 attach_errors(form, exc.errors, "name")
             else:
+                db.session.commit()
                 flash(
                     f"Saved {target.name}" + (f" ({', '.join(changed)})." if changed else ": nothing had changed."),
                     "ok",
@@ -79,6 +82,7 @@ def remove_target(slug: str, target_id: str):
     found = managed_campaign(slug)
     if ActionForm().validate_on_submit():
         notes = campaign_targets.remove_target(found, current_organizer(), target_id)
+        db.session.commit()
         flash(" ".join(["Removed from this campaign; the letters already sent to them stay counted.", *notes]), "ok")
     return redirect(url_for("organize.targets", slug=slug))
 
@@ -112,6 +116,7 @@ def import_targets(slug: str):
                             attach_errors(form, exc.errors, "csv_text")
                             status = 422
                         else:
+                            db.session.commit()
                             flash(
                                 f"Imported: {counts['add']} added, {counts['link']} existing added to this "
                                 f"campaign, {counts['update']} updated.",
