@@ -302,6 +302,7 @@ def prepare(database: Database, redis_url: str, *, congress: bool = False):
     with app.app_context():
         upgrade()
         load_campaigns(Path(DEFAULTS["LETTER_TEMPLATES_DIR"]))
+        db.session.commit()
         if congress:
             from webapp.congress import load as congress_load
 

@@ -127,6 +127,7 @@ def app(tmp_root, redis_url, credentials_redis_url, database_url, mail_server, s
     with app.app_context():
         upgrade()
         load_campaigns(PROJECT / "letter_templates")
+        db.session.commit()
         congress_load.ensure_loaded()
     return app
 

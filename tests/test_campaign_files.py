@@ -58,6 +58,7 @@ def campaign_copy(tmp_path, app):
     yield root / LAUNCH
     with app.app_context():
         load_campaigns(SOURCE)  # put the shipped content back for the other tests
+        db.session.commit()
 
 
 def test_edited_template_gets_a_new_version(app, campaign_copy, runner):

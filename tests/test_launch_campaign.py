@@ -11,6 +11,7 @@ from tests.conftest import PROJECT
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
 from webapp.campaigns.files import read_all, read_campaign
+from webapp.extensions import db
 from webapp.models import CALL, Target
 
 SOURCE = PROJECT / "letter_templates"
@@ -131,9 +132,11 @@ def ceo_unreachable(tmp_path, app):
     config.write_text(text)
     with app.app_context():
         load_campaigns(root)
+        db.session.commit()
     yield
     with app.app_context():
         load_campaigns(SOURCE)
+        db.session.commit()
 
 
 @pytest.mark.usefixtures("ceo_unreachable")

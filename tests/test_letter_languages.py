@@ -114,6 +114,7 @@ def test_a_changed_translation_is_a_new_version_kept_with_it(app, tmp_path):
         before = template.version
         version.write_text(version.read_text(encoding="utf-8").replace("Señoras y señores:", "Estimada Oficina:"))
         report = load_campaigns(folder)
+        db.session.commit()
         assert any("un-human-rights-office (translations" in line for line in report.lines), report.lines
         db.session.refresh(template)
         assert template.version == before + 1
@@ -125,6 +126,7 @@ def test_a_changed_translation_is_a_new_version_kept_with_it(app, tmp_path):
         )
         assert kept.translations["es"]["body"].startswith("Estimada Oficina:")
         load_campaigns(LAUNCH_DIR, force=True)  # back as the files say, for the other tests
+        db.session.commit()
 
 
 # ---- the API ------------------------------------------------------------------------------------------------

@@ -79,11 +79,12 @@ def _prepare() -> None:
         upgrade()
         if ensure_loaded():
             print("  congress: loaded the bundled members of Congress and ZIP codes")
-        report = load_campaigns(Path(app.config["LETTER_TEMPLATES_DIR"]))
-        for line in report.lines:
-            print(f"  campaigns: {line}")
         from webapp.extensions import db
 
+        report = load_campaigns(Path(app.config["LETTER_TEMPLATES_DIR"]))
+        db.session.commit()
+        for line in report.lines:
+            print(f"  campaigns: {line}")
         db.engine.dispose()
 
 

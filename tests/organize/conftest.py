@@ -48,6 +48,7 @@ def clean_organize(app):
         db.session.execute(delete(Organizer))
         db.session.commit()
         load_campaigns(PROJECT / "letter_templates", force=True)  # the launch campaign as shipped
+        db.session.commit()
 
 
 @pytest.fixture

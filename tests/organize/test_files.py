@@ -44,7 +44,9 @@ def export(app, slug: str, root: Path) -> dict[str, bytes]:
 
 def import_(app, folder: Path) -> list[str]:
     with app.app_context():
-        return load_campaigns(folder, force=True).lines
+        lines = load_campaigns(folder, force=True).lines
+        db.session.commit()
+        return lines
 
 
 def comparable(spec: CampaignSpec) -> dict:

@@ -59,6 +59,7 @@ def lifted_launch(app):
     def lift(until):
         with app.app_context():
             limits.lift(db.session.scalar(db.select(Campaign).where(Campaign.slug == LAUNCH)), until)
+            db.session.commit()
 
     yield lift
     lift(None)

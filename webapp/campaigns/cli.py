@@ -45,6 +45,7 @@ def _load(root: Path, *, force: bool) -> None:
         report = load_campaigns(root, force=force)
     except CampaignFileError as exc:
         raise click.ClickException(str(exc)) from None
+    db.session.commit()
     for line in report.lines:
         click.echo(line)
     if not report.lines:

@@ -203,13 +203,14 @@ def apply_campaign(spec: CampaignSpec, report: LoadReport, *, force: bool = Fals
 
 
 def load_campaigns(root: Path, *, force: bool = False) -> LoadReport:
-    """Load every campaign folder under `root` (or `root` itself if it is one) in one transaction (all or nothing)."""
+    """Load every campaign folder under `root` (or `root` itself if it is one) in one transaction (all or nothing):
+    flushed, and the caller commits; on any error what the load wrote is rolled back before it is raised."""
     specs = [read_campaign(root)] if (root / CAMPAIGN_FILE).is_file() else read_all(root)
     report = LoadReport()
     try:
         for spec in specs:
             apply_campaign(spec, report, force=force)
-        db.session.commit()
+        db.session.flush()
     except Exception:
         db.session.rollback()
         raise

@@ -82,6 +82,9 @@ def set_form_link(target: Target, url: str, entered_by: str) -> FormLink:
     link.url, link.entered_by, link.entered_at = url.strip(), entered_by, utcnow()
     target.contact_form = link.url
     _new_version()
+    # Committed here, not by the caller: this process's lookup cache is cleared only once the change is durable.
+    # Cleared before the commit, a lookup in between would rebuild from the old rows under the old version and
+    # serve them until its next version check.
     db.session.commit()
     if has_app_context():
         get_cache().invalidate()
@@ -96,7 +99,7 @@ def remove_form_link(target: Target) -> bool:
     target.contact_form = link.data_url
     db.session.delete(link)
     _new_version()
-    db.session.commit()
+    db.session.commit()  # before the cache is cleared, as in set_form_link
     if has_app_context():
         get_cache().invalidate()
     return True

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from markupsafe import escape
 
 from webapp.core.invalid import Invalid
-from webapp.extensions import db
 from webapp.i18n import gettext
 from webapp.models import Campaign
 from webapp.security.headers import CONTENT_SECURITY_POLICY
@@ -73,10 +72,9 @@ def _origin_of(text: str) -> str | None:
 
 
 def set_origins(campaign: Campaign, lines: Iterable[str]) -> list[str]:
-    """Replace where the campaign may be embedded (committed); raises InvalidOrigins and changes nothing."""
+    """Replace where the campaign may be embedded (the caller commits); raises InvalidOrigins and changes nothing."""
     origins = clean_origins(lines)
     campaign.embed_origins = origins
-    db.session.commit()
     return origins
 
 

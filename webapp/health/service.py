@@ -73,7 +73,7 @@ def report() -> tuple[dict, bool]:
         db.session.execute(text("SELECT 1"))
         health["oldest_queued_seconds"] = oldest_queued_seconds()
         health["oldest_due_seconds"] = oldest_due_seconds()
-        db.session.commit()
+        db.session.commit()  # nothing was written: this ends the read transaction, inside the try that reports it
     except SQLAlchemyError:
         db.session.rollback()
         health["database"] = "unreachable"

@@ -243,6 +243,8 @@ def load_organizer(token: str) -> Organizer | None:
     now = utcnow()
     if (now - found.last_seen_at).total_seconds() > 60:  # at most one write a minute per log-in
         db.session.execute(update(OrganizerSession).where(OrganizerSession.id == found.id).values(last_seen_at=now))
+        # Committed here, before the view runs: the request's own transaction may never commit (a GET) or be rolled
+        # back (refused input), and the log-in must still count as seen, or an active organizer times out.
         db.session.commit()
     organizer = found.organizer
     organizer.login_token = token
@@ -312,16 +314,16 @@ def organizer_for_token(token: str) -> Organizer | None:
     now = utcnow()
     if record.last_used_at is None or (now - record.last_used_at).total_seconds() > 60:
         record.last_used_at = now  # at most one write a minute per token
-        db.session.commit()
+        db.session.commit()  # before the view runs, as in load_organizer: a refused request still used the token
     return record.organizer
 
 
 def revoke_token(organizer: Organizer, token_id: int) -> bool:
+    """Revoke one of the organizer's live tokens (not committed); False if it is not theirs or not live."""
     record = db.session.get(ApiToken, token_id)
     if record is None or record.organizer_id != organizer.id or record.revoked_at is not None:
         return False
     record.revoked_at = utcnow()
-    db.session.commit()
     return True
 
 

@@ -134,6 +134,9 @@ def purge(
             break
         letters = _erase(chunk, now)
         ids = [submission.id for submission in chunk]
+        # Committed here, batch by batch, not by the caller: each batch's erasure is durable before its credentials
+        # go and before the next batch is read, a purge of a large backlog holds no long transaction, and the WAL
+        # checkpoint below can only clear text that committed erasures replaced.
         db.session.commit()
         credentials.forget(*ids)
         total = Erased(total.submissions + len(chunk), total.letters + letters)
@@ -160,7 +163,7 @@ def _forget(submission_ids: list[str]) -> Erased:
         )
     )
     letters = _erase(submissions, now)
-    db.session.commit()
+    db.session.commit()  # here, not by the caller: the checkpoint below clears only text a committed erasure replaced
     flush_storage()
     log.info("privacy.forget submissions=%d letters=%d cancelled=%d", len(submissions), letters, cancelled)
     return Erased(len(submissions), letters, cancelled, sign_ins)

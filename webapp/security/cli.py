@@ -32,9 +32,11 @@ def lift_command(slug: str, hours: float, end: bool) -> None:
         raise click.ClickException(f"No campaign '{slug}'.")
     if end:
         limits.lift(campaign, None)
+        db.session.commit()
         click.echo(f"{slug}: normal limits again.")
         return
     until = utcnow() + dt.timedelta(hours=hours)
     limits.lift(campaign, until)
+    db.session.commit()
     factor = current_app.config["RATELIMIT_LIFT_FACTOR"]
     click.echo(f"{slug}: limits per address and per target raised {factor}-fold until {until:%Y-%m-%d %H:%M} UTC.")

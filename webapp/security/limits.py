@@ -48,7 +48,6 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import TooManyRequests
 
 from webapp.campaigns.service import find_campaign
-from webapp.extensions import db
 from webapp.i18n import gettext, ngettext
 from webapp.i18n import lazy_gettext as _l
 from webapp.models import HANDOFF_CHANNELS, Campaign, utcnow
@@ -181,9 +180,8 @@ def lifted(campaign: Campaign | None, now: dt.datetime | None = None) -> bool:
 
 def lift(campaign: Campaign, until: dt.datetime | None) -> None:
     """Raise the campaign's per-address and per-target limits by RATELIMIT_LIFT_FACTOR until `until`
-    (naive UTC); None ends a lift at once. Commits."""
+    (naive UTC); None ends a lift at once. The caller commits."""
     campaign.limits_lifted_until = until
-    db.session.commit()
     log.info("limits.lift campaign=%s until=%s", campaign.slug, until.isoformat() if until else "-")
 
 

@@ -183,6 +183,7 @@ def create_token():
 def revoke_token(token_id: str):
     token_id = url_number(token_id)
     if ActionForm().validate_on_submit() and accounts.revoke_token(current_organizer(), token_id):
+        db.session.commit()
         flash("Token revoked: it no longer opens the API.", "ok")
     return redirect(url_for("organize.account"))
 

@@ -7,6 +7,7 @@ from flask import abort, flash, redirect, render_template, request, stream_with_
 
 from webapp.cwc import report as cwc_report
 from webapp.embed import service as embed_service
+from webapp.extensions import db
 from webapp.i18n import gettext
 from webapp.models import Campaign
 from webapp.organize import dashboard
@@ -60,6 +61,7 @@ def embed_origins(slug: str):
         origins = embed_service.set_origins(found, typed.splitlines())
     except embed_service.InvalidOrigins as exc:
         return _dashboard_page(found, typed, exc.problems, 422)
+    db.session.commit()
     flash(
         gettext("Saved: the campaign can be embedded on %(sites)s.", sites=", ".join(origins))
         if origins
