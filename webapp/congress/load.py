@@ -191,7 +191,7 @@ def load_congress(
             dataset.version = uuid.uuid4().hex
             dataset.loaded_at = utcnow()
             dataset.summary = summary
-        db.session.commit()
+        db.session.commit()  # before the cache is cleared below, as in webapp/congress/links.py
     except Exception:
         db.session.rollback()
         raise

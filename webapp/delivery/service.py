@@ -207,5 +207,5 @@ def forget_finished_credentials(batch: int = 1000) -> int:
         for submission_id in finished:
             log.info("credentials.forgotten submission=%s", submission_id)
         forgotten += len(finished)
-    db.session.commit()
+    db.session.commit()  # nothing was written (the passwords live in Redis): this ends the task's read transaction
     return forgotten
