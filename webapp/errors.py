@@ -43,6 +43,11 @@ def _respond(code: int, description: str | None = None):
     return render_template("error.html", code=code, message=message), code
 
 
+def _own_headers(exc: HTTPException) -> list[tuple[str, str]]:
+    """The headers the error itself carries (Allow on a 405, WWW-Authenticate on a 401), its body's type aside."""
+    return [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
+
+
 def rate_limited(exc: TooManyRequests):
     """Any limit, HTML or JSON: say which and when to try again, in words and in Retry-After."""
     seconds = limits.retry_after(exc)
@@ -71,8 +76,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        """Every HTTP error, pages and APIs alike (JSON under /api/), with the error's own headers: a 405 says what
+        is Allowed, a 401 how to authenticate; the API blueprints add no handler of their own for these."""
         default = type(exc).description
-        return _respond(exc.code or 500, None if exc.description == default else exc.description)
+        body, code = _respond(exc.code or 500, None if exc.description == default else exc.description)
+        return body, code, _own_headers(exc)
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge):

@@ -7,10 +7,10 @@ import pytest
 from werkzeug.exceptions import HTTPException
 
 from tests.organize.conftest import ORGANIZER, token_for
-from tests.support.letters import un_letter
+from tests.support.letters import LAUNCH, un_letter
 from webapp.campaigns.content import ContentInvalid
 from webapp.core.invalid import Invalid
-from webapp.core.json_errors import _json_http_error, _json_invalid
+from webapp.core.json_errors import _json_invalid
 from webapp.core.validation import FieldError
 from webapp.cwc.address import AddressInvalid
 from webapp.embed.service import InvalidOrigins
@@ -45,13 +45,33 @@ def test_an_unknown_campaign_is_the_same_404_on_both_apis(client, token):
 
 
 def test_every_api_blueprint_answers_its_errors_through_the_one_responder(app):
-    """Whatever blueprint serves /api/…, its HTTP errors and invalid input go through webapp/core/json_errors.py."""
+    """Whatever blueprint serves /api/…, its invalid input goes through webapp/core/json_errors.py, and its HTTP errors
+    through the app's one handler (webapp/errors.py), which the routing errors (a 405, an unknown path) reach too."""
     api = [bp for bp in app.iter_blueprints() if (bp.url_prefix or "").startswith("/api/")]
     assert {bp.name for bp in api} >= {"api", "organize_api", "congress"}
     for blueprint in api:
         handlers = app.error_handler_spec[blueprint.name][None]
-        assert handlers.get(HTTPException) is _json_http_error, blueprint.name
+        assert HTTPException not in handlers, blueprint.name  # no second responder answering them its own way
         assert handlers.get(Invalid) is _json_invalid, blueprint.name
+    assert app.error_handler_spec[None][None][HTTPException].__module__ == "webapp.errors"
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [
+        ("post", "/api/v1/campaigns", "GET"),
+        ("delete", "/api/v1/congress", "GET"),
+        ("put", "/api/v1/organize/campaigns", "POST"),
+        ("get", f"/c/{LAUNCH}/send", "POST"),  # a page too
+    ],
+)
+def test_a_method_a_path_does_not_take_is_a_405_that_says_which_it_does(client, method, path, allowed):
+    """RFC 9110: a 405 names the methods the path takes, in Allow; a client reading only the body learns it too."""
+    response = getattr(client, method)(path)
+    assert response.status_code == 405
+    assert allowed in {name.strip() for name in response.headers.get("Allow", "").split(",")}
+    if path.startswith("/api/"):
+        assert response.get_json() == {"error": "That page can't be used that way.", "status": 405}
 
 
 def test_the_congress_lookup_answers_like_the_other_apis(client):
