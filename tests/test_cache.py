@@ -4,6 +4,8 @@ and while Redis is down the pages read the database. A poster page shows what th
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import select, update
 
@@ -104,3 +106,47 @@ def test_the_source_is_asked_once_per_interval_and_again_after_a_clear(clock):
     copies.clear()
     assert copies.get(None, lambda: "after the load") == "after the load"
     assert asked == [1000.0, 1005.0, 1005.0]
+
+
+def test_a_slow_build_holds_up_only_its_own_key():
+    """One campaign whose rows come slowly (a lock in the database, a cold disk) holds up its own pages, not every
+    other campaign's: builds wait for one another per key only."""
+    copies: versioned.VersionedCopies[str] = versioned.VersionedCopies(lambda: "v1")
+    building, release = threading.Event(), threading.Event()
+
+    def slow() -> str:
+        building.set()
+        release.wait(300)
+        return "slow campaign"
+
+    first = threading.Thread(target=copies.get, args=("slow", slow), daemon=True)
+    first.start()
+    assert building.wait(30)
+    other: list[str | None] = []
+    second = threading.Thread(target=lambda: other.append(copies.get("quick", lambda: "quick campaign")), daemon=True)
+    second.start()
+    second.join(timeout=30)  # only catches a build left waiting: the slow one holds for 300 s
+    held_up = second.is_alive()
+    release.set()
+    first.join(timeout=30)
+    assert not held_up, "another key's build waited for the slow one"
+    assert other == ["quick campaign"]
+    assert copies.get("slow", lambda: "rebuilt") == "slow campaign"
+
+
+def test_a_copy_built_while_the_data_changed_is_not_kept():
+    """This process changed the data (and cleared the copies) while a build was reading: what that build read may be
+    the old rows, so it is answered once and not kept."""
+    copies: versioned.VersionedCopies[str] = versioned.VersionedCopies(lambda: "v1", check_every=5.0)
+    cleared = []
+
+    def build_across_a_change() -> str:
+        # An organizer's commit in another thread, while this build read the old rows; it never waits for a build.
+        commit = threading.Thread(target=lambda: cleared.append(copies.clear()), daemon=True)
+        commit.start()
+        commit.join(timeout=30)
+        return "old rows"
+
+    assert copies.get("launch", build_across_a_change) == "old rows"
+    assert cleared == [None], "clearing the copies waited for a build"
+    assert copies.get("launch", lambda: "new rows") == "new rows"

@@ -9,8 +9,9 @@ and how often it is asked (on every use, or every few seconds).
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from time import monotonic
 from typing import Generic, TypeVar
@@ -46,7 +47,9 @@ class VersionedCopies(Generic[T]):
         self.max_age = max_age
         self._entries: dict[Hashable, _Entry[T]] = {}
         self._checked: tuple[object, float] | None = None  # (version, when), replaced as a whole
-        self._lock = threading.Lock()
+        self._generation = object()  # replaced by each clear(): a use that began before one keeps nothing
+        self._builds: dict[Hashable, threading.Lock] = {}  # the keys being built now, and only those
+        self._guard = threading.Lock()  # over _builds, storing a copy and clearing; never held during a build
 
     def get(self, key: Hashable, build: Callable[[], T | None]) -> T | None:
         checked = self._checked  # inline, not a call: this is the hot path of every ZIP lookup
@@ -56,20 +59,39 @@ class VersionedCopies(Generic[T]):
             return entry.value
         if self._current(entry, version):
             return entry.value  # type: ignore[union-attr]
-        with self._lock:  # one build at a time: a second thread waits and takes the first one's copy
+        generation = self._generation  # before the rows are read: a clear() from here on means they may be old
+        with self._building(key):  # one build per key at a time: a second thread waits and takes the first one's copy
             entry = self._entries.get(key)
             if self._current(entry, version):
                 return entry.value  # type: ignore[union-attr]
             value = build()  # after reading the version: a change during the build is caught by the next check
             if value is not None:
-                self._entries[key] = _Entry(version, monotonic(), value)
+                with self._guard:
+                    if generation is self._generation:  # no clear() since the build began
+                        self._entries[key] = _Entry(version, monotonic(), value)
             return value
 
     def clear(self) -> None:
-        """Drop every copy and ask the source again on the next use (this process changed the data)."""
-        with self._lock:
+        """Drop every copy and ask the source again on the next use (this process changed the data). A build under
+        way keeps nothing: it may have read the rows from before the change."""
+        with self._guard:
+            self._generation = object()
             self._entries.clear()
             self._checked = None
+
+    @contextlib.contextmanager
+    def _building(self, key: Hashable) -> Iterator[None]:
+        """Hold `key`'s build lock. Other keys build meanwhile (a slow campaign holds up only its own pages), and a
+        lock lives only while its key is being built, so keys a stranger makes up (a slug in a URL) leave nothing."""
+        with self._guard:
+            lock = self._builds.setdefault(key, threading.Lock())
+        with lock:
+            try:
+                yield
+            finally:
+                with self._guard:
+                    if self._builds.get(key) is lock:
+                        del self._builds[key]
 
     def _version(self) -> object:
         now = monotonic()
