@@ -322,6 +322,7 @@ def test_nothing_loaded_is_503(app, client, monkeypatch):
         response = get(client, "94110")
         assert response.status_code == 503
         assert response.get_json()["status"] == 503
+        assert response.headers["Retry-After"] == "60"  # the minute the message asks for, for a client that waits
     finally:
         monkeypatch.undo()
         cache.invalidate()

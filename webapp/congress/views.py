@@ -22,7 +22,7 @@ def by_zip():
         raise NotFound(str(exc)) from None
     except service.CongressDataMissing:
         raise ServiceUnavailable(
-            "The members-of-Congress lookup is not ready yet. Please try again in a minute."
+            "The members-of-Congress lookup is not ready yet. Please try again in a minute.", retry_after=60
         ) from None
     response = jsonify(found.as_dict())
     response.cache_control.public = True
