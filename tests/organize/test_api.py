@@ -125,6 +125,22 @@ def test_a_put_refused_by_the_publish_check_changes_nothing_it_carried(api, own_
     assert (after["title"], after["summary"], after["published"]) == (before["title"], before["summary"], False)
 
 
+def test_a_put_that_mends_what_kept_the_campaign_unpublished_publishes_it(api, own_campaign):
+    """The one PUT may write the missing summary and publish: the check asks the campaign as the PUT leaves it,
+    not as it was before."""
+    organizer = api(ORGANIZER)
+    letter = organizer.post(f"{API}/campaigns/{own_campaign}/templates", json={**LETTER, "active": True})
+    assert letter.status_code == 201, letter.get_json()
+    assert organizer.put(f"{API}/campaigns/{own_campaign}", json={"summary": ""}).status_code == 200
+    refused = organizer.put(f"{API}/campaigns/{own_campaign}", json={"published": True})
+    assert refused.status_code == 422 and "Write a summary" in refused.get_json()["errors"]["published"][0]
+    mended = organizer.put(
+        f"{API}/campaigns/{own_campaign}", json={"summary": "Why the records must open.", "published": True}
+    )
+    assert mended.status_code == 200, mended.get_json()
+    assert (mended.get_json()["summary"], mended.get_json()["published"]) == ("Why the records must open.", True)
+
+
 def test_an_invalid_template_is_422_with_the_template_error_and_its_line(api, own_campaign):
     organizer = api(ORGANIZER)
     broken = {**LETTER, "body": LETTER["body"].replace("Please.", "Please {{ target.nme }}.")}

@@ -224,9 +224,7 @@ def update_campaign(slug: str):
     """Change the fields given; fields left out stay as they are. `updates` and `resources` replace the lists."""
     campaign = _campaign(slug)
     data: CampaignUpdateIn = parse(CampaignUpdateIn)
-    if data.published and not campaign.published and (problems := campaigns.publish_problems(campaign)):
-        raise Invalid({"published": problems})  # before anything else changes: all or nothing
-    try:
+    try:  # publishing is checked last, on the campaign as this request leaves it (`set_published`)
         if data.updates is not None:
             campaigns.replace_updates(campaign, [item.model_dump() for item in data.updates])
         if data.resources is not None:
