@@ -390,22 +390,25 @@ class TemplateVersion(db.Model):
     @classmethod
     def snapshot(cls, template: LetterTemplate, *, author: str = "", note: str = "") -> TemplateVersion:
         """The template as it is now, under its current version number (add it to the session)."""
-        return cls(
-            template=template,
-            version=template.version,
-            name=template.name,
-            subject=template.subject,
-            body=template.body,
-            target_ids=list(template.target_ids or []),
-            target_kinds=list(template.target_kinds or []),
-            channels=list(template.channels or []),
-            min_note_length=template.min_note_length or 0,
-            salutation_and_signoff=bool(template.salutation_and_signoff),
-            language=template.language or "en",
-            translations={k: dict(v) for k, v in (template.translations or {}).items()},
-            author=author[:254],
-            note=note[:200],
-        )
+        content = template_content(template)
+        return cls(template=template, version=template.version, **content, author=author[:254], note=note[:200])
+
+
+def template_content(text: LetterTemplate | TemplateVersion) -> dict[str, Any]:
+    """What a letter is made of, as a template holds it now or a version kept it (copies, with the defaults): what
+    each version keeps, and what the workspace checks again when it restores one."""
+    return {
+        "name": text.name,
+        "subject": text.subject,
+        "body": text.body,
+        "target_ids": list(text.target_ids or []),
+        "target_kinds": list(text.target_kinds or []),
+        "channels": list(text.channels or []),
+        "min_note_length": text.min_note_length or 0,
+        "salutation_and_signoff": bool(text.salutation_and_signoff),
+        "language": text.language or "en",
+        "translations": {language: dict(words) for language, words in (text.translations or {}).items()},
+    }
 
 
 def _cwc_deliverable(target: Target) -> bool:

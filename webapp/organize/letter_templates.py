@@ -14,7 +14,15 @@ from webapp.core.rendering import LetterTemplateError
 from webapp.extensions import db
 from webapp.i18n import LANGUAGES as SUPPORTER_LANGUAGES
 from webapp.i18n import language_name
-from webapp.models import EMAIL_CHANNELS, LEGISLATOR_KINDS, Campaign, Letter, LetterTemplate, TemplateVersion
+from webapp.models import (
+    EMAIL_CHANNELS,
+    LEGISLATOR_KINDS,
+    Campaign,
+    Letter,
+    LetterTemplate,
+    TemplateVersion,
+    template_content,
+)
 from webapp.organize.invalid import Conflict, Invalid, TemplateInvalid
 from webapp.organize.names import SLUG, slugify
 
@@ -240,20 +248,7 @@ def missing_translations(template: LetterTemplate) -> list[str]:
 def template_input(template: LetterTemplate, version: TemplateVersion | None = None) -> TemplateInput:
     """A template as it is now (its text and settings as `version` kept them, when given), as the input that would
     save it: with the template's current CWC topics, a setting kept beside the versions, which the check needs."""
-    text = version or template
-    return TemplateInput(
-        name=text.name,
-        subject=text.subject,
-        body=text.body,
-        target_ids=list(text.target_ids or []),
-        target_kinds=list(text.target_kinds or []),
-        channels=list(text.channels or []),
-        min_note_length=text.min_note_length or 0,
-        salutation_and_signoff=bool(text.salutation_and_signoff),
-        cwc_topics=list(template.cwc_topics or []),
-        language=text.language or "en",
-        translations={language: dict(words) for language, words in (text.translations or {}).items()},
-    )
+    return TemplateInput(**template_content(version or template), cwc_topics=list(template.cwc_topics or []))
 
 
 def save_translation(
