@@ -127,6 +127,19 @@ def save_content(template: LetterTemplate, content: Mapping[str, Any], author: s
     return True
 
 
+def _check_unchanged_since(template: LetterTemplate, base_version: int | None) -> None:
+    """Raise Conflict when someone saved a newer version of the letter since `base_version` was loaded."""
+    if base_version is not None and base_version != template.version:
+        raise Conflict(
+            {
+                "version": [
+                    f"Someone saved this letter (now version {template.version}) after you opened it. Your text is "
+                    "still here: look at the versions list to see their change, then save again to replace it."
+                ]
+            }
+        )
+
+
 def save_template(
     campaign: Campaign,
     data: TemplateInput,
@@ -156,15 +169,8 @@ def save_template(
             errors["slug"] = [f"There is already a letter called {wanted} in this campaign."]
     if errors or problems:
         raise TemplateInvalid(problems, errors, source=(data.subject, data.body))
-    if template is not None and base_version is not None and base_version != template.version:
-        raise Conflict(
-            {
-                "version": [
-                    f"Someone saved this letter (now version {template.version}) after you opened it. Your text is "
-                    "still here: look at the versions list to see their change, then save again to replace it."
-                ]
-            }
-        )
+    if template is not None:
+        _check_unchanged_since(template, base_version)
     content = data.content()
     if template is None:
         position = max((t.position for t in campaign.templates), default=-1) + 1
@@ -274,15 +280,7 @@ def save_translation(
         raise TemplateInvalid(problems, errors)
     if errors:
         raise Invalid(errors)
-    if base_version is not None and base_version != template.version:
-        raise Conflict(
-            {
-                "version": [
-                    f"Someone saved this letter (now version {template.version}) after you opened it. Your text is "
-                    "still here: look at the versions list to see their change, then save again to replace it."
-                ]
-            }
-        )
+    _check_unchanged_since(template, base_version)
     note = f"{language_name(language, 'en')} {'removed' if text is None else 'version'}"
     changed = save_content(template, {"translations": data.content()["translations"]}, author, note=note)
     db.session.flush()
