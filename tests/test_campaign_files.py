@@ -150,6 +150,50 @@ def test_a_target_in_the_files_meets_the_workspaces_rules_in_its_words(campaign_
     assert "campaign.yaml" in str(exc.value) and "'ohchr'" in str(exc.value) and message in str(exc.value)
 
 
+def _title(data, value):
+    data["title"] = value
+
+
+def _summary(data, value):
+    data["summary"] = value
+
+
+def _resource_kind(data, value):
+    data["resources"][0]["kind"] = value
+
+
+def _update_text(data, value):
+    data["updates"][0]["text"] = value
+
+
+BAD_CAMPAIGN_WORDS = [
+    (_title, "Reunite \a families", "The title must be a single line"),
+    (_summary, "Children\0", "The summary contains a control character"),
+    (_resource_kind, "bribe", "Choose one of: donate, petition, read."),
+    (_update_text, "x" * 2001, "The update must be at most 2,000 characters"),
+]
+
+
+@pytest.mark.parametrize("change,value,message", BAD_CAMPAIGN_WORDS)
+def test_a_campaigns_own_words_in_the_files_meet_the_workspaces_rules(campaign_copy, change, value, message):
+    """campaign.yaml's title, summary, updates and resources are held to the rules the workspace form and the
+    organizer API hold them to (webapp/campaigns/content.py), and refused in the same words, naming the file."""
+    config = campaign_copy / "campaign.yaml"
+    data = yaml.safe_load(config.read_text())
+    change(data, value)
+    config.write_text(yaml.safe_dump(data, allow_unicode=True))
+    with pytest.raises(CampaignFileError) as refused:
+        read_campaign(campaign_copy)
+    assert "campaign.yaml" in str(refused.value) and message in str(refused.value)
+
+
+def test_a_campaign_folder_is_named_as_its_address(campaign_copy):
+    renamed = campaign_copy.rename(campaign_copy.parent / "Reunite Families")
+    with pytest.raises(CampaignFileError, match="lower-case letters, digits and hyphens"):
+        read_campaign(renamed)
+    renamed.rename(campaign_copy)
+
+
 def test_an_email_in_the_files_is_stored_as_email_validator_normalizes_it(campaign_copy):
     config = campaign_copy / "campaign.yaml"
     config.write_text(config.read_text().replace("email: petitions@ohchr.org", "email: petitions@OHCHR.org"))

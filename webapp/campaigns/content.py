@@ -1,9 +1,10 @@
-"""What a target and a letter template are made of: one schema each (`TargetContent`, `TemplateContent`), so the
-campaign files, the workspace forms, the CSV import and the organizer API hold them to the same rules, in the
-same words."""
+"""What a campaign's own words, a target and a letter template are made of: one set of rules each (a campaign's
+title, summary, updates and resources here; `TargetContent`, `TemplateContent`), so the campaign files, the
+workspace forms, the CSV import and the organizer API hold them to the same rules, in the same words."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -41,6 +42,80 @@ TEXT_LABELS = {
 
 class ContentInvalid(Invalid):
     """Content that breaks its schema: `errors` maps each field to its problems, in words for the organizer."""
+
+
+# A campaign's address (/c/<slug>), from the workspace or a campaign folder's name, or a letter's file name.
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+SLUG_RULE = "Use lower-case letters, digits and hyphens, like reunite-families."
+RESOURCE_KINDS = {"donate": "Donate", "petition": "Petition", "read": "Read more"}
+TITLE_MAX, SUMMARY_MAX, UPDATE_MAX = 200, 2000, 2000
+
+
+def _field_problem(rule, value: str, what: str, limit: int, key: str, errors: dict[str, list[str]]) -> None:
+    """The supporters' field rules for what organizers write too: no NUL (PostgreSQL refuses it) and no other
+    control characters (a title or a name is one line; a subject becomes a mail header)."""
+    try:
+        rule(value, what, limit)
+    except validation.FieldError as exc:
+        errors.setdefault(key, []).append(str(exc))
+
+
+def campaign_text_problems(title: str, summary: str) -> dict[str, list[str]]:
+    """What is wrong with a campaign's title and summary (both already stripped): field → messages."""
+    errors: dict[str, list[str]] = {}
+    if not title:
+        errors.setdefault("title", []).append("Give the campaign a title.")
+    elif len(title) > TITLE_MAX:
+        errors.setdefault("title", []).append(f"Keep the title under {TITLE_MAX} characters.")
+    else:
+        _field_problem(validation.single_line, title, "The title", TITLE_MAX, "title", errors)
+    if len(summary) > SUMMARY_MAX:
+        errors.setdefault("summary", []).append(f"Keep the summary under {SUMMARY_MAX:,} characters.")
+    else:
+        _field_problem(validation.plain_text, summary, "The summary", SUMMARY_MAX, "summary", errors)
+    return errors
+
+
+def clean_update(date: Any, text: str) -> tuple[dt.date, str]:
+    """A campaign's dated update, checked and normalized; raises ContentInvalid with every problem."""
+    errors: dict[str, list[str]] = {}
+    if isinstance(date, str):
+        try:
+            date = dt.date.fromisoformat(date.strip())
+        except ValueError:
+            date = None
+    if not isinstance(date, dt.date):
+        errors["date"] = ["Give the date as YYYY-MM-DD."]
+    try:
+        text = validation.plain_text(text or "", "The update", UPDATE_MAX)
+    except validation.FieldError as exc:
+        errors["text"] = [str(exc)]
+    else:
+        if not text:
+            errors["text"] = ["Write what changed, in a sentence or two."]
+    if errors:
+        raise ContentInvalid(errors)
+    return date, text
+
+
+def clean_resource(kind: str, name: str, url: str | None, description: str = "") -> dict[str, Any]:
+    """One of a campaign's resources (“More you can do”), checked and normalized; raises ContentInvalid."""
+    errors: dict[str, list[str]] = {}
+    kind = (kind or "read").strip()
+    name, url, description = (name or "").strip(), (url or "").strip() or None, (description or "").strip()
+    if kind not in RESOURCE_KINDS:
+        errors["kind"] = [f"Choose one of: {', '.join(RESOURCE_KINDS)}."]
+    if not name or len(name) > 200:
+        errors["name"] = ["Give it a name (up to 200 characters)."]
+    if url is not None and (
+        not url.startswith(("https://", "http://")) or len(url) > 500 or any(c.isspace() for c in url)
+    ):
+        errors["url"] = ["Links must start with https:// (or http://) — or leave it empty."]
+    if len(description) > 1000:
+        errors["description"] = ["Keep the description under 1,000 characters."]
+    if errors:
+        raise ContentInvalid(errors)
+    return {"kind": kind, "name": name, "url": url, "description": description}
 
 
 def _text(value: Any) -> str:
@@ -144,25 +219,16 @@ def _unique(values: list[str]) -> list[str]:
 
 
 def _text_problems(name: str, subject: str, body: str) -> dict[str, list[str]]:
-    """The rules for a letter's words, its own or a translation's: the supporters' field rules for what organizers
-    write too: no NUL (PostgreSQL refuses it) and no other control characters (a name is one line; a subject
-    becomes a mail header)."""
+    """The rules for a letter's words, its own or a translation's (`_field_problem`'s among them)."""
     errors: dict[str, list[str]] = {}
-
-    def text(rule, value: str, what: str, limit: int, key: str) -> None:
-        try:
-            rule(value, what, limit)
-        except validation.FieldError as exc:
-            errors.setdefault(key, []).append(str(exc))
-
     if not name:
         errors["name"] = ["Give the letter a name supporters will pick it by."]
     elif len(name) > 200:
         errors["name"] = ["Keep the name under 200 characters."]
     else:
-        text(validation.single_line, name, "The name", 200, "name")
-    text(validation.header_text, subject, "The subject", len(subject), "subject")
-    text(validation.plain_text, body, "The letter", len(body), "body")
+        _field_problem(validation.single_line, name, "The name", 200, "name", errors)
+    _field_problem(validation.header_text, subject, "The subject", len(subject), "subject", errors)
+    _field_problem(validation.plain_text, body, "The letter", len(body), "body", errors)
     return errors
 
 

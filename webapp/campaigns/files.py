@@ -14,10 +14,15 @@ from pydantic import ValidationError
 
 from webapp.campaigns.content import (
     LANGUAGE,
+    SLUG,
+    SLUG_RULE,
     TARGET_FIELDS,
     ContentInvalid,
     TemplateContent,
+    campaign_text_problems,
+    clean_resource,
     clean_target,
+    clean_update,
     normalize_body,
     problems,
 )
@@ -187,6 +192,12 @@ def read_campaign(folder: Path) -> CampaignSpec:
         raise CampaignFileError(f"{path}: {exc}") from None
     if not isinstance(data.get("title"), str):
         raise CampaignFileError(f"{path}: 'title' is missing")
+    if not SLUG.match(folder.name):  # the folder's name is the campaign's address, /c/<name>
+        raise CampaignFileError(f"{folder}: name the folder as the campaign's address. {SLUG_RULE}")
+    title, summary = data["title"].strip(), str(data.get("summary") or "").strip()
+    # the rules the workspace and the organizer API hold a campaign's own words to (webapp/campaigns/content.py)
+    if text_problems := campaign_text_problems(title, summary):
+        raise CampaignFileError(f"{path}: {_in_file_words(text_problems)}")
     targets = []
     for index, target in enumerate(data.get("targets") or []):
         if not isinstance(target, dict) or not target.get("id") or not target.get("name"):
@@ -214,7 +225,10 @@ def read_campaign(folder: Path) -> CampaignSpec:
     for update in data.get("updates") or []:
         if not isinstance(update, dict) or not isinstance(update.get("date"), dt.date) or not update.get("text"):
             raise CampaignFileError(f"{path}: each update needs a date (YYYY-MM-DD) and a text")
-        updates.append((update["date"], str(update["text"]).strip()))
+        try:
+            updates.append(clean_update(update["date"], str(update["text"])))
+        except ContentInvalid as exc:
+            raise CampaignFileError(f"{path}: the update of {update['date']}: {exc}") from None
     resources = []
     for resource in data.get("resources") or []:
         if not isinstance(resource, dict) or not resource.get("name"):
@@ -222,14 +236,17 @@ def read_campaign(folder: Path) -> CampaignSpec:
         url = resource.get("url")
         if url is not None and not (isinstance(url, str) and url.startswith(("https://", "http://"))):
             raise CampaignFileError(f"{path}: resource '{resource['name']}' needs an http(s):// link or none")
-        resources.append(
-            {
-                "kind": resource.get("kind", "read"),
-                "name": resource["name"],
-                "url": resource.get("url"),
-                "description": resource.get("description", ""),
-            }
-        )
+        try:
+            resources.append(
+                clean_resource(
+                    str(resource.get("kind", "read")),
+                    str(resource["name"]),
+                    url,
+                    str(resource.get("description") or ""),
+                )
+            )
+        except ContentInvalid as exc:
+            raise CampaignFileError(f"{path}: resource '{resource['name']}': {exc}") from None
     closed = data.get("closed")
     if closed is not None and not isinstance(closed, bool):
         raise CampaignFileError(f"{path}: 'closed' must be true or false")
@@ -239,8 +256,8 @@ def read_campaign(folder: Path) -> CampaignSpec:
     templates = [read_template(p, known_targets) for p in _letter_files(letters)] if letters.is_dir() else []
     return CampaignSpec(
         slug=folder.name,
-        title=data["title"].strip(),
-        summary=str(data.get("summary", "")).strip(),
+        title=title,
+        summary=summary,
         congress=bool(data.get("congress", False)),
         published=bool(data.get("published", True)),
         position=int(data.get("position", 0)),

@@ -3,24 +3,20 @@ dated updates and its resources."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
 
 from webapp.campaigns import checks
+from webapp.campaigns.content import SLUG, SLUG_RULE, campaign_text_problems, clean_resource, clean_update
 from webapp.campaigns.service import active_templates
-from webapp.core import validation
 from webapp.extensions import db
 from webapp.models import Campaign, CampaignUpdate, Resource, utcnow
 from webapp.organize.invalid import Invalid
-from webapp.organize.names import SLUG, slugify
+from webapp.organize.names import slugify
 from webapp.organizers import accounts
 from webapp.organizers.models import Organizer
-
-RESOURCE_KINDS = {"donate": "Donate", "petition": "Petition", "read": "Read more"}
-TITLE_MAX, SUMMARY_MAX, UPDATE_MAX = 200, 2000, 2000
 
 
 def find_campaign(slug: str) -> Campaign | None:
@@ -29,38 +25,15 @@ def find_campaign(slug: str) -> Campaign | None:
     return db.session.scalar(select(Campaign).where(Campaign.slug == slug))
 
 
-def _check_title_summary(title: str, summary: str, errors: dict[str, list[str]]) -> None:
-    if not title:
-        errors.setdefault("title", []).append("Give the campaign a title.")
-    elif len(title) > TITLE_MAX:
-        errors.setdefault("title", []).append(f"Keep the title under {TITLE_MAX} characters.")
-    else:
-        _check_text(validation.single_line, title, "The title", TITLE_MAX, "title", errors)
-    if len(summary) > SUMMARY_MAX:
-        errors.setdefault("summary", []).append(f"Keep the summary under {SUMMARY_MAX:,} characters.")
-    else:
-        _check_text(validation.plain_text, summary, "The summary", SUMMARY_MAX, "summary", errors)
-
-
-def _check_text(rule, value: str, what: str, limit: int, key: str, errors: dict[str, list[str]]) -> None:
-    """The supporters' field rules for what organizers write too: no NUL (PostgreSQL refuses it) and no other
-    control characters (a title is one line; a subject becomes a mail header)."""
-    try:
-        rule(value, what, limit)
-    except validation.FieldError as exc:
-        errors.setdefault(key, []).append(str(exc))
-
-
 def create_campaign(
     organizer: Organizer, *, title: str, slug: str = "", summary: str = "", congress: bool = False
 ) -> Campaign:
     """A new, unpublished campaign that its creator runs (flushed, so it has its id)."""
     title, summary = title.strip(), summary.strip()
     slug = (slug or "").strip().lower() or slugify(title)
-    errors: dict[str, list[str]] = {}
-    _check_title_summary(title, summary, errors)
+    errors = campaign_text_problems(title, summary)
     if not SLUG.match(slug):
-        errors["slug"] = ["Use lower-case letters, digits and hyphens, like reunite-families."]
+        errors["slug"] = [SLUG_RULE]
     elif find_campaign(slug) is not None:
         errors["slug"] = [f"There is already a campaign at /c/{slug}; pick another address."]
     if errors:
@@ -82,11 +55,9 @@ def update_campaign(
     congress: bool | None = None,
     position: int | None = None,
 ) -> None:
-    errors: dict[str, list[str]] = {}
     new_title = campaign.title if title is None else title.strip()
     new_summary = campaign.summary if summary is None else summary.strip()
-    _check_title_summary(new_title, new_summary, errors)
-    if errors:
+    if errors := campaign_text_problems(new_title, new_summary):
         raise Invalid(errors)
     campaign.title, campaign.summary = new_title, new_summary
     if congress is not None:
@@ -126,27 +97,6 @@ def set_closed(campaign: Campaign, closed: bool) -> None:
     db.session.flush()
 
 
-def clean_update(date: Any, text: str) -> tuple[dt.date, str]:
-    errors: dict[str, list[str]] = {}
-    if isinstance(date, str):
-        try:
-            date = dt.date.fromisoformat(date.strip())
-        except ValueError:
-            date = None
-    if not isinstance(date, dt.date):
-        errors["date"] = ["Give the date as YYYY-MM-DD."]
-    try:
-        text = validation.plain_text(text or "", "The update", UPDATE_MAX)
-    except validation.FieldError as exc:
-        errors["text"] = [str(exc)]
-    else:
-        if not text:
-            errors["text"] = ["Write what changed, in a sentence or two."]
-    if errors:
-        raise Invalid(errors)
-    return date, text
-
-
 def add_update(campaign: Campaign, date: Any, text: str) -> CampaignUpdate:
     date, text = clean_update(date, text)
     update = CampaignUpdate(date=date, text=text)
@@ -162,25 +112,6 @@ def remove_update(campaign: Campaign, update_id: int) -> bool:
     campaign.updates.remove(update)
     db.session.flush()
     return True
-
-
-def clean_resource(kind: str, name: str, url: str | None, description: str = "") -> dict[str, Any]:
-    errors: dict[str, list[str]] = {}
-    kind = (kind or "read").strip()
-    name, url, description = (name or "").strip(), (url or "").strip() or None, (description or "").strip()
-    if kind not in RESOURCE_KINDS:
-        errors["kind"] = [f"Choose one of: {', '.join(RESOURCE_KINDS)}."]
-    if not name or len(name) > 200:
-        errors["name"] = ["Give it a name (up to 200 characters)."]
-    if url is not None and (
-        not url.startswith(("https://", "http://")) or len(url) > 500 or any(c.isspace() for c in url)
-    ):
-        errors["url"] = ["Links must start with https:// (or http://) — or leave it empty."]
-    if len(description) > 1000:
-        errors["description"] = ["Keep the description under 1,000 characters."]
-    if errors:
-        raise Invalid(errors)
-    return {"kind": kind, "name": name, "url": url, "description": description}
 
 
 def add_resource(campaign: Campaign, kind: str, name: str, url: str | None, description: str = "") -> Resource:
@@ -208,7 +139,7 @@ def replace_updates(campaign: Campaign, items: list[Mapping[str, Any]]) -> None:
         try:
             cleaned.append(clean_update(item.get("date"), str(item.get("text") or "")))
         except Invalid as exc:
-            raise Invalid({f"updates.{index}.{key}": messages for key, messages in exc.errors.items()}) from None
+            raise Invalid(exc.under(f"updates.{index}")) from None
     campaign.updates = [CampaignUpdate(date=date, text=text) for date, text in cleaned]
 
 
@@ -225,5 +156,5 @@ def replace_resources(campaign: Campaign, items: list[Mapping[str, Any]]) -> Non
                 )
             )
         except Invalid as exc:
-            raise Invalid({f"resources.{index}.{key}": messages for key, messages in exc.errors.items()}) from None
+            raise Invalid(exc.under(f"resources.{index}")) from None
     campaign.resources = [Resource(position=index, **values) for index, values in enumerate(cleaned)]

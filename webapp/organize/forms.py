@@ -20,11 +20,11 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from webapp.campaigns.content import RESOURCE_KINDS
 from webapp.core import validation
 from webapp.cwc import topics as cwc_topics
 from webapp.i18n import lazy_gettext as _l
 from webapp.models import CUSTOM_KINDS
-from webapp.organize.campaigns import RESOURCE_KINDS
 from webapp.organize.names import CHANNEL_NAMES, KIND_NAMES
 from webapp.organizers.models import ROLES
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from webapp.campaigns.content import TemplateContent, normalize_body
+from webapp.campaigns.content import SLUG, TemplateContent, normalize_body
 from webapp.core.rendering import LetterTemplateError
 from webapp.extensions import db
 from webapp.i18n import LANGUAGES as SUPPORTER_LANGUAGES
@@ -24,7 +24,7 @@ from webapp.models import (
     template_content,
 )
 from webapp.organize.invalid import Conflict, Invalid, TemplateInvalid
-from webapp.organize.names import SLUG, slugify
+from webapp.organize.names import slugify
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """How the workspace names things: target kinds and channels in plain words, and addresses (slugs) made from
-names."""
+names (the rule they must meet is webapp/campaigns/content.py's SLUG)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ import re
 import unicodedata
 
 from webapp.i18n import lazy_gettext as _l
-
-# A campaign's address (/c/<slug>) or a letter's file name.
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
 # What the workspace calls each kind of target and each way of sending, in its lists and forms.
 KIND_NAMES = {
