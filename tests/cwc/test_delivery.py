@@ -10,14 +10,15 @@ import logging
 import re
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from tests.conftest import csrf_token
 from tests.support.cwcserver import API_KEY, Answer
 from tests.support.waiting import wait_for
 from webapp.cwc import message
 from webapp.extensions import db
-from webapp.models import CWC, FAILED, SENT, Letter, Submission, TargetTally
+from webapp.models import CWC, FAILED, SENT, Letter, LetterTemplate, Submission, TargetTally
+from webapp.organize import letter_templates
 from webapp.organizers import accounts
 from webapp.organizers.models import Organizer
 from webapp.privacy import service as privacy
@@ -320,6 +321,40 @@ def test_deleting_my_data_erases_the_address_too(stack, cwc_server):
     assert letter["status"] == "sent"  # delivered before, counted still
     refused_later = stack.test_client().post(f"/api/v1/letters/{letter['id']}/hand-off", json={"channel": "print"})
     assert refused_later.status_code == 422
+
+
+def test_a_refused_letter_whose_letter_was_retired_since_is_refused_plainly_on_every_way_out(stack, cwc_server):
+    """The organizers retired the letter after Congress's system refused it: sending it another way (the API, the
+    status page's buttons, the corrected address) says so, as a 422 or on the page; never a 500, nothing written."""
+    cwc_server.refuse_office = lambda doc: "Constituent address could not be verified."
+    view = _submit(stack, targets=[PELOSI]).get_json()
+    (refused,) = _finished(stack, view["id"]).values()
+    assert refused.status == FAILED
+    client = stack.test_client()
+    page = html.unescape(client.get(f"/l/{refused.id}/address").get_data(as_text=True))
+    token = csrf_token(page)
+    with stack.app_context():
+        submissions = db.session.scalar(select(func.count()).select_from(Submission))
+        template = db.session.scalar(select(LetterTemplate).where(LetterTemplate.slug == LETTER))
+        letter_templates.set_template_active(template, False)
+        db.session.commit()
+    try:
+        handed = client.post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "contact_form"})
+        assert handed.status_code == 422
+        assert "no longer offer this letter" in handed.get_json()["errors"]["letter"][0]
+        by_hand = client.post(f"/l/{refused.id}/another-way", data={"channel": "print", "csrf_token": token})
+        assert by_hand.status_code == 303 and f"/s/{refused.submission_id}" in by_hand.headers["Location"]
+        fields = {f"postal_{name}": value for name, value in POSTAL.items()}
+        corrected = client.post(f"/l/{refused.id}/address", data={**fields, "csrf_token": token})
+        assert corrected.status_code == 422
+        assert "no longer offer this letter" in html.unescape(corrected.get_data(as_text=True))
+        with stack.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Submission)) == submissions
+    finally:
+        with stack.app_context():
+            template = db.session.scalar(select(LetterTemplate).where(LetterTemplate.slug == LETTER))
+            letter_templates.set_template_active(template, True)
+            db.session.commit()
 
 
 def test_a_refused_address_can_be_corrected_and_the_same_letter_delivered(stack, cwc_server):

@@ -22,7 +22,7 @@ from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
 from webapp.letters.choosing import choose, ensure_open
 from webapp.letters.drafting import Draft, Supporter, check_language, default_language, draft_letters
-from webapp.letters.errors import SubmissionInvalid
+from webapp.letters.errors import NotFound, SubmissionInvalid
 from webapp.letters.mail_account import check_account, origin
 from webapp.models import (
     CALL,
@@ -307,6 +307,12 @@ def _check_cwc_messages(
             raise SubmissionInvalid({"letters": [str(CWC_NOT_BUILT)]}) from None
 
 
+LETTER_RETIRED = _l(
+    "The organizers no longer offer this letter, so it can't be sent again from here. Its status page still shows "
+    "it: you can copy it and send it yourself."
+)
+
+
 # Where a letter Congress's system refused can still go, by hand, in the order the status page offers them.
 FALLBACK_CHANNELS = (CONTACT_FORM, PRINT)
 
@@ -315,7 +321,8 @@ def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None 
     """The same letter, as the supporter approved it, after Congress's system refused it or gave up: through
     `channel` (their contact form or a printed letter: a new hand-off), or through CWC again with the corrected
     address `postal`. A new submission, counted on its own; the refused letter stays `failed`. Raises
-    SubmissionInvalid when it can't be (not a failed CWC letter, the data erased, an address outside the seat).
+    SubmissionInvalid when it can't be (not a failed CWC letter, the data erased, the letter retired since, an
+    address outside the seat).
     The caller commits, then `queue`s."""
     submission = letter.submission
     if letter.channel != CWC or letter.status != FAILED:
@@ -343,7 +350,12 @@ def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None 
     )
     edits = {letter.target_id: (letter.subject, letter.body)}
     order = Order(submission.template.slug, (letter.target_id,), channel, supporter, edits=edits, postal=postal)
-    return send(submission.campaign, order)
+    try:
+        return send(submission.campaign, order)
+    except NotFound:
+        # The letter exists; what it was written from is gone since (the organizers retired the letter or removed
+        # the person): every way out says so, instead of failing as if the request had named nothing.
+        raise SubmissionInvalid({"letter": [str(LETTER_RETIRED)]}) from None
 
 
 def confirm(letter: Letter, outcome: str) -> bool:
