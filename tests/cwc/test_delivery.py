@@ -323,6 +323,22 @@ def test_deleting_my_data_erases_the_address_too(stack, cwc_server):
     assert refused_later.status_code == 422
 
 
+def test_a_letter_in_spanish_sent_another_way_stays_in_spanish_and_keeps_its_share_of_own_words(stack, cwc_server):
+    """The hand-off carries the refused letter as it was: its language on the status page, and the share of the
+    supporter's own words measured against the Spanish template it was written from, not the English one."""
+    cwc_server.refuse_office = lambda doc: "Constituent address could not be verified."
+    view = _submit(stack, targets=[PELOSI], language="es").get_json()
+    (refused,) = _finished(stack, view["id"]).values()
+    assert refused.status == FAILED and view["language"] == "es"
+    handed = stack.test_client().post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "contact_form"})
+    assert handed.status_code == 201, handed.get_json()
+    again = handed.get_json()
+    (letter,) = again["letters"]
+    assert letter["body"] == refused.body
+    assert again["language"] == "es" and letter["language"] == "es"
+    assert letter["personal_share"] == refused.personal_share < 0.5
+
+
 def test_a_refused_letter_whose_letter_was_retired_since_is_refused_plainly_on_every_way_out(stack, cwc_server):
     """The organizers retired the letter after Congress's system refused it: sending it another way (the API, the
     status page's buttons, the corrected address) says so, as a 422 or on the page; never a 500, nothing written."""

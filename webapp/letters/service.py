@@ -349,7 +349,19 @@ def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None 
         note=submission.supporter_note,
     )
     edits = {letter.target_id: (letter.subject, letter.body)}
-    order = Order(submission.template.slug, (letter.target_id,), channel, supporter, edits=edits, postal=postal)
+    # In the letter's own language: the status page labels it so, and the share of the supporter's own words is
+    # measured against the template it was written from (the letter's default, should that version be gone since).
+    language = submission.language
+    order = Order(
+        submission.template.slug,
+        (letter.target_id,),
+        channel,
+        supporter,
+        edits=edits,
+        postal=postal,
+        language=language,
+        reader=language,
+    )
     try:
         return send(submission.campaign, order)
     except NotFound:
