@@ -10,20 +10,21 @@ from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH, un_letter
 from tests.support.mailserver import free_port
 from tests.support.pages import SEND, WRITE, preview, send_form, text_of
-from webapp.letters import drafting
+from webapp.core.rendering import RenderPool
 
 
 @pytest.fixture
 def drafts(monkeypatch):
-    """How many times letters were drafted (a round trip to a render process each), since the last clear()."""
+    """The letters rendered in each round trip to a render process since the last clear(): counted at the pool, so a
+    render by any module (not only letters.drafting) is seen."""
     counted: list[int] = []
-    real = drafting.render_many
+    real = RenderPool.render_many
 
-    def counting(jobs):
+    def counting(pool, jobs):
         counted.append(len(jobs))
-        return real(jobs)
+        return real(pool, jobs)
 
-    monkeypatch.setattr(drafting, "render_many", counting)
+    monkeypatch.setattr(RenderPool, "render_many", counting)
     return counted
 
 
