@@ -53,6 +53,14 @@ def edit_as_organizer(app, new_title: str) -> None:
         db.session.commit()
 
 
+def edit_in_bulk(app, new_title: str) -> None:
+    """An UPDATE statement through the app's session (as a bulk change in a service), committed: no object is
+    dirty, so only the statement tells the copies."""
+    with app.app_context():
+        db.session.execute(update(Campaign).where(Campaign.slug == LAUNCH).values(title=new_title))
+        db.session.commit()
+
+
 def edit_unannounced(app, new_title: str) -> None:
     """A change no version heard of (a statement on a connection of its own, as a bump lost to a Redis outage)."""
     with app.app_context(), db.engine.begin() as connection:
@@ -64,6 +72,13 @@ def test_an_organizers_edit_reaches_another_worker_on_its_next_request(app, make
     assert title in page(worker)
     edit_as_organizer(app, "Families apart: write today")
     assert "Families apart: write today" in page(worker)  # no time has passed: the version told it
+
+
+def test_a_bulk_statement_reaches_another_worker_on_its_next_request(app, make_app, title, clock):
+    worker = make_app().test_client()
+    assert title in page(worker)
+    edit_in_bulk(app, "Families apart: changed by a statement")
+    assert "Families apart: changed by a statement" in page(worker)  # no time has passed: the version told it
 
 
 def test_a_change_no_version_told_is_seen_once_the_copy_is_a_minute_old(app, make_app, title, clock):
