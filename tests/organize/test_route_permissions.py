@@ -56,6 +56,7 @@ def ask_dana(app, own_campaign):
             author="test",
         )  # fmt: skip
         letter_templates.set_template_active(template, True)
+        db.session.commit()  # the services flush; without this the letter the letter routes try was never there
     return own_campaign
 
 
@@ -80,7 +81,9 @@ def test_every_campaign_route_refuses_another_campaigns_organizer_and_changes_no
         nowhere = stranger.post(url_for_rule(rule, "no-such-campaign"), data=data)
         assert (draft.status_code, draft.get_data()) == (nowhere.status_code, nowhere.get_data()), rule.rule
         assert draft.status_code in (403, 404), (rule.rule, draft.status_code)  # 403 only where admins alone may
+    assert everything(app) == before
     with app.app_context():
+        assert [t.slug for t in campaigns.find_campaign(ask_dana).templates] == ["ask-dana"]
         campaigns.find_campaign(ask_dana).published = True
         db.session.commit()
     before = everything(app)
