@@ -9,15 +9,12 @@ import pytest
 
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
+from tests.support.pages import text_of
 
 LETTER = "congress-reunite-and-investigate"
 SCRIPT = "call-script"
 PADILLA, SCHIFF, PELOSI = "P000145", "S001150", "P000197"
 CRUZ, NORTON, HERNANDEZ = "C001098", "N000147", "H001103"
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def submit(client, supporter, channel, targets, template=LETTER, **extra):

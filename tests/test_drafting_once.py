@@ -9,7 +9,7 @@ from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH, un_letter
 from tests.support.mailserver import free_port
-from tests.support.pages import SEND, WRITE, preview, send_form, text_of
+from tests.support.pages import SEND, WRITE, preview, send_form, start_calls, text_of
 from webapp.core.rendering import RenderPool
 
 
@@ -78,10 +78,7 @@ def test_the_api_drafts_once(client, supporter, drafts):
 
 
 def test_a_recorded_call_drafts_its_script_once_per_request(client, drafts):
-    page = client.get(f"/c/{LAUNCH}/call?target=general-dynamics-ceo")
-    fields = form_fields(page.get_data(as_text=True))
-    fields["name"] = ["Maria Lopez"]
-    assert client.post(f"/c/{LAUNCH}/call", data=fields).status_code == 303
+    start_calls(client, "general-dynamics-ceo")
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"  # the script in the office's language, and the reader's
     drafts.clear()
     step = client.get(f"/c/{LAUNCH}/calls")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
@@ -10,6 +9,7 @@ import pytest
 from tests.conftest import PROJECT
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
+from tests.support.pages import text_of
 from webapp.campaigns.files import read_all, read_campaign
 from webapp.extensions import db
 from webapp.models import CALL, Target
@@ -17,10 +17,6 @@ from webapp.models import CALL, Target
 SOURCE = PROJECT / "letter_templates"
 CAMPAIGNS = [spec.slug for spec in read_all(SOURCE)]
 GD = "general-dynamics-ceo"
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def test_every_group_the_campaign_names_links_to_its_own_site():

@@ -4,7 +4,6 @@ the small rules behind the printed letter."""
 
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
@@ -13,17 +12,12 @@ from redis.exceptions import RedisError
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
+from tests.support.pages import SEND, WRITE, start_calls, text_of
 from webapp.extensions import get_redis
 from webapp.letters import visit as visits
 from webapp.letters.views.printing import _distance, _signature_split
 
-WRITE = f"/c/{LAUNCH}/write"
-SEND = f"/c/{LAUNCH}/send"
 PADILLA, SCHIFF, PELOSI = "P000145", "S001150", "P000197"
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def write(client, supporter, target="ohchr", query="", **fields):
@@ -131,10 +125,7 @@ def test_an_unchanged_letter_gets_the_address_added_on_the_preview_and_a_changed
 
 
 def test_calls_are_recorded_one_office_at_a_time_and_busy_or_skipped_count_nothing(client):
-    page = client.get(f"/c/{LAUNCH}/call?target=us-mission-un&target=general-dynamics-ceo")
-    fields = form_fields(page.get_data(as_text=True))
-    fields["name"] = ["Maria Lopez"]
-    assert client.post(f"/c/{LAUNCH}/call", data=fields).status_code == 303
+    start_calls(client, "us-mission-un", "general-dynamics-ceo")
     step = client.get(f"/c/{LAUNCH}/calls").get_data(as_text=True)
     assert "Call 1 of 2" in step and "Phebe Novakovic" in step and 'href="tel:+17038763000"' in step
     token = csrf_token(step)
@@ -160,10 +151,7 @@ def test_calls_are_recorded_one_office_at_a_time_and_busy_or_skipped_count_nothi
 
 def test_a_call_answered_twice_is_counted_once(client):
     """A double tap on "I talked to someone", or the Back button and the same answer again, records one call."""
-    page = client.get(f"/c/{LAUNCH}/call?target=general-dynamics-ceo")
-    fields = form_fields(page.get_data(as_text=True))
-    fields["name"] = ["Maria Lopez"]
-    assert client.post(f"/c/{LAUNCH}/call", data=fields).status_code == 303
+    start_calls(client, "general-dynamics-ceo")
     token = csrf_token(client.get(f"/c/{LAUNCH}/calls").get_data(as_text=True))
     answer = {"csrf_token": token, "target": "general-dynamics-ceo", "outcome": "called"}
     for _ in range(2):

@@ -4,24 +4,16 @@ and the status page says when each office has the letter, or what to do when one
 
 from __future__ import annotations
 
-import html
-
 from tests.cwc.test_delivery import LETTER, PADILLA, PELOSI, SCHIFF, _finished
 from tests.support.forms import form_fields
-from tests.support.letters import LAUNCH
+from tests.support.pages import SEND, WRITE, text_of
 
-WRITE = f"/c/{LAUNCH}/write"
-SEND = f"/c/{LAUNCH}/send"
 SUPPORTER = {
     "name": "Zoë O'Brien-Núñez",
     "email": "zoe.obrien@example.org",
     "zip": "94110",
     "note": "My family crossed this border.",
 }
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def _preview(client):

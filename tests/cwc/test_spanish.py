@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from tests.cwc.test_delivery import LETTER, PADILLA, PELOSI, SCHIFF, _finished
 from tests.support.forms import form_fields
-from tests.support.letters import LAUNCH
+from tests.support.pages import SEND, WRITE
 from tests.test_i18n_added_pages import _choose_spanish, text_of
-
-WRITE = f"/c/{LAUNCH}/write"
-SEND = f"/c/{LAUNCH}/send"
 
 
 def test_delivery_into_congress_offices_in_spanish(cwc_stack, cwc_server):

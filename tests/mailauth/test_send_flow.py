@@ -5,7 +5,6 @@ everything typed; a failed letter is sent again from its status page with the sa
 
 from __future__ import annotations
 
-import html
 import re
 from urllib.parse import urlsplit
 
@@ -13,18 +12,11 @@ import pytest
 
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
-from tests.support.letters import LAUNCH
+from tests.support.pages import SEND, WRITE, text_of
 from tests.support.waiting import wait_for
 from webapp.extensions import db, get_credentials_redis
 from webapp.models import Letter, Submission, TargetTally
 from webapp.security.headers import CONTENT_SECURITY_POLICY
-
-WRITE = f"/c/{LAUNCH}/write"
-SEND = f"/c/{LAUNCH}/send"
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def preview(client, supporter):

@@ -4,25 +4,17 @@ budget and per-address limit as a send."""
 
 from __future__ import annotations
 
-import html
-
 import pytest
 
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
-from tests.support.letters import LAUNCH
 from tests.support.mailserver import PASSWORD, SilentServer
+from tests.support.pages import SEND, WRITE, text_of
 from webapp.config import parse_allowed_hosts
 from webapp.extensions import db, get_redis
 from webapp.models import Letter
 
-WRITE = f"/c/{LAUNCH}/write"
-SEND = f"/c/{LAUNCH}/send"
 JSON = {"Accept": "application/json"}
-
-
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
 def send_form(client, supporter, mail_server, **settings) -> dict:

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH, un_letter
+from tests.support.pages import SEND, WRITE
 from webapp.delivery.credentials import SmtpAccount, sender_fingerprint
 from webapp.extensions import db, get_redis
 from webapp.models import Campaign, utcnow
@@ -22,8 +23,6 @@ from webapp.security import limits
 from webapp.security.limits import RateLimited, check_submission
 
 API = "/api/v1/submissions"
-WRITE = f"/c/{LAUNCH}/write"
-SEND = f"/c/{LAUNCH}/send"
 
 
 def from_address(address: str) -> dict:

@@ -9,10 +9,10 @@ import json
 import pytest
 
 from tests.conftest import csrf_token
-from tests.support.letters import LAUNCH, un_letter
+from tests.support.letters import un_letter
+from tests.support.pages import WRITE
 
 LIMIT = 64 * 1024
-WRITE = f"/c/{LAUNCH}/write"
 
 
 def padded(supporter, size: int) -> bytes:

@@ -11,10 +11,8 @@ import pytest
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH, un_letter
+from tests.support.pages import SEND, WRITE
 from webapp.security.headers import CONTENT_SECURITY_POLICY
-
-WRITE = f"/c/{LAUNCH}/write"
-SEND = f"/c/{LAUNCH}/send"
 
 # ---- headers ------------------------------------------------------------------------------------------------------
 

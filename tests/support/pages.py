@@ -10,6 +10,7 @@ from tests.support.letters import LAUNCH, UN_LETTER
 
 WRITE = f"/c/{LAUNCH}/write"
 SEND = f"/c/{LAUNCH}/send"
+CALL = f"/c/{LAUNCH}/call"
 
 
 def text_of(response) -> str:
@@ -55,3 +56,11 @@ def own_email(mail_server) -> dict[str, list[str]]:
         "smtp_username": [settings["username"]],
         "smtp_password": [settings["password"]],
     }
+
+
+def start_calls(client, *targets: str) -> None:
+    """The call step's first page as a supporter fills it (the offices chosen, a name): the step-through begins."""
+    page = client.get(CALL + "?" + "&".join(f"target={target}" for target in targets))
+    fields = form_fields(page.get_data(as_text=True))
+    fields["name"] = ["Maria Lopez"]
+    assert client.post(CALL, data=fields).status_code == 303
