@@ -14,7 +14,7 @@ from webapp.core.json_errors import _json_invalid
 from webapp.core.validation import FieldError
 from webapp.cwc.address import AddressInvalid
 from webapp.embed.service import InvalidOrigins
-from webapp.letters.service import SubmissionInvalid
+from webapp.letters.errors import SubmissionInvalid
 from webapp.organize.invalid import TemplateInvalid
 from webapp.organizers import accounts
 
