@@ -9,8 +9,8 @@ from sqlalchemy import delete, select
 from tests.conftest import PROJECT, csrf_token
 from webapp.campaigns.service import load_campaigns
 from webapp.extensions import db
-from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, Submission, Target, TargetTally
-from webapp.organize import campaigns, targets
+from webapp.models import Campaign, CampaignTarget, Letter, LetterTally, LetterTemplate, Submission, Target, TargetTally
+from webapp.organize import campaigns, letter_templates, targets
 from webapp.organizers import accounts
 from webapp.organizers.models import Organizer
 
@@ -102,6 +102,18 @@ def own_campaign(app, people):
         )
         db.session.commit()  # the services flush; the caller commits (webapp/organize/__init__.py)
         return campaign.slug
+
+
+def active_letter(campaign, name: str = "Ask Dana", **fields) -> LetterTemplate:
+    """A letter saved through the workspace's service and switched on (flushed: the caller commits). `fields` are
+    TemplateInput's; by default a mailto letter to dana-example that is the supporter's note alone."""
+    fields = {"subject": "Hi", "body": "{{ supporter.note }}", "target_ids": ["dana-example"], "channels": ["mailto"],
+              **fields}  # fmt: skip
+    template, _ = letter_templates.save_template(
+        campaign, letter_templates.TemplateInput(name=name, **fields), author="test"
+    )
+    letter_templates.set_template_active(template, True)
+    return template
 
 
 def token_for(app, email: str) -> str:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import html
 
 from tests.conftest import csrf_token
-from tests.organize.conftest import ORGANIZER, form_token
+from tests.organize.conftest import ORGANIZER, active_letter, form_token
 from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
-from webapp.organize import campaigns, letter_templates
+from webapp.organize import campaigns
 from webapp.organizers import accounts
 
 
@@ -79,18 +79,12 @@ class db_context:
 
 def publish_with_a_letter(client, slug: str) -> None:
     with db_context(client, slug) as campaign:
-        template, _ = letter_templates.save_template(
+        active_letter(
             campaign,
-            letter_templates.TemplateInput(
-                name="Ask Dana",
-                subject="Open the records",
-                body="Dear {{ target.salutation }},\n\n{{ supporter.note }}\n\n{{ supporter.name }}\n",
-                target_ids=["dana-example"],
-                channels=["smtp", "mailto", "print"],
-            ),
-            author="test",
+            subject="Open the records",
+            body="Dear {{ target.salutation }},\n\n{{ supporter.note }}\n\n{{ supporter.name }}\n",
+            channels=["smtp", "mailto", "print"],
         )
-        letter_templates.set_template_active(template, True)
     base = f"/organize/c/{slug}/"
     response = post(client, base + "state", base, action="publish")
     assert response.status_code == 302

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import PROJECT
-from tests.organize.conftest import ORGANIZER
+from tests.organize.conftest import ORGANIZER, active_letter
 from tests.support.letters import LAUNCH
 from webapp.campaigns.files import (
     CampaignFileError,
@@ -26,7 +26,7 @@ from webapp.campaigns.files import (
 )
 from webapp.campaigns.service import export_campaign, load_campaigns
 from webapp.extensions import db
-from webapp.organize import campaigns, letter_templates, targets
+from webapp.organize import campaigns, targets
 from webapp.organizers import accounts
 
 SHIPPED = PROJECT / "letter_templates"
@@ -105,15 +105,10 @@ def test_a_workspace_campaign_round_trips_with_everything_it_can_hold(app, tmp_p
             ),
             ("Call: what to say", ["call"], "Hello, I am {{ supporter.name }} from {{ supporter.zip }}.", 0),
         ):
-            template, _ = letter_templates.save_template(
-                campaign,
-                letter_templates.TemplateInput(
-                    name=name, subject="Subject: {{ campaign.title }}", body=body, target_ids=["mission"],
-                    target_kinds=["senator", "representative"], channels=channels, min_note_length=minimum,
-                ),
-                author="test",
+            active_letter(
+                campaign, name, subject="Subject: {{ campaign.title }}", body=body, target_ids=["mission"],
+                target_kinds=["senator", "representative"], channels=channels, min_note_length=minimum,
             )  # fmt: skip
-            letter_templates.set_template_active(template, True)
         campaign.published = True  # as a file may say; the publish check would ask for the quoted resource's link
         campaigns.set_closed(campaign, True)
         db.session.commit()

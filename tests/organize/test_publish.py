@@ -9,11 +9,11 @@ import shutil
 import pytest
 
 from tests.conftest import PROJECT
-from tests.organize.conftest import ORGANIZER, form_token, token_for
+from tests.organize.conftest import ORGANIZER, active_letter, form_token, token_for
 from webapp.campaigns.checks import spec_problems
 from webapp.campaigns.files import read_all, read_campaign
 from webapp.extensions import db
-from webapp.organize import campaigns, invalid, letter_templates
+from webapp.organize import campaigns, invalid
 from webapp.organize import targets as organize_targets
 from webapp.organizers import accounts
 
@@ -26,15 +26,10 @@ def text(response) -> str:
 
 
 def letter(campaign, name: str, channels: list[str], *, targets=(), kinds=()) -> None:
-    template, _ = letter_templates.save_template(
-        campaign,
-        letter_templates.TemplateInput(
-            name=name, subject="Open the records", body=BODY, target_ids=list(targets), target_kinds=list(kinds),
-            channels=channels,
-        ),
-        author="test",
+    active_letter(
+        campaign, name, subject="Open the records", body=BODY, target_ids=list(targets), target_kinds=list(kinds),
+        channels=channels,
     )  # fmt: skip
-    letter_templates.set_template_active(template, True)
 
 
 @pytest.mark.parametrize("folder", sorted(p.name for p in SHIPPED.iterdir() if (p / "campaign.yaml").is_file()))

@@ -8,9 +8,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.organize.conftest import ORGANIZER, STRANGER, form_token, log_in
+from tests.organize.conftest import ORGANIZER, STRANGER, active_letter, form_token, log_in
 from webapp.extensions import db
-from webapp.organize import campaigns, letter_templates
+from webapp.organize import campaigns
 from webapp.organizers import accounts
 
 # Routes outside any campaign that any logged-in organizer may use: each acts on their own account only.
@@ -46,16 +46,7 @@ def everything(app) -> list[tuple]:
 @pytest.fixture
 def ask_dana(app, own_campaign):
     with app.app_context():
-        campaign = campaigns.find_campaign(own_campaign)
-        template, _ = letter_templates.save_template(
-            campaign,
-            letter_templates.TemplateInput(
-                name="Ask Dana", subject="Hi", body="{{ supporter.note }}", target_ids=["dana-example"],
-                channels=["mailto"], slug="ask-dana",
-            ),
-            author="test",
-        )  # fmt: skip
-        letter_templates.set_template_active(template, True)
+        active_letter(campaigns.find_campaign(own_campaign), slug="ask-dana")
         db.session.commit()  # the services flush; without this the letter the letter routes try was never there
     return own_campaign
 

@@ -13,11 +13,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from tests.organize.conftest import ADMIN, ORGANIZER, STRANGER, form_token, log_in, token_for
+from tests.organize.conftest import ADMIN, ORGANIZER, STRANGER, active_letter, form_token, log_in, token_for
 from tests.support.letters import LAUNCH, un_letter
 from webapp.extensions import db
 from webapp.models import CampaignTarget, Letter, LetterTemplate, Target
-from webapp.organize import campaigns, invalid, letter_templates, target_import
+from webapp.organize import campaigns, invalid, target_import
 from webapp.organizers import accounts, permissions
 from webapp.organizers.permissions import OPERATOR
 
@@ -302,18 +302,7 @@ WRITES = [
 def test_an_organizer_of_another_campaign_gets_403_and_changes_nothing(app, people, own_campaign, path, data):
     with app.app_context():
         campaign = campaigns.find_campaign(own_campaign)
-        template, _ = letter_templates.save_template(
-            campaign,
-            letter_templates.TemplateInput(
-                name="Ask Dana",
-                subject="Hi",
-                body="{{ supporter.note }}",
-                target_ids=["dana-example"],
-                channels=["mailto"],
-            ),
-            author="test",
-        )
-        letter_templates.set_template_active(template, True)
+        template = active_letter(campaign)
         campaign.published = True  # someone else's draft answers 404 instead, like no campaign (test_api.py)
         db.session.commit()
         before = (

@@ -7,12 +7,12 @@ import html
 
 import pytest
 
-from tests.organize.conftest import ADMIN, STRANGER, form_token
+from tests.organize.conftest import ADMIN, STRANGER, active_letter, form_token
 from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
 from webapp.extensions import db
 from webapp.models import Target
-from webapp.organize import campaigns, letter_templates
+from webapp.organize import campaigns
 from webapp.organize import targets as organize_targets
 from webapp.organizers import accounts
 
@@ -94,19 +94,7 @@ def test_edit_a_target_but_not_one_shared_with_a_campaign_you_do_not_run(app, as
 
 def test_removing_a_target_retires_letters_only_for_them(app, as_organizer, own_campaign):
     with app.app_context():
-        campaign = campaigns.find_campaign(own_campaign)
-        template, _ = letter_templates.save_template(
-            campaign,
-            letter_templates.TemplateInput(
-                name="Only Dana",
-                subject="Hi",
-                body="{{ supporter.note }}",
-                target_ids=["dana-example"],
-                channels=["mailto"],
-            ),
-            author="test",
-        )
-        letter_templates.set_template_active(template, True)
+        active_letter(campaigns.find_campaign(own_campaign), "Only Dana")
         db.session.commit()
     targets = f"/organize/c/{own_campaign}/targets"
     response = post(as_organizer, f"{targets}/dana-example/remove", targets)
