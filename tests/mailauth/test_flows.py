@@ -182,3 +182,30 @@ def test_a_refused_sign_in_keeps_its_english_reason_and_reads_in_spanish(oauth_a
         spanish = refused.value.translated()
     assert refused.value.reason.startswith("Google didn't give Outcry permission to send mail for you")
     assert spanish.startswith("Google no le dio permiso a Outcry para enviar correo por ti")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": float("inf")},  # JSON 1e999 or Infinity
+        {"exp": float("nan")},
+        {"exp": 1e300},  # a date no token lasts until
+        {"exp": "soon"},
+        {"iat": float("inf")},
+        {"iat": float("-inf")},
+        {"iat": 1e300},  # issued in the far future
+        {"iat": "now"},
+    ],
+    ids=repr,
+)
+def test_an_id_token_with_an_impossible_time_is_refused_like_any_bad_token(
+    oauth_app, oauth_server, provider_browser, claims
+):
+    oauth_server.id_token_claims = claims
+    with oauth_app.app_context():
+        sign_in, url = begin()
+        args = callback_args(provider_browser.consent(url))
+        with pytest.raises(service.SignInFailed) as refused:
+            service.finish(service.take(sign_in.id), args)
+    assert refused.value.cause == "id_token_invalid"
+    assert "Signing in with Google didn't work just now, so nothing was sent." in refused.value.reason

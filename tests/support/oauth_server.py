@@ -135,6 +135,8 @@ class AuthorizationServer:
         self.token_lifetime = 3600
         self.token_requests = 0
         self.authorize_requests: list[dict[str, str]] = []
+        # Claims put into the next ID tokens over the real ones (a provider's bug, or a hostile token endpoint).
+        self.id_token_claims: dict = {}
         self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("localhost", "127.0.0.1").configure_cert(self.context)
         self.app = self._build()
@@ -157,6 +159,7 @@ class AuthorizationServer:
             self.token_lifetime = 3600
             self.token_requests = 0
             self.authorize_requests.clear()
+            self.id_token_claims = {}
 
     @property
     def address(self) -> str:
@@ -260,7 +263,7 @@ class AuthorizationServer:
                 info = {"sub": user.email}
                 if "email" in scope.split():
                     info.update(email=user.email, email_verified=True, preferred_username=user.email)
-                return info
+                return {**info, **outer.id_token_claims}
 
         server.register_grant(CodeGrant, [CodeChallenge(required=True), IdToken(require_nonce=True)])
 

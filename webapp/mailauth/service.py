@@ -19,6 +19,7 @@ import binascii
 import hmac
 import json
 import logging
+import math
 import secrets
 import time
 from collections.abc import Iterable
@@ -308,7 +309,7 @@ def finish(sign_in: SignIn, args: dict[str, str]) -> OAuthAccount:
 def _int(value: Any, default: int) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an infinity (JSON 1e999)
         return default
 
 
@@ -383,15 +384,34 @@ def _id_claims(client: Client, sign_in: SignIn, token: dict[str, Any]) -> dict[s
     issuer = str(claims.get("iss", ""))
     tenant = str(claims.get("tid", ""))
     issuers = {candidate.replace("{tenantid}", tenant) for candidate in client.issuers}
+    now = time.time()
+    expires, issued = _timestamp(claims.get("exp")), _timestamp(claims.get("iat"))
     if (
         client.client_id not in audiences
         or issuer not in issuers
-        or _int(claims.get("exp"), 0) < time.time() - 60
+        or expires is None
+        or issued is None
+        or not now - CLOCK_SKEW <= expires <= now + ID_TOKEN_LIFETIME_MAX
+        or issued > now + CLOCK_SKEW
         or not hmac.compare_digest(str(claims.get("nonce", "")), sign_in.nonce)
     ):
         log.info("oauth.id_token_refused provider=%s", client.key)
         raise failed
     return claims
+
+
+# How far our clock and the provider's may disagree, and the longest an ID token may be good for (Google's and
+# Microsoft's last an hour): a later expiry, or an issue time in the future, is a token no provider makes.
+CLOCK_SKEW = 60
+ID_TOKEN_LIFETIME_MAX = 24 * 3600
+
+
+def _timestamp(value: Any) -> float | None:
+    """A claim's time (seconds since 1970), or None unless it is a finite number: JSON's 1e999 reads as
+    infinity, which no integer holds."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _email(client: Client, claims: dict[str, Any]) -> str:
