@@ -291,3 +291,55 @@ def test_a_spanish_reader_reads_each_providers_help_in_spanish(app, client, gmai
     refused = text_of(client.post(SEND, data=fields))  # Outlook.com takes no password: its help says what works
     [error] = re.findall(r'<p class="error" id="provider-error">(.*?)</p>', refused)
     assert error.startswith("Desde el 16 de septiembre de 2024, las cuentas de Outlook.com, Hotmail, Live y MSN ya no")
+
+
+def test_a_sign_in_that_expired_at_the_provider_leads_back_to_the_letter(oauth_app, client, gmail_supporter,
+                                                                        provider_browser, mail_apis):  # fmt: skip
+    """The supporter lingered at the provider past OAUTH_SIGN_IN_TTL: the record is gone, their letter is not."""
+    fields = form_fields(preview(client, gmail_supporter).get_data(as_text=True))
+    fields["action"] = "google"
+    fields["letters-0-body"] = [fields["letters-0-body"][0] + "\n\nA line I added myself."]
+    started = client.post(SEND, data=fields)
+    assert started.status_code == 303
+    with oauth_app.app_context():
+        get_credentials_redis().delete(*_sign_in_records())  # what its TTL does
+    back = urlsplit(provider_browser.consent(started.headers["Location"]))
+    expired = client.get(f"{back.path}?{back.query}")
+    assert expired.status_code == 400
+    page = expired.get_data(as_text=True)
+    assert "Your sign-in took too long or was already used" in text_of(expired)
+    link = re.search(r'<a class="button primary" href="([^"]+)">Back to the letter</a>', page)
+    assert link, page
+    letter = client.get(link.group(1))
+    assert letter.status_code == 200
+    assert "A line I added myself." in text_of(letter)
+    with oauth_app.app_context():
+        assert db.session.query(Letter).count() == 0
+    assert mail_apis.delivered == []
+
+
+def test_starting_the_sign_in_twice_leaves_one_record(oauth_app, client, gmail_supporter):
+    """A double tap, or back and try again: the first sign-in's record (the whole letter, encrypted) is deleted."""
+    _started(client, gmail_supporter)
+    _started(client, gmail_supporter)
+    with oauth_app.app_context():
+        assert len(_sign_in_records()) == 1
+
+
+def test_reloading_the_callback_shows_the_same_status_page_and_sends_once(
+    oauth_app, client, celery_worker, gmail_supporter, provider_browser, mail_apis
+):
+    page = preview(client, gmail_supporter)
+    fields = form_fields(page.get_data(as_text=True))
+    fields["action"] = "google"
+    started = client.post(SEND, data=fields)
+    back = urlsplit(provider_browser.consent(started.headers["Location"]))
+    first = client.get(f"{back.path}?{back.query}")
+    assert first.status_code == 303
+    again = client.get(f"{back.path}?{back.query}")  # the phone reloads, or back and forward
+    assert again.status_code == 303, text_of(again)
+    assert again.headers["Location"] == first.headers["Location"]
+    wait_for(lambda: len(mail_apis.delivered) == 1, timeout=20)
+    with oauth_app.app_context():
+        assert db.session.query(Letter).count() == 1
+    assert len(mail_apis.delivered) == 1

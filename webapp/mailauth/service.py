@@ -42,6 +42,7 @@ from webapp.extensions import get_credentials_redis
 from webapp.i18n import gettext
 from webapp.i18n.reasons import N_
 from webapp.mailauth.providers import GOOGLE, MICROSOFT
+from webapp.security.limits import pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,11 @@ def _key(sign_in_id: str) -> str:
     return f"outcry:oauth-sign-in:{sign_in_id}"
 
 
+def _owner_key(owner: str) -> str:
+    """Which sign-in a browser (its visit) has waiting: at most one, so a double tap leaves no second letter behind."""
+    return f"outcry:oauth-sign-in-of:{pseudonym('oauth-sign-in', owner)}"
+
+
 def _oauth_client(client: Client, redirect_uri: str, session: Any = None) -> OAuth2Client:
     return OAuth2Client(
         session,
@@ -168,8 +174,18 @@ def _oauth_client(client: Client, redirect_uri: str, session: Any = None) -> OAu
     )
 
 
-def start(provider: str, *, redirect_uri: str, login_hint: str, purpose: dict[str, Any]) -> tuple[SignIn, str]:
-    """Begin a sign-in: keep its record and return it with the address of the provider's consent page."""
+def start(
+    provider: str,
+    *,
+    redirect_uri: str,
+    login_hint: str,
+    purpose: dict[str, Any],
+    owner: str | None = None,
+    replaces: str | None = None,
+) -> tuple[SignIn, str]:
+    """Begin a sign-in: keep its record and return it with the address of the provider's consent page. The
+    browser's earlier sign-in still waiting (`replaces`, the one its session holds, and whatever its visit
+    `owner` last started, should two taps have raced) is deleted: one browser waits for one sign-in."""
     client = clients().get(provider)
     if client is None:
         raise SignInFailed(NOT_CONFIGURED, cause="not_configured")
@@ -191,8 +207,17 @@ def start(provider: str, *, redirect_uri: str, login_hint: str, purpose: dict[st
         client.authorize_url, state=sign_in.state, code_verifier=sign_in.code_verifier, **extra
     )
     payload = _fernet().encrypt(json.dumps(sign_in.__dict__).encode())
+    ttl = int(current_app.config["OAUTH_SIGN_IN_TTL"])
     # With the passwords, in the Redis that writes nothing to disk: the record holds what the supporter wrote.
-    credentials.volatile_store().set(_key(sign_in.id), payload, ex=int(current_app.config["OAUTH_SIGN_IN_TTL"]))
+    store = credentials.volatile_store()
+    store.set(_key(sign_in.id), payload, ex=ttl)
+    earlier = {replaces} if replaces else set()
+    if owner:
+        previous = store.set(_owner_key(owner), sign_in.id, ex=ttl, get=True)
+        earlier.add(previous.decode() if isinstance(previous, bytes) else previous)
+    doomed = [_key(earlier_id) for earlier_id in earlier - {None, "", sign_in.id} if len(earlier_id) <= 64]
+    if doomed:
+        store.delete(*doomed)
     log.info("oauth.started provider=%s", provider)
     return sign_in, url
 

@@ -3,7 +3,9 @@ Congress's system; testing mail settings, sending failed letters again."""
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, session, url_for
+import hmac
+
+from flask import Response, abort, redirect, render_template, request, session, url_for
 from redis.exceptions import RedisError
 from werkzeug.datastructures import MultiDict
 
@@ -236,12 +238,15 @@ _SIGN_IN_SESSION = "mail_sign_in"  # the browser's own sign-in: a callback is fi
 def _start_sign_in(provider: str, campaign: Campaign, form: SendForm, targets, templates):
     """Keep what the supporter wrote (encrypted, for OAUTH_SIGN_IN_TTL seconds) and send them to the provider."""
     fields = {key: values for key, values in request.form.lists() if key not in ("csrf_token", "smtp_password")}
+    draft_id = form.draft.data
+    back = (
+        url_for("letters.preview", slug=campaign.slug, draft_id=draft_id)
+        if draft_id
+        else url_for("letters.write", slug=campaign.slug)
+    )
     try:
-        sign_in, url = mailauth.start(
-            provider,
-            redirect_uri=url_for("letters.signed_in", provider=provider, _external=True),
-            login_hint=form.email.data or "",
-            purpose={"send": {"slug": campaign.slug, "form": fields}},
+        url = _begin_sign_in(
+            provider, form.email.data or "", {"send": {"slug": campaign.slug, "form": fields}}, back=back
         )
     except mailauth.SignInFailed as exc:
         form.provider.errors = [*form.provider.errors, exc.translated()]
@@ -252,24 +257,59 @@ def _start_sign_in(provider: str, campaign: Campaign, form: SendForm, targets, t
             gettext("We couldn't start signing in just now. Please try again in a minute."),
         ]
         return _preview_or_write(form, campaign, targets, templates, 503)
-    session[_SIGN_IN_SESSION] = sign_in.id
     return redirect(url, 303)
+
+
+# The browser's own sign-in, {"id", "back"}: a callback is finished only where it started, and `back` is where its
+# letter waits (the preview, or the status page of the letters sent again), for a sign-in that expired meanwhile.
+_SIGN_IN_SESSION = "mail_sign_in"
+# The last callback this browser finished, {"state", "to", "back"}: reloading it (a phone reloads the page, back and
+# forward) leads to the same status page again, and nothing is sent twice.
+_SIGNED_IN_SESSION = "mail_signed_in"
+
+
+def _begin_sign_in(provider: str, login_hint: str, purpose: dict, *, back: str) -> str:
+    """Start a sign-in for this browser (replacing one it left waiting) and return the provider's consent address."""
+    waiting = session.get(_SIGN_IN_SESSION)
+    sign_in, url = mailauth.start(
+        provider,
+        redirect_uri=url_for("letters.signed_in", provider=provider, _external=True),
+        login_hint=login_hint,
+        purpose=purpose,
+        owner=visits.current().id,
+        replaces=waiting.get("id") if isinstance(waiting, dict) else None,
+    )
+    session[_SIGN_IN_SESSION] = {"id": sign_in.id, "back": back}
+    return url
 
 
 @bp.route("/mail/signed-in/<provider>")
 def signed_in(provider: str):
     """Where Google or Microsoft sends the supporter back: finish the sign-in, then do what it was for."""
-    sign_in_id = session.pop(_SIGN_IN_SESSION, None)
-    sign_in = mailauth.take(sign_in_id) if sign_in_id else None
+    waiting = session.pop(_SIGN_IN_SESSION, None)
+    waiting = waiting if isinstance(waiting, dict) else {}
+    state = request.args.get("state", "")
+    finished = session.get(_SIGNED_IN_SESSION)
+    if not waiting and isinstance(finished, dict) and state and hmac.compare_digest(str(finished["state"]), state):
+        if finished.get("to"):  # this callback again: where it led the first time
+            return redirect(finished["to"], 303)
+        waiting = {"back": finished.get("back")}
+    sign_in = mailauth.take(waiting["id"]) if waiting.get("id") else None
     if sign_in is None or sign_in.provider != provider:
-        return render_template("letters/sign_in_failed.html", reason=gettext(mailauth.EXPIRED)), 400
+        back = waiting.get("back")
+        return render_template("letters/sign_in_failed.html", reason=gettext(mailauth.EXPIRED), back=back), 400
     try:
         account = mailauth.finish(sign_in, request.args.to_dict())
     except mailauth.SignInFailed as exc:
-        return _sign_in_failed(sign_in, exc.translated())
-    if "retry" in sign_in.purpose:
-        return _retry_with(sign_in.purpose["retry"], account)
-    return _send_signed_in(sign_in.purpose["send"], account)
+        answer = _sign_in_failed(sign_in, exc.translated())
+    else:
+        if "retry" in sign_in.purpose:
+            answer = _retry_with(sign_in.purpose["retry"], account)
+        else:
+            answer = _send_signed_in(sign_in.purpose["send"], account)
+    location = answer.headers.get("Location") if isinstance(answer, Response) and answer.status_code == 303 else None
+    session[_SIGNED_IN_SESSION] = {"state": sign_in.state, "to": location, "back": waiting.get("back")}
+    return answer
 
 
 def _restored(stash: dict):
@@ -322,11 +362,11 @@ def retry(submission_id: str):
     provider = request.form.get("action")
     if provider in SIGN_IN_ACTIONS:
         try:
-            sign_in, url = mailauth.start(
+            url = _begin_sign_in(
                 provider,
-                redirect_uri=url_for("letters.signed_in", provider=provider, _external=True),
-                login_hint=submission.supporter_email,
-                purpose={"retry": submission.id},
+                submission.supporter_email,
+                {"retry": submission.id},
+                back=url_for("letters.status", submission_id=submission.id),
             )
         except (mailauth.SignInFailed, RedisError) as exc:
             reason = (
@@ -335,7 +375,6 @@ def retry(submission_id: str):
                 else gettext("We couldn't start signing in just now.")
             )
             return status_page(submission.id, retry_error=reason, status=422)
-        session[_SIGN_IN_SESSION] = sign_in.id
         return redirect(url, 303)
     account = form.smtp_account(submission)
     if account is None:
