@@ -343,3 +343,51 @@ def test_reloading_the_callback_shows_the_same_status_page_and_sends_once(
     with oauth_app.app_context():
         assert db.session.query(Letter).count() == 1
     assert len(mail_apis.delivered) == 1
+
+
+UNAVAILABLE = "Sending from your own mail account is briefly unavailable on our side"
+
+
+@pytest.fixture
+def credentials_down(app, make_app, client, log_records):
+    """The app with its credentials Redis (CREDENTIALS_REDIS_URL) gone, the rest up; it shares `client`'s session."""
+    from tests.support.mailserver import free_port
+
+    dead = make_app(CREDENTIALS_REDIS_URL=f"redis://127.0.0.1:{free_port()}/0", GOOGLE_CLIENT_ID="id",
+                    GOOGLE_CLIENT_SECRET="secret", MAIL_SETTINGS_MX_LOOKUP=False).test_client()  # fmt: skip
+
+    def follow():
+        cookie = client.get_cookie("session", domain=app.config["SERVER_NAME"])
+        if cookie is not None:
+            dead.set_cookie("session", cookie.value, domain=cookie.domain)
+        return dead
+
+    return follow
+
+
+@pytest.mark.parametrize("action", ["smtp", "google"])
+def test_with_the_credentials_redis_down_sending_says_so_and_keeps_the_letter(
+    credentials_down, client, supporter, mail_server, log_records, action
+):
+    fields = form_fields(preview(client, supporter).get_data(as_text=True))
+    settings = mail_server.smtp_settings(password="pässwörd-ünïcode-secret")
+    fields.update(action=action, provider="other", smtp_host=settings["host"], smtp_port=str(settings["port"]),
+                  smtp_security="starttls", smtp_username=settings["username"], smtp_password=settings["password"])  # fmt: skip
+    fields["letters-0-body"] = [fields["letters-0-body"][0] + "\n\nA line I added myself."]
+    answer = credentials_down().post(SEND, data=fields)
+    assert answer.status_code == 503, text_of(answer)
+    text = text_of(answer)
+    assert UNAVAILABLE in text
+    assert "password" not in text.split(UNAVAILABLE)[1].split(".")[0]  # the words blame no password
+    assert "A line I added myself." in text and supporter["note"] in text
+    assert settings["password"] not in answer.get_data(as_text=True) and settings["password"] not in log_records.text
+
+
+def test_with_the_credentials_redis_down_the_callback_answers_503_with_the_way_back(credentials_down, client):
+    dead = credentials_down()
+    with dead.session_transaction() as session:
+        session["mail_sign_in"] = {"id": "a-sign-in", "back": "/c/families/letter/d1"}
+    answer = dead.get("/mail/signed-in/google?state=s&code=c")
+    assert answer.status_code == 503
+    assert UNAVAILABLE in text_of(answer)
+    assert 'href="/c/families/letter/d1">Back to the letter</a>' in answer.get_data(as_text=True)

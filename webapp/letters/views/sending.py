@@ -169,11 +169,8 @@ def _submit(form, campaign, targets, templates, action, account, postal=None):
     except RefusedHost as exc:
         form.smtp_host.errors = [*form.smtp_host.errors, reasons.translate(str(exc))]
         return _preview_or_write(form, campaign, targets, templates)
-    except RedisError:
-        form.smtp_password.errors = [
-            *form.smtp_password.errors,
-            gettext("We couldn't store your password safely just now. Please try again in a minute."),
-        ]
+    except RedisError:  # the credentials Redis (CREDENTIALS_REDIS_URL): ours, not the supporter's password
+        form.provider.errors = [*form.provider.errors, _mail_unavailable()]
         return _preview_or_write(form, campaign, targets, templates, 503)
     except limits.RateLimited as exc:
         field = getattr(form, getattr(exc, "field", "targets"))  # a paused mail server or account: its field
@@ -252,10 +249,7 @@ def _start_sign_in(provider: str, campaign: Campaign, form: SendForm, targets, t
         form.provider.errors = [*form.provider.errors, exc.translated()]
         return _preview_or_write(form, campaign, targets, templates)
     except RedisError:
-        form.provider.errors = [
-            *form.provider.errors,
-            gettext("We couldn't start signing in just now. Please try again in a minute."),
-        ]
+        form.provider.errors = [*form.provider.errors, _mail_unavailable()]
         return _preview_or_write(form, campaign, targets, templates, 503)
     return redirect(url, 303)
 
@@ -266,6 +260,15 @@ _SIGN_IN_SESSION = "mail_sign_in"
 # The last callback this browser finished, {"state", "to", "back"}: reloading it (a phone reloads the page, back and
 # forward) leads to the same status page again, and nothing is sent twice.
 _SIGNED_IN_SESSION = "mail_signed_in"
+
+
+def _mail_unavailable() -> str:
+    """Why own-email sending stopped when the Redis that keeps passwords and sign-ins (CREDENTIALS_REDIS_URL) is
+    unreachable: our side, briefly; nothing the supporter typed is wrong or lost."""
+    return gettext(
+        "Sending from your own mail account is briefly unavailable on our side, so nothing was sent. Everything "
+        "you wrote is still here: please try again in a minute, or choose another way to send it."
+    )
 
 
 def _begin_sign_in(provider: str, login_hint: str, purpose: dict, *, back: str) -> str:
@@ -294,9 +297,14 @@ def signed_in(provider: str):
         if finished.get("to"):  # this callback again: where it led the first time
             return redirect(finished["to"], 303)
         waiting = {"back": finished.get("back")}
-    sign_in = mailauth.take(waiting["id"]) if waiting.get("id") else None
+    back = waiting.get("back")
+    try:
+        sign_in = mailauth.take(waiting["id"]) if waiting.get("id") else None
+    except RedisError:
+        if waiting.get("id"):  # still waiting, should the supporter come back here once the store is back
+            session[_SIGN_IN_SESSION] = waiting
+        return render_template("letters/sign_in_failed.html", reason=_mail_unavailable(), back=back), 503
     if sign_in is None or sign_in.provider != provider:
-        back = waiting.get("back")
         return render_template("letters/sign_in_failed.html", reason=gettext(mailauth.EXPIRED), back=back), 400
     try:
         account = mailauth.finish(sign_in, request.args.to_dict())
@@ -368,13 +376,10 @@ def retry(submission_id: str):
                 {"retry": submission.id},
                 back=url_for("letters.status", submission_id=submission.id),
             )
-        except (mailauth.SignInFailed, RedisError) as exc:
-            reason = (
-                exc.translated()
-                if isinstance(exc, mailauth.SignInFailed)
-                else gettext("We couldn't start signing in just now.")
-            )
-            return status_page(submission.id, retry_error=reason, status=422)
+        except mailauth.SignInFailed as exc:
+            return status_page(submission.id, retry_error=exc.translated(), status=422)
+        except RedisError:
+            return status_page(submission.id, retry_error=_mail_unavailable(), status=503)
         return redirect(url, 303)
     account = form.smtp_account(submission)
     if account is None:
@@ -397,11 +402,7 @@ def _retry_with(submission_id: str, account):
         page, status = status_page(submission_id, retry_error=exc.description, status=429)
         return page, status, {"Retry-After": str(exc.retry_after_seconds)}
     except RedisError:
-        return status_page(
-            submission_id,
-            retry_error=gettext("We couldn't keep your sign-in safely just now. Please try again in a minute."),
-            status=503,
-        )
+        return status_page(submission_id, retry_error=_mail_unavailable(), status=503)
     service.queue(submission)
     return redirect(url_for("letters.status", submission_id=submission_id), 303)
 
