@@ -510,3 +510,58 @@ def test_the_watchdog_ends_a_read_that_took_no_timeout():
     finally:
         ours.close()
         theirs.close()
+
+
+MICROSOFT_NO_PASSWORDS = "535 5.7.139 Authentication unsuccessful, basic authentication is disabled."
+NO_PASSWORDS = "Microsoft no longer accepts passwords from other apps for this account"
+
+
+def _retry_buttons(client, submission_id: str) -> list[str]:
+    import re
+
+    page = client.get(f"/s/{submission_id}").get_data(as_text=True)
+    section = page.split('id="send-again"', 1)[1].split("</section>", 1)[0] if 'id="send-again"' in page else ""
+    return re.findall(r'<button type="submit" name="action" value="(\w+)"', section)
+
+
+def test_microsoft_refusing_passwords_says_so_offers_its_sign_in_and_spends_no_budget(
+    client, supporter, mail_server, app, monkeypatch, log_records
+):
+    """Outlook.com and Microsoft 365 with basic authentication off answer 535 5.7.139 to any password: not a wrong
+    password, and not the server's fault, so no failed sign-in is counted against it."""
+    monkeypatch.setitem(app.config, "SMTP_AUTH_FAILURES", "2 per hour")
+    monkeypatch.setitem(app.config, "MICROSOFT_CLIENT_ID", "outcry-test-client")
+    monkeypatch.setitem(app.config, "MICROSOFT_CLIENT_SECRET", "secret")
+    mail_server.script.auth = [MICROSOFT_NO_PASSWORDS] * 3
+    letters = [
+        _finished(app, _queue_own_email(app, client, supporter, mail_server, password="s3cret-hunter2")) for _ in "123"
+    ]
+    assert [ok for _, ok in mail_server.auth_attempts] == [False] * 3, "every one reached it: no budget was spent"
+    for letter in letters:
+        assert letter.status == "failed" and NO_PASSWORDS in letter.error
+        assert "rejected the user name or password" not in letter.error and "paused" not in letter.error
+        assert letter.failure_kind == "no_passwords"
+    assert "s3cret-hunter2" not in log_records.text
+    # The status page offers the way that works: "Send with Microsoft".
+    mail_server.script.auth = [MICROSOFT_NO_PASSWORDS]
+    created = submit_smtp(client, supporter, mail_server)
+    assert wait_terminal(client, created["id"])["letters"][0]["status"] == "failed"
+    page = text_of(client.get(f"/s/{created['id']}"))
+    assert NO_PASSWORDS in page
+    assert _retry_buttons(client, created["id"])[0] == "microsoft"
+    monkeypatch.setitem(app.config, "MICROSOFT_CLIENT_ID", "")  # not configured: the password form only
+    assert "microsoft" not in _retry_buttons(client, created["id"])
+
+
+def test_after_a_refused_password_the_status_page_offers_the_providers_sign_in(
+    client, supporter, mail_server, app, monkeypatch
+):
+    monkeypatch.setitem(app.config, "GOOGLE_CLIENT_ID", "outcry-test-client")
+    monkeypatch.setitem(app.config, "GOOGLE_CLIENT_SECRET", "secret")
+    mail_server.script.auth = ["535 5.7.8 Username and Password not accepted"]
+    created = submit_smtp(client, {**supporter, "email": "maria@gmail.com"}, mail_server)
+    assert wait_terminal(client, created["id"])["letters"][0]["status"] == "failed"
+    page = text_of(client.get(f"/s/{created['id']}"))
+    assert "rejected the user name or password" in page
+    assert "Send with Google" in page
+    assert _retry_buttons(client, created["id"]) == ["google", "password"]

@@ -33,6 +33,7 @@ def _smtp_reasons() -> list[str]:
         smtp.PlaintextAfterStartTLS("x"),
         UnicodeEncodeError("ascii", "é", 0, 1, "x"),
         smtplib.SMTPAuthenticationError(535, b"5.7.8 no"),
+        smtplib.SMTPAuthenticationError(535, b"5.7.139 Authentication unsuccessful, basic authentication is disabled."),
         ssl.SSLCertVerificationError("x"),
         smtplib.SMTPNotSupportedError("x"),
         ConnectionRefusedError(),

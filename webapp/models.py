@@ -51,7 +51,20 @@ COUNTED = (SENT, HANDED_OFF, FAILED, CONFIRMED)
 # failure (the recipient refused, the letter refused, an error we could not place, a row older than the
 # column) still counts against the target.
 NOT_THE_TARGETS = frozenset(
-    {"auth", "expired", "quota", "sender", "deadline", "unreachable", "busy", "server", "host", "setup", "cancelled"}
+    {
+        "auth",
+        "no_passwords",
+        "expired",
+        "quota",
+        "sender",
+        "deadline",
+        "unreachable",
+        "busy",
+        "server",
+        "host",
+        "setup",
+        "cancelled",
+    }
 )
 
 # Channels: how a letter leaves. Email channels need the target's address; the others are hand-offs.

@@ -137,3 +137,21 @@ def test_a_provider_that_takes_no_password_says_what_works(app, client, supporte
     assert answer.status_code == 422
     assert "16 September 2024" in answer.get_json()["message"]
     assert mail_server.auth_attempts == []
+
+
+def test_microsoft_refusing_passwords_offers_its_sign_in_and_spends_no_budget(app, client, supporter, mail_server,
+                                                                              monkeypatch):  # fmt: skip
+    mail_server.script.auth = ["535 5.7.139 Authentication unsuccessful, basic authentication is disabled."] * 2
+    answer = client.post(SEND, data=send_form(client, supporter, mail_server), headers=JSON)
+    assert answer.status_code == 422
+    message = answer.get_json()["message"]
+    assert message.startswith("Microsoft no longer accepts passwords from other apps for this account")
+    assert "Send with Microsoft" not in message  # not offered where this site has no Microsoft sign-in
+    monkeypatch.setitem(app.config, "MICROSOFT_CLIENT_ID", "outcry-test-client")
+    monkeypatch.setitem(app.config, "MICROSOFT_CLIENT_SECRET", "secret")
+    answer = client.post(SEND, data=send_form(client, supporter, mail_server), headers=JSON)
+    assert answer.get_json()["message"].endswith("Use “Send with Microsoft” on this page instead.")
+    assert PASSWORD not in answer.get_data(as_text=True)
+    with app.app_context():
+        assert list(get_redis().scan_iter(match="outcry:auth-failures:*")) == []  # not the server's fault
+    nothing_sent_or_kept(app, mail_server)

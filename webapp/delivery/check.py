@@ -57,7 +57,7 @@ def check_settings(account: SmtpAccount) -> str:
         raise CheckFailed(gettext("%(reason)s Nothing was sent.", reason=reasons.translate(str(exc)))) from None
     except DeliveryError as exc:
         log.info("smtp.test failed transient=%s code=%s kind=%s", exc.transient, exc.code, exc.kind or "-")
-        raise CheckFailed(_for_a_test(exc)) from None
+        raise CheckFailed(_for_a_test(exc), kind=exc.kind) from None
     session.close(CLOSE_SECONDS)
     log.info("smtp.test ok")
     return gettext(
@@ -69,11 +69,12 @@ def check_settings(account: SmtpAccount) -> str:
 
 
 class CheckFailed(Exception):
-    """The test did not sign in; `reason` says why, for the supporter."""
+    """The test did not sign in; `reason` says why, for the supporter, and `kind` whose problem it was (the
+    delivery's DeliveryError.kind)."""
 
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, kind: str = ""):
         super().__init__(reason)
-        self.reason = reason
+        self.reason, self.kind = reason, kind
 
 
 def _for_a_test(exc: DeliveryError) -> str:

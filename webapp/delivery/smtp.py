@@ -34,7 +34,8 @@ class DeliveryError(Exception):
         # Whose problem it was, stored with a failed letter (models.NOT_THE_TARGETS): "auth" (the user name,
         # password or token refused), "expired" (sign in again), "quota", "sender" (the From address refused),
         # "deadline", "unreachable", "busy" (asked to try later), "server" (it can't do what sending needs),
-        # "setup" (this site's sign-in set-up); "recipient" (the target's address refused), "content" (the
+        # "setup" (this site's sign-in set-up), "no_passwords" (Microsoft takes no passwords for this account);
+        # "recipient" (the target's address refused), "content" (the
         # letter refused), "other".
         self.kind = kind
 
@@ -346,6 +347,9 @@ def explain(exc: Exception, deadline: Deadline | None = None) -> DeliveryError:
             kind="other",
         )
     code = getattr(exc, "smtp_code", None)
+    if isinstance(exc, smtplib.SMTPAuthenticationError) and _NO_PASSWORDS.search(_bytes(exc.smtp_error)):
+        # Not a wrong password, and not the server misbehaving: no failed sign-in is counted (kind "no_passwords").
+        return DeliveryError(NO_PASSWORDS, transient=False, code=code, kind="no_passwords")
     if isinstance(exc, smtplib.SMTPAuthenticationError) and not (isinstance(code, int) and 400 <= code < 500):
         return DeliveryError(
             SIGN_IN_REFUSED,
@@ -380,7 +384,7 @@ def explain(exc: Exception, deadline: Deadline | None = None) -> DeliveryError:
             transient=True,
             kind="unreachable",
         )
-    quota = _SENDING_QUOTA.search(reply if isinstance(reply, bytes) else str(reply).encode()) is not None
+    quota = _SENDING_QUOTA.search(_bytes(reply)) is not None
     if isinstance(code, int) and 400 <= code < 500:
         return DeliveryError(
             f"Your mail server asked us to try again later (code {code}); we'll keep trying for a while.",
@@ -454,6 +458,20 @@ def message_id(letter_id: str, sender_email: str, domain: str | None = None) -> 
 # read back as written are written unfolded instead: RFC 5322 allows lines up to 998 characters.
 _UNFOLDED = email_policy.SMTP.clone(max_line_length=998)
 UNSAFE = "The letter could not be made into a safe email."
+
+
+def _bytes(reply: object) -> bytes:
+    return reply if isinstance(reply, bytes) else str(reply).encode()
+
+
+# Outlook.com and Microsoft 365 with basic authentication turned off refuse every password with 535 5.7.139
+# ("Authentication unsuccessful, basic authentication is disabled"): only a sign-in with Microsoft works there.
+_NO_PASSWORDS = re.compile(rb"\b5\.7\.139\b")
+NO_PASSWORDS = (
+    "Microsoft no longer accepts passwords from other apps for this account (basic authentication is turned off), "
+    "so nothing was sent. Your password isn't the problem, and typing it again won't help."
+)
+
 SIGN_IN_REFUSED = (
     "Your mail server rejected the user name or password. Check them (Gmail, Yahoo and iCloud need an app password) "
     "and send again."

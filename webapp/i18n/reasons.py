@@ -49,6 +49,10 @@ REASONS = (
         "Your mail server rejected the user name or password. Check them (Gmail, Yahoo and iCloud need an app "
         "password) and send again."
     ),
+    N_(
+        "Microsoft no longer accepts passwords from other apps for this account (basic authentication is turned "
+        "off), so nothing was sent. Your password isn't the problem, and typing it again won't help."
+    ),
     N_("Your mail server's security certificate could not be verified, so nothing was sent. Check the server name."),
     N_("Your mail server doesn't support what sending needs (login over an encrypted connection)."),
     N_("We couldn't reach your mail server just now; we'll keep trying for a while."),

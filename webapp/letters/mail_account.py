@@ -10,7 +10,9 @@ from webapp.delivery import budget, credentials, oauth, ssrf
 from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.delivery.deadline import DeadlineExceeded
 from webapp.i18n import gettext
-from webapp.models import Submission
+from webapp.mailauth import providers
+from webapp.mailauth.providers import MICROSOFT, PROVIDERS
+from webapp.models import Letter, Submission
 from webapp.security import limits
 
 log = logging.getLogger(__name__)
@@ -92,3 +94,17 @@ def origin(account: Account | None) -> str | None:
 def signed_in_with(submission: Submission) -> str | None:
     """ "google" or "microsoft" when the submission was sent with a sign-in, else None."""
     return oauth.signed_in_provider(submission.smtp_host)
+
+
+def sign_in_instead(submission: Submission, failed: list[Letter]) -> str | None:
+    """The provider to offer signing in with ("google" or "microsoft"), for letters whose password was refused:
+    Microsoft when it said it takes no passwords for the account (5.7.139), else the provider of the address or
+    of the mail server when it has a sign-in. None when neither applies; the caller checks it is configured."""
+    kinds = {letter.failure_kind for letter in failed}
+    if "no_passwords" in kinds:
+        return MICROSOFT
+    if "auth" not in kinds or signed_in_with(submission):
+        return None
+    by_host = next((p for p in PROVIDERS if p.host and p.host == (submission.smtp_host or "").lower()), None)
+    provider = providers.detect(submission.supporter_email or "", mx=False).provider or by_host
+    return provider.oauth if provider else None

@@ -215,6 +215,8 @@ def _test_settings(form: SendForm, campaign: Campaign, targets, templates):
             message, ok = check.check_settings(account), True
         except check.CheckFailed as exc:
             message = exc.reason
+            if exc.kind == "no_passwords" and MICROSOFT in mailauth.clients():
+                message = " ".join((message, gettext("Use “Send with Microsoft” on this page instead.")))
     if request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json":
         errors = {name: form[name].errors for name in SMTP_FIELDS if form[name].errors}
         if account is None:

@@ -34,6 +34,8 @@ def status_page(submission_id: str, *, retry_error: str | None = None, retry_for
     view = reporting.submission_view(submission)
     failed = service.retryable(submission)
     provider = mail_account.signed_in_with(submission)
+    instead = mail_account.sign_in_instead(submission, failed) if failed else None
+    clients = oauth_clients()
     return render_template(
         "letters/status.html",
         submission=submission,
@@ -47,7 +49,9 @@ def status_page(submission_id: str, *, retry_error: str | None = None, retry_for
         in_visit=in_visit,
         retry_failed=failed,
         retry_provider=provider,
-        retry_client=oauth_clients().get(provider) if provider else None,
+        retry_client=clients.get(provider) if provider else None,
+        # After a refused password: "Send with Google / Microsoft" first, where this site can sign in there.
+        sign_in_client=clients.get(instead) if instead else None,
         retry_form=retry_form
         or RetryForm(
             formdata=None, data={"smtp_username": submission.supporter_email, "smtp_port": submission.smtp_port or 587}
