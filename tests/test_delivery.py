@@ -565,3 +565,36 @@ def test_after_a_refused_password_the_status_page_offers_the_providers_sign_in(
     assert "rejected the user name or password" in page
     assert "Send with Google" in page
     assert _retry_buttons(client, created["id"]) == ["google", "password"]
+
+
+UNICODE_PASSWORD = "contraseña-ñandú-€-пароль"  # noqa: S105 - a test password: accents, the euro sign, Cyrillic
+
+
+@pytest.fixture
+def login_only_server(certificate_authority, app, monkeypatch):
+    """A mail server that offers AUTH LOGIN only (no PLAIN), allowed like the suite's own."""
+    from tests.support.mailserver import MailServer
+
+    ca, path = certificate_authority
+    server = MailServer(ca, path, auth_exclude=("PLAIN",)).start()
+    monkeypatch.setitem(
+        app.config, "SMTP_ALLOWED_HOSTS", app.config["SMTP_ALLOWED_HOSTS"] | {("localhost", server.port)}
+    )
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_a_password_with_non_ascii_characters_signs_in(
+    client, supporter, mail_server, login_only_server, app, log_records, mechanism
+):
+    """Passwords are UTF-8 (RFC 4616 for PLAIN; LOGIN servers take the same bytes): an accented or non-Latin
+    password signs in, and it appears in no log line."""
+    server = mail_server if mechanism == "PLAIN" else login_only_server
+    server.accounts[USERNAME] = UNICODE_PASSWORD
+    created = submit_smtp(client, supporter, server, smtp=server.smtp_settings(password=UNICODE_PASSWORD))
+    view = wait_terminal(client, created["id"])
+    assert view["letters"][0]["status"] == "sent", view
+    assert server.auth_attempts == [(mechanism, True)]
+    assert len(server.received) == 1
+    assert UNICODE_PASSWORD not in log_records.text

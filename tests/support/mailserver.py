@@ -141,7 +141,15 @@ class _FaultyController(Controller):
 class MailServer:
     """One aiosmtpd server on 127.0.0.1 with a certificate for `localhost` from a test CA."""
 
-    def __init__(self, ca: trustme.CA, ca_file: Path, *, implicit_tls: bool = False, starttls: bool = True):
+    def __init__(
+        self,
+        ca: trustme.CA,
+        ca_file: Path,
+        *,
+        implicit_tls: bool = False,
+        starttls: bool = True,
+        auth_exclude: tuple[str, ...] = (),  # mechanisms not offered, e.g. ("PLAIN",) for a LOGIN-only server
+    ):
         self.host, self.port = "localhost", free_port()
         self.ca_file = ca_file
         self.implicit_tls = implicit_tls
@@ -164,6 +172,7 @@ class MailServer:
             authenticator=self._authenticate,
             auth_required=True,
             server_hostname="localhost",
+            auth_exclude_mechanism=list(auth_exclude),
         )
         if implicit_tls:
             kwargs.update(ssl_context=self.context, auth_require_tls=False)

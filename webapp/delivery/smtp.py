@@ -283,8 +283,9 @@ def _login(connection: smtplib.SMTP, account: SmtpAccount) -> None:
     for mechanism in ("PLAIN", "LOGIN"):
         if mechanism in offered:
             connection.user, connection.password = account.username, account.password
+            answer = getattr(connection, f"auth_{mechanism.lower()}")
             try:
-                connection.auth(mechanism, getattr(connection, f"auth_{mechanism.lower()}"))
+                connection.auth(mechanism, lambda challenge=None, answer=answer: _Utf8(answer(challenge)))
             finally:
                 connection.password = ""
             return
@@ -293,6 +294,16 @@ def _login(connection: smtplib.SMTP, account: SmtpAccount) -> None:
         transient=False,
         kind="server",
     )
+
+
+class _Utf8(str):
+    """An AUTH answer that smtplib's auth() encodes as UTF-8: it calls .encode("ascii"), which refuses a password
+    like "contraseña"; PLAIN is UTF-8 (RFC 4616), and servers read LOGIN's user name and password the same way."""
+
+    __slots__ = ()
+
+    def encode(self, *_encoding: str, **_errors: str) -> bytes:  # whatever smtplib asks for: UTF-8
+        return str.encode(self, "utf-8")
 
 
 def close(connection: smtplib.SMTP, timeout: float = 5.0) -> None:
