@@ -209,3 +209,33 @@ def test_an_id_token_with_an_impossible_time_is_refused_like_any_bad_token(
             service.finish(service.take(sign_in.id), args)
     assert refused.value.cause == "id_token_invalid"
     assert "Signing in with Google didn't work just now, so nothing was sent." in refused.value.reason
+
+
+def test_the_sender_budget_after_a_sign_in_follows_the_account_not_its_email_claim(
+    oauth_app, oauth_server, provider_browser
+):
+    """A provider may let its user change the address on an account (Microsoft does): the per-sender budget is
+    the account's (the token's issuer and subject), so changing the address starts no new budget, and two
+    accounts that once held the same address never share one."""
+    from webapp.delivery.credentials import sender_fingerprint
+
+    def fingerprint(email: str, subject: str) -> str:
+        oauth_server.id_token_claims = {"sub": subject}
+        with oauth_app.app_context():
+            sign_in, url = begin("microsoft", hint=email)
+            account = service.finish(service.take(sign_in.id), callback_args(provider_browser.consent(url)))
+            assert account.email == email
+            return sender_fingerprint(email, account)
+
+    first = fingerprint("maria@volunteers.example", "subject-of-maria")
+    assert fingerprint("maria.renamed@volunteers.example", "subject-of-maria") == first
+    assert fingerprint("maria@volunteers.example", "subject-of-someone-else") != first
+
+
+def test_an_id_token_without_a_subject_is_refused(oauth_app, oauth_server, provider_browser):
+    oauth_server.id_token_claims = {"sub": ""}
+    with oauth_app.app_context():
+        sign_in, url = begin()
+        with pytest.raises(service.SignInFailed) as refused:
+            service.finish(service.take(sign_in.id), callback_args(provider_browser.consent(url)))
+    assert refused.value.cause == "id_token_invalid"

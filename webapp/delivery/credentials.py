@@ -59,6 +59,9 @@ class OAuthAccount:
     access_token: str
     expires_at: float
     send_with: str  # gmail_api | graph | smtp (XOAUTH2)
+    # Who the account is for the provider: the ID token's issuer and subject, which never change, unlike the
+    # address (a provider may let its user change that). "" only in records stored before it was kept.
+    subject: str = ""
 
     def __repr__(self) -> str:
         return f"OAuthAccount(provider={self.provider!r}, send_with={self.send_with!r}, email=…, access_token=…)"
@@ -129,15 +132,15 @@ def check_store() -> None:
 
 def sender_fingerprint(email: str, account: Account) -> str:
     """A stand-in for "whoever can log in to this mail account": a keyed hash of the address, the server, the
-    user name and the password; for a Google or Microsoft sign-in, of the provider and the address it vouched
-    for. The per-sender budget is counted on it (webapp/security/limits.py), so a stranger who types an
+    user name and the password; for a Google or Microsoft sign-in, of the provider and the account it vouched
+    for (the ID token's issuer and subject, not its address, which its user may change). The per-sender budget is counted on it (webapp/security/limits.py), so a stranger who types an
     activist's address, without her password or her sign-in, spends a budget of their own, never hers.
 
     Keyed with the credentials key, which never sits with the data: the hash in Redis reveals nothing, and
     nobody holding only the data files can test guesses of the password against it."""
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry sender budget").derive(_secret().encode())
     if isinstance(account, OAuthAccount):
-        parts = ("oauth", account.provider, account.email.strip().lower())
+        parts = ("oauth", account.provider, account.subject or account.email.strip().lower())
     else:
         parts = ("smtp", email.strip().lower(), account.host.lower(), account.username, account.password)
     return hmac.new(key, "\0".join(parts).encode(), hashlib.sha256).hexdigest()[:32]

@@ -5,7 +5,7 @@ OpenID Connect `nonce`, through Authlib's OAuth 2.0 client, asking for the narro
                verifier, the nonce, and what the supporter was doing), and the provider's consent address
     finish() → the record taken (once), `state` compared, the code exchanged with its verifier over the
                checked, verified-TLS, deadline-bound HTTPS client, the granted scopes and the ID token's
-               audience, issuer, expiry and nonce checked → an OAuthAccount (an access token, never a
+               audience, issuer, subject, expiry and nonce checked → an OAuthAccount (an access token, never a
                refresh token: none is asked for)
 
 The access token is a password: it goes only to credentials.store(), never into a log line, an error
@@ -328,6 +328,7 @@ def finish(sign_in: SignIn, args: dict[str, str]) -> OAuthAccount:
         access_token=access_token,
         expires_at=time.time() + expires_in,
         send_with=send_with,
+        subject=f"{claims['iss']}\0{claims['sub']}",
     )
 
 
@@ -418,6 +419,8 @@ def _id_claims(client: Client, sign_in: SignIn, token: dict[str, Any]) -> dict[s
         or issued is None
         or not now - CLOCK_SKEW <= expires <= now + ID_TOKEN_LIFETIME_MAX
         or issued > now + CLOCK_SKEW
+        or not isinstance(claims.get("sub"), str)
+        or not 0 < len(claims["sub"]) <= 255  # OpenID Connect Core 2: never more than 255 ASCII characters
         or not hmac.compare_digest(str(claims.get("nonce", "")), sign_in.nonce)
     ):
         log.info("oauth.id_token_refused provider=%s", client.key)
