@@ -61,6 +61,27 @@ def test_no_buttons_without_configured_clients(app, client, gmail_supporter):
     assert re.search(r'<option selected value="gmail">', text)  # the settings are still found from the address
 
 
+def test_without_configured_clients_no_help_mentions_signing_in(app, client, gmail_supporter):
+    """The providers' help offers their sign-in only where this site has it: otherwise it says what works."""
+    text = text_of(preview(client, gmail_supporter))
+    for dead in ("Signing in with Google", "Sign in with Microsoft", "Sign in with Google", "Send with Microsoft"):
+        assert dead not in text
+    assert "Gmail takes an app password" in text
+    assert "accounts refuse passwords from other apps, app passwords included. Open the letter in your mail app" in text
+    assert "If your password is refused, ask your IT team" in text
+    fields = form_fields(preview(client, {**gmail_supporter, "email": "maria@outlook.com"}).get_data(as_text=True))
+    fields.update(action="smtp", provider="outlook", smtp_password="not-a-password")
+    refused = text_of(client.post(SEND, data=fields))
+    [error] = re.findall(r'<p class="error" id="provider-error">(.*?)</p>', refused)
+    assert "Open the letter in your mail app instead." in error and "Sign in with" not in error
+
+
+def test_with_configured_clients_the_help_offers_the_sign_in(oauth_app, client, gmail_supporter):
+    text = text_of(preview(client, {**gmail_supporter, "email": "maria@outlook.com"}))
+    assert "Sign in with Microsoft instead, or open the letter in your mail app." in text
+    assert "Signing in with Google is easier." in text
+
+
 def test_send_with_google_delivers_through_the_gmail_api(oauth_app, client, celery_worker, gmail_supporter,
                                                         provider_browser, mail_apis):  # fmt: skip
     done = sign_in_and_send(client, gmail_supporter, provider_browser)

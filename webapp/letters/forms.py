@@ -29,6 +29,7 @@ from webapp.delivery.credentials import SECURITY_CHOICES, SmtpAccount
 from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
 from webapp.mailauth.providers import BY_KEY, PROVIDERS
+from webapp.mailauth.service import clients as oauth_clients
 
 
 class Check:
@@ -171,7 +172,7 @@ class SendForm(PostalFields, WriteForm):
         provider = BY_KEY.get(self.provider.data or "")
         if provider is not None and (provider.host is None or not provider.password_works):
             # Their servers take no password from other apps: say what works instead of failing at the server.
-            self.provider.errors = [*self.provider.errors, provider.shown_help]
+            self.provider.errors = [*self.provider.errors, provider.shown_help(oauth_clients())]
             return None
         if provider is not None:
             self.smtp_host.data, self.smtp_port.data, self.smtp_security.data = (

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from webapp.i18n import gettext
@@ -30,6 +31,9 @@ class Provider:
     security: str  # starttls | ssl
     help: str  # one or two whole sentences: what the supporter must do first (English; a catalog message)
     oauth: str | None = None  # GOOGLE or MICROSOFT: "Send with …" is the way when the operator configured it
+    # The help where this site has no sign-in with `oauth` (it must not send the supporter to a button that isn't
+    # there); "" when `help` says nothing of signing in.
+    help_without_sign_in: str = ""
     domains: tuple[str, ...] = field(default=(), repr=False)
     # Host name endings of the provider's MX records, for addresses at custom domains it hosts.
     mx: tuple[str, ...] = field(default=(), repr=False)
@@ -37,10 +41,11 @@ class Provider:
     # has configured no client for it: passwords can't work there.
     password_works: bool = True
 
-    @property
-    def shown_help(self) -> str:
-        """The help in the reader's language (the providers' own menu names stay as they show them)."""
-        return gettext(self.help)
+    def shown_help(self, sign_in: Iterable[str]) -> str:
+        """The help in the reader's language (the providers' own menu names stay as they show them), for a site
+        that can sign in with the providers in `sign_in` (mailauth.service.clients())."""
+        offered = self.oauth in sign_in or not self.help_without_sign_in
+        return gettext(self.help if offered else self.help_without_sign_in)
 
 
 PROVIDERS: tuple[Provider, ...] = (
@@ -55,6 +60,10 @@ PROVIDERS: tuple[Provider, ...] = (
             "Google Account → Security → 2-Step Verification, then App passwords. Signing in with Google is easier."
         ),
         oauth=GOOGLE,
+        help_without_sign_in=N_(
+            "Gmail takes an app password, not your usual password, and only after you turn on 2-Step Verification: "
+            "Google Account → Security → 2-Step Verification, then App passwords."
+        ),
         domains=("gmail.com", "googlemail.com"),
         mx=("google.com", "googlemail.com"),
     ),
@@ -69,6 +78,10 @@ PROVIDERS: tuple[Provider, ...] = (
             "app passwords included. Sign in with Microsoft instead, or open the letter in your mail app."
         ),
         oauth=MICROSOFT,
+        help_without_sign_in=N_(
+            "Since 16 September 2024, Outlook.com, Hotmail, Live and MSN accounts refuse passwords from other apps, "
+            "app passwords included. Open the letter in your mail app instead."
+        ),
         domains=(
             "outlook.com",
             "hotmail.com",
@@ -116,6 +129,11 @@ PROVIDERS: tuple[Provider, ...] = (
             "have already turned it off. Sign in with Microsoft instead; if that is refused, ask your IT team."
         ),
         oauth=MICROSOFT,
+        help_without_sign_in=N_(
+            "Microsoft is retiring password sign-in for sending from Microsoft 365 mailboxes, and many organizations "
+            "have already turned it off. If your password is refused, ask your IT team, or open the letter in your "
+            "mail app instead."
+        ),
         mx=("mail.protection.outlook.com", "mx.microsoft"),
     ),
     Provider(
