@@ -11,7 +11,6 @@ with the data.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -21,11 +20,10 @@ from dataclasses import dataclass
 
 import redis
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 from redis.exceptions import RedisError
 
+from webapp.core import keys
 from webapp.extensions import get_credentials_redis
 
 log = logging.getLogger(__name__)
@@ -77,16 +75,8 @@ class UnsafeStore(RedisError):
     """No Redis to keep a password in that writes nothing to disk; the password was not stored."""
 
 
-def _secret() -> str:
-    return current_app.config.get("CREDENTIALS_KEY") or current_app.config["SECRET_KEY"]
-
-
 def _fernet() -> Fernet:
-    """A key derived from CREDENTIALS_KEY (or SECRET_KEY) with HKDF."""
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry smtp credentials").derive(
-        _secret().encode()
-    )
-    return Fernet(base64.urlsafe_b64encode(key))
+    return keys.credentials_fernet("outcry smtp credentials")
 
 
 _VERIFIED: dict[int, float] = {}  # id of a client → when its server was last seen to keep nothing on disk
@@ -138,7 +128,7 @@ def sender_fingerprint(email: str, account: Account) -> str:
 
     Keyed with the credentials key, which never sits with the data: the hash in Redis reveals nothing, and
     nobody holding only the data files can test guesses of the password against it."""
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry sender budget").derive(_secret().encode())
+    key = keys.credentials_key("outcry sender budget")
     if isinstance(account, OAuthAccount):
         parts = ("oauth", account.provider, account.subject or account.email.strip().lower())
     else:

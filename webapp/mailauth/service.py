@@ -31,11 +31,9 @@ from authlib.common.security import generate_token
 from authlib.oauth2.client import OAuth2Client
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import current_app
 
-from webapp.core import validation
+from webapp.core import keys, validation
 from webapp.delivery import credentials, https
 from webapp.delivery.credentials import OAuthAccount
 from webapp.extensions import get_credentials_redis
@@ -148,9 +146,7 @@ class SignInFailed(Exception):
 
 
 def _fernet() -> Fernet:
-    secret = current_app.config.get("CREDENTIALS_KEY") or current_app.config["SECRET_KEY"]
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry oauth sign-ins").derive(secret.encode())
-    return Fernet(base64.urlsafe_b64encode(key))
+    return keys.credentials_fernet("outcry oauth sign-ins")
 
 
 def _key(sign_in_id: str) -> str:

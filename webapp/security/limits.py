@@ -37,8 +37,6 @@ import time
 from collections.abc import Iterable
 from functools import lru_cache
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app, g, has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
@@ -48,6 +46,7 @@ from redis.exceptions import RedisError
 from werkzeug.exceptions import TooManyRequests
 
 from webapp.campaigns.service import find_campaign
+from webapp.core import keys
 from webapp.i18n import gettext, ngettext
 from webapp.i18n import lazy_gettext as _l
 from webapp.models import HANDOFF_CHANNELS, Campaign, utcnow
@@ -98,13 +97,9 @@ class RateLimited(TooManyRequests):
 
 
 @lru_cache(maxsize=8)
-def _hash_key(secret: str) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"outcry rate-limit keys").derive(secret.encode())
-
-
 def pseudonym(kind: str, value: str) -> str:
     """A stable, secret-keyed stand-in for an address: the same value gives the same key, nothing reverses it."""
-    key = _hash_key(current_app.config["SECRET_KEY"])
+    key = keys.site_key("outcry rate-limit keys")
     return hmac.new(key, f"{kind}\0{value}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
