@@ -7,6 +7,9 @@ so no template can take its memory or its time. Each render process has its addr
 budget per request (see sandbox.py); here, every request also has a wall-clock deadline, after which the
 render process is killed and the template's error says so. A render process that died or was killed is
 replaced on the next request.
+
+When no render process can take a request — none can be started, every one stayed busy past WAIT_SECONDS — the
+render raises RendererUnavailable: not the template's fault nor the supporter's, a 503 to try again later.
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ __all__ = [
     "LetterTemplateError",
     "RenderPool",
     "RenderedLetter",
+    "RendererUnavailable",
     "check_template",
     "context_for",
     "render",
@@ -90,7 +94,16 @@ SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.py")
 RENDER_PROCESSES = 2  # per serving process: renders take about a millisecond, so two rarely keep anyone waiting
 WALL_SECONDS = 10.0  # per request, however busy the machine; CPU_SECONDS (sandbox.py) is the usual limit
 STARTUP_SECONDS = 60.0  # a cold start on a loaded machine; not counted in a request's deadline
+WAIT_SECONDS = 10.0  # the longest a request waits for a free render process before it is answered "try again"
+RETRY_AFTER_SECONDS = 30  # what a 503 tells the supporter's browser (and an API client) to wait
 _FRAME_BYTES = 4
+
+
+class RendererUnavailable(Exception):
+    """No render process could take this request: none could be started, or all stayed busy past the wait.
+    Nobody's template or words are at fault; the request can be made again in a little while."""
+
+    retry_after_seconds = RETRY_AFTER_SECONDS
 
 
 class RenderProcessLost(Exception):
@@ -204,8 +217,10 @@ class RenderPool:
         memory_bytes: int = MEMORY_LIMIT_BYTES,
         cpu_seconds: float = CPU_SECONDS,
         wall_seconds: float = WALL_SECONDS,
+        wait_seconds: float = WAIT_SECONDS,
     ):
         self.memory_bytes, self.cpu_seconds, self.wall_seconds = memory_bytes, cpu_seconds, wall_seconds
+        self.wait_seconds = wait_seconds
         self._slots = threading.BoundedSemaphore(size)
         self._idle: list[_RenderProcess] = []
         self._lock = threading.Lock()
@@ -259,6 +274,8 @@ class RenderPool:
             return []
         try:
             answer = self.ask({"op": "render", "jobs": [list(job) for job in jobs]})
+        except _Unstarted:
+            raise RendererUnavailable("no render process could be started") from None
         except RenderProcessLost as exc:
             raise _lost(exc, self.wall_seconds) from None
         if "fatal" in answer:

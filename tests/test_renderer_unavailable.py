@@ -1,0 +1,103 @@
+"""When no render process can write letters (none starts, all stay busy, one is killed from outside), every path
+that drafts answers 503 with Retry-After and says so in the supporter's language, the form still holding
+everything they typed: the write page, the preview, the send step and the JSON API. Never a 500."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.letters import un_letter
+from tests.support.pages import SEND, preview, send_form, text_of, write_form
+from tests.support.pages import WRITE as WRITE_PAGE
+from webapp.core import rendering
+
+BUSY_EN = "We can't write your letter just now: our server is busy."
+BUSY_ES = "No podemos escribir tu carta en este momento: nuestro servidor está ocupado."
+
+
+@pytest.fixture
+def typed() -> dict:
+    """What a supporter typed, with characters a careless re-display would lose or mangle."""
+    return {
+        "name": "Zoë Ñúñez-O'Brien",
+        "email": "zoe.renders@example.org",
+        "zip": "94110",
+        "address": "12 Calle <Sol> & Luna\nSan Francisco, CA 94110",
+        "note": 'Mi abuela cruzó "la línea" con mi madre en brazos — {{ 7 * 7 }} & <b>nunca</b> olvidó. 🌵',
+    }
+
+
+@pytest.fixture
+def no_renderer(monkeypatch, tmp_path):
+    """The serving process's render processes cannot start (a broken install, no memory or processes left): a fresh
+    pool whose sandbox script is missing, put back as it was afterwards."""
+
+    def breaking():
+        monkeypatch.setattr(rendering, "SANDBOX_SCRIPT", tmp_path / "missing.py")
+        monkeypatch.setattr(rendering, "_pool", None)
+
+    return breaking
+
+
+def assert_kept(page, typed: dict, *, note: bool = True) -> None:
+    text = text_of(page)
+    for name in ("name", "email", "zip", "address", *(["note"] if note else [])):
+        assert typed[name] in text.replace("\r\n", "\n"), f"the {name} typed is not on the page"
+
+
+def test_the_write_step_answers_503_with_everything_typed(client, typed, no_renderer):
+    fields = write_form(client, typed)
+    no_renderer()
+    page = client.post(WRITE_PAGE, data=fields)
+    assert page.status_code == 503
+    assert int(page.headers["Retry-After"]) > 0
+    assert BUSY_EN in text_of(page)
+    assert_kept(page, typed)
+
+
+def test_the_write_step_says_so_in_spanish(client, typed, no_renderer):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    fields = write_form(client, typed)
+    no_renderer()
+    page = client.post(WRITE_PAGE, data=fields)
+    assert page.status_code == 503 and "Retry-After" in page.headers
+    assert BUSY_ES in text_of(page)
+    assert_kept(page, typed)
+
+
+def test_the_preview_answers_503_with_the_details_and_the_draft_kept(client, typed, no_renderer):
+    written = client.post(WRITE_PAGE, data=write_form(client, typed))
+    assert written.status_code == 303
+    no_renderer()
+    page = client.get(written.headers["Location"])
+    assert page.status_code == 503 and int(page.headers["Retry-After"]) > 0
+    assert BUSY_EN in text_of(page)
+    assert_kept(page, typed)
+    assert 'name="draft"' in page.get_data(as_text=True)  # the draft (and the letters' edits) come back with it
+
+
+def test_the_send_step_answers_503_with_the_letter_as_edited(client, typed, no_renderer):
+    shown = preview(client, typed)
+    assert shown.status_code == 200
+    fields = send_form(shown)
+    edited = fields["letters-0-body"][0].strip() + "\n\nP.S. — ¿Por qué? «Marker-7f3a» & <i>no</i> {{ supporter.name }}"
+    fields["letters-0-body"] = [edited]
+    fields["action"] = ["mailto"]
+    no_renderer()
+    page = client.post(SEND, data=fields)
+    assert page.status_code == 503 and int(page.headers["Retry-After"]) > 0
+    assert BUSY_EN in text_of(page)
+    assert edited in text_of(page).replace("\r\n", "\n")
+    assert_kept(page, typed, note=False)  # the note is in the letter itself on the preview
+
+
+def test_the_api_answers_503_json_with_retry_after(client, typed, no_renderer):
+    no_renderer()
+    response = client.post("/api/v1/submissions", json=un_letter(typed))
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) > 0
+    body = response.get_json()
+    assert body["status"] == 503 and BUSY_EN in body["error"] and body["retry_after"] > 0
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
+    response = client.post("/api/v1/submissions", json=un_letter(typed))
+    assert response.status_code == 503 and BUSY_ES in response.get_json()["error"]
