@@ -8,8 +8,8 @@ budget per request (see sandbox.py); here, every request also has a wall-clock d
 render process is killed and the template's error says so. A render process that died or was killed is
 replaced on the next request.
 
-When no render process can take a request — none can be started, every one stayed busy past WAIT_SECONDS — the
-render raises RendererUnavailable: not the template's fault nor the supporter's, a 503 to try again later.
+When no render process can take a request — none can be started, every one stayed busy past WAIT_SECONDS, or the
+one writing it was killed from outside (SIGKILL: the OOM killer) — the render raises RendererUnavailable: not the template's fault nor the supporter's, a 503 to try again later.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -118,6 +119,10 @@ class _Gone(RenderProcessLost):
     """The render process had ended before it was sent anything (killed while idle): ask another."""
 
 
+class _Killed(RenderProcessLost):
+    """The render process was killed from outside (SIGKILL: the OOM killer, an operator) while it worked."""
+
+
 class _RenderProcess:
     """One child running `sandbox.serve()`, spoken to with length-prefixed JSON over its stdin and stdout."""
 
@@ -184,6 +189,8 @@ class _RenderProcess:
             if not chunk:
                 code = self.process.wait()
                 log.warning("render.process_ended code=%s", code)
+                if code == -signal.SIGKILL:  # not by us (we kill only after a deadline, and say so above)
+                    raise _Killed("the render process was killed from outside")
                 raise RenderProcessLost(f"the render process ended (exit code {code})")
             chunks.append(chunk)
             missing -= len(chunk)
@@ -229,26 +236,37 @@ class RenderPool:
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send one request to an idle render process (starting one if needed) and return its answer.
 
-        Raises RenderProcessLost if the process overstayed `wall_seconds`, died or answered nonsense."""
-        with self._slots:
+        Raises RenderProcessLost if the process overstayed `wall_seconds`, died or answered nonsense, and
+        RendererUnavailable if none was free within `wait_seconds`, none could start, or it was killed from outside."""
+        if not self._slots.acquire(timeout=self.wait_seconds):
+            log.warning("render.pool_busy waited=%gs", self.wait_seconds)
+            raise RendererUnavailable("every render process stayed busy")
+        try:
             for attempt in (1, 2):
-                process = self._take()  # may raise _Unstarted
+                process = self._take()
                 try:
                     answer = process.ask(request, self.wall_seconds)
                 except _Gone:
-                    if attempt == 2:
-                        raise
+                    if attempt == 2:  # killed twice before it could be asked: something outside is killing them
+                        raise RendererUnavailable("the render processes were killed before they could answer") from None
                     continue
+                except _Killed:
+                    process.kill()  # closes its pipes
+                    raise RendererUnavailable("the render process was killed from outside") from None
                 except RenderProcessLost:
                     process.kill()
                     raise
                 break
-            if answer.get("ending"):
-                process.close()  # it ran out of memory or time and ends itself; the next request starts another
-            else:
-                with self._lock:
-                    self._idle.append(process)
-            return answer
+        except _Unstarted:
+            raise RendererUnavailable("no render process could be started") from None
+        finally:
+            self._slots.release()
+        if answer.get("ending"):
+            process.close()  # it ran out of memory or time and ends itself; the next request starts another
+        else:
+            with self._lock:
+                self._idle.append(process)
+        return answer
 
     def _take(self) -> _RenderProcess:
         with self._lock:
@@ -274,8 +292,6 @@ class RenderPool:
             return []
         try:
             answer = self.ask({"op": "render", "jobs": [list(job) for job in jobs]})
-        except _Unstarted:
-            raise RendererUnavailable("no render process could be started") from None
         except RenderProcessLost as exc:
             raise _lost(exc, self.wall_seconds) from None
         if "fatal" in answer:
@@ -299,6 +315,12 @@ class RenderPool:
         }
         try:
             answer = self.ask(request)
+        except RendererUnavailable:  # the organizer's form is shown again with this, their text kept
+            return [
+                LetterTemplateError(
+                    "body", "the server could not start a render process just now; try again in a minute"
+                )
+            ]
         except RenderProcessLost as exc:
             return [_lost(exc, self.wall_seconds)]
         if "fatal" in answer:
@@ -307,10 +329,6 @@ class RenderPool:
 
 
 def _lost(exc: RenderProcessLost, wall_seconds: float) -> LetterTemplateError:
-    if isinstance(exc, _Unstarted):
-        return LetterTemplateError(
-            "body", "the server could not start a render process just now; try again in a minute"
-        )
     if "deadline" in str(exc):
         message = (
             f"this takes longer to write than a letter may ({wall_seconds:g} s), so it was stopped: look for text "
