@@ -17,10 +17,11 @@ from sqlalchemy import select, text, update
 
 from tests.support.letters import LAUNCH
 from tests.support.waiting import wait_for
+from webapp import outbox
 from webapp.delivery import credentials
 from webapp.delivery.credentials import SmtpAccount
 from webapp.extensions import db, get_credentials_redis, get_redis
-from webapp.models import FAILED, QUEUED, SMTP, Letter, LetterTally, Submission, utcnow
+from webapp.models import FAILED, QUEUED, SENT, SMTP, Letter, LetterTally, Submission, utcnow
 from webapp.outbox import CANCELLED
 from webapp.privacy import service
 
@@ -407,3 +408,64 @@ def test_a_deleted_printed_letter_is_not_offered_for_printing_again(client, ctx)
     assert page.status_code == 303 and page.headers["Location"].endswith(f"/s/{mine}")
     status = client.get(page.headers["Location"]).get_data(as_text=True)
     assert "You deleted your details and your letters' text" in status
+
+
+# ---- erasure while a worker is delivering ------------------------------------------------------------------------
+
+
+def claimed_letter(supporter: dict):
+    """A worker's claim on a due own-email letter: it is talking to the mail server now."""
+    submission_id = queued_smtp_submission(supporter)
+    db.session.execute(update(Letter).where(Letter.submission_id == submission_id).values(next_attempt_at=None))
+    db.session.commit()
+    (claimed,) = outbox.claim(submission_id)
+    return submission_id, claimed
+
+
+def counted(status_column: str) -> int:
+    return sum(getattr(row, status_column) for row in db.session.execute(select(LetterTally)).scalars())
+
+
+def test_forgetting_a_supporter_mid_delivery_lets_the_worker_record_the_letter_it_sent(client, ctx):
+    """The mail server answered 250 while the supporter pressed "delete my data": the letter went out, so it is
+    recorded and counted as sent (before, the erasure took the worker's claim: 'lost claim', never counted, and
+    later failed as 'expired')."""
+    submission_id, claimed = claimed_letter(marked_supporter())
+    sent_before = counted("sent")
+    assert service.forget_submission(submission_id) is True
+    assert_erased(submission_id)
+    assert outbox.finish(claimed, SENT) is True
+    db.session.expire_all()
+    letter = db.session.get(Letter, claimed.id)
+    assert letter.status == SENT and (letter.subject, letter.body) == ("", "")
+    assert counted("sent") == sent_before + 1
+    assert outbox.claim(submission_id) == []  # and no worker takes it again
+
+
+def test_a_letter_deferred_after_its_supporter_was_forgotten_is_cancelled_not_requeued_blank(client, ctx):
+    """The mail server said 'try later' after the erasure: the letter is not queued again (its text is gone), it
+    is cancelled and counted as failed, once."""
+    submission_id, claimed = claimed_letter(marked_supporter())
+    failed_before = counted("failed")
+    service.forget_submission(submission_id)
+    outbox.defer([claimed], "The mail server is busy; we'll try again.", code=421, kind="busy")
+    db.session.expire_all()
+    letter = db.session.get(Letter, claimed.id)
+    assert (letter.status, letter.error, letter.failure_kind) == (FAILED, CANCELLED, "cancelled")
+    assert counted("failed") == failed_before + 1
+
+
+def test_a_worker_that_died_mid_delivery_after_the_erasure_leaves_a_cancelled_letter_not_a_blank_send(client, ctx):
+    """The worker was killed during the conversation and its lease ran out: the next claim must not send the
+    erased (blank) letter; it is cancelled and counted as failed, once."""
+    submission_id, claimed = claimed_letter(marked_supporter())
+    failed_before = counted("failed")
+    service.forget_submission(submission_id)
+    past = utcnow() - dt.timedelta(minutes=5)
+    db.session.execute(update(Letter).where(Letter.id == claimed.id).values(lease_until=past))
+    db.session.commit()
+    assert outbox.claim(submission_id) == []
+    db.session.expire_all()
+    letter = db.session.get(Letter, claimed.id)
+    assert (letter.status, letter.error) == (FAILED, CANCELLED)
+    assert counted("failed") == failed_before + 1

@@ -8,6 +8,10 @@ version, channel, status, outcome and day, so totals and exports are unchanged. 
 in Redis, if any is left, is deleted too, and on request so are sign-ins with Google or Microsoft still
 waiting at the provider (they hold what the supporter typed).
 
+A letter a worker is handing to the mail server at that moment keeps the worker's claim: if it goes out it is
+recorded and counted as sent; if the server says "later", or the worker dies, it is cancelled rather than sent
+again with its text erased (webapp/outbox.py).
+
 On SQLite the database runs with `secure_delete` on (webapp/extensions.py), so erased text is
 overwritten in the file, and the write-ahead log is checkpointed and truncated after each erasure so
 no older copy of a page survives there.
@@ -31,7 +35,7 @@ from webapp.core import validation
 from webapp.delivery import credentials
 from webapp.extensions import db
 from webapp.mailauth import service as mailauth
-from webapp.models import PENDING, Letter, Submission, utcnow
+from webapp.models import PENDING, SENDING, Letter, Submission, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +73,8 @@ def _erase(submissions: Sequence[Submission], now: dt.datetime) -> int:
             letter.body = ""
             if letter.error != outbox.CANCELLED:
                 letter.error = None
-            letter.claim_token = None
+            if letter.status != SENDING:  # a worker holding it records what its mail server answered (outbox.py)
+                letter.claim_token = None
             letter.next_attempt_at = None
             if letter.status not in PENDING:
                 letter.lease_until = None
