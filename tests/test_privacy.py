@@ -469,3 +469,28 @@ def test_a_worker_that_died_mid_delivery_after_the_erasure_leaves_a_cancelled_le
     letter = db.session.get(Letter, claimed.id)
     assert (letter.status, letter.error) == (FAILED, CANCELLED)
     assert counted("failed") == failed_before + 1
+
+
+def test_every_purge_on_sqlite_ends_with_a_checkpoint_even_when_it_erased_nothing(app, client, ctx):
+    """Erased text can wait in the write-ahead log (a checkpoint that found a reader, an erasure made some other
+    way): every purge run, the hourly one included, ends by checkpointing and truncating it."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the write-ahead log is SQLite's")
+    supporter = marked_supporter()
+    submission_id = submit(client, supporter)
+    service.flush_storage()
+    # Erased, but not checkpointed: the old text is still in the -wal file's earlier frames.
+    db.session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id)
+        .values(supporter_name="", supporter_email="", supporter_address="", supporter_note="", purged_at=utcnow())
+    )
+    db.session.execute(update(Letter).where(Letter.submission_id == submission_id).values(subject="", body=""))
+    db.session.commit()
+    assert supporter["note"].encode() in database_text(app)
+
+    assert service.purge().submissions == 0  # nothing left to erase
+
+    stored = database_text(app)
+    for word in markers(supporter):
+        assert word.encode() not in stored, f"{word!r} is still in the database files"

@@ -13,8 +13,8 @@ recorded and counted as sent; if the server says "later", or the worker dies, it
 again with its text erased (webapp/outbox.py).
 
 On SQLite the database runs with `secure_delete` on (webapp/extensions.py), so erased text is
-overwritten in the file, and the write-ahead log is checkpointed and truncated after each erasure so
-no older copy of a page survives there.
+overwritten in the file, and the write-ahead log is checkpointed and truncated after each erasure and at the
+end of every purge run (whatever it erased), so no older copy of a page survives there.
 """
 
 from __future__ import annotations
@@ -145,8 +145,8 @@ def purge(
         db.session.commit()
         credentials.forget(*ids)
         total = Erased(total.submissions + len(chunk), total.letters + letters)
-    if total.submissions:
-        flush_storage()
+    # Every run, even one that erased nothing: an earlier erasure's checkpoint may have found a reader in the way.
+    flush_storage()
     log.info("privacy.purge submissions=%d letters=%d before=%s", total.submissions, total.letters, before.date())
     return total
 
