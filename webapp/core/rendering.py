@@ -9,7 +9,8 @@ render process is killed and the template's error says so. A render process that
 replaced on the next request.
 
 When no render process can take a request — none can be started, every one stayed busy past WAIT_SECONDS, or the
-one writing it was killed from outside (SIGKILL: the OOM killer) — the render raises RendererUnavailable: not the template's fault nor the supporter's, a 503 to try again later.
+one writing it was killed from outside (SIGKILL: the OOM killer) — the render raises RendererUnavailable: not the
+template's fault nor the supporter's, a 503 to try again later (the template check says so as its one problem).
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ __all__ = [
     "render_many",
     "supporter_variables",
     "target_variables",
+    "unavailable_problem",
 ]
 
 log = logging.getLogger(__name__)
@@ -316,16 +318,17 @@ class RenderPool:
         try:
             answer = self.ask(request)
         except RendererUnavailable:  # the organizer's form is shown again with this, their text kept
-            return [
-                LetterTemplateError(
-                    "body", "the server could not start a render process just now; try again in a minute"
-                )
-            ]
+            return [unavailable_problem()]
         except RenderProcessLost as exc:
             return [_lost(exc, self.wall_seconds)]
         if "fatal" in answer:
             return [LetterTemplateError("body", answer["fatal"])]
         return [LetterTemplateError(**problem) for problem in answer["problems"]]
+
+
+def unavailable_problem() -> LetterTemplateError:
+    """What the organizer's template check says when no render process could take it: not the template's fault."""
+    return LetterTemplateError("body", "the server could not start a render process just now; try again in a minute")
 
 
 def _lost(exc: RenderProcessLost, wall_seconds: float) -> LetterTemplateError:
