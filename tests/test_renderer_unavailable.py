@@ -101,3 +101,16 @@ def test_the_api_answers_503_json_with_retry_after(client, typed, no_renderer):
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "es"
     response = client.post("/api/v1/submissions", json=un_letter(typed))
     assert response.status_code == 503 and BUSY_ES in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("command", [["letters", "check"], ["campaigns", "load", "--force"]])
+def test_the_commands_that_render_say_so_in_one_line_without_a_traceback(runner, no_renderer, command):
+    """An operator's command that checks or loads templates, with no render process able to start: one clear line
+    and a failing exit code, not a traceback, and not every template reported as broken."""
+    no_renderer()
+    result = runner.invoke(args=command)
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("Error: ") and "render" in lines[0] and "try again" in lines[0], lines[0]
