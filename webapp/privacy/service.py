@@ -132,7 +132,6 @@ def purge(
     # The backlog is looked for once: asking again for every batch walked every old submission each time, the ones
     # already erased included, so a backlog twice as long took four times the work.
     backlog = list(db.session.scalars(select(Submission.id).where(*conditions).order_by(Submission.id)))
-    db.session.commit()  # ends the read's transaction; each batch below is its own
     for start in range(0, len(backlog), batch):
         # Its conditions checked again by id, cheaply: a letter sent again meanwhile keeps its submission for now.
         chunk = list(
