@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.letters import un_letter
-from tests.support.pages import SEND, preview, send_form, text_of, write_form
+from tests.support.pages import CALL, SEND, preview, send_form, start_calls, text_of, write_form
 from tests.support.pages import WRITE as WRITE_PAGE
 from webapp.core import rendering
 
@@ -114,3 +114,14 @@ def test_the_commands_that_render_say_so_in_one_line_without_a_traceback(runner,
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1, result.output
     assert lines[0].startswith("Error: ") and "render" in lines[0] and "try again" in lines[0], lines[0]
+
+
+def test_the_call_step_through_answers_503_not_500(client, no_renderer):
+    """Any other page that drafts (here the call script) answers the same way, through the app's error handler."""
+    start_calls(client, "general-dynamics-ceo")
+    no_renderer()
+    for language, message in (("en", BUSY_EN), ("es", BUSY_ES)):
+        client.environ_base["HTTP_ACCEPT_LANGUAGE"] = language
+        page = client.get(f"{CALL}s")  # the step-through, one office at a time
+        assert page.status_code == 503 and int(page.headers["Retry-After"]) > 0
+        assert message in text_of(page)
