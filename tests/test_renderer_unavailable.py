@@ -4,12 +4,18 @@ everything they typed: the write page, the preview, the send step and the JSON A
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
+
 import pytest
 
 from tests.support.letters import un_letter
 from tests.support.pages import CALL, SEND, preview, send_form, start_calls, text_of, write_form
 from tests.support.pages import WRITE as WRITE_PAGE
 from webapp.core import rendering
+from webapp.core.rendering import RenderPool
 
 BUSY_EN = "We can't write your letter just now: our server is busy."
 BUSY_ES = "No podemos escribir tu carta en este momento: nuestro servidor está ocupado."
@@ -125,3 +131,34 @@ def test_the_call_step_through_answers_503_not_500(client, no_renderer):
         page = client.get(f"{CALL}s")  # the step-through, one office at a time
         assert page.status_code == 503 and int(page.headers["Retry-After"]) > 0
         assert message in text_of(page)
+
+
+SLOW = (
+    "{% for i in range(1000) %}{% set s = ('ab' * 4999)|list|sort|join|list|sort|join|list|sort|join %}{% endfor %}\n"
+    "{{ supporter.note }}"
+)
+
+
+def test_every_render_process_busy_past_the_wait_is_a_503_and_the_next_request_is_served(client, typed, monkeypatch):
+    """The serving process's only render process is taken by a slow request: the supporter's write step is told to
+    try again once the wait's deadline passes (not left waiting behind it), and is served once it is free."""
+    busy = RenderPool(size=1, cpu_seconds=60, wall_seconds=60, wait_seconds=0.3)
+    monkeypatch.setattr(rendering, "_pool", busy)
+    monkeypatch.setattr(rendering, "_pool_pid", os.getpid())
+    fields = write_form(client, typed)
+    busy.check("Warm", "Hello\n{{ supporter.note }}")  # its render process started
+    (process,) = busy._idle
+    hog = threading.Thread(target=busy.check, args=("Slow", SLOW))
+    hog.start()
+    try:
+        while busy._idle:  # until the slow request holds the render process
+            time.sleep(0.01)
+        page = client.post(WRITE_PAGE, data=fields)
+        assert page.status_code == 503 and int(page.headers["Retry-After"]) > 0
+        assert BUSY_EN in text_of(page)
+        assert_kept(page, typed)
+    finally:
+        os.kill(process.process.pid, signal.SIGKILL)  # the slow one ends (as the OOM killer would end it)
+        hog.join(30)
+    assert client.post(WRITE_PAGE, data=fields).status_code == 303
+    busy.close()
