@@ -103,8 +103,8 @@ _FRAME_BYTES = 4
 
 
 class RendererUnavailable(Exception):
-    """No render process could take this request: none could be started, or all stayed busy past the wait.
-    Nobody's template or words are at fault; the request can be made again in a little while."""
+    """No render process could take this request: none could be started, all stayed busy past the wait, or the one
+    writing it was killed from outside. Nobody's template or words are at fault; try again in a little while."""
 
     retry_after_seconds = RETRY_AFTER_SECONDS
 
@@ -259,16 +259,16 @@ class RenderPool:
                     process.kill()
                     raise
                 break
+            if answer.get("ending"):
+                process.close()  # it ran out of memory or time and ends itself; the next request starts another
+            else:
+                with self._lock:
+                    self._idle.append(process)  # before the slot is given back: never more processes than slots
+            return answer
         except _Unstarted:
             raise RendererUnavailable("no render process could be started") from None
         finally:
             self._slots.release()
-        if answer.get("ending"):
-            process.close()  # it ran out of memory or time and ends itself; the next request starts another
-        else:
-            with self._lock:
-                self._idle.append(process)
-        return answer
 
     def _take(self) -> _RenderProcess:
         with self._lock:
@@ -328,7 +328,9 @@ class RenderPool:
 
 def unavailable_problem() -> LetterTemplateError:
     """What the organizer's template check says when no render process could take it: not the template's fault."""
-    return LetterTemplateError("body", "the server could not start a render process just now; try again in a minute")
+    return LetterTemplateError(
+        "body", "the server could not start a render process, or none was free, just now; try again in a minute"
+    )
 
 
 def _lost(exc: RenderProcessLost, wall_seconds: float) -> LetterTemplateError:
