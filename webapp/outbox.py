@@ -549,9 +549,9 @@ def resend(letters: Iterable[Letter]) -> int:
 
 def cancel_waiting(submission_ids: Iterable[str], now: dt.datetime | None = None) -> int:
     """Stop the submissions' letters that are still queued: failed, counted as failed, with CANCELLED as the
-        reason; commits. A letter a worker is handing to the mail server at this moment keeps its claim and finishes as
-    it will: sent (and counted) if the server took it; cancelled if it is deferred or its worker dies (_cancel_erased).
-        Returns how many were cancelled."""
+    reason; commits. A letter a worker is handing to the mail server at this moment keeps its claim and finishes
+    as it will: sent (and counted) if the server took it; cancelled if it is deferred or its worker dies
+    (_cancel_erased). Returns how many were cancelled."""
     now = now or utcnow()
     ids = list(submission_ids)
     waiting = list(db.session.scalars(select(Letter).where(Letter.submission_id.in_(ids), Letter.status == QUEUED)))
