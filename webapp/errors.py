@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sqlalchemy_exc
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge, TooManyRequests
 
+from webapp.core.rendering import RendererUnavailable
 from webapp.extensions import db
 from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
@@ -25,6 +26,13 @@ MESSAGES = {
     500: _l("Something went wrong on our side. What you wrote was not lost: go back and try again."),
     503: _l("A service we rely on is briefly unavailable. Please try again in a minute."),
 }
+
+# When no render process can write letters (none starts, all stay busy, one was killed): the pages that draft show it
+# beside everything the supporter typed; any other path, and the API, answer it as a 503 (renderer_unavailable).
+RENDERER_UNAVAILABLE = _l(
+    "We can't write your letter just now: our server is busy. Everything you typed is kept; please try again in a "
+    "minute."
+)
 
 
 def _wants_json() -> bool:
@@ -51,16 +59,27 @@ def _own_headers(exc: HTTPException) -> list[tuple[str, str]]:
 def rate_limited(exc: TooManyRequests):
     """Any limit, HTML or JSON: say which and when to try again, in words and in Retry-After."""
     seconds = limits.retry_after(exc)
-    message = limits.explain(exc, seconds)
+    return _try_again_later(429, limits.explain(exc, seconds), seconds)
+
+
+def _try_again_later(code: int, message: str, seconds: int):
+    """An answer that says when to try again, in words and in Retry-After (JSON for the API)."""
     if _wants_json():
-        response = jsonify({"error": message, "status": 429, "retry_after": seconds})
+        response = jsonify({"error": message, "status": code, "retry_after": seconds})
     else:
         if request.method == "POST":
             message += " " + gettext("What you wrote is still in the form: use your browser's Back button.")
-        response = make_response(render_template("error.html", code=429, message=message))
-    response.status_code = 429
+        response = make_response(render_template("error.html", code=code, message=message))
+    response.status_code = code
     response.headers["Retry-After"] = str(seconds)
     return response
+
+
+def renderer_unavailable(exc: RendererUnavailable):
+    """No render process could write the letters: a 503 with Retry-After, never a 500. (The write page, the preview
+    and the send step catch it themselves, to show it beside what the supporter typed.)"""
+    log.warning("request.renderer_unavailable path=%s", request.path)
+    return _try_again_later(503, str(RENDERER_UNAVAILABLE), exc.retry_after_seconds)
 
 
 def register(app: Flask) -> None:
@@ -102,6 +121,8 @@ def register(app: Flask) -> None:
             message += " " + gettext("What you wrote is still in the form: use your browser's Back button.")
         response = _respond(503, message)
         return response[0], 503, {"Retry-After": "60"}
+
+    app.register_error_handler(RendererUnavailable, renderer_unavailable)
 
     @app.errorhandler(InternalServerError)
     def server_error(exc: InternalServerError):

@@ -5,6 +5,7 @@
     sending ──defer──▶ queued (retry later) or failed (retries used up)
     sending/queued past their lease ──sweep / requeue──▶ queued (unclaimed)
     queued ──cancel──▶ failed (the supporter asked us to erase their data)
+    sending ──defer or claim, its submission erased──▶ failed (cancelled: its text is gone, nothing to send again)
     failed ──resend──▶ queued (the supporter sends it again from the status page; its failure no longer counted)
 
 A claim is a conditional UPDATE that stamps a fresh token: only its holder can finish, defer or renew those
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 from flask import current_app
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
-from sqlalchemy import Insert, Table, and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Insert, Table, and_, bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import make_transient_to_detached
@@ -233,6 +234,7 @@ _CLAIMED = (
         _targets.c.name.label("recipient_name"),
         _submissions.c.supporter_name,
         _submissions.c.supporter_email,
+        _submissions.c.purged_at,
     )
     # Outer joins: a letter is never hidden from the batch that claimed it.
     .outerjoin_from(_letters, _targets, _letters.c.target_id == _targets.c.id)
@@ -285,9 +287,20 @@ def claim(submission_id: str) -> list[Claimed]:
         },
     )
     db.session.commit()
-    claimed = [_claimed(row) for row in db.session.execute(_CLAIMED, {"b_token": token})]
+    rows = list(db.session.execute(_CLAIMED, {"b_token": token}))
     db.session.commit()
+    claimed = []
+    for row in rows:
+        if row.purged_at is None:
+            claimed.append(_claimed(row))
+        else:  # erased while a worker that has since died held it: its text is gone, there is nothing to send
+            _cancel_erased(_claimed(row))
     return claimed
+
+
+def _cancel_erased(letter: Claimed) -> None:
+    """A claimed letter whose supporter had their data erased: failed as CANCELLED (counted), never sent blank."""
+    finish(letter, FAILED, CANCELLED, cause="erased", kind="cancelled")
 
 
 def _claimed(row: Row) -> Claimed:
@@ -390,10 +403,11 @@ def defer(letters: Sequence[Claimed], reason: str, *, code: int | None = None, k
             )
             continue
 
-        def write(letter: Claimed = letter, delay: float = delay) -> None:
-            db.session.execute(
+        def write(letter: Claimed = letter, delay: float = delay) -> int:
+            return db.session.execute(
                 update(Letter)
                 .where(Letter.id == letter.id, Letter.claim_token == letter.claim_token, Letter.status == SENDING)
+                .where(~exists().where(Submission.id == Letter.submission_id, Submission.purged_at.is_not(None)))
                 .values(
                     status=QUEUED,
                     claim_token=None,
@@ -402,9 +416,11 @@ def defer(letters: Sequence[Claimed], reason: str, *, code: int | None = None, k
                     lease_until=now + _seconds(delay + config["DELIVERY_QUEUE_LEASE"]),
                 )
                 .execution_options(synchronize_session=False)
-            )
+            ).rowcount
 
-        _recorded(write, "letter.retry", letter.id)
+        if not _recorded(write, "letter.retry", letter.id):
+            _cancel_erased(letter)  # or the claim was lost to a sweep: then finish() finds nothing to record
+            continue
         log.info(
             "letter.retry submission=%s letter=%s attempt=%d in=%.1fs code=%s",
             letter.submission_id, letter.id, letter.attempts, delay, code,
@@ -533,8 +549,9 @@ def resend(letters: Iterable[Letter]) -> int:
 
 def cancel_waiting(submission_ids: Iterable[str], now: dt.datetime | None = None) -> int:
     """Stop the submissions' letters that are still queued: failed, counted as failed, with CANCELLED as the
-    reason; commits. A letter a worker is handing to the mail server at this moment finishes as it will.
-    Returns how many were cancelled."""
+    reason; commits. A letter a worker is handing to the mail server at this moment keeps its claim and finishes
+    as it will: sent (and counted) if the server took it; cancelled if it is deferred or its worker dies
+    (_cancel_erased). Returns how many were cancelled."""
     now = now or utcnow()
     ids = list(submission_ids)
     waiting = list(db.session.scalars(select(Letter).where(Letter.submission_id.in_(ids), Letter.status == QUEUED)))

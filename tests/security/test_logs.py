@@ -14,6 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import PROJECT
@@ -122,3 +123,38 @@ def test_gunicorns_access_log_has_no_id(app, tmp_path: Path, supporter):
     text = log.read_text()
     assert f'"GET /s/{created["id"][:6]}~' in text, text[-2000:]
     assert ids_in(text, created["id"], created["letters"][0]["id"]) == [], text[-2000:]
+
+
+def test_a_failed_render_logs_which_template_and_where_never_the_supporters_words(app, caplog):
+    """A template that breaks only for what one supporter typed (so the save check, with its sample supporters,
+    passed it): the operator's log line names the template, field and line, and copies none of the letter, the name
+    or the address, even when the template's error message quotes them."""
+    from webapp.core.rendering import check_template
+    from webapp.letters import drafting
+    from webapp.letters.errors import SubmissionInvalid
+    from webapp.models import Campaign, LetterTemplate, Target
+
+    marker = "Zq7Marker" + os.urandom(4).hex()
+    body = "Dear {{ target.name }},\n{% if 'XYZZY' in supporter.note %}{{ target[supporter.note] }}{% endif %}\n"
+    body += "{{ supporter.note }}\n{{ supporter.name }}\n{{ supporter.address }}"
+    assert check_template("Subject", body) == []  # no sample supporter finds it
+    supporter = drafting.Supporter(
+        name=f"Name {marker}", email="someone@example.org", zip="94110", address=f"1 {marker} Street",
+        note=f"XYZZY my own words {marker}",
+    )  # fmt: skip
+    caplog.set_level(logging.DEBUG)
+    with app.app_context():
+        template = db.session.scalar(db.select(LetterTemplate).where(LetterTemplate.slug == "un-human-rights-office"))
+        campaign, target = db.session.get(Campaign, template.campaign_id), db.session.get(Target, "ohchr")
+        template_id = template.id
+        template.body, template.salutation_and_signoff = body, False
+        try:
+            with pytest.raises(SubmissionInvalid):
+                drafting.draft_letters(campaign, template, [target], supporter)
+        finally:
+            db.session.rollback()
+    failed = [record for record in caplog.records if "render_failed" in record.getMessage()]
+    assert failed, "the failure was not logged at all"
+    assert f"template={template_id}" in failed[0].getMessage()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert marker not in logged

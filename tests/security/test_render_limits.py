@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from webapp.core.rendering import (
     SAMPLE_SUPPORTER,
     SAMPLE_TARGETS,
     LetterTemplateError,
+    RendererUnavailable,
     RenderPool,
     check_template,
     context_for,
@@ -303,5 +306,85 @@ def test_when_no_render_process_can_start_the_answer_is_an_error_not_a_crash(mon
     broken = RenderPool(size=1)
     (problem,) = broken.check("Subject", "Hello\n" + NOTE)
     assert "could not start a render process" in problem.message
-    with pytest.raises(LetterTemplateError, match="try again in a minute"):
+    # A supporter's letter: a 503 to try again (tests/test_renderer_unavailable.py).
+    with pytest.raises(RendererUnavailable):
         broken.render_many([("Subject", "Hello", {})])
+
+
+def _render_in_background(pool: RenderPool, body: str) -> tuple[threading.Thread, list]:
+    """A render of `body` on another thread (a request being served); its outcome (letters or exception) lands in
+    the list it returns."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            outcome.append(pool.render_many([("Subject", body, {})]))
+        except Exception as exc:  # noqa: BLE001 - the test looks at whatever it was
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, outcome
+
+
+def _busy(pool: RenderPool) -> None:
+    """Wait until the pool's one render process has taken the request (it is no longer idle)."""
+    deadline = time.monotonic() + 30
+    while pool._idle and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)  # its request is written and the template is running
+
+
+def test_the_wait_for_a_free_render_process_has_a_deadline():
+    """Every render process busy (here the only one, with a long template): the next request is told to try again
+    once the wait passes its deadline, instead of queueing behind it for as long as it takes."""
+    pool = RenderPool(size=1, cpu_seconds=60, wall_seconds=30, wait_seconds=0.5)
+    try:
+        assert pool.render_many([("Subject", "Hello", {})])[0].body == "Hello"
+        thread, outcome = _render_in_background(pool, CPU_BOMB)
+        _busy(pool)
+        with pytest.raises(RendererUnavailable):
+            pool.render_many([("Subject", "Hello again", {})])
+        assert thread.is_alive()  # refused while the slow one still held the render process: not queued behind it
+        os.kill(pool_process_pids(pool)[0], signal.SIGKILL)  # end the slow one rather than wait 30 s for it
+        thread.join(30)
+        assert pool.render_many([("Subject", "Hello at last", {})])[0].body == "Hello at last"
+    finally:
+        pool.close()
+
+
+def pool_process_pids(pool: RenderPool) -> list[int]:
+    """The pids of the render processes this test's pool started (children of this process running sandbox.py)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"sandbox.py" in cmdline and b"60.0" in cmdline:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_a_render_process_killed_from_outside_mid_letter_is_a_try_again_and_the_pool_recovers():
+    """The OOM killer (or an operator) SIGKILLs the render process while it writes a letter: that is not the
+    template's fault nor the supporter's: the request is told to try again (503), and the next one is served."""
+    pool = RenderPool(size=1, cpu_seconds=60, wall_seconds=30)
+    try:
+        assert pool.render_many([("Subject", "Hello", {})])[0].body == "Hello"
+        thread, outcome = _render_in_background(pool, CPU_BOMB)
+        _busy(pool)
+        (pid,) = pool_process_pids(pool)
+        os.kill(pid, signal.SIGKILL)
+        thread.join(30)
+        assert not thread.is_alive(), "the request hung after its render process was killed"
+        (result,) = outcome
+        assert isinstance(result, RendererUnavailable), result
+        assert pool.render_many([("Subject", "Hello again", {})])[0].body == "Hello again"
+        assert pool.started == 2
+    finally:
+        pool.close()

@@ -7,6 +7,10 @@ so no template can take its memory or its time. Each render process has its addr
 budget per request (see sandbox.py); here, every request also has a wall-clock deadline, after which the
 render process is killed and the template's error says so. A render process that died or was killed is
 replaced on the next request.
+
+When no render process can take a request — none can be started, every one stayed busy past WAIT_SECONDS, or the
+one writing it was killed from outside (SIGKILL: the OOM killer) — the render raises RendererUnavailable: not the
+template's fault nor the supporter's, a 503 to try again later (the template check says so as its one problem).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import logging
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -56,12 +61,14 @@ __all__ = [
     "LetterTemplateError",
     "RenderPool",
     "RenderedLetter",
+    "RendererUnavailable",
     "check_template",
     "context_for",
     "render",
     "render_many",
     "supporter_variables",
     "target_variables",
+    "unavailable_problem",
 ]
 
 log = logging.getLogger(__name__)
@@ -90,7 +97,16 @@ SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.py")
 RENDER_PROCESSES = 2  # per serving process: renders take about a millisecond, so two rarely keep anyone waiting
 WALL_SECONDS = 10.0  # per request, however busy the machine; CPU_SECONDS (sandbox.py) is the usual limit
 STARTUP_SECONDS = 60.0  # a cold start on a loaded machine; not counted in a request's deadline
+WAIT_SECONDS = 10.0  # the longest a request waits for a free render process before it is answered "try again"
+RETRY_AFTER_SECONDS = 30  # what a 503 tells the supporter's browser (and an API client) to wait
 _FRAME_BYTES = 4
+
+
+class RendererUnavailable(Exception):
+    """No render process could take this request: none could be started, all stayed busy past the wait, or the one
+    writing it was killed from outside. Nobody's template or words are at fault; try again in a little while."""
+
+    retry_after_seconds = RETRY_AFTER_SECONDS
 
 
 class RenderProcessLost(Exception):
@@ -103,6 +119,10 @@ class _Unstarted(RenderProcessLost):
 
 class _Gone(RenderProcessLost):
     """The render process had ended before it was sent anything (killed while idle): ask another."""
+
+
+class _Killed(RenderProcessLost):
+    """The render process was killed from outside (SIGKILL: the OOM killer, an operator) while it worked."""
 
 
 class _RenderProcess:
@@ -171,6 +191,8 @@ class _RenderProcess:
             if not chunk:
                 code = self.process.wait()
                 log.warning("render.process_ended code=%s", code)
+                if code == -signal.SIGKILL:  # not by us (we kill only after a deadline, and say so above)
+                    raise _Killed("the render process was killed from outside")
                 raise RenderProcessLost(f"the render process ended (exit code {code})")
             chunks.append(chunk)
             missing -= len(chunk)
@@ -204,8 +226,10 @@ class RenderPool:
         memory_bytes: int = MEMORY_LIMIT_BYTES,
         cpu_seconds: float = CPU_SECONDS,
         wall_seconds: float = WALL_SECONDS,
+        wait_seconds: float = WAIT_SECONDS,
     ):
         self.memory_bytes, self.cpu_seconds, self.wall_seconds = memory_bytes, cpu_seconds, wall_seconds
+        self.wait_seconds = wait_seconds
         self._slots = threading.BoundedSemaphore(size)
         self._idle: list[_RenderProcess] = []
         self._lock = threading.Lock()
@@ -214,16 +238,23 @@ class RenderPool:
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send one request to an idle render process (starting one if needed) and return its answer.
 
-        Raises RenderProcessLost if the process overstayed `wall_seconds`, died or answered nonsense."""
-        with self._slots:
+        Raises RenderProcessLost if the process overstayed `wall_seconds`, died or answered nonsense, and
+        RendererUnavailable if none was free within `wait_seconds`, none could start, or it was killed from outside."""
+        if not self._slots.acquire(timeout=self.wait_seconds):
+            log.warning("render.pool_busy waited=%gs", self.wait_seconds)
+            raise RendererUnavailable("every render process stayed busy")
+        try:
             for attempt in (1, 2):
-                process = self._take()  # may raise _Unstarted
+                process = self._take()
                 try:
                     answer = process.ask(request, self.wall_seconds)
                 except _Gone:
-                    if attempt == 2:
-                        raise
+                    if attempt == 2:  # killed twice before it could be asked: something outside is killing them
+                        raise RendererUnavailable("the render processes were killed before they could answer") from None
                     continue
+                except _Killed:
+                    process.kill()  # closes its pipes
+                    raise RendererUnavailable("the render process was killed from outside") from None
                 except RenderProcessLost:
                     process.kill()
                     raise
@@ -232,8 +263,12 @@ class RenderPool:
                 process.close()  # it ran out of memory or time and ends itself; the next request starts another
             else:
                 with self._lock:
-                    self._idle.append(process)
+                    self._idle.append(process)  # before the slot is given back: never more processes than slots
             return answer
+        except _Unstarted:
+            raise RendererUnavailable("no render process could be started") from None
+        finally:
+            self._slots.release()
 
     def _take(self) -> _RenderProcess:
         with self._lock:
@@ -282,6 +317,8 @@ class RenderPool:
         }
         try:
             answer = self.ask(request)
+        except RendererUnavailable:  # the organizer's form is shown again with this, their text kept
+            return [unavailable_problem()]
         except RenderProcessLost as exc:
             return [_lost(exc, self.wall_seconds)]
         if "fatal" in answer:
@@ -289,11 +326,14 @@ class RenderPool:
         return [LetterTemplateError(**problem) for problem in answer["problems"]]
 
 
+def unavailable_problem() -> LetterTemplateError:
+    """What the organizer's template check says when no render process could take it: not the template's fault."""
+    return LetterTemplateError(
+        "body", "the server could not start a render process, or none was free, just now; try again in a minute"
+    )
+
+
 def _lost(exc: RenderProcessLost, wall_seconds: float) -> LetterTemplateError:
-    if isinstance(exc, _Unstarted):
-        return LetterTemplateError(
-            "body", "the server could not start a render process just now; try again in a minute"
-        )
     if "deadline" in str(exc):
         message = (
             f"this takes longer to write than a letter may ({wall_seconds:g} s), so it was stopped: look for text "

@@ -101,8 +101,9 @@ def draft_in(
         letters = render_many(jobs)  # one round trip to a render process for the whole request
     except LetterTemplateError as exc:
         # Templates are checked when saved, with several sample supporters; this supporter's words still found
-        # a way to break it (or make it too big). Their text is kept; the log tells the operator which template.
-        log.error("template.render_failed template=%s error=%s", template.id, exc)
+        # a way to break it (or make it too big). Their text is kept; the log tells the operator which template and
+        # where, never the error's words: they can quote what the supporter typed (a name, an address, the note).
+        log.error("template.render_failed template=%s field=%s line=%s", template.id, exc.field, exc.line or "-")
         raise SubmissionInvalid(
             {
                 "template": [

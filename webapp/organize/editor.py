@@ -12,9 +12,11 @@ from webapp.core.rendering import (
     SAMPLE_SUPPORTER,
     SAMPLE_TARGETS,
     LetterTemplateError,
+    RendererUnavailable,
     context_for,
     render,
     target_variables,
+    unavailable_problem,
 )
 from webapp.models import CALL, CUSTOM_KINDS, LEGISLATOR_KINDS, Campaign
 from webapp.organize.names import KIND_NAMES
@@ -121,6 +123,11 @@ def preview(
         letter = render(subject, framing.full_body(normalized, framed), context)
     except LetterTemplateError as exc:
         view = problem_view(framing.in_own_words(exc, normalized) if framed else exc, subject, body)
+        if view not in result["problems"]:
+            result["problems"].append(view)
+        return result
+    except RendererUnavailable:  # said beside the organizer's text, which stays in the editor
+        view = problem_view(unavailable_problem(), subject, body)
         if view not in result["problems"]:
             result["problems"].append(view)
         return result

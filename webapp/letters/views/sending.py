@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from webapp import i18n
 from webapp.campaigns.service import find_campaign
+from webapp.core.rendering import RendererUnavailable
 from webapp.cwc import address as cwc_address
 from webapp.delivery import check
 from webapp.delivery.credentials import SmtpAccount
@@ -34,6 +35,8 @@ from webapp.letters.views.writing import (
     open_campaign,
     render_preview,
     render_write,
+    renderer_unavailable,
+    try_again_later,
 )
 from webapp.mailauth import service as mailauth
 from webapp.mailauth.providers import GOOGLE, MICROSOFT
@@ -169,6 +172,9 @@ def _submit(form, campaign, targets, templates, action, account, postal=None):
     except RefusedHost as exc:
         form.smtp_host.errors = [*form.smtp_host.errors, reasons.translate(str(exc))]
         return _preview_or_write(form, campaign, targets, templates)
+    except RendererUnavailable as exc:
+        renderer_unavailable(form)
+        return try_again_later(_preview_or_write(form, campaign, targets, templates), exc)
     except RedisError:  # the credentials Redis (CREDENTIALS_REDIS_URL): ours, not the supporter's password
         form.provider.errors = [*form.provider.errors, _mail_unavailable()]
         return _preview_or_write(form, campaign, targets, templates, 503)
@@ -428,6 +434,9 @@ def _preview_or_write(
         drafts, readable = draft_with_reader(campaign, template, chosen, drafting.Supporter(**fields), language)
     except SubmissionInvalid:
         return render_write(form, campaign, targets, templates, status)
+    except RendererUnavailable:  # the letters as the supporter sent them back, undrafted
+        renderer_unavailable(form)
+        return render_preview(form, campaign, template, [], {}, status, language=language, chosen=chosen)
     kept = {entry.form.target.data for entry in form.letters if not entry.form.drafted.data}
     return render_preview(
         form, campaign, template, drafts, readable, status, kept=kept, language=language, settings_check=settings_check

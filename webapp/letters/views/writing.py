@@ -10,7 +10,9 @@ from wtforms.fields.choices import SelectChoice
 from webapp import i18n
 from webapp.campaigns.service import campaign_targets, find_campaign, letter_templates
 from webapp.congress import service as congress
+from webapp.core.rendering import RendererUnavailable
 from webapp.cwc import address as cwc_address
+from webapp.errors import RENDERER_UNAVAILABLE
 from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
 from webapp.letters import choosing, drafting, words
@@ -123,6 +125,19 @@ def attach(form, errors: dict[str, list[str]]) -> None:
         field.errors = [*field.errors, *messages]
 
 
+def renderer_unavailable(form) -> None:
+    """Say, above the form (which still holds everything the supporter typed), that no render process could draft
+    the letters just now; once, however many steps found it."""
+    message = str(RENDERER_UNAVAILABLE)
+    if message not in form.template.errors:
+        form.template.errors = [*form.template.errors, message]
+
+
+def try_again_later(answer: tuple, exc: RendererUnavailable) -> tuple:
+    """A page (and its status) answered as a 503 that says when to try again."""
+    return answer[0], 503, {"Retry-After": str(exc.retry_after_seconds)}
+
+
 def fill_details(form, details: dict[str, str]) -> None:
     """What the supporter already told us in this visit, into the fields they have not filled."""
     for name, value in details.items():
@@ -218,6 +233,9 @@ def write(slug: str):
     except SubmissionInvalid as exc:
         attach(form, exc.errors)
         return render_write(form, campaign, targets, templates, 422)
+    except RendererUnavailable as exc:
+        renderer_unavailable(form)
+        return try_again_later(render_write(form, campaign, targets, templates), exc)
     draft = {
         "campaign": slug,
         "template": template.slug,
@@ -270,6 +288,15 @@ def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str, drafted=
         except (NotFound, SubmissionInvalid):
             # The campaign changed under the draft (a letter retired, a target removed): start the letter again.
             return redirect(url_for("letters.write", slug=campaign.slug, target=draft.get("targets"), expired=1), 303)
+        except RendererUnavailable as exc:
+            # The write page with the draft's details (its edits stay in the visit, and come back with it).
+            form = WriteForm(
+                formdata=None,
+                data={**fields, "targets": draft["targets"], "template": draft["template"], "draft": draft_id},
+            )
+            targets, templates = offer(form, campaign, fields["zip"])
+            renderer_unavailable(form)
+            return try_again_later(render_write(form, campaign, targets, templates), exc)
     form = SendForm(
         formdata=None,
         data={
@@ -332,7 +359,10 @@ def render_preview(
     language=None,
     *,
     settings_check: dict | None = None,
+    chosen: list[Target] | None = None,
 ):
+    """The preview page; `chosen` names the targets when there are no `drafts` (no render process could draft them:
+    the letters shown are the ones the supporter sent back, as they typed them)."""
     language = language or template.language or "en"
     by_target = {draft.target.id: draft for draft in drafts}
     shares = {}
@@ -340,7 +370,7 @@ def render_preview(
         draft = by_target.get(entry.form.target.data)
         if draft is not None:
             shares[draft.target.id] = draft.share(entry.form.body.data or "")
-    targets = [draft.target for draft in drafts]
+    targets = [draft.target for draft in drafts] or list(chosen or [])
     channels = common_channels(template, targets)
     reasons = []  # one notice per reason, however many letters share it
     if not set(channels) & {SMTP, MAILTO}:
