@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from flask import request_started
 
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
 from tests.support.pages import SEND, WRITE, own_email, preview, send_form, text_of, write_form
 from tests.support.waiting import wait_for
+from webapp.extensions import db
+from webapp.models import Letter
 
 
 def test_campaign_list_and_page(client):
@@ -207,3 +212,50 @@ def test_delete_my_data_now(client, supporter, app):
     assert totals["totals"]["handed_off"] == 1
     assert client.get(f"/api/v1/submissions/{submission_id}").get_json()["purged"] is True
     assert client.post("/s/nope/forget", data={"csrf_token": token}).status_code == 404
+
+
+def test_sending_the_same_preview_twice_sends_one_letter(client, supporter):
+    """A double tap on Send, or the same preview sent from two tabs: one letter, and both land on its status page.
+    The preview is never cached, so Back to it after the letter went out leads to the status page too."""
+    page = preview(client, supporter)
+    assert page.headers["Cache-Control"] == "no-store"
+    fields = send_form(page)
+    fields["action"] = ["mailto"]
+    first, second = client.post(SEND, data=fields), client.post(SEND, data=fields)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"].startswith("/s/")
+    assert second.headers["Location"] == first.headers["Location"]
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
+    assert totals["handed_off"] == 1
+    back = client.get(page.request.path)
+    assert back.status_code == 303 and back.headers["Location"] == first.headers["Location"]
+
+
+def test_a_send_refused_can_be_sent_again_once_put_right(client, supporter):
+    """The draft is claimed only by a letter that went out: a send that was refused can be corrected and sent."""
+    fields = send_form(preview(client, supporter))
+    refused = client.post(SEND, data={**fields, "action": ["smtp"]})  # no provider, no password
+    assert refused.status_code == 422
+    fields = send_form(refused)
+    fields["action"] = ["mailto"]
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 303 and response.headers["Location"].startswith("/s/")
+
+
+def test_two_sends_of_one_preview_at_the_same_moment_make_one_letter(app, client, supporter):
+    """Two requests in flight together (two tabs, a double tap the browser let through): the draft is claimed by
+    one; the other waits for it and answers with the same status page."""
+    fields = send_form(preview(client, supporter))
+    fields["action"] = ["mailto"]
+    together = threading.Barrier(2, timeout=10)
+
+    def hold(sender, **extra):
+        together.wait()
+
+    answers = []
+    with request_started.connected_to(hold, app), ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: client.post(SEND, data=fields), range(2)))
+    assert [answer.status_code for answer in answers] == [303, 303]
+    assert answers[0].headers["Location"] == answers[1].headers["Location"]
+    with app.app_context():
+        assert db.session.query(Letter).count() == 1

@@ -13,6 +13,8 @@ pages fall back to asking again and to rendering the preview in answer to the PO
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -31,6 +33,10 @@ DETAIL_FIELDS = ("name", "email", "zip", "address")
 SMTP_FIELDS = ("provider", "smtp_host", "smtp_port", "smtp_security", "smtp_username")  # never the password
 MAX_DRAFTS = 4  # letters open at once in one visit (tabs); the oldest is dropped
 MAX_ACTIONS = 60  # submissions remembered for the receipt
+SENT_PREFIX = "outcry:sent:"  # a draft claimed by the send that wrote its letters (see `claim_draft`)
+SENDING = b"sending"  # claimed by a send still in flight
+SENDING_LIFETIME = 60  # seconds a claim in flight holds, should its request die before it settles
+CLAIM_WAIT = 10.0  # seconds a second send of the same draft waits for the first to settle
 
 
 @dataclass
@@ -160,3 +166,63 @@ def end() -> None:
         # If Redis is unreachable the entry stays until it expires, but the key in the cookie is gone: unreadable.
         with contextlib.suppress(RedisError):
             get_redis().delete(REDIS_PREFIX + held["id"])
+
+
+# ---- one send per draft ---------------------------------------------------------------------------------------
+# A double tap on Send, or the same preview sent from two tabs, arrives as two requests that may both load the visit
+# before either saves it: the draft is claimed in Redis with SET NX, so one of them writes the letters and the other
+# answers with their status page. The key is named with the browser's key (an HMAC), and the submission id it holds
+# is encrypted with it, so Redis alone links no visit to any letter.
+
+
+class StillSending(Exception):
+    """The first send of this draft has not settled within CLAIM_WAIT seconds."""
+
+
+def _sent_key(visit: Visit, draft_id: str | None) -> str | None:
+    """The Redis key of the draft's claim; None when there is nothing to claim (no kept visit, or no draft)."""
+    if not (draft_id and visit.available and visit.id and visit.key):
+        return None
+    return SENT_PREFIX + hmac.new(visit.key, draft_id.encode(), hashlib.sha256).hexdigest()
+
+
+def draft_sent_as(visit: Visit, draft_id: str | None) -> str | None:
+    """The submission this draft was sent as, if it was (None too while its send is in flight, or without Redis)."""
+    key = _sent_key(visit, draft_id)
+    try:
+        held = get_redis().get(key) if key else None
+        return Fernet(visit.key or b"").decrypt(held).decode() if held and held != SENDING else None
+    except (RedisError, InvalidToken, ValueError):
+        return None
+
+
+def claim_draft(visit: Visit, draft_id: str | None) -> str | None:
+    """Claim the draft for this send: None when this request is the one to send it (or nothing can be claimed: no
+    kept visit, no Redis), else the id of the submission another request already sent it as, waiting up to
+    CLAIM_WAIT seconds for that one to settle (StillSending if it has not). Settle the claim with `settle_draft`."""
+    key = _sent_key(visit, draft_id)
+    deadline = time.monotonic() + CLAIM_WAIT
+    try:
+        while key and not get_redis().set(key, SENDING, nx=True, ex=SENDING_LIFETIME):
+            sent = draft_sent_as(visit, draft_id)
+            if sent:
+                return sent
+            if time.monotonic() > deadline:
+                raise StillSending
+            time.sleep(0.1)  # the other send is writing the letters; it settles in well under a second
+    except RedisError:
+        pass  # the visit itself is out of reach: sent as if it could not be kept
+    return None
+
+
+def settle_draft(visit: Visit, draft_id: str | None, submission_id: str | None) -> None:
+    """The claimed send is done: sent as `submission_id` (kept as long as a visit is), or refused (None), which
+    frees the draft to be corrected and sent."""
+    key = _sent_key(visit, draft_id)
+    if key is None or visit.key is None:
+        return
+    with contextlib.suppress(RedisError):
+        if submission_id is None:
+            get_redis().delete(key)
+        else:
+            get_redis().set(key, Fernet(visit.key).encrypt(submission_id.encode()), ex=_lifetime())
