@@ -8,9 +8,13 @@ import html
 import json
 import re
 
+import pytest
+
 from tests.conftest import csrf_token
 from tests.mailauth.test_settings_check import JSON, SEND, send_form
+from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
+from tests.support.pages import preview
 
 SPANISH = {"Accept-Language": "es-MX,es;q=0.9"}
 
@@ -77,3 +81,22 @@ def test_a_paused_mail_server_answers_a_test_in_spanish_without_promising_a_retr
         "No se envió nada. Revisa el nombre del servidor y el puerto, o vuelve a probar en unos minutos."
     )
     assert "lo volveremos a intentar" not in message  # a test is not tried again
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="The notice is English-only f-strings in webapp/privacy/service.py (retention_notice), outside the "
+    "supporter pages' code: it needs gettext/ngettext there. Remove this mark when it has them.",
+)
+def test_the_privacy_notice_on_the_preview_and_the_status_page_is_in_spanish(client, supporter):
+    """What is kept and for how long, told before sending and on the status page, in the visit's language."""
+    _choose_spanish(client)
+    response = preview(client, supporter)
+    page = text_of(response)
+    assert "Enviar" in page  # the page itself is in Spanish
+    fields = form_fields(response.get_data(as_text=True))
+    fields["action"] = ["mailto"]
+    status = text_of(client.get(client.post(SEND, data=fields).headers["Location"]))
+    for text in (page, status):
+        assert "We keep your name" not in text and "never store your IP address" not in text
+        assert "Guardamos tu nombre" in text and "30 días" in text
