@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +14,7 @@ from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
 from tests.support.pages import SEND, WRITE, own_email, preview, send_form, text_of, write_form
 from tests.support.waiting import wait_for
+from webapp.delivery import ssrf
 from webapp.extensions import db
 from webapp.models import Letter
 
@@ -259,3 +261,23 @@ def test_two_sends_of_one_preview_at_the_same_moment_make_one_letter(app, client
     assert answers[0].headers["Location"] == answers[1].headers["Location"]
     with app.app_context():
         assert db.session.query(Letter).count() == 1
+
+
+def test_a_listed_provider_whose_server_is_refused_says_so_on_the_provider(client, supporter, monkeypatch):
+    """Gmail chosen from the list: its server's fields are hidden, so a refusal of that server (here it resolves to a
+    private address) is told on the provider the supporter chose, and the summary links there."""
+
+    def private(host, port, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - socket.getaddrinfo's
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("10.0.0.5", port))]
+
+    monkeypatch.setattr(ssrf, "getaddrinfo", private)
+    fields = send_form(preview(client, supporter))
+    fields.update(action=["smtp"], provider=["gmail"], smtp_password=["an-app-password"])
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 422
+    page = text_of(response)
+    on_provider = re.search(r'<p class="error" id="provider-error">([^<]*)</p>', page)
+    assert on_provider and "smtp.gmail.com" in on_provider[1]
+    assert 'href="#provider"' in page
+    assert 'id="smtp_host-error"' not in page
+    assert "an-app-password" not in page

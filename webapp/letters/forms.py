@@ -209,6 +209,13 @@ class SendForm(PostalFields, WriteForm):
             return None
         return SmtpAccount(host, int(self.smtp_port.data), self.smtp_security.data, username, self.smtp_password.data)
 
+    def server_field(self, name: str = "smtp_host"):
+        """The field where a problem with the mail server (`name`: its host, port or security) is told: that field,
+        or the provider when one was chosen from the list, since the page then hides the server's fields."""
+        if name in ("smtp_host", "smtp_port", "smtp_security") and (self.provider.data or "") in BY_KEY:
+            return self.provider
+        return self[name]
+
 
 class CallForm(FlaskForm):
     """Calls need only who to call and the name (and, for members of Congress, the ZIP) the script gives."""

@@ -182,7 +182,8 @@ def _send_claimed(visit: visits.Visit, form, campaign, targets, templates, actio
         attach(form, exc.errors if isinstance(exc, SubmissionInvalid) else {"template": [str(exc)]})
         return None, _preview_or_write(form, campaign, targets, templates)
     except RefusedHost as exc:
-        form.smtp_host.errors = [*form.smtp_host.errors, reasons.translate(str(exc))]
+        field = form.server_field()
+        field.errors = [*field.errors, reasons.translate(str(exc))]
         return None, _preview_or_write(form, campaign, targets, templates)
     except RedisError:
         form.smtp_password.errors = [
@@ -191,7 +192,7 @@ def _send_claimed(visit: visits.Visit, form, campaign, targets, templates, actio
         ]
         return None, _preview_or_write(form, campaign, targets, templates, 503)
     except limits.RateLimited as exc:
-        field = getattr(form, getattr(exc, "field", "targets"))  # a paused mail server or account: its field
+        field = form.server_field(getattr(exc, "field", "targets"))  # a paused mail server or account: its field
         field.errors = [*field.errors, exc.description]
         page, status = _preview_or_write(form, campaign, targets, templates, 429)
         return None, (page, status, {"Retry-After": str(exc.retry_after_seconds)})
