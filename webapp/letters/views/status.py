@@ -11,7 +11,7 @@ from webapp.i18n import lazy_gettext as _l
 from webapp.letters import actions, mail_account, reporting, service
 from webapp.letters import visit as visits
 from webapp.letters.errors import SubmissionInvalid
-from webapp.letters.forms import ConfirmForm, ForgetForm, RetryForm, VisitForm
+from webapp.letters.forms import ConfirmForm, ForgetForm, RetryForm, VisitForm, error_items
 from webapp.letters.views import bp
 from webapp.letters.views.calls import callable_targets
 from webapp.mailauth.service import clients as oauth_clients
@@ -34,6 +34,10 @@ def status_page(submission_id: str, *, retry_error: str | None = None, retry_for
     view = reporting.submission_view(submission)
     failed = service.retryable(submission)
     provider = mail_account.signed_in_with(submission)
+    # A refused "Send it again" is said like every refused form: a summary at the top that takes the focus.
+    problems = error_items(retry_form) if retry_form is not None else []
+    if retry_error:
+        problems.append(("send-again", retry_error))
     return render_template(
         "letters/status.html",
         submission=submission,
@@ -53,6 +57,7 @@ def status_page(submission_id: str, *, retry_error: str | None = None, retry_for
             formdata=None, data={"smtp_username": submission.supporter_email, "smtp_port": submission.smtp_port or 587}
         ),  # fmt: skip
         retry_error=retry_error,
+        problems=problems,
     ), status
 
 
