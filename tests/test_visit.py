@@ -5,8 +5,11 @@ the small rules behind the printed letter."""
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from flask import request_started
 from redis.exceptions import RedisError
 
 from tests.conftest import csrf_token
@@ -160,6 +163,28 @@ def test_a_call_answered_twice_is_counted_once(client):
     totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
     assert totals["handed_off"] == 1 and totals["confirmed"] == 1
     assert text_of(client.get(f"/c/{LAUNCH}/receipt")).count("Phone call: you talked to someone.") == 1
+
+
+def test_a_call_answered_twice_at_the_same_moment_is_counted_once_and_a_new_round_counts_again(app, client):
+    """Two taps that reach the server together both find the call unanswered in the visit they loaded: the answer is
+    claimed in Redis, so one of them records it. Calling the same office again in a new round is a new call."""
+    start_calls(client, "general-dynamics-ceo")
+    token = csrf_token(client.get(f"/c/{LAUNCH}/calls").get_data(as_text=True))
+    answer = {"csrf_token": token, "target": "general-dynamics-ceo", "outcome": "called"}
+    together = threading.Barrier(2, timeout=10)
+
+    def hold(sender, **extra):
+        together.wait()
+
+    with request_started.connected_to(hold, app), ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: client.post(f"/c/{LAUNCH}/calls", data=answer), range(2)))
+    assert [response.status_code for response in answers] == [303, 303]
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
+    assert totals["handed_off"] == 1 and totals["confirmed"] == 1
+    start_calls(client, "general-dynamics-ceo")
+    assert client.post(f"/c/{LAUNCH}/calls", data=answer).status_code == 303
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
+    assert totals["handed_off"] == 2 and totals["confirmed"] == 2
 
 
 def test_the_receipt_can_erase_everything_sent_in_the_visit(app, client, supporter):

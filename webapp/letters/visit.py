@@ -33,7 +33,7 @@ DETAIL_FIELDS = ("name", "email", "zip", "address")
 SMTP_FIELDS = ("provider", "smtp_host", "smtp_port", "smtp_security", "smtp_username")  # never the password
 MAX_DRAFTS = 4  # letters open at once in one visit (tabs); the oldest is dropped
 MAX_ACTIONS = 60  # submissions remembered for the receipt
-SENT_PREFIX = "outcry:sent:"  # a draft claimed by the send that wrote its letters (see `claim_draft`)
+CLAIM_PREFIX = "outcry:once:"  # a draft claimed by the send that wrote its letters, a call by the tap that counted it
 SENDING = b"sending"  # claimed by a send still in flight
 SENDING_LIFETIME = 60  # seconds a claim in flight holds, should its request die before it settles
 CLAIM_WAIT = 10.0  # seconds a second send of the same draft waits for the first to settle
@@ -168,10 +168,10 @@ def end() -> None:
             get_redis().delete(REDIS_PREFIX + held["id"])
 
 
-# ---- one send per draft ---------------------------------------------------------------------------------------
-# A double tap on Send, or the same preview sent from two tabs, arrives as two requests that may both load the visit
-# before either saves it: the draft is claimed in Redis with SET NX, so one of them writes the letters and the other
-# answers with their status page. The key is named with the browser's key (an HMAC), and the submission id it holds
+# ---- done once: a letter sent, a call counted -----------------------------------------------------------------
+# A double tap on Send or on "I called", or the same preview sent from two tabs, arrives as two requests that may both
+# load the visit before either saves it: what they would do is claimed in Redis with SET NX, so one of them does it
+# and the other answers with its result. A claim's key is named with the browser's key (an HMAC), and what it holds
 # is encrypted with it, so Redis alone links no visit to any letter.
 
 
@@ -179,11 +179,33 @@ class StillSending(Exception):
     """The first send of this draft has not settled within CLAIM_WAIT seconds."""
 
 
-def _sent_key(visit: Visit, draft_id: str | None) -> str | None:
-    """The Redis key of the draft's claim; None when there is nothing to claim (no kept visit, or no draft)."""
-    if not (draft_id and visit.available and visit.id and visit.key):
+def _claim_key(visit: Visit, *what: str) -> str | None:
+    """The Redis key of a claim on `what`; None when there is nothing to claim (no kept visit, or nothing named)."""
+    if not (all(what) and visit.available and visit.id and visit.key):
         return None
-    return SENT_PREFIX + hmac.new(visit.key, draft_id.encode(), hashlib.sha256).hexdigest()
+    return CLAIM_PREFIX + hmac.new(visit.key, "\0".join(what).encode(), hashlib.sha256).hexdigest()
+
+
+def _sent_key(visit: Visit, draft_id: str | None) -> str | None:
+    return _claim_key(visit, "draft", draft_id or "")
+
+
+def claim_call(visit: Visit, campaign_slug: str, target_id: str) -> bool:
+    """Claim the answer to this call, in this round of calls: True for the one request that records it (and when
+    nothing can be claimed: no kept visit, no Redis), False for a second tap while the claim holds."""
+    key = _claim_key(visit, "call", campaign_slug, visit.calls(campaign_slug).get("round", ""), target_id)
+    try:
+        return key is None or bool(get_redis().set(key, b"1", nx=True, ex=_lifetime()))
+    except RedisError:
+        return True
+
+
+def release_call(visit: Visit, campaign_slug: str, target_id: str) -> None:
+    """The answer could not be recorded (refused, or too many at once): the next tap may record it."""
+    key = _claim_key(visit, "call", campaign_slug, visit.calls(campaign_slug).get("round", ""), target_id)
+    if key is not None:
+        with contextlib.suppress(RedisError):
+            get_redis().delete(key)
 
 
 def draft_sent_as(visit: Visit, draft_id: str | None) -> str | None:
