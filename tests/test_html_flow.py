@@ -281,3 +281,33 @@ def test_a_listed_provider_whose_server_is_refused_says_so_on_the_provider(clien
     assert 'href="#provider"' in page
     assert 'id="smtp_host-error"' not in page
     assert "an-app-password" not in page
+
+
+def test_a_letter_pasted_too_long_comes_back_whole_and_says_how_much_to_cut(client, supporter):
+    """The body takes a paste of any length (no maxlength for the browser to cut it at, unseen); sent too long, it
+    comes back whole, with the count of characters to cut, and a counter that says it as the supporter cuts."""
+    page = preview(client, supporter)
+    html_page = page.get_data(as_text=True)
+    body = re.search(r'<textarea[^>]*name="letters-0-body"[^>]*>', html_page)[0]
+    assert "maxlength" not in body and 'data-limit="20000"' in body
+    assert 'data-counter-for="letters-0-body"' in html_page
+    pasted = "Dear Office,\n\n" + "a" * 25000 + "\n\nEND OF MY LETTER"  # 25,032 characters
+    fields = send_form(page)
+    fields.update({"letters-0-body": [pasted], "action": ["mailto"]})
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 422
+    text = text_of(response)
+    assert pasted in text.replace("\r\n", "\n")
+    assert "The letter must be at most 20,000 characters; it has 25,032, so please cut 5,032." in text
+
+
+def test_a_note_pasted_too_long_comes_back_whole_and_says_how_much_to_cut(client, supporter):
+    page = client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)
+    note = re.search(r'<textarea[^>]*name="note"[^>]*>', page)[0]
+    assert "maxlength" not in note
+    pasted = "b" * 5100 + " MY LAST WORDS"
+    response = client.post(WRITE, data=write_form(client, supporter, note=pasted))
+    assert response.status_code == 422
+    text = text_of(response)
+    assert pasted in text
+    assert "Your personal note must be at most 5,000 characters; it has 5,114, so please cut 114." in text

@@ -64,10 +64,11 @@ def plain_text(value: str, what: str, limit: int) -> str:
     if len(value) > limit:
         raise FieldError(
             gettext(
-                "%(what)s must be at most %(limit)s characters (it has %(length)s).",
+                "%(what)s must be at most %(limit)s characters; it has %(length)s, so please cut %(over)s.",
                 what=what,
                 limit=i18n.number(limit),
                 length=i18n.number(len(value)),
+                over=i18n.number(len(value) - limit),
             )
         )
     for char in value:

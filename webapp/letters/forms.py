@@ -71,10 +71,12 @@ class WriteForm(FlaskForm):
         [Check(validation.address)],
         render_kw={"autocomplete": "street-address", "rows": 3, "maxlength": validation.ADDRESS_MAX},
     )
+    # No maxlength on what may be pasted at length: a browser cuts a paste there without a word. The page's counter
+    # (data-limit) and the field's error say how much to cut instead.
     note = TextAreaField(
         _l("In your own words (optional)"),
         [Check(validation.note)],
-        render_kw={"rows": 5, "maxlength": validation.NOTE_MAX},
+        render_kw={"rows": 5, "data-limit": validation.NOTE_MAX},
     )
 
     # The draft this page came back from (the preview's "change"), so the letters' edits are kept.
@@ -125,8 +127,8 @@ class LetterEditForm(Form):
     drafted = HiddenField()
     subject = StringField(_l("Subject"), [Check(validation.subject)], render_kw={"maxlength": validation.SUBJECT_MAX})
     body = TextAreaField(
-        _l("Letter"), [Check(validation.body)], render_kw={"rows": 16, "maxlength": validation.BODY_MAX}
-    )
+        _l("Letter"), [Check(validation.body)], render_kw={"rows": 16, "data-limit": validation.BODY_MAX}
+    )  # no maxlength: see WriteForm.note
 
 
 class SendForm(PostalFields, WriteForm):
