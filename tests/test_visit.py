@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
-from tests.support.pages import SEND, WRITE, start_calls, text_of
+from tests.support.pages import SEND, WRITE, start_calls, text_of, write_form
 from webapp.extensions import get_redis
 from webapp.letters import visit as visits
 from webapp.letters.views.printing import _distance, _signature_split
@@ -78,6 +78,24 @@ def test_without_redis_the_pages_still_work_and_answer_the_post_itself(client, s
     fields = form_fields(response.get_data(as_text=True))
     fields["action"] = ["mailto"]
     assert client.post(SEND, data=fields).status_code == 303
+
+
+def test_a_send_that_never_settles_is_waited_for_then_the_receipt_answers(app, client, supporter, monkeypatch):
+    """The draft claimed by a send still in flight (or one whose request died): a second send waits for it a while,
+    then answers with the receipt of the visit, and writes no letter of its own."""
+    fields = form_fields(
+        client.get(client.post(WRITE, data=write_form(client, supporter)).headers["Location"]).get_data(as_text=True)
+    )
+    fields["action"] = ["mailto"]
+    with client.session_transaction() as session:
+        held = session[visits.SESSION_KEY]
+    with app.app_context():
+        visit = visits.Visit(held["id"], held["key"].encode())
+        assert visits.claim_draft(visit, fields["draft"][0]) is None  # claimed by "the other request"
+    monkeypatch.setattr(visits, "CLAIM_WAIT", 0.3)
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 303 and response.headers["Location"] == f"/c/{LAUNCH}/receipt"
+    assert client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]["handed_off"] == 0
 
 
 def test_a_zip_code_is_asked_only_when_congress_is_in_the_group(client, supporter):
