@@ -212,9 +212,10 @@ class SendForm(PostalFields, WriteForm):
         return SmtpAccount(host, int(self.smtp_port.data), self.smtp_security.data, username, self.smtp_password.data)
 
     def server_field(self, name: str = "smtp_host"):
-        """The field where a problem with the mail server (`name`: its host, port or security) is told: that field,
-        or the provider when one was chosen from the list, since the page then hides the server's fields."""
-        if name in ("smtp_host", "smtp_port", "smtp_security") and (self.provider.data or "") in BY_KEY:
+        """The field where a problem with the mail server (`name`: its host, port or security) is told: that field
+        when the supporter typed the server ("Other"), else the provider (one from the list, or none yet, as when
+        signing in with Google or Microsoft), since the page then hides the server's fields."""
+        if name in ("smtp_host", "smtp_port", "smtp_security") and self.provider.data != "other":
             return self.provider
         return self[name]
 
