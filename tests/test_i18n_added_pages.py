@@ -8,8 +8,6 @@ import html
 import json
 import re
 
-import pytest
-
 from tests.conftest import csrf_token
 from tests.mailauth.test_settings_check import JSON, SEND, send_form
 from tests.support.forms import form_fields
@@ -83,11 +81,6 @@ def test_a_paused_mail_server_answers_a_test_in_spanish_without_promising_a_retr
     assert "lo volveremos a intentar" not in message  # a test is not tried again
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="The notice is English-only f-strings in webapp/privacy/service.py (retention_notice), outside the "
-    "supporter pages' code: it needs gettext/ngettext there. Remove this mark when it has them.",
-)
 def test_the_privacy_notice_on_the_preview_and_the_status_page_is_in_spanish(client, supporter):
     """What is kept and for how long, told before sending and on the status page, in the visit's language."""
     _choose_spanish(client)
