@@ -14,6 +14,7 @@ from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
 from tests.support.pages import SEND, WRITE, own_email, preview, send_form, text_of, write_form
 from tests.support.waiting import wait_for
+from webapp.core import validation
 from webapp.delivery import ssrf
 from webapp.extensions import db
 from webapp.models import Letter
@@ -178,10 +179,10 @@ def test_unknown_status_page_is_404(client):
 
 
 def test_oversized_form_is_413_html(client, supporter):
-    data = write_form(client, supporter, note="x" * (70 * 1024))
+    data = write_form(client, supporter, note="x" * validation.REQUEST_MAX)
     response = client.post(WRITE, data=data)
     assert response.status_code == 413
-    assert "64 KB" in text_of(response)
+    assert "more text than we can take at once" in text_of(response)
 
 
 def test_preview_says_what_is_kept_and_for_how_long(client, supporter):
