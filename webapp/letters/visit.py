@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app, g, session
+from flask import current_app, g, has_request_context, session
 from redis.exceptions import RedisError
 
 from webapp.extensions import get_redis
@@ -161,6 +161,7 @@ def save(visit: Visit) -> bool:
 def end() -> None:
     """Forget this visit now: its details, drafts and list of what was done (the submissions themselves stay)."""
     held = session.pop(SESSION_KEY, None)
+    session.pop(SENT_SESSION_KEY, None)
     g.outcry_visit = Visit()
     if isinstance(held, dict) and isinstance(held.get("id"), str):
         # If Redis is unreachable the entry stays until it expires, but the key in the cookie is gone: unreadable.
@@ -208,8 +209,35 @@ def release_call(visit: Visit, campaign_slug: str, target_id: str) -> None:
             get_redis().delete(key)
 
 
+# The last drafts this browser sent, and as which submission, also kept in its (signed) session cookie: when Redis
+# went away between writing the letters and settling the claim, or is away when the same preview is sent again,
+# the cookie still says the letter was written, so no second one is.
+SENT_SESSION_KEY = "sent"
+SENT_KEPT = 5
+
+
+def _sent_in_cookie(draft_id: str | None) -> str | None:
+    if not has_request_context():
+        return None
+    held = session.get(SENT_SESSION_KEY)
+    sent = held.get(draft_id or "") if isinstance(held, dict) else None
+    return sent if isinstance(sent, str) else None
+
+
+def _remember_sent_in_cookie(draft_id: str | None, submission_id: str) -> None:
+    if not (draft_id and has_request_context()):
+        return
+    held = session.get(SENT_SESSION_KEY)
+    kept = {k: v for k, v in (held.items() if isinstance(held, dict) else ()) if k != draft_id}
+    session[SENT_SESSION_KEY] = {**dict(list(kept.items())[-(SENT_KEPT - 1) :]), draft_id: submission_id}
+
+
 def draft_sent_as(visit: Visit, draft_id: str | None) -> str | None:
-    """The submission this draft was sent as, if it was (None too while its send is in flight, or without Redis)."""
+    """The submission this draft was sent as, if it was (None too while its send is in flight, or without Redis and
+    the cookie's record)."""
+    cookie = _sent_in_cookie(draft_id)
+    if cookie:
+        return cookie
     key = _sent_key(visit, draft_id)
     try:
         held = get_redis().get(key) if key else None
@@ -222,6 +250,9 @@ def claim_draft(visit: Visit, draft_id: str | None) -> str | None:
     """Claim the draft for this send: None when this request is the one to send it (or nothing can be claimed: no
     kept visit, no Redis), else the id of the submission another request already sent it as, waiting up to
     CLAIM_WAIT seconds for that one to settle (StillSending if it has not). Settle the claim with `settle_draft`."""
+    cookie = _sent_in_cookie(draft_id)
+    if cookie:  # sent already, as the browser's cookie remembers even while Redis is out of reach
+        return cookie
     key = _sent_key(visit, draft_id)
     deadline = time.monotonic() + CLAIM_WAIT
     try:
@@ -240,6 +271,8 @@ def claim_draft(visit: Visit, draft_id: str | None) -> str | None:
 def settle_draft(visit: Visit, draft_id: str | None, submission_id: str | None) -> None:
     """The claimed send is done: sent as `submission_id` (kept as long as a visit is), or refused (None), which
     frees the draft to be corrected and sent."""
+    if submission_id is not None:
+        _remember_sent_in_cookie(draft_id, submission_id)
     key = _sent_key(visit, draft_id)
     if key is None or visit.key is None:
         return

@@ -3,7 +3,7 @@ Congress's system; testing mail settings, sending failed letters again."""
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from redis.exceptions import RedisError
 from werkzeug.datastructures import MultiDict
 
@@ -14,13 +14,13 @@ from webapp.delivery import check
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
 from webapp.extensions import db
-from webapp.i18n import gettext, reasons
+from webapp.i18n import gettext, ngettext, reasons
 from webapp.letters import choosing, drafting, reporting, service
 from webapp.letters import visit as visits
 from webapp.letters.errors import NotFound, SubmissionInvalid
 from webapp.letters.forms import RetryForm, SendForm, WriteForm
 from webapp.letters.views import bp
-from webapp.letters.views.status import status_page
+from webapp.letters.views.status import DELAYED, status_page
 from webapp.letters.views.writing import (
     SEND_CHANNELS,
     SUPPORTER_FIELDS,
@@ -197,7 +197,17 @@ def _send_claimed(visit: visits.Visit, form, campaign, targets, templates, actio
         page, status = _preview_or_write(form, campaign, targets, templates, 429)
         return None, (page, status, {"Retry-After": str(exc.retry_after_seconds)})
     db.session.commit()
-    service.queue(submission)
+    if not service.queue(submission):  # the broker is out of reach: the sweeper sends them, a few minutes late
+        flash(
+            ngettext(
+                "Your letter is saved and will go out within a few minutes: our mail queue was out of reach for a "
+                "moment. There's no need to send it again.",
+                "Your letters are saved and will go out within a few minutes: our mail queue was out of reach for "
+                "a moment. There's no need to send them again.",
+                len(submission.letters),
+            ),
+            DELAYED,
+        )
     visit.record(slug, submission.id)
     visit.drop_draft(form.draft.data)
     visit.remember_details(**{k: v for k, v in form.supporter_fields().items() if k != "note"})

@@ -3,7 +3,7 @@ everything done in the visit."""
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, get_flashed_messages, redirect, render_template, request, url_for
 
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
@@ -17,6 +17,10 @@ from webapp.letters.views.calls import callable_targets
 from webapp.mailauth.service import clients as oauth_clients
 from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP
 from webapp.privacy import service as privacy
+
+# The flashed message's category for letters saved whose delivery could not be asked for at once (the broker out of
+# reach): the status page says so at the top, once.
+DELAYED = "delayed"
 
 
 @bp.route("/s/<submission_id>")
@@ -41,6 +45,7 @@ def status_page(submission_id: str, *, retry_error: str | None = None, retry_for
     return render_template(
         "letters/status.html",
         submission=submission,
+        delayed=get_flashed_messages(category_filter=[DELAYED]),
         view=view,
         confirm_form=ConfirmForm(),
         forget_form=ForgetForm(),
