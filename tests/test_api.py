@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.support.letters import LAUNCH, un_letter
+from webapp.core import validation
 from webapp.extensions import db, get_redis
 from webapp.letters import drafting
 from webapp.models import Letter
@@ -119,8 +120,8 @@ def test_malformed_json_is_400(client, data, content_type):
     assert response.get_json()["status"] == 400
 
 
-def test_body_over_64_kib_is_413(client, supporter):
-    payload = un_letter({**supporter, "note": "x" * (70 * 1024)})
+def test_body_over_the_limit_is_413(client, supporter):
+    payload = un_letter({**supporter, "note": "x" * validation.REQUEST_MAX})
     response = client.post("/api/v1/submissions", json=payload)
     assert response.status_code == 413
     assert response.get_json()["status"] == 413

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -470,6 +471,18 @@ def test_sending_again_to_a_paused_mail_server_says_so_on_the_status_page(
     text = again.get_data(as_text=True)
     assert "so we&#39;ve paused sending from there for now" in text
     assert 'name="smtp_password"' in text, "the status page again, its form ready for later (not an error page)"
+    # Said like every other refused form: the title starts with "Error:", and a summary at the top takes the focus
+    # (so a phone scrolls to it and a screen reader reads it), linking to the form to send again.
+    assert re.search(r"<title>Error: ", text)
+    summary = re.search(r'<div class="error-summary"[^>]*\bautofocus\b[^>]*>(.*?)</div>', text, re.S)
+    assert summary and "so we&#39;ve paused sending from there for now" in summary[1]
+    assert 'href="#send-again"' in summary[1]
+    spanish = client.post(
+        f"{status_url}/retry",
+        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "smtp_password": PASSWORD},
+        headers={"Accept-Language": "es"},
+    ).get_data(as_text=True)
+    assert re.search(r"<title>Error: Tus cartas", spanish) and 'class="error-summary"' in spanish
     assert [ok for _, ok in mail_server.auth_attempts] == [False], "the password typed again never went out"
 
 

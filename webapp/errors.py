@@ -21,7 +21,7 @@ MESSAGES = {
     400: _l("Something in that request didn't make sense to us."),
     404: _l("We couldn't find that page. The link may be old or mistyped."),
     405: _l("That page can't be used that way."),
-    413: _l("That was more text than we can take at once (the limit is 64 KB). Please shorten your letter."),
+    413: _l("That was more text than we can take at once. Please shorten your letter."),
     429: _l("Too many letters from here in a short time. Please wait a little and try again."),
     500: _l("Something went wrong on our side. What you wrote was not lost: go back and try again."),
     503: _l("A service we rely on is briefly unavailable. Please try again in a minute."),
@@ -48,6 +48,9 @@ def _respond(code: int, description: str | None = None):
     message = str(message)
     if _wants_json():
         return jsonify({"error": message, "status": code}), code
+    if code == 413 and description is None and request.method == "POST":
+        # Too long a letter: the browser kept it in the page it came from.
+        message += " " + gettext("What you wrote is still in the form: use your browser's Back button.")
     return render_template("error.html", code=code, message=message), code
 
 

@@ -104,12 +104,15 @@ def _row(obj: Submission | Letter) -> dict[str, Any]:
     return row
 
 
-def enqueue(submission_id: str) -> None:
-    """Ask a worker to deliver; a broker outage only delays delivery until the sweeper runs."""
+def enqueue(submission_id: str) -> bool:
+    """Ask a worker to deliver; False when the broker could not be reached, which only delays delivery until the
+    sweeper finds the letters (their lease runs out)."""
     try:
         current_app.extensions["celery"].send_task(SEND_TASK, args=[submission_id])
     except (KombuError, RedisError, OSError) as exc:
         log.warning("submission.enqueue_failed submission=%s error=%s", submission_id, type(exc).__name__)
+        return False
+    return True
 
 
 def confirm(letter: Letter, outcome: str) -> bool:

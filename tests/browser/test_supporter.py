@@ -144,3 +144,27 @@ def test_on_a_phone_the_mail_app_contact_form_and_call_paths_work(new_page, supp
     _no_sideways_scrolling(page, width)
     check_accessible(page, "calls done (phone)")
     screenshot(page, "2-phone-call")
+
+
+def test_on_a_phone_a_letter_pasted_too_long_is_kept_whole_and_the_counter_says_what_to_cut(new_page, supporter):
+    page = new_page(width=390, height=844, permissions=["clipboard-read", "clipboard-write"], mobile=True)
+    page.goto(f"/c/{LAUNCH}/write?target=ohchr")
+    page.get_by_label("Your name").fill(supporter["name"])
+    page.get_by_label("Your email address").fill(supporter["email"])
+    page.get_by_role("button", name="Preview my letter").click()
+    body = page.get_by_label("Letter", exact=True)
+    pasted = "Dear Office,\n\n" + "a" * 25000 + "\n\nEND OF MY LETTER"  # 25,032 characters, pasted at once
+    page.evaluate("text => navigator.clipboard.writeText(text)", pasted)
+    body.fill("")
+    body.focus()
+    page.keyboard.press("Control+V")
+    assert body.input_value() == pasted, "the browser kept the whole paste"
+    counter = page.locator('[data-counter-for="letters-0-body"]')
+    expect(counter).to_have_text("25,032 of 20,000 characters: please cut 5,032.")
+    page.get_by_role("button", name="Get the mail links").click()
+    expect(page).to_have_title(re.compile("^Error: "))
+    expect(page.locator("[data-error-summary]")).to_be_focused()
+    expect(page.locator("[data-error-summary]")).to_contain_text("so please cut 5,032.")
+    assert page.get_by_label("Letter", exact=True).input_value() == pasted
+    expect(counter).to_have_text("25,032 of 20,000 characters: please cut 5,032.")
+    check_accessible(page, "preview, a letter too long")

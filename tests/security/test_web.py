@@ -12,6 +12,7 @@ from tests.conftest import csrf_token
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH, un_letter
 from tests.support.pages import SEND, WRITE
+from webapp.core import validation
 from webapp.security.headers import CONTENT_SECURITY_POLICY
 
 # ---- headers ------------------------------------------------------------------------------------------------------
@@ -29,7 +30,7 @@ def responses(client):
         "api": client.get("/api/v1/campaigns"),
         "api 404": client.get("/api/v1/submissions/nope"),
         "api 413": client.post(
-            "/api/v1/submissions", data=b"{" + b" " * (70 * 1024) + b"}", content_type="application/json"
+            "/api/v1/submissions", data=b"{" + b" " * validation.REQUEST_MAX + b"}", content_type="application/json"
         ),
         "openapi": client.get("/api/v1/openapi.json"),
         "static": client.get("/static/js/outcry.js"),

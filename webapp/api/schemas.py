@@ -82,7 +82,7 @@ TargetId = Annotated[str, Field(min_length=1, max_length=64)]
 class SubmissionIn(_Strict):
     campaign: str = Field(min_length=1, max_length=80)
     template: str = Field(min_length=1, max_length=80)
-    targets: list[TargetId] = Field(min_length=1, max_length=20)
+    targets: list[TargetId] = Field(min_length=1, max_length=validation.LETTERS_MAX)
     supporter: SupporterIn
     channel: Literal["smtp", "mailto", "contact_form", "call", "print", "cwc"]
     subject: str | None = None

@@ -18,6 +18,19 @@ ADDRESS_MAX = 500
 NOTE_MAX = 5000
 SUBJECT_MAX = 200
 BODY_MAX = 20000
+# The most letters one send writes: one per target named (the API's `targets`, the preview's letters).
+LETTERS_MAX = 20
+# The most bytes a character takes on the wire: four of UTF-8, each written %XX in a form (a JSON escape of one
+# outside the BMP, a surrogate pair of \uXXXX, is twelve too).
+WIRE_BYTES_PER_CHARACTER = 12
+# Field names, the CSRF token, hidden fields, the chosen targets, the mail account and the postal address.
+REQUEST_OVERHEAD = 64 * 1024
+# The largest request a supporter's letter can legitimately make (MAX_CONTENT_LENGTH): every field at its cap, in
+# the widest characters, with a letter to each of LETTERS_MAX targets. A letter pasted past its cap into a smaller
+# send still fits, so it is told how much to cut rather than refused whole (about 4.8 MB).
+REQUEST_MAX = (
+    NAME_MAX + EMAIL_MAX + ADDRESS_MAX + NOTE_MAX + LETTERS_MAX * (SUBJECT_MAX + BODY_MAX)
+) * WIRE_BYTES_PER_CHARACTER + REQUEST_OVERHEAD
 
 ZIP_PATTERN = re.compile(r"^([0-9]{5})(?:-?([0-9]{4}))?$")
 # The start of an RFC 2047 encoded word (`=?charset?q?…?=`). Header text never contains it at all: Python's
@@ -64,10 +77,11 @@ def plain_text(value: str, what: str, limit: int) -> str:
     if len(value) > limit:
         raise FieldError(
             gettext(
-                "%(what)s must be at most %(limit)s characters (it has %(length)s).",
+                "%(what)s must be at most %(limit)s characters; it has %(length)s, so please cut %(over)s.",
                 what=what,
                 limit=i18n.number(limit),
                 length=i18n.number(len(value)),
+                over=i18n.number(len(value) - limit),
             )
         )
     for char in value:

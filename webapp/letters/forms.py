@@ -72,10 +72,12 @@ class WriteForm(FlaskForm):
         [Check(validation.address)],
         render_kw={"autocomplete": "street-address", "rows": 3, "maxlength": validation.ADDRESS_MAX},
     )
+    # No maxlength on what may be pasted at length: a browser cuts a paste there without a word. The page's counter
+    # (data-limit) and the field's error say how much to cut instead.
     note = TextAreaField(
         _l("In your own words (optional)"),
         [Check(validation.note)],
-        render_kw={"rows": 5, "maxlength": validation.NOTE_MAX},
+        render_kw={"rows": 5, "data-limit": validation.NOTE_MAX},
     )
 
     # The draft this page came back from (the preview's "change"), so the letters' edits are kept.
@@ -126,8 +128,8 @@ class LetterEditForm(Form):
     drafted = HiddenField()
     subject = StringField(_l("Subject"), [Check(validation.subject)], render_kw={"maxlength": validation.SUBJECT_MAX})
     body = TextAreaField(
-        _l("Letter"), [Check(validation.body)], render_kw={"rows": 16, "maxlength": validation.BODY_MAX}
-    )
+        _l("Letter"), [Check(validation.body)], render_kw={"rows": 16, "data-limit": validation.BODY_MAX}
+    )  # no maxlength: see WriteForm.note
 
 
 class SendForm(PostalFields, WriteForm):
@@ -209,6 +211,14 @@ class SendForm(PostalFields, WriteForm):
         if not ok:
             return None
         return SmtpAccount(host, int(self.smtp_port.data), self.smtp_security.data, username, self.smtp_password.data)
+
+    def server_field(self, name: str = "smtp_host"):
+        """The field where a problem with the mail server (`name`: its host, port or security) is told: that field
+        when the supporter typed the server ("Other"), else the provider (one from the list, or none yet, as when
+        signing in with Google or Microsoft), since the page then hides the server's fields."""
+        if name in ("smtp_host", "smtp_port", "smtp_security") and self.provider.data != "other":
+            return self.provider
+        return self[name]
 
 
 class CallForm(FlaskForm):

@@ -217,11 +217,13 @@ def submit(
     return submission
 
 
-def queue(submission: Submission) -> None:
+def queue(submission: Submission) -> bool:
     """Ask a worker to deliver the submission's letters, once the caller has committed them (hand-offs wait for
-    nobody). A broker outage only delays them: the sweeper finds them when their lease runs out."""
+    nobody). False when the broker was out of reach: that only delays them, since the sweeper finds them when
+    their lease runs out, but the supporter is told so."""
     if submission.channel in DELIVERED_CHANNELS:
-        outbox.enqueue(submission.id)
+        return outbox.enqueue(submission.id)
+    return True
 
 
 def retryable(submission: Submission) -> list[Letter]:

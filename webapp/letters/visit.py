@@ -13,6 +13,8 @@ pages fall back to asking again and to rendering the preview in answer to the PO
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
-from flask import current_app, g, session
+from flask import current_app, g, has_request_context, session
 from redis.exceptions import RedisError
 
 from webapp.extensions import get_redis
@@ -31,6 +33,10 @@ DETAIL_FIELDS = ("name", "email", "zip", "address")
 SMTP_FIELDS = ("provider", "smtp_host", "smtp_port", "smtp_security", "smtp_username")  # never the password
 MAX_DRAFTS = 4  # letters open at once in one visit (tabs); the oldest is dropped
 MAX_ACTIONS = 60  # submissions remembered for the receipt
+CLAIM_PREFIX = "outcry:once:"  # a draft claimed by the send that wrote its letters, a call by the tap that counted it
+SENDING = b"sending"  # claimed by a send still in flight
+SENDING_LIFETIME = 60  # seconds a claim in flight holds, should its request die before it settles
+CLAIM_WAIT = 10.0  # seconds a second send of the same draft waits for the first to settle
 
 
 @dataclass
@@ -155,8 +161,123 @@ def save(visit: Visit) -> bool:
 def end() -> None:
     """Forget this visit now: its details, drafts and list of what was done (the submissions themselves stay)."""
     held = session.pop(SESSION_KEY, None)
+    session.pop(SENT_SESSION_KEY, None)
     g.outcry_visit = Visit()
     if isinstance(held, dict) and isinstance(held.get("id"), str):
         # If Redis is unreachable the entry stays until it expires, but the key in the cookie is gone: unreadable.
         with contextlib.suppress(RedisError):
             get_redis().delete(REDIS_PREFIX + held["id"])
+
+
+# ---- done once: a letter sent, a call counted -----------------------------------------------------------------
+# A double tap on Send or on "I called", or the same preview sent from two tabs, arrives as two requests that may both
+# load the visit before either saves it: what they would do is claimed in Redis with SET NX, so one of them does it
+# and the other answers with its result. A claim's key is named with the browser's key (an HMAC), and what it holds
+# is encrypted with it, so Redis alone links no visit to any letter.
+
+
+class StillSending(Exception):
+    """The first send of this draft has not settled within CLAIM_WAIT seconds."""
+
+
+def _claim_key(visit: Visit, *what: str) -> str | None:
+    """The Redis key of a claim on `what`; None when there is nothing to claim (no kept visit, or nothing named)."""
+    if not (all(what) and visit.available and visit.id and visit.key):
+        return None
+    return CLAIM_PREFIX + hmac.new(visit.key, "\0".join(what).encode(), hashlib.sha256).hexdigest()
+
+
+def _sent_key(visit: Visit, draft_id: str | None) -> str | None:
+    return _claim_key(visit, "draft", draft_id or "")
+
+
+def claim_call(visit: Visit, campaign_slug: str, target_id: str) -> bool:
+    """Claim the answer to this call, in this round of calls: True for the one request that records it (and when
+    nothing can be claimed: no kept visit, no Redis), False for a second tap while the claim holds."""
+    key = _claim_key(visit, "call", campaign_slug, visit.calls(campaign_slug).get("round", ""), target_id)
+    try:
+        return key is None or bool(get_redis().set(key, b"1", nx=True, ex=_lifetime()))
+    except RedisError:
+        return True
+
+
+def release_call(visit: Visit, campaign_slug: str, target_id: str) -> None:
+    """The answer could not be recorded (refused, or too many at once): the next tap may record it."""
+    key = _claim_key(visit, "call", campaign_slug, visit.calls(campaign_slug).get("round", ""), target_id)
+    if key is not None:
+        with contextlib.suppress(RedisError):
+            get_redis().delete(key)
+
+
+# The last drafts this browser sent, and as which submission, also kept in its (signed) session cookie: when Redis
+# went away between writing the letters and settling the claim, or is away when the same preview is sent again,
+# the cookie still says the letter was written, so no second one is.
+SENT_SESSION_KEY = "sent"
+SENT_KEPT = 5
+
+
+def _sent_in_cookie(draft_id: str | None) -> str | None:
+    if not has_request_context():
+        return None
+    held = session.get(SENT_SESSION_KEY)
+    sent = held.get(draft_id or "") if isinstance(held, dict) else None
+    return sent if isinstance(sent, str) else None
+
+
+def _remember_sent_in_cookie(draft_id: str | None, submission_id: str) -> None:
+    if not (draft_id and has_request_context()):
+        return
+    held = session.get(SENT_SESSION_KEY)
+    kept = {k: v for k, v in (held.items() if isinstance(held, dict) else ()) if k != draft_id}
+    session[SENT_SESSION_KEY] = {**dict(list(kept.items())[-(SENT_KEPT - 1) :]), draft_id: submission_id}
+
+
+def draft_sent_as(visit: Visit, draft_id: str | None) -> str | None:
+    """The submission this draft was sent as, if it was (None too while its send is in flight, or without Redis and
+    the cookie's record)."""
+    cookie = _sent_in_cookie(draft_id)
+    if cookie:
+        return cookie
+    key = _sent_key(visit, draft_id)
+    try:
+        held = get_redis().get(key) if key else None
+        return Fernet(visit.key or b"").decrypt(held).decode() if held and held != SENDING else None
+    except (RedisError, InvalidToken, ValueError):
+        return None
+
+
+def claim_draft(visit: Visit, draft_id: str | None) -> str | None:
+    """Claim the draft for this send: None when this request is the one to send it (or nothing can be claimed: no
+    kept visit, no Redis), else the id of the submission another request already sent it as, waiting up to
+    CLAIM_WAIT seconds for that one to settle (StillSending if it has not). Settle the claim with `settle_draft`."""
+    cookie = _sent_in_cookie(draft_id)
+    if cookie:  # sent already, as the browser's cookie remembers even while Redis is out of reach
+        return cookie
+    key = _sent_key(visit, draft_id)
+    deadline = time.monotonic() + CLAIM_WAIT
+    try:
+        while key and not get_redis().set(key, SENDING, nx=True, ex=SENDING_LIFETIME):
+            sent = draft_sent_as(visit, draft_id)
+            if sent:
+                return sent
+            if time.monotonic() > deadline:
+                raise StillSending
+            time.sleep(0.1)  # the other send is writing the letters; it settles in well under a second
+    except RedisError:
+        pass  # the visit itself is out of reach: sent as if it could not be kept
+    return None
+
+
+def settle_draft(visit: Visit, draft_id: str | None, submission_id: str | None) -> None:
+    """The claimed send is done: sent as `submission_id` (kept as long as a visit is), or refused (None), which
+    frees the draft to be corrected and sent."""
+    if submission_id is not None:
+        _remember_sent_in_cookie(draft_id, submission_id)
+    key = _sent_key(visit, draft_id)
+    if key is None or visit.key is None:
+        return
+    with contextlib.suppress(RedisError):
+        if submission_id is None:
+            get_redis().delete(key)
+        else:
+            get_redis().set(key, Fernet(visit.key).encrypt(submission_id.encode()), ex=_lifetime())

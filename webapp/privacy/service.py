@@ -34,6 +34,7 @@ from webapp import outbox
 from webapp.core import validation
 from webapp.delivery import credentials
 from webapp.extensions import db
+from webapp.i18n import gettext, ngettext
 from webapp.mailauth import service as mailauth
 from webapp.models import PENDING, SENDING, Letter, Submission, utcnow
 
@@ -226,18 +227,24 @@ def forget_submission(submission_id: str) -> bool:
 
 
 def retention_notice(days: int | None = None) -> str:
-    """The sentence the preview page shows before sending: what is kept, and for how long."""
+    """The sentence the preview page shows before sending: what is kept, and for how long, in the page's language."""
     days = current_app.config["RETENTION_DAYS"] if days is None else int(days)
     if days == 0:
-        when = "until your letters are on their way, and then erase them"
-    elif days == 1:
-        when = "for one day so you can follow your letters, and then erase them"
+        kept = gettext(
+            "We keep your name, email address, ZIP code, postal address, note and the letter itself until your "
+            "letters are on their way, and then erase them;"
+        )
     else:
-        when = f"for {days} days so you can follow your letters, and then erase them"
-    return (
-        f"We keep your name, email address, ZIP code, postal address, note and the letter itself {when}; "
-        "only the count stays (who was written to, with which letter, how, and on which day). "
-        "If you send from your own email, your mail password is kept encrypted only until your letters "
-        "are sent, an hour at most. We never store your IP address, and you can delete your data "
-        "sooner from the status page."
+        kept = ngettext(
+            "We keep your name, email address, ZIP code, postal address, note and the letter itself for one day "
+            "so you can follow your letters, and then erase them;",
+            "We keep your name, email address, ZIP code, postal address, note and the letter itself for %(num)d "
+            "days so you can follow your letters, and then erase them;",
+            days,
+        )
+    rest = gettext(
+        "only the count stays (who was written to, with which letter, how, and on which day). If you send from "
+        "your own email, your mail password is kept encrypted only until your letters are sent, an hour at most. "
+        "We never store your IP address, and you can delete your data sooner from the status page."
     )
+    return f"{kept} {rest}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import abort, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
@@ -84,7 +86,11 @@ def call(slug: str):
         form.targets.errors = [*form.targets.errors, *problems]
         return _call_page(form, campaign, targets, 422)
     visit.remember_details(name=form.name.data, **({"zip": form.zip.data} if form.zip.data else {}))
-    visit.set_calls(slug, {"queue": list(form.targets.data), "outcomes": {}, "zip": form.zip.data or ""})
+    # A round of calls: calling an office again in a new one is a new call (`visits.claim_call`).
+    round_id = secrets.token_urlsafe(6)
+    visit.set_calls(
+        slug, {"queue": list(form.targets.data), "outcomes": {}, "zip": form.zip.data or "", "round": round_id}
+    )
     if not visits.save(visit):
         abort(503)
     return redirect(url_for("letters.calls", slug=slug), 303)
@@ -117,17 +123,25 @@ def calls(slug: str):
         if form.target.data in outcomes:  # answered already (a double tap, the Back button): counted once
             return redirect(url_for("letters.calls", slug=slug), 303)
         target = by_id[form.target.data]
+        counted = form.outcome.data in ("called", "voicemail")
+        if counted and not visits.claim_call(visit, slug, target.id):  # two taps at once: the other one records it
+            return redirect(url_for("letters.calls", slug=slug), 303)
+        recorded = False
         try:
-            if form.outcome.data in ("called", "voicemail"):
+            if counted:
                 submission = _record_call(campaign, target, name, zip_code, form.outcome.data)
                 db.session.commit()  # the call's letter and its outcome, counted together
                 visit.record(slug, submission.id)
+            recorded = True
         except (NotFound, SubmissionInvalid) as exc:
             errors = exc.errors if isinstance(exc, SubmissionInvalid) else {"target": [str(exc)]}
             problem, status = " ".join(m for messages in errors.values() for m in messages), 422
         except limits.RateLimited as exc:
             problem, status, headers = exc.description, 429, {"Retry-After": str(exc.retry_after_seconds)}
-        else:
+        finally:
+            if counted and not recorded:  # refused (or crashed): the next tap may record it
+                visits.release_call(visit, slug, target.id)
+        if recorded:
             outcomes[target.id] = form.outcome.data
             visit.set_calls(slug, {**state, "outcomes": outcomes})
             visits.save(visit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 
-from flask import Response, abort, redirect, render_template, request, session, url_for
+from flask import Response, abort, flash, redirect, render_template, request, session, url_for
 from redis.exceptions import RedisError
 from werkzeug.datastructures import MultiDict
 
@@ -17,13 +17,13 @@ from webapp.delivery import check
 from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
 from webapp.extensions import db
-from webapp.i18n import gettext, reasons
+from webapp.i18n import gettext, ngettext, reasons
 from webapp.letters import choosing, drafting, reporting, service
 from webapp.letters import visit as visits
 from webapp.letters.errors import NotFound, SubmissionInvalid
 from webapp.letters.forms import RetryForm, SendForm, WriteForm
 from webapp.letters.views import bp
-from webapp.letters.views.status import status_page
+from webapp.letters.views.status import DELAYED, status_page
 from webapp.letters.views.writing import (
     SEND_CHANNELS,
     SUPPORTER_FIELDS,
@@ -147,9 +147,26 @@ def _submit(form, campaign, targets, templates, action, account, postal=None):
     """Write the letters and queue them (the password's and the sign-in's path end here), or show why not; the
     visit remembers what was done and the details, never the password."""
     visit = visits.current()
-    slug = campaign.slug
     if not _letters_match(form):
         return _preview_or_write(form, campaign, targets, templates)
+    draft_id = form.draft.data or None
+    try:  # one send per draft: a double tap, or the same preview sent from another tab, lands on the same status
+        sent_before = visits.claim_draft(visit, draft_id)
+    except visits.StillSending:
+        return redirect(url_for("letters.receipt", slug=campaign.slug), 303)
+    if sent_before:
+        return redirect(url_for("letters.status", submission_id=sent_before), 303)
+    submission = None
+    try:
+        submission, answer = _send_claimed(visit, form, campaign, targets, templates, action, account, postal)
+    finally:  # refused (or crashed): the draft is free to be put right and sent
+        visits.settle_draft(visit, draft_id, submission.id if submission is not None else None)
+    return answer
+
+
+def _send_claimed(visit: visits.Visit, form, campaign, targets, templates, action, account, postal):
+    """The letters written and queued, and the redirect to their status; or (None, the page saying why not)."""
+    slug = campaign.slug
     # A letter the supporter never changed is written again from the template, so details they added on the way
     # (a postal address for printing) reach it; a changed one is sent exactly as they left it.
     edits = {target_id: (letter["subject"], letter["body"]) for target_id, letter in edited_letters(form).items()}
@@ -168,30 +185,41 @@ def _submit(form, campaign, targets, templates, action, account, postal=None):
         submission = service.send(campaign, order)
     except (NotFound, SubmissionInvalid) as exc:
         attach(form, exc.errors if isinstance(exc, SubmissionInvalid) else {"template": [str(exc)]})
-        return _preview_or_write(form, campaign, targets, templates)
+        return None, _preview_or_write(form, campaign, targets, templates)
     except RefusedHost as exc:
-        form.smtp_host.errors = [*form.smtp_host.errors, reasons.translate(str(exc))]
-        return _preview_or_write(form, campaign, targets, templates)
+        field = form.server_field()
+        field.errors = [*field.errors, reasons.translate(str(exc))]
+        return None, _preview_or_write(form, campaign, targets, templates)
     except RendererUnavailable as exc:
         renderer_unavailable(form)
-        return try_again_later(_preview_or_write(form, campaign, targets, templates), exc)
+        return None, try_again_later(_preview_or_write(form, campaign, targets, templates), exc)
     except RedisError:  # the credentials Redis (CREDENTIALS_REDIS_URL): ours, not the supporter's password
         form.provider.errors = [*form.provider.errors, _mail_unavailable()]
-        return _preview_or_write(form, campaign, targets, templates, 503)
+        return None, _preview_or_write(form, campaign, targets, templates, 503)
     except limits.RateLimited as exc:
-        field = getattr(form, getattr(exc, "field", "targets"))  # a paused mail server or account: its field
+        field = form.server_field(getattr(exc, "field", "targets"))  # a paused mail server or account: its field
         field.errors = [*field.errors, exc.description]
         page, status = _preview_or_write(form, campaign, targets, templates, 429)
-        return page, status, {"Retry-After": str(exc.retry_after_seconds)}
+        return None, (page, status, {"Retry-After": str(exc.retry_after_seconds)})
     db.session.commit()
-    service.queue(submission)
+    if not service.queue(submission):  # the broker is out of reach: the sweeper sends them, a few minutes late
+        flash(
+            ngettext(
+                "Your letter is saved and will go out within a few minutes: our mail queue was out of reach for a "
+                "moment. There's no need to send it again.",
+                "Your letters are saved and will go out within a few minutes: our mail queue was out of reach for "
+                "a moment. There's no need to send them again.",
+                len(submission.letters),
+            ),
+            DELAYED,
+        )
     visit.record(slug, submission.id)
     visit.drop_draft(form.draft.data)
     visit.remember_details(**{k: v for k, v in form.supporter_fields().items() if k != "note"})
     if action == SMTP and isinstance(account, SmtpAccount):  # a server and user name; never a sign-in
         visit.remember_smtp({name: getattr(form, name).data for name in visits.SMTP_FIELDS})
     visits.save(visit)
-    return redirect(url_for("letters.status", submission_id=submission.id), 303)
+    return submission, redirect(url_for("letters.status", submission_id=submission.id), 303)
 
 
 @bp.after_request

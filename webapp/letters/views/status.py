@@ -3,7 +3,7 @@ everything done in the visit."""
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, get_flashed_messages, redirect, render_template, request, url_for
 
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
@@ -11,12 +11,16 @@ from webapp.i18n import lazy_gettext as _l
 from webapp.letters import actions, mail_account, reporting, service
 from webapp.letters import visit as visits
 from webapp.letters.errors import SubmissionInvalid
-from webapp.letters.forms import ConfirmForm, ForgetForm, RetryForm, VisitForm
+from webapp.letters.forms import ConfirmForm, ForgetForm, RetryForm, VisitForm, error_items
 from webapp.letters.views import bp
 from webapp.letters.views.calls import callable_targets
 from webapp.mailauth.service import clients as oauth_clients
 from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP
 from webapp.privacy import service as privacy
+
+# The flashed message's category for letters saved whose delivery could not be asked for at once (the broker out of
+# reach): the status page says so at the top, once.
+DELAYED = "delayed"
 
 
 @bp.route("/s/<submission_id>")
@@ -36,9 +40,14 @@ def status_page(submission_id: str, *, retry_error: str | None = None, retry_for
     provider = mail_account.signed_in_with(submission)
     instead = mail_account.sign_in_instead(submission, failed) if failed else None
     clients = oauth_clients()
+    # A refused "Send it again" is said like every refused form: a summary at the top that takes the focus.
+    problems = error_items(retry_form) if retry_form is not None else []
+    if retry_error:
+        problems.append(("send-again", retry_error))
     return render_template(
         "letters/status.html",
         submission=submission,
+        delayed=get_flashed_messages(category_filter=[DELAYED]),
         view=view,
         confirm_form=ConfirmForm(),
         forget_form=ForgetForm(),
@@ -57,6 +66,7 @@ def status_page(submission_id: str, *, retry_error: str | None = None, retry_for
             formdata=None, data={"smtp_username": submission.supporter_email, "smtp_port": submission.smtp_port or 587}
         ),  # fmt: skip
         retry_error=retry_error,
+        problems=problems,
     ), status
 
 

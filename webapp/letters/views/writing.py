@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 from wtforms.fields.choices import SelectChoice
 
 from webapp import i18n
@@ -261,12 +261,20 @@ def common_channels(template: LetterTemplate, targets: list[Target]) -> list[str
 
 @bp.route("/c/<slug>/letter/<draft_id>")
 def preview(slug: str, draft_id: str):
-    """The letters as they will be sent, editable: a GET, so reloading it never sends the form again."""
+    """The letters as they will be sent, editable: a GET, so reloading it never sends the form again. Never cached,
+    so going Back to it once the letter went out asks again, and lands on the letter's status page."""
     campaign = open_campaign(slug)
-    draft = visits.current().draft(draft_id)
-    if draft is None or draft.get("campaign") != slug:
-        return redirect(url_for("letters.write", slug=slug, expired=1), 303)
-    return _preview_from_draft(campaign, draft, draft_id)
+    visit = visits.current()
+    sent = visits.draft_sent_as(visit, draft_id)
+    draft = visit.draft(draft_id)
+    if sent:
+        response = redirect(url_for("letters.status", submission_id=sent), 303)
+    elif draft is None or draft.get("campaign") != slug:
+        response = redirect(url_for("letters.write", slug=slug, expired=1), 303)
+    else:
+        response = make_response(_preview_from_draft(campaign, draft, draft_id))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _preview_from_draft(campaign: Campaign, draft: dict, draft_id: str, drafted=None):

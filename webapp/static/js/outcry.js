@@ -70,9 +70,15 @@
   function setupCounters() {
     document.querySelectorAll("[data-counter-for]").forEach(function (counter) {
       var field = document.getElementById(counter.getAttribute("data-counter-for"));
-      var max = parseInt(counter.getAttribute("data-max"), 10);
       if (!field) return;
-      function update() { counter.textContent = _("{count} of {max} characters", { count: number(field.value.length), max: number(max) }); }
+      var max = parseInt(field.getAttribute("data-limit"), 10);
+      function update() {
+        var count = Array.from(field.value.trim()).length, over = count - max;  // as the server counts
+        counter.textContent = over > 0
+          ? _("{count} of {max} characters: please cut {over}.", { count: number(count), max: number(max), over: number(over) })
+          : _("{count} of {max} characters", { count: number(count), max: number(max) });
+        counter.classList.toggle("error", over > 0);
+      }
       field.addEventListener("input", update);
       update();
     });
