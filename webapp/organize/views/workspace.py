@@ -35,7 +35,8 @@ def no_store(response: Response) -> Response:
 @bp.context_processor
 def workspace_context():
     return {
-        "action_form": ActionForm(),
+        # formdata=None: the buttons' CSRF token only; reading the body here would raise again on a 413's own page
+        "action_form": ActionForm(formdata=None),
         "kind_names": names.KIND_NAMES,
         "channel_names": names.CHANNEL_NAMES,
         "channel_tags": names.CHANNEL_TAGS,
