@@ -146,15 +146,16 @@ def apply_import(campaign: Campaign, organizer: Organizer, plan: ImportPlan) -> 
             refused.append(f"Line {row.line}: {problem}")
     if refused:
         raise Invalid({"csv_text": refused})
-    for row in plan.applicable:
-        target = db.session.get(Target, row.target_id)
-        if target is None:
-            target = Target(id=row.target_id, active=True, extra={}, **{"kind": "person", "name": row.name})
-            db.session.add(target)
-        for key, value in row.values.items():
-            setattr(target, key, value)
-        if row.action in ("add", "link"):
-            link_target(campaign, target)
-        counts[row.action] += 1
+    with db.session.no_autoflush:  # one flush at the end: flushing before each row's look-up took seconds per 1,000
+        for row in plan.applicable:
+            target = db.session.get(Target, row.target_id)
+            if target is None:
+                target = Target(id=row.target_id, active=True, extra={}, **{"kind": "person", "name": row.name})
+                db.session.add(target)
+            for key, value in row.values.items():
+                setattr(target, key, value)
+            if row.action in ("add", "link"):
+                link_target(campaign, target)
+            counts[row.action] += 1
     db.session.flush()
     return counts

@@ -7,11 +7,20 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from webapp.campaigns.content import TARGET_FIELDS
 from webapp.extensions import db
+from webapp.i18n import lazy_gettext as _l
 from webapp.organize import dashboard, invalid, target_health, target_import
 from webapp.organize import targets as campaign_targets
 from webapp.organize.forms import ActionForm, ImportForm, TargetForm
 from webapp.organize.views.workspace import attach_errors, bp, current_organizer, managed_campaign
 from webapp.organizers import permissions
+from webapp.security import bodies
+
+# 2,000 targets (IMPORT_ROWS_MAX) of a few hundred bytes each fit many times over, pasted or uploaded.
+IMPORT_BYTES_MAX = 2 * 1024 * 1024
+IMPORT_TOO_LARGE = _l(
+    "That file is larger than an import takes (2 MB, and at most 2,000 targets). Split it into smaller files "
+    "and import them one after another."
+)
 
 
 @bp.route("/c/<slug>/targets")
@@ -88,6 +97,7 @@ def remove_target(slug: str, target_id: str):
 
 
 @bp.route("/c/<slug>/targets/import", methods=["GET", "POST"])
+@bodies.takes_up_to(IMPORT_BYTES_MAX, IMPORT_TOO_LARGE)
 def import_targets(slug: str):
     found = managed_campaign(slug)
     form = ImportForm()
