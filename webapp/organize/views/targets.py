@@ -96,6 +96,18 @@ def remove_target(slug: str, target_id: str):
     return redirect(url_for("organize.targets", slug=slug))
 
 
+def _import_text(form: ImportForm) -> tuple[str, str | None]:
+    """The CSV to preview: the file chosen (put in the text box, where the confirmation posts it back), else the text
+    pasted; and how the file was read when it was not UTF-8. Raises Invalid when there is none, or no CSV."""
+    upload = form.csv_file.data
+    if upload and getattr(upload, "filename", ""):
+        form.csv_text.data, note = target_import.read_file(upload.read())
+        return form.csv_text.data, note
+    if not (form.csv_text.data or "").strip():
+        raise invalid.Invalid({"csv_text": ["Choose a CSV file or paste its text."]})
+    return form.csv_text.data or "", None
+
+
 @bp.route("/c/<slug>/targets/import", methods=["GET", "POST"])
 @bodies.takes_up_to(IMPORT_BYTES_MAX, IMPORT_TOO_LARGE)
 def import_targets(slug: str):
@@ -106,15 +118,12 @@ def import_targets(slug: str):
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
-            text = form.csv_text.data or ""
-            upload = form.csv_file.data
-            if upload and getattr(upload, "filename", ""):
-                text = upload.read().decode("utf-8-sig", errors="replace")
-            form.csv_text.data = text
-            if not text.strip():
-                form.csv_text.errors = ["Choose a CSV file or paste its text."]
+            try:
+                text, note = _import_text(form)
+            except invalid.Invalid as exc:
+                attach_errors(form, exc.errors)
             else:
-                plan = target_import.plan_import(found, current_organizer(), text)
+                plan = target_import.plan_import(found, current_organizer(), text, note)
                 status = 200
                 if request.form.get("step") == "apply":
                     if form.fingerprint.data != plan.fingerprint:
