@@ -137,6 +137,7 @@ def letter(slug: str, template_slug: str):
         loose = attach_errors(form, {k: v for k, v in exc.errors.items() if k not in ("subject", "body")})
         return _editor(found, form, template, problems=exc.problems, loose=loose, status=422)
     except invalid.Invalid as exc:
+        db.session.rollback()  # a save that lost the race flushed half of itself; the letter reloads as it is now
         form.base_version.data = str(template.version)  # saving again replaces the other person's version, knowingly
         return _editor(found, form, template, loose=attach_errors(form, exc.errors), status=409)
     db.session.commit()
@@ -179,7 +180,12 @@ def letter_active(slug: str, template_slug: str):
         abort(404)
     if ActionForm().validate_on_submit():
         live = request.form.get("active") == "1"
-        letter_templates.set_template_active(template, live)
+        try:
+            letter_templates.set_template_active(template, live)
+        except invalid.Invalid:
+            db.session.rollback()
+            flash("Someone saved this letter just now; look at it again, then publish or retire it.", "error")
+            return redirect(url_for("organize.letter", slug=slug, template_slug=template_slug))
         db.session.commit()
         if live and found.published and not found.closed:
             flash(f"“{template.name}” is published: supporters can choose it now.", "ok")
@@ -215,6 +221,7 @@ def translation(slug: str, template_slug: str, language: str):
             form.body.errors = [str(problem) for problem in exc.problems] + [m for v in exc.errors.values() for m in v]
             status = 422
         except invalid.Invalid as exc:
+            db.session.rollback()  # as for the letter itself: reload it as it is now
             messages = [message for values in exc.errors.values() for message in values]
             form.body.errors = [*form.body.errors, *messages]
             form.base_version.data = str(template.version)
@@ -273,6 +280,7 @@ def restore(slug: str, template_slug: str, version: str):
         try:
             letter_templates.restore_version(found, template, version, current_organizer().email)
         except invalid.Invalid as exc:
+            db.session.rollback()
             for messages in exc.errors.values():
                 for text in messages:
                     flash(f"Version {version} can't be restored as it is: {text}", "error")
