@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -76,6 +77,22 @@ def campaign_text_problems(title: str, summary: str) -> dict[str, list[str]]:
     return errors
 
 
+LINK_MAX = 500
+LINK_RULE = "Links must start with https:// (or http://) and name the site, like https://acme.example/contact"
+
+
+def is_link(url: str) -> bool:
+    """Whether `url` (stripped) is a web address that leads somewhere: http(s), a host, at most LINK_MAX characters,
+    one line with nothing hidden in it (a NUL, which PostgreSQL refuses, a bidi override, a zero-width space)."""
+    try:
+        validation.single_line(url, "The link", LINK_MAX)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (read for its check: ValueError past 65535)
+    except (validation.FieldError, ValueError):  # ValueError: an unclosed [IPv6] host, a port past 65535
+        return False
+    return parts.scheme in ("https", "http") and bool(parts.hostname) and not any(c.isspace() for c in url)
+
+
 def clean_update(date: Any, text: str) -> tuple[dt.date, str]:
     """A campaign's dated update, checked and normalized; raises ContentInvalid with every problem."""
     errors: dict[str, list[str]] = {}
@@ -107,12 +124,14 @@ def clean_resource(kind: str, name: str, url: str | None, description: str = "")
         errors["kind"] = [f"Choose one of: {', '.join(RESOURCE_KINDS)}."]
     if not name or len(name) > 200:
         errors["name"] = ["Give it a name (up to 200 characters)."]
-    if url is not None and (
-        not url.startswith(("https://", "http://")) or len(url) > 500 or any(c.isspace() for c in url)
-    ):
-        errors["url"] = ["Links must start with https:// (or http://) — or leave it empty."]
+    else:
+        _field_problem(validation.single_line, name, "The name", 200, "name", errors)
+    if url is not None and not is_link(url):
+        errors["url"] = [f"{LINK_RULE} — or leave it empty."]
     if len(description) > 1000:
         errors["description"] = ["Keep the description under 1,000 characters."]
+    else:
+        _field_problem(validation.plain_text, description, "The description", 1000, "description", errors)
     if errors:
         raise ContentInvalid(errors)
     return {"kind": kind, "name": name, "url": url, "description": description}
@@ -187,8 +206,8 @@ class TargetContent(BaseModel):
     @classmethod
     def _link(cls, value: Any) -> str | None:
         raw = _text(value)
-        if raw and (not raw.startswith(("https://", "http://")) or len(raw) > 500 or any(c.isspace() for c in raw)):
-            raise ValueError("Links must start with https:// (or http://).")
+        if raw and not is_link(raw):
+            raise ValueError(f"{LINK_RULE}.")
         return raw or None
 
     @field_validator("postal_address", mode="before")
