@@ -90,6 +90,16 @@ class ImportPlan:
         return sum(1 for row in self.rows if row.action == action)
 
     @property
+    def skipped(self) -> str:
+        """The rows with mistakes, which applying leaves out, in a sentence for after the import; "" when none."""
+        lines = [row.line for row in self.rows if row.action == "error"]
+        if not lines:
+            return ""
+        shown = ", ".join(str(line) for line in lines[:10]) + (", …" if len(lines) > 10 else "")
+        rows = "1 row with a mistake (line" if len(lines) == 1 else f"{len(lines)} rows with mistakes (lines"
+        return f"Not imported: {rows} {shown}); fix them and import those rows again."
+
+    @property
     def applicable(self) -> list[ImportRow]:
         return [row for row in self.rows if row.action in ("add", "link", "update")]
 

@@ -141,6 +141,8 @@ def import_targets(slug: str):
                                 f"campaign, {counts['update']} updated.",
                                 "ok",
                             )
+                            if plan.skipped:  # the preview listed them; the organizer must not forget them now
+                                flash(plan.skipped, "error")
                             return redirect(url_for("organize.targets", slug=slug))
                 form.fingerprint.data = plan.fingerprint
     return (
