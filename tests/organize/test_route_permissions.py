@@ -99,3 +99,22 @@ def test_every_other_post_route_is_self_service_or_for_admins_only(app, people):
         response = organizer.post(url, data=data)
         assert response.status_code == 403, (rule.rule, response.status_code)
     assert everything(app) == before
+
+
+@pytest.mark.parametrize("number", ["²", "٣", "9" * 13, "9" * 5000])
+def test_a_number_in_an_address_that_is_no_plain_number_is_a_404_for_those_who_run_the_campaign(app, ask_dana, number):
+    """The ids in workspace addresses (a kept version, an update, a resource, an organizer, a token) are ASCII digits:
+    a superscript two or an Arabic-Indic three is a digit to str.isdigit but no number to int()."""
+    admin = app.test_client()
+    assert log_in(admin, "admin@example.org").status_code == 302
+    token = form_token(admin, "/organize/account")
+    numbered = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("organize.") and "_id>" in r.rule
+                or "<version>" in r.rule]  # fmt: skip
+    assert len(numbered) >= 6
+    for rule in numbered:
+        path = rule.rule.replace("<slug>", ask_dana).replace("<template_slug>", "ask-dana")
+        for part in ("version", "update_id", "resource_id", "organizer_id", "token_id", "target_id"):
+            path = path.replace(f"<{part}>", number)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            response = admin.open(path, method=method, data={"csrf_token": token} if method == "POST" else None)
+            assert response.status_code in (302, 404), (rule.rule, method, response.status_code)

@@ -366,3 +366,31 @@ def test_two_saves_from_the_same_version_at_once_keep_the_first_and_stop_the_sec
         template = letter_templates.find_template(campaigns.find_campaign(own_campaign), "ask-dana")
         assert (template.version, template.subject) == (2, "Teammate's")
         assert [v.author for v in letter_templates.versions_of(template)] == ["teammate", "test"]
+
+
+@pytest.mark.parametrize("base", ["²", "٣", "9" * 5000, "-1", "1.0"])
+def test_a_mangled_base_version_is_a_conflict_never_a_crash_or_an_overwrite(app, as_organizer, own_campaign, base):
+    """The editor's hidden version, changed by hand or by a browser extension: the save stops as if someone had saved
+    in between, with the text kept and the current version put back in the form."""
+    create(as_organizer, own_campaign)
+    url = f"/organize/c/{own_campaign}/letters/ask-dana-to-open-the-records"
+    page = as_organizer.get(url).get_data(as_text=True)
+    mine = as_organizer.post(
+        url, data={"csrf_token": csrf_token(page), "base_version": base, **letter_form(subject="Mine")}
+    )
+    assert mine.status_code == 409
+    assert "Someone saved this letter" in text(mine) and 'value="Mine"' in mine.get_data(as_text=True)
+    assert 'name="base_version" type="hidden" value="1"' in mine.get_data(as_text=True)
+    assert template_of(app, own_campaign).subject != "Mine"
+    languages = f"{url}/languages/es"
+    spanish = as_organizer.post(
+        languages,
+        data={
+            "csrf_token": csrf_token(page),
+            "base_version": base,
+            "name": "Pide",
+            "subject": "Abre",
+            "body": "{{ supporter.note }}",
+        },  # fmt: skip
+    )
+    assert spanish.status_code == 409 and "Someone saved this letter" in text(spanish)

@@ -78,9 +78,18 @@ def attach_errors(form, errors: dict[str, list[str]], default: str | None = None
     return loose
 
 
+def plain_number(value: str | None) -> int | None:
+    """A whole number in ASCII digits, at most 12 of them (an id, a version), else None. Not str.isdigit alone: it
+    takes '²', which int() refuses (a 500), and '٣', which int() reads as 3 (a second address for the same page)."""
+    if value and len(value) <= 12 and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 def url_number(value: str) -> int:
     """An id from the URL. Rules take it as a string (not `<int:…>`) so that any malformed URL still meets the CSRF
     check and the log-in before a 404, like every other form endpoint."""
-    if not value.isdigit() or len(value) > 12:
+    number = plain_number(value)
+    if number is None:
         abort(404)
-    return int(value)
+    return number
