@@ -50,6 +50,7 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 SLUG_RULE = "Use lower-case letters, digits and hyphens, like reunite-families."
 RESOURCE_KINDS = {"donate": "Donate", "petition": "Petition", "read": "Read more"}
 TITLE_MAX, SUMMARY_MAX, UPDATE_MAX = 200, 2000, 2000
+POSITION_MAX = 100_000  # a campaign's place in the public list: any order a site needs, and a number SQL holds
 
 
 def _field_problem(rule, value: str, what: str, limit: int, key: str, errors: dict[str, list[str]]) -> None:
@@ -61,9 +62,12 @@ def _field_problem(rule, value: str, what: str, limit: int, key: str, errors: di
         errors.setdefault(key, []).append(str(exc))
 
 
-def campaign_text_problems(title: str, summary: str) -> dict[str, list[str]]:
-    """What is wrong with a campaign's title and summary (both already stripped): field → messages."""
+def campaign_text_problems(title: str, summary: str, position: int | None = None) -> dict[str, list[str]]:
+    """What is wrong with a campaign's title and summary (both already stripped) and its place in the list (None:
+    unchanged): field → messages."""
     errors: dict[str, list[str]] = {}
+    if position is not None and not 0 <= position <= POSITION_MAX:
+        errors["position"] = [f"Choose a number from 0 to {POSITION_MAX:,}."]
     if not title:
         errors.setdefault("title", []).append("Give the campaign a title.")
     elif len(title) > TITLE_MAX:

@@ -15,7 +15,7 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from webapp.api.schemas import parse
-from webapp.campaigns.content import TARGET_FIELDS
+from webapp.campaigns.content import POSITION_MAX, TARGET_FIELDS
 from webapp.core.json_errors import json_errors
 from webapp.extensions import csrf, db
 from webapp.models import Campaign
@@ -60,7 +60,7 @@ class CampaignUpdateIn(_Strict):
     title: str | None = None
     summary: str | None = None
     congress: bool | None = None
-    position: int | None = Field(default=None, ge=0, le=100_000)
+    position: int | None = Field(default=None, ge=0, le=POSITION_MAX)
     published: bool | None = None
     closed: bool | None = None
     updates: list[UpdateIn] | None = Field(default=None, max_length=200)
