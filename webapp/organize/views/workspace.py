@@ -11,7 +11,7 @@ from webapp.models import Campaign
 from webapp.organize import names
 from webapp.organize.campaigns import find_campaign
 from webapp.organize.forms import ActionForm
-from webapp.organizers import accounts
+from webapp.organizers import permissions
 from webapp.organizers.models import Organizer
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
@@ -51,11 +51,11 @@ def current_organizer() -> Organizer:
 def managed_campaign(slug: str) -> Campaign:
     """The campaign at /c/<slug> when the organizer runs it; else a 404 (none, or someone else's draft) or a 403."""
     campaign = find_campaign(slug)
-    manages = campaign is not None and accounts.can_manage(current_organizer(), campaign)
-    if campaign is None or (not manages and not campaign.published):
-        abort(404)  # someone else's draft looks like no campaign at all: its address is not yet public
-    if not manages:
+    refused = permissions.campaign_refusal(current_organizer(), campaign)
+    if refused == 403:
         abort(403, description="You don't run this campaign. Ask an admin to add you to its team.")
+    if refused is not None or campaign is None:
+        abort(404)
     return campaign
 
 
