@@ -57,3 +57,10 @@ def test_a_file_that_is_no_csv_is_refused_next_to_the_file(as_organizer, own_cam
     assert response.status_code == 422
     assert message in plain(response)
     assert "Apply these" not in plain(response)
+
+
+def test_a_header_cell_past_the_csv_readers_limit_is_explained_not_a_crash(as_organizer, own_campaign):
+    """csv refuses a cell over 128 KB; the header row is read first, and it was read outside the check (a 500)."""
+    url = f"/organize/c/{own_campaign}/targets/import"
+    page = plain(upload(as_organizer, url, ("name" + "x" * 140_000 + ",id\nDana,dana\n").encode(), step="preview"))
+    assert "The file is not valid CSV: field larger than field limit" in page

@@ -116,7 +116,7 @@ def plan_import(campaign: Campaign, organizer: Organizer, text: str, note: str |
     text = text.lstrip("\ufeff")
     reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text))
     plan = ImportPlan(rows=[], columns=[], problems=[note] if note else [])
-    try:  # the header row is read first, and can be as broken as any other (a NUL, an unclosed quote)
+    try:  # the header row is read first, and can be as broken as any other (a cell past csv's size limit)
         plan.columns = columns = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
         raw_rows = list(reader)
     except csv.Error as exc:
