@@ -9,6 +9,7 @@ _ = object()
 # Flask, Werkzeug and Flask-Login read these attributes and methods.
 _.permanent  # session.permanent (organize/views/accounts.py)
 _.public, _.max_age  # response.cache_control (congress/views.py)
+_.request_class  # the class Flask makes each request of (security/bodies.py: BoundedRequest)
 _.login_view, _.login_message, _.login_message_category  # LoginManager (organizers/accounts.py)
 _.get_id, _.is_active  # Organizer, as a Flask-Login user (organizers/models.py)
 _.outcry_password_failed  # g's flag, read by its name as a string (security/limits.py: FAILED_PASSWORD_FLAG)

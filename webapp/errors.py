@@ -13,7 +13,7 @@ from webapp.core.rendering import RendererUnavailable
 from webapp.extensions import db
 from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
-from webapp.security import limits
+from webapp.security import bodies, limits
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +106,9 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge):
-        """Registered by code so it also answers for the API (whose own handler would echo Werkzeug's text)."""
-        return _respond(413)
+        """Registered by code so it also answers for the API (whose own handler would echo Werkzeug's text). A view
+        that takes larger bodies (a file of targets) says what it takes instead of the letter's 64 KB."""
+        return _respond(413, bodies.too_large_refusal())
 
     app.register_error_handler(TooManyRequests, rate_limited)
 

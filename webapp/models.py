@@ -310,6 +310,10 @@ class LetterTemplate(db.Model):
     target_kinds: Mapped[list[str]] = mapped_column(JSON, default=list)
     channels: Mapped[list[str]] = mapped_column(JSON, default=list)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Every UPDATE of a template names the version it was read at (`WHERE version = :read`), and the version moves on
+    # only through TemplateVersion.next: a save that lost a race with another touches no row, and SQLAlchemy raises
+    # StaleDataError (the workspace's Conflict) instead of writing a second "version 2" over the first.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
     position: Mapped[int] = mapped_column(Integer, default=0)
     # Characters of their own words a supporter must write to send this letter (0: no minimum).
     min_note_length: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 
+import pytest
+
 from tests.conftest import csrf_token
 from tests.organize.conftest import ORGANIZER, active_letter, form_token
 from tests.support.letters import LAUNCH, un_letter
@@ -39,6 +41,15 @@ def test_a_taken_or_malformed_address_is_refused_next_to_the_field(as_organizer)
     assert taken.status_code == 422 and f"There is already a campaign at /c/{LAUNCH}" in text(taken)
     bad = post(as_organizer, "/organize/campaigns", "/organize/", title="Bad", slug="Not A Slug!")
     assert "lower-case letters, digits and hyphens" in text(bad)
+
+
+@pytest.mark.parametrize("position", ["-1", "100001", "99999999999999999999"])
+def test_a_place_in_the_list_out_of_range_is_refused_next_to_the_field(app, as_admin, own_campaign, position):
+    """A number past what the database holds was a 500 (OverflowError on SQLite, an error on PostgreSQL)."""
+    base = f"/organize/c/{own_campaign}/"
+    refused = post(as_admin, base, base, title="Free the test data", summary="Ask.", position=position)
+    assert refused.status_code == 422
+    assert "Choose a number from 0 to 100,000." in text(refused)
 
 
 def test_edit_settings_updates_and_resources_show_on_the_public_page(as_admin, own_campaign):

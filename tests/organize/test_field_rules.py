@@ -53,3 +53,41 @@ def test_control_characters_in_a_letter_are_refused_with_a_message(organizer_api
     assert response.status_code == 422, response.get_json()
     assert any(message in text for text in response.get_json()["errors"][field]), response.get_json()
     assert organizer_api.post(f"{API}/campaigns/{own_campaign}/templates", json=LETTER).status_code == 201
+
+
+# A link leads somewhere: a web address with a host, one line, nothing hidden in it.
+NOT_LINKS = ["https://", "https:///records", "http://[::1", "https://acme.example:99999/", "https://acme.example/\x00", "https://acme\u200b.example",
+             "https://acme.example/\u202egpj.exe", "javascript:alert(1)"]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", NOT_LINKS)
+def test_a_resource_link_that_leads_nowhere_is_refused_beside_it(organizer_api, own_campaign, url):
+    response = organizer_api.put(
+        f"{API}/campaigns/{own_campaign}", json={"resources": [{"kind": "donate", "name": "Legal aid", "url": url}]}
+    )
+    assert response.status_code == 422, response.get_json()
+    assert "Links must start with https://" in response.get_json()["errors"]["resources.0.url"][0]
+
+
+@pytest.mark.parametrize("url", NOT_LINKS)
+@pytest.mark.parametrize("field", ["website", "contact_form"])
+def test_a_target_link_that_leads_nowhere_is_refused_beside_it(organizer_api, own_campaign, field, url):
+    response = organizer_api.post(f"{API}/campaigns/{own_campaign}/targets", json={"name": "Acme Corp", field: url})
+    assert response.status_code == 422, response.get_json()
+    assert "Links must start with https://" in response.get_json()["errors"][field][0]
+
+
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("name", "Legal\x00 aid", "single line without control characters"),
+        ("name", "Legal aid\u202e", "single line without control characters"),
+        ("description", "Free\x00 lawyers", "control character"),
+    ],
+)
+def test_control_characters_in_a_resource_are_refused_with_a_message(organizer_api, own_campaign, field, value,
+                                                                     message):  # fmt: skip
+    resource = {"kind": "donate", "name": "Legal aid", "url": "https://legal-aid.example", field: value}
+    response = organizer_api.put(f"{API}/campaigns/{own_campaign}", json={"resources": [resource]})
+    assert response.status_code == 422, response.get_json()
+    assert message in response.get_json()["errors"][f"resources.0.{field}"][0]

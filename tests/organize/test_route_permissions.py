@@ -11,7 +11,7 @@ from sqlalchemy import select
 from tests.organize.conftest import ORGANIZER, STRANGER, active_letter, form_token, log_in
 from webapp.extensions import db
 from webapp.organize import campaigns
-from webapp.organizers import accounts
+from webapp.organizers import accounts, permissions
 
 # Routes outside any campaign that any logged-in organizer may use: each acts on their own account only.
 SELF_SERVICE = {
@@ -99,3 +99,40 @@ def test_every_other_post_route_is_self_service_or_for_admins_only(app, people):
         response = organizer.post(url, data=data)
         assert response.status_code == 403, (rule.rule, response.status_code)
     assert everything(app) == before
+
+
+@pytest.mark.parametrize("number", ["²", "٣", "9" * 13, "9" * 5000])
+def test_a_number_in_an_address_that_is_no_plain_number_is_a_404_for_those_who_run_the_campaign(app, ask_dana, number):
+    """The ids in workspace addresses (a kept version, an update, a resource, an organizer, a token) are ASCII digits:
+    a superscript two or an Arabic-Indic three is a digit to str.isdigit but no number to int()."""
+    admin = app.test_client()
+    assert log_in(admin, "admin@example.org").status_code == 302
+    token = form_token(admin, "/organize/account")
+    numbered = [r for r in app.url_map.iter_rules() if r.endpoint.startswith("organize.") and "_id>" in r.rule
+                or "<version>" in r.rule]  # fmt: skip
+    assert len(numbered) >= 6
+    for rule in numbered:
+        path = rule.rule.replace("<slug>", ask_dana).replace("<template_slug>", "ask-dana")
+        for part in ("version", "update_id", "resource_id", "organizer_id", "token_id", "target_id"):
+            path = path.replace(f"<{part}>", number)
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            response = admin.open(path, method=method, data={"csrf_token": token} if method == "POST" else None)
+            assert response.status_code in (302, 404), (rule.rule, method, response.status_code)
+
+
+def test_who_may_open_a_campaign_is_one_rule(app, own_campaign):
+    """The workspace's pages and the organizer API both ask permissions.campaign_refusal; each answer, once."""
+    with app.app_context():
+        campaign = campaigns.find_campaign(own_campaign)
+        organizer, stranger = accounts.find_organizer(ORGANIZER), accounts.find_organizer(STRANGER)
+        admin = accounts.find_organizer("admin@example.org")
+        assert permissions.campaign_refusal(organizer, campaign) is None
+        assert permissions.campaign_refusal(admin, campaign) is None
+        assert permissions.campaign_refusal(permissions.OPERATOR, campaign) is None
+        assert permissions.campaign_refusal(stranger, campaign) == 404  # a draft: as if there were none
+        assert permissions.campaign_refusal(organizer, None) == 404
+        campaign.published = True
+        assert permissions.campaign_refusal(stranger, campaign) == 403
+        organizer.active = False  # switched off by an admin: out at once, even of their own campaign
+        assert permissions.campaign_refusal(organizer, campaign) == 403
+        db.session.rollback()

@@ -149,9 +149,9 @@ def test_csv_import_previews_every_change_and_changes_nothing_until_applied(app,
     assert "changed since the preview" in text(stale)
     applied = post(as_organizer, url, url, csv_text=CSV, fingerprint=fingerprint, step="apply")
     assert applied.status_code == 302
-    assert "Imported: 1 added, 1 existing added to this campaign, 1 updated." in text(
-        as_organizer.get(applied.headers["Location"])
-    )
+    flashed = text(as_organizer.get(applied.headers["Location"]))
+    assert "Imported: 1 added, 1 existing added to this campaign, 1 updated." in flashed
+    assert "Not imported: 3 rows with mistakes (lines 4, 5, 6); fix them and import those rows again." in flashed
     with app.app_context():
         campaign = campaigns.find_campaign(own_campaign)
         assert [t.id for t in campaign.targets] == ["dana-example", "board-of-directors", "orphan-office"]

@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from tests.conftest import PROJECT, csrf_token
-from tests.organize.conftest import form_token
+from tests.organize.conftest import active_letter, form_token
 from tests.support.letters import LAUNCH, un_letter
 from webapp.core.rendering import check_template
 from webapp.extensions import db
 from webapp.letters import drafting
 from webapp.models import Letter, LetterTemplate, TemplateVersion
 from webapp.organize import campaigns, editor, letter_templates
+from webapp.organize.invalid import Conflict
 
 GOOD = "Dear {{ target.salutation }},\n\nPlease open the records.\n\n{% if supporter.note %}\n{{ supporter.note }}\n\n{% endif %}\nSincerely,\n{{ supporter.name }}\n"
 
@@ -328,3 +330,67 @@ def test_templates_loaded_from_files_have_their_first_version_kept(app):
 
 def test_variables_match_the_readme_file_is_where_we_think():
     assert Path(PROJECT / "letter_templates" / "README.md").is_file()
+
+
+def test_two_saves_from_the_same_version_at_once_keep_the_first_and_stop_the_second(app, own_campaign):
+    """Both requests read version 1 and passed the version check before either wrote: the second write finds the
+    letter moved on and is the 409 conflict, neither a 500 (two version 2s) nor an overwrite of the first."""
+    letter = {
+        "name": "Ask Dana",
+        "body": "{{ supporter.note }}",
+        "target_ids": ["dana-example"],
+        "channels": ["mailto"],
+    }
+
+    def teammate_saves():
+        with app.app_context():
+            campaign = campaigns.find_campaign(own_campaign)
+            data = letter_templates.TemplateInput(**letter, subject="Teammate's")
+            letter_templates.save_template(campaign, data, author="teammate", slug="ask-dana", base_version=1)
+            db.session.commit()
+
+    with app.app_context():
+        campaign = campaigns.find_campaign(own_campaign)
+        active_letter(campaign)
+        db.session.commit()
+        assert letter_templates.find_template(campaign, "ask-dana").version == 1  # this request has read it
+        teammate = threading.Thread(target=teammate_saves)
+        teammate.start()
+        teammate.join()
+        with pytest.raises(Conflict) as refused:
+            data = letter_templates.TemplateInput(**letter, subject="Mine")
+            letter_templates.save_template(campaign, data, author="me", slug="ask-dana", base_version=1)
+        assert "Someone saved this letter" in refused.value.errors["version"][0]
+        db.session.rollback()
+    with app.app_context():
+        template = letter_templates.find_template(campaigns.find_campaign(own_campaign), "ask-dana")
+        assert (template.version, template.subject) == (2, "Teammate's")
+        assert [v.author for v in letter_templates.versions_of(template)] == ["teammate", "test"]
+
+
+@pytest.mark.parametrize("base", ["²", "٣", "9" * 5000, "-1", "1.0"])
+def test_a_mangled_base_version_is_a_conflict_never_a_crash_or_an_overwrite(app, as_organizer, own_campaign, base):
+    """The editor's hidden version, changed by hand or by a browser extension: the save stops as if someone had saved
+    in between, with the text kept and the current version put back in the form."""
+    create(as_organizer, own_campaign)
+    url = f"/organize/c/{own_campaign}/letters/ask-dana-to-open-the-records"
+    page = as_organizer.get(url).get_data(as_text=True)
+    mine = as_organizer.post(
+        url, data={"csrf_token": csrf_token(page), "base_version": base, **letter_form(subject="Mine")}
+    )
+    assert mine.status_code == 409
+    assert "Someone saved this letter" in text(mine) and 'value="Mine"' in mine.get_data(as_text=True)
+    assert 'name="base_version" type="hidden" value="1"' in mine.get_data(as_text=True)
+    assert template_of(app, own_campaign).subject != "Mine"
+    languages = f"{url}/languages/es"
+    spanish = as_organizer.post(
+        languages,
+        data={
+            "csrf_token": csrf_token(page),
+            "base_version": base,
+            "name": "Pide",
+            "subject": "Abre",
+            "body": "{{ supporter.note }}",
+        },  # fmt: skip
+    )
+    assert spanish.status_code == 409 and "Someone saved this letter" in text(spanish)

@@ -8,6 +8,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -49,6 +50,7 @@ SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 SLUG_RULE = "Use lower-case letters, digits and hyphens, like reunite-families."
 RESOURCE_KINDS = {"donate": "Donate", "petition": "Petition", "read": "Read more"}
 TITLE_MAX, SUMMARY_MAX, UPDATE_MAX = 200, 2000, 2000
+POSITION_MAX = 100_000  # a campaign's place in the public list: any order a site needs, and a number SQL holds
 
 
 def _field_problem(rule, value: str, what: str, limit: int, key: str, errors: dict[str, list[str]]) -> None:
@@ -60,9 +62,12 @@ def _field_problem(rule, value: str, what: str, limit: int, key: str, errors: di
         errors.setdefault(key, []).append(str(exc))
 
 
-def campaign_text_problems(title: str, summary: str) -> dict[str, list[str]]:
-    """What is wrong with a campaign's title and summary (both already stripped): field → messages."""
+def campaign_text_problems(title: str, summary: str, position: int | None = None) -> dict[str, list[str]]:
+    """What is wrong with a campaign's title and summary (both already stripped) and its place in the list (None:
+    unchanged): field → messages."""
     errors: dict[str, list[str]] = {}
+    if position is not None and not 0 <= position <= POSITION_MAX:
+        errors["position"] = [f"Choose a number from 0 to {POSITION_MAX:,}."]
     if not title:
         errors.setdefault("title", []).append("Give the campaign a title.")
     elif len(title) > TITLE_MAX:
@@ -74,6 +79,22 @@ def campaign_text_problems(title: str, summary: str) -> dict[str, list[str]]:
     else:
         _field_problem(validation.plain_text, summary, "The summary", SUMMARY_MAX, "summary", errors)
     return errors
+
+
+LINK_MAX = 500
+LINK_RULE = "Links must start with https:// (or http://) and name the site, like https://acme.example/contact"
+
+
+def is_link(url: str) -> bool:
+    """Whether `url` (stripped) is a web address that leads somewhere: http(s), a host, at most LINK_MAX characters,
+    one line with nothing hidden in it (a NUL, which PostgreSQL refuses, a bidi override, a zero-width space)."""
+    try:
+        validation.single_line(url, "The link", LINK_MAX)
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (read for its check: ValueError past 65535)
+    except (validation.FieldError, ValueError):  # ValueError: an unclosed [IPv6] host, a port past 65535
+        return False
+    return parts.scheme in ("https", "http") and bool(parts.hostname) and not any(c.isspace() for c in url)
 
 
 def clean_update(date: Any, text: str) -> tuple[dt.date, str]:
@@ -107,12 +128,14 @@ def clean_resource(kind: str, name: str, url: str | None, description: str = "")
         errors["kind"] = [f"Choose one of: {', '.join(RESOURCE_KINDS)}."]
     if not name or len(name) > 200:
         errors["name"] = ["Give it a name (up to 200 characters)."]
-    if url is not None and (
-        not url.startswith(("https://", "http://")) or len(url) > 500 or any(c.isspace() for c in url)
-    ):
-        errors["url"] = ["Links must start with https:// (or http://) — or leave it empty."]
+    else:
+        _field_problem(validation.single_line, name, "The name", 200, "name", errors)
+    if url is not None and not is_link(url):
+        errors["url"] = [f"{LINK_RULE} — or leave it empty."]
     if len(description) > 1000:
         errors["description"] = ["Keep the description under 1,000 characters."]
+    else:
+        _field_problem(validation.plain_text, description, "The description", 1000, "description", errors)
     if errors:
         raise ContentInvalid(errors)
     return {"kind": kind, "name": name, "url": url, "description": description}
@@ -187,8 +210,8 @@ class TargetContent(BaseModel):
     @classmethod
     def _link(cls, value: Any) -> str | None:
         raw = _text(value)
-        if raw and (not raw.startswith(("https://", "http://")) or len(raw) > 500 or any(c.isspace() for c in raw)):
-            raise ValueError("Links must start with https:// (or http://).")
+        if raw and not is_link(raw):
+            raise ValueError(f"{LINK_RULE}.")
         return raw or None
 
     @field_validator("postal_address", mode="before")

@@ -15,13 +15,13 @@ from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from webapp.api.schemas import parse
-from webapp.campaigns.content import TARGET_FIELDS
+from webapp.campaigns.content import POSITION_MAX, TARGET_FIELDS
 from webapp.core.json_errors import json_errors
 from webapp.extensions import csrf, db
 from webapp.models import Campaign
 from webapp.organize import campaigns, dashboard, letter_templates, targets
 from webapp.organize.invalid import Invalid
-from webapp.organizers import accounts
+from webapp.organizers import accounts, permissions
 from webapp.organizers.models import Organizer
 from webapp.totals.service import campaign_totals
 
@@ -60,7 +60,7 @@ class CampaignUpdateIn(_Strict):
     title: str | None = None
     summary: str | None = None
     congress: bool | None = None
-    position: int | None = Field(default=None, ge=0, le=100_000)
+    position: int | None = Field(default=None, ge=0, le=POSITION_MAX)
     published: bool | None = None
     closed: bool | None = None
     updates: list[UpdateIn] | None = Field(default=None, max_length=200)
@@ -130,11 +130,11 @@ def _organizer() -> Organizer:
 
 def _campaign(slug: str) -> Campaign:
     campaign = campaigns.find_campaign(slug)
-    manages = campaign is not None and accounts.can_manage(_organizer(), campaign)
-    if campaign is None or (not manages and not campaign.published):
-        abort(404, description=f"No campaign '{slug}'.")  # someone else's draft: as if there were none
-    if not manages:
+    refused = permissions.campaign_refusal(_organizer(), campaign)
+    if refused == 403:
         abort(403, description=f"This token's organizer doesn't run the campaign '{slug}'.")
+    if refused is not None or campaign is None:
+        abort(404, description=f"No campaign '{slug}'.")  # someone else's draft: as if there were none
     return campaign
 
 

@@ -57,7 +57,7 @@ def update_campaign(
 ) -> None:
     new_title = campaign.title if title is None else title.strip()
     new_summary = campaign.summary if summary is None else summary.strip()
-    if errors := campaign_text_problems(new_title, new_summary):
+    if errors := campaign_text_problems(new_title, new_summary, position):
         raise Invalid(errors)
     campaign.title, campaign.summary = new_title, new_summary
     if congress is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
 
 from webapp.campaigns.content import SLUG, TemplateContent, normalize_body
 from webapp.core.rendering import LetterTemplateError
@@ -127,17 +128,30 @@ def save_content(template: LetterTemplate, content: Mapping[str, Any], author: s
     return True
 
 
+def _overtaken(now: str) -> Conflict:
+    return Conflict(
+        {
+            "version": [
+                f"Someone saved this letter{now} after you opened it. Your text is still here: look at the versions "
+                "list to see their change, then save again to replace it."
+            ]
+        }
+    )
+
+
 def _check_unchanged_since(template: LetterTemplate, base_version: int | None) -> None:
     """Raise Conflict when someone saved a newer version of the letter since `base_version` was loaded."""
     if base_version is not None and base_version != template.version:
-        raise Conflict(
-            {
-                "version": [
-                    f"Someone saved this letter (now version {template.version}) after you opened it. Your text is "
-                    "still here: look at the versions list to see their change, then save again to replace it."
-                ]
-            }
-        )
+        raise _overtaken(f" (now version {template.version})")
+
+
+def _write() -> None:
+    """Flush a change to a template. Raise Conflict when someone saved it between this request's read and this
+    write (its UPDATE names the version read: LetterTemplate's version_id_col); the caller rolls back."""
+    try:
+        db.session.flush()
+    except StaleDataError:
+        raise _overtaken("") from None
 
 
 def save_template(
@@ -190,7 +204,7 @@ def save_template(
     topics = list(dict.fromkeys(data.cwc_topics or []))
     if sorted(template.cwc_topics or []) != sorted(topics):  # the form lists them in its own order
         template.cwc_topics, changed = topics, True
-    db.session.flush()
+    _write()
     return template, changed
 
 
@@ -242,7 +256,7 @@ def restore_version(campaign: Campaign, template: LetterTemplate, version: int, 
     if errors or problems:
         raise TemplateInvalid(problems, errors)
     save_content(template, data.content(), author, note=f"restored from version {version}")
-    db.session.flush()
+    _write()
     return template
 
 
@@ -283,10 +297,10 @@ def save_translation(
     _check_unchanged_since(template, base_version)
     note = f"{language_name(language, 'en')} {'removed' if text is None else 'version'}"
     changed = save_content(template, {"translations": data.content()["translations"]}, author, note=note)
-    db.session.flush()
+    _write()
     return changed
 
 
 def set_template_active(template: LetterTemplate, active: bool) -> None:
     template.active = active
-    db.session.flush()
+    _write()

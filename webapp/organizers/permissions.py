@@ -1,5 +1,7 @@
-"""Who may write to a target: the one rule that the workspace form, the organizer API, the CSV import (its
-preview and its apply) and `flask campaigns load/import` all call before they add, link, change or drop one.
+"""Who may run a campaign, and who may write to a target: the one rule that the workspace's pages and the organizer
+API ask before they open a campaign (`campaign_refusal`), and that the workspace form, the organizer API, the CSV
+import (its preview and its apply) and `flask campaigns load/import` all call before they add, link, change or drop
+a target.
 
 A target's record says where letters go, and targets are shared: the launch campaign and a volunteer's side
 campaign may both write to `ohchr`. So changing a target changes every campaign that writes to it, and the rule
@@ -62,6 +64,16 @@ def campaigns_writing_to(target_id: str) -> list[Campaign]:
 
 def _runs(actor: Actor, campaign: Campaign) -> bool:
     return isinstance(actor, Operator) or accounts.can_manage(actor, campaign)
+
+
+def campaign_refusal(actor: Actor, campaign: Campaign | None) -> Literal[403, 404] | None:
+    """Whether `actor` may open this campaign (found by its address; None when there is none) to change anything in
+    it: None when they run it; 404 when there is none, or it is someone else's draft (its address is not yet public,
+    so it looks like no campaign at all); 403 for a published campaign they don't run. Every page of the workspace
+    and every endpoint of the organizer API asks this before it reads an id from the request."""
+    if campaign is not None and _runs(actor, campaign):
+        return None
+    return 404 if campaign is None or not campaign.published else 403
 
 
 def refusal(

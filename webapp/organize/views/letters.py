@@ -15,7 +15,14 @@ from webapp.i18n import gettext, language_name
 from webapp.models import TARGET_KINDS, Campaign
 from webapp.organize import editor, invalid, letter_templates, names
 from webapp.organize.forms import ActionForm, TemplateForm, TranslationForm
-from webapp.organize.views.workspace import attach_errors, bp, current_organizer, managed_campaign, url_number
+from webapp.organize.views.workspace import (
+    attach_errors,
+    bp,
+    current_organizer,
+    managed_campaign,
+    plain_number,
+    url_number,
+)
 
 
 @bp.route("/c/<slug>/letters")
@@ -85,6 +92,15 @@ def _preview_default(form: TemplateForm) -> str:
     return f"sample-{form.target_kinds.data[0]}" if form.target_kinds.data else ""
 
 
+def _base_version(value: str | None) -> int | None:
+    """The version the editor was opened at: None when the form carries none; when it is no plain number (edited by
+    hand?), 0, a version no letter has, so the save stops as if someone had saved in between rather than overwrite."""
+    if not (value or "").strip():
+        return None
+    number = plain_number(value.strip())
+    return 0 if number is None else number
+
+
 # A new letter starts framed: "Dear …," and the sign-off are added (webapp/core/framing.py), so this is all of it.
 STARTER_BODY = """Write the letter here, in your campaign's words: what has happened, and what you ask them to do.
 """
@@ -128,7 +144,7 @@ def letter(slug: str, template_slug: str):
     form = _template_form(found, TemplateForm())
     if not form.validate_on_submit():
         return _editor(found, form, template, status=422)
-    base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
+    base = _base_version(form.base_version.data)
     try:
         template, changed = letter_templates.save_template(
             found, _template_input(form), author=current_organizer().email, slug=template.slug, base_version=base
@@ -137,6 +153,7 @@ def letter(slug: str, template_slug: str):
         loose = attach_errors(form, {k: v for k, v in exc.errors.items() if k not in ("subject", "body")})
         return _editor(found, form, template, problems=exc.problems, loose=loose, status=422)
     except invalid.Invalid as exc:
+        db.session.rollback()  # a save that lost the race flushed half of itself; the letter reloads as it is now
         form.base_version.data = str(template.version)  # saving again replaces the other person's version, knowingly
         return _editor(found, form, template, loose=attach_errors(form, exc.errors), status=409)
     db.session.commit()
@@ -179,7 +196,12 @@ def letter_active(slug: str, template_slug: str):
         abort(404)
     if ActionForm().validate_on_submit():
         live = request.form.get("active") == "1"
-        letter_templates.set_template_active(template, live)
+        try:
+            letter_templates.set_template_active(template, live)
+        except invalid.Invalid:
+            db.session.rollback()
+            flash("Someone saved this letter just now; look at it again, then publish or retire it.", "error")
+            return redirect(url_for("organize.letter", slug=slug, template_slug=template_slug))
         db.session.commit()
         if live and found.published and not found.closed:
             flash(f"“{template.name}” is published: supporters can choose it now.", "ok")
@@ -204,7 +226,7 @@ def translation(slug: str, template_slug: str, language: str):
         form = TranslationForm(formdata=None, data=existing or {})
         form.base_version.data = str(template.version)
     elif form.validate_on_submit():
-        base = int(form.base_version.data) if (form.base_version.data or "").isdigit() else None
+        base = _base_version(form.base_version.data)
         remove = request.form.get("remove") == "1"
         text = None if remove else {"name": form.name.data, "subject": form.subject.data, "body": form.body.data}
         try:
@@ -215,6 +237,7 @@ def translation(slug: str, template_slug: str, language: str):
             form.body.errors = [str(problem) for problem in exc.problems] + [m for v in exc.errors.values() for m in v]
             status = 422
         except invalid.Invalid as exc:
+            db.session.rollback()  # as for the letter itself: reload it as it is now
             messages = [message for values in exc.errors.values() for message in values]
             form.body.errors = [*form.body.errors, *messages]
             form.base_version.data = str(template.version)
@@ -273,6 +296,7 @@ def restore(slug: str, template_slug: str, version: str):
         try:
             letter_templates.restore_version(found, template, version, current_organizer().email)
         except invalid.Invalid as exc:
+            db.session.rollback()
             for messages in exc.errors.values():
                 for text in messages:
                     flash(f"Version {version} can't be restored as it is: {text}", "error")

@@ -7,11 +7,20 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from webapp.campaigns.content import TARGET_FIELDS
 from webapp.extensions import db
+from webapp.i18n import lazy_gettext as _l
 from webapp.organize import dashboard, invalid, target_health, target_import
 from webapp.organize import targets as campaign_targets
 from webapp.organize.forms import ActionForm, ImportForm, TargetForm
 from webapp.organize.views.workspace import attach_errors, bp, current_organizer, managed_campaign
 from webapp.organizers import permissions
+from webapp.security import bodies
+
+# 2,000 targets (IMPORT_ROWS_MAX) of a few hundred bytes each fit many times over, pasted or uploaded.
+IMPORT_BYTES_MAX = 2 * 1024 * 1024
+IMPORT_TOO_LARGE = _l(
+    "That file is larger than an import takes (2 MB, and at most 2,000 targets). Split it into smaller files "
+    "and import them one after another."
+)
 
 
 @bp.route("/c/<slug>/targets")
@@ -87,7 +96,20 @@ def remove_target(slug: str, target_id: str):
     return redirect(url_for("organize.targets", slug=slug))
 
 
+def _import_text(form: ImportForm) -> tuple[str, str | None]:
+    """The CSV to preview: the file chosen (put in the text box, where the confirmation posts it back), else the text
+    pasted; and how the file was read when it was not UTF-8. Raises Invalid when there is none, or no CSV."""
+    upload = form.csv_file.data
+    if upload and getattr(upload, "filename", ""):
+        form.csv_text.data, note = target_import.read_file(upload.read())
+        return form.csv_text.data, note
+    if not (form.csv_text.data or "").strip():
+        raise invalid.Invalid({"csv_text": ["Choose a CSV file or paste its text."]})
+    return form.csv_text.data or "", None
+
+
 @bp.route("/c/<slug>/targets/import", methods=["GET", "POST"])
+@bodies.takes_up_to(IMPORT_BYTES_MAX, IMPORT_TOO_LARGE)
 def import_targets(slug: str):
     found = managed_campaign(slug)
     form = ImportForm()
@@ -96,15 +118,12 @@ def import_targets(slug: str):
     if request.method == "POST":
         status = 422
         if form.validate_on_submit():
-            text = form.csv_text.data or ""
-            upload = form.csv_file.data
-            if upload and getattr(upload, "filename", ""):
-                text = upload.read().decode("utf-8-sig", errors="replace")
-            form.csv_text.data = text
-            if not text.strip():
-                form.csv_text.errors = ["Choose a CSV file or paste its text."]
+            try:
+                text, note = _import_text(form)
+            except invalid.Invalid as exc:
+                attach_errors(form, exc.errors)
             else:
-                plan = target_import.plan_import(found, current_organizer(), text)
+                plan = target_import.plan_import(found, current_organizer(), text, note)
                 status = 200
                 if request.form.get("step") == "apply":
                     if form.fingerprint.data != plan.fingerprint:
@@ -122,6 +141,8 @@ def import_targets(slug: str):
                                 f"campaign, {counts['update']} updated.",
                                 "ok",
                             )
+                            if plan.skipped:  # the preview listed them; the organizer must not forget them now
+                                flash(plan.skipped, "error")
                             return redirect(url_for("organize.targets", slug=slug))
                 form.fingerprint.data = plan.fingerprint
     return (

@@ -11,7 +11,7 @@ from webapp.models import Campaign
 from webapp.organize import names
 from webapp.organize.campaigns import find_campaign
 from webapp.organize.forms import ActionForm
-from webapp.organizers import accounts
+from webapp.organizers import permissions
 from webapp.organizers.models import Organizer
 
 bp = Blueprint("organize", __name__, url_prefix="/organize")
@@ -35,7 +35,8 @@ def no_store(response: Response) -> Response:
 @bp.context_processor
 def workspace_context():
     return {
-        "action_form": ActionForm(),
+        # formdata=None: the buttons' CSRF token only; reading the body here would raise again on a 413's own page
+        "action_form": ActionForm(formdata=None),
         "kind_names": names.KIND_NAMES,
         "channel_names": names.CHANNEL_NAMES,
         "channel_tags": names.CHANNEL_TAGS,
@@ -50,11 +51,11 @@ def current_organizer() -> Organizer:
 def managed_campaign(slug: str) -> Campaign:
     """The campaign at /c/<slug> when the organizer runs it; else a 404 (none, or someone else's draft) or a 403."""
     campaign = find_campaign(slug)
-    manages = campaign is not None and accounts.can_manage(current_organizer(), campaign)
-    if campaign is None or (not manages and not campaign.published):
-        abort(404)  # someone else's draft looks like no campaign at all: its address is not yet public
-    if not manages:
+    refused = permissions.campaign_refusal(current_organizer(), campaign)
+    if refused == 403:
         abort(403, description="You don't run this campaign. Ask an admin to add you to its team.")
+    if refused is not None or campaign is None:
+        abort(404)
     return campaign
 
 
@@ -77,9 +78,18 @@ def attach_errors(form, errors: dict[str, list[str]], default: str | None = None
     return loose
 
 
+def plain_number(value: str | None) -> int | None:
+    """A whole number in ASCII digits, at most 12 of them (an id, a version), else None. Not str.isdigit alone: it
+    takes '²', which int() refuses (a 500), and '٣', which int() reads as 3 (a second address for the same page)."""
+    if value and len(value) <= 12 and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 def url_number(value: str) -> int:
     """An id from the URL. Rules take it as a string (not `<int:…>`) so that any malformed URL still meets the CSRF
     check and the log-in before a 404, like every other form endpoint."""
-    if not value.isdigit() or len(value) > 12:
+    number = plain_number(value)
+    if number is None:
         abort(404)
-    return int(value)
+    return number
