@@ -12,8 +12,6 @@ from urllib.parse import urlsplit
 from kombu import Queue
 from limits import parse_many
 
-from webapp.core import validation
-
 
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message says which and how to fix it."""
@@ -25,9 +23,9 @@ MIGRATIONS_DIR = PROJECT_DIR / "migrations"
 DEFAULTS: dict[str, Any] = {
     # Where campaigns are read from by `flask campaigns load`.
     "LETTER_TEMPLATES_DIR": str(PROJECT_DIR / "letter_templates"),
-    # Derived from the field caps (validation.REQUEST_MAX): the largest letter a supporter can send, written in any
-    # script, is read and answered; anything larger is refused with 413.
-    "MAX_CONTENT_LENGTH": validation.REQUEST_MAX,
+    # 64 KiB for every request but the few that carry a letter's text (security/bodies.takes_a_letter: the largest
+    # letter there can be, validation.REQUEST_MAX) or a file of targets; anything larger is refused with 413.
+    "MAX_CONTENT_LENGTH": 64 * 1024,
     # hide_parameters: a database error in a log shows the SQL, never the values (names, letters, emails).
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
     "WTF_CSRF_TIME_LIMIT": None,  # the supporter may take their time writing

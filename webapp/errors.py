@@ -107,7 +107,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc: RequestEntityTooLarge):
         """Registered by code so it also answers for the API (whose own handler would echo Werkzeug's text). A view
-        that takes larger bodies (a file of targets) says what it takes instead of the letter's 64 KB."""
+        that takes larger bodies (a file of targets) says what it takes."""
         return _respond(413, bodies.too_large_refusal())
 
     app.register_error_handler(TooManyRequests, rate_limited)

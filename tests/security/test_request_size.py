@@ -53,6 +53,14 @@ def test_a_huge_form_post_is_413_with_a_page_that_says_why(client, supporter):
     assert "What you wrote is still in the form: use your browser's Back button." in page
 
 
+def test_a_request_that_carries_no_letter_keeps_the_small_limit(client, supporter):
+    """Only the views a letter is posted to take a letter's size (security/bodies.takes_a_letter); the language
+    switch and the rest stop at 64 KiB."""
+    page = client.get("/").get_data(as_text=True)
+    refused = client.post("/language", data={"csrf_token": csrf_token(page), "language": "es", "next": "x" * 70_000})
+    assert refused.status_code == 413
+
+
 def _largest_send(client, supporter) -> dict[str, list[str]]:
     """The send step's form with every field at its cap in four-byte characters, and a letter to each of the most
     targets one send may name (LETTERS_MAX), as the preview page would submit it."""

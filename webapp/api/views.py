@@ -20,6 +20,7 @@ from webapp.extensions import csrf, db
 from webapp.i18n import reasons
 from webapp.letters import drafting, reporting, service
 from webapp.letters.errors import NotFound
+from webapp.security import bodies
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -105,6 +106,7 @@ def totals(slug: str):
 
 
 @bp.route("/submissions", methods=["POST"])
+@bodies.takes_a_letter
 def create_submission():
     body = parse(SubmissionIn)
     found = _campaign_or_404(body.campaign)

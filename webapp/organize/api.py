@@ -23,6 +23,7 @@ from webapp.organize import campaigns, dashboard, letter_templates, targets
 from webapp.organize.invalid import Invalid
 from webapp.organizers import accounts, permissions
 from webapp.organizers.models import Organizer
+from webapp.security import bodies
 from webapp.totals.service import campaign_totals
 
 bp = Blueprint("organize_api", __name__, url_prefix="/api/v1/organize")
@@ -250,6 +251,7 @@ def list_templates(slug: str):
 
 
 @bp.route("/campaigns/<slug>/templates", methods=["POST"])
+@bodies.takes_a_letter
 def save_template(slug: str):
     """Create a letter template, or save a new version of the one with this slug."""
     campaign = _campaign(slug)

@@ -1,5 +1,6 @@
 """Request bodies: JSON that cannot take the parser (or the rate limiter reading it) down with it, and the few
-views that take more than MAX_CONTENT_LENGTH (a file of targets), each saying what it takes when refused."""
+views that take more than MAX_CONTENT_LENGTH (a letter's text, a file of targets), each saying what it takes when
+refused."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from typing import Any, TypeVar
 
 from flask import Flask, Request, current_app, request
 from flask.json.provider import DefaultJSONProvider
+
+from webapp.core import validation
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -37,6 +40,13 @@ def takes_up_to(limit: int, refusal: Any) -> Callable[[View], View]:
         return view
 
     return mark
+
+
+def takes_a_letter(view: View) -> View:
+    """The views a letter's text is posted to (the supporter's write and send steps, the API's submissions, the
+    workspace's letter editor) take the largest letter there can be, written in any script
+    (`validation.REQUEST_MAX`), so no one loses a letter to a 413; past it, the 413's usual words."""
+    return takes_up_to(validation.REQUEST_MAX, None)(view)
 
 
 def _allowance(req: Request) -> tuple[int, Any] | None:

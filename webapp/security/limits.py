@@ -198,7 +198,7 @@ def _requested_campaign() -> Campaign | None:
     slug = (request.view_args or {}).get("slug")
     if slug is None and request.is_json:
         length = request.content_length
-        if length is not None and length <= (current_app.config.get("MAX_CONTENT_LENGTH") or 0):
+        if length is not None and length <= (request.max_content_length or 0):  # this view's own limit
             # Silent: a malformed body (even one nested too deeply, webapp/security/bodies.py) names no
             # campaign and is counted against the plain budget; the view answers it with a 400.
             body = request.get_json(silent=True)

@@ -41,7 +41,7 @@ from webapp.letters.views.writing import (
 from webapp.mailauth import service as mailauth
 from webapp.mailauth.providers import GOOGLE, MICROSOFT
 from webapp.models import CWC, SMTP, Campaign
-from webapp.security import headers, limits
+from webapp.security import bodies, headers, limits
 
 
 def _keep(visit: visits.Visit, form: SendForm, campaign: Campaign) -> str | None:
@@ -71,6 +71,7 @@ def _keep(visit: visits.Visit, form: SendForm, campaign: Campaign) -> str | None
 
 
 @bp.route("/c/<slug>/send", methods=["POST"])
+@bodies.takes_a_letter
 def send(slug: str):
     campaign = open_campaign(slug)
     visit = visits.current()

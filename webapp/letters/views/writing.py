@@ -23,6 +23,7 @@ from webapp.letters.views import bp
 from webapp.mailauth import providers
 from webapp.mailauth.service import clients as oauth_clients
 from webapp.models import CALL, CONTACT_FORM, CWC, MAILTO, PRINT, SMTP, Campaign, LetterTemplate, Target
+from webapp.security import bodies
 
 # How a written letter can leave, in the order the preview page offers them.
 SEND_CHANNELS = (CWC, SMTP, MAILTO, CONTACT_FORM, PRINT)
@@ -166,6 +167,7 @@ def edited_letters(form: SendForm) -> dict[str, dict[str, str]]:
 
 
 @bp.route("/c/<slug>/write", methods=["GET", "POST"])
+@bodies.takes_a_letter
 def write(slug: str):
     campaign = open_campaign(slug)
     visit = visits.current()

@@ -23,6 +23,7 @@ from webapp.organize.views.workspace import (
     plain_number,
     url_number,
 )
+from webapp.security import bodies
 
 
 @bp.route("/c/<slug>/letters")
@@ -107,6 +108,7 @@ STARTER_BODY = """Write the letter here, in your campaign's words: what has happ
 
 
 @bp.route("/c/<slug>/letters/new", methods=["GET", "POST"])
+@bodies.takes_a_letter
 def new_letter(slug: str):
     found = managed_campaign(slug)
     form = _template_form(found, TemplateForm())
@@ -132,6 +134,7 @@ def new_letter(slug: str):
 
 
 @bp.route("/c/<slug>/letters/<template_slug>", methods=["GET", "POST"])
+@bodies.takes_a_letter
 def letter(slug: str, template_slug: str):
     found = managed_campaign(slug)
     template = letter_templates.find_template(found, template_slug)
@@ -162,6 +165,7 @@ def letter(slug: str, template_slug: str):
 
 
 @bp.route("/c/<slug>/letters/preview", methods=["POST"])
+@bodies.takes_a_letter
 def preview(slug: str):
     """The live preview: JSON in (same-origin fetch with the CSRF token in a header), the rendered letter out."""
     found = managed_campaign(slug)
@@ -213,6 +217,7 @@ def letter_active(slug: str, template_slug: str):
 
 
 @bp.route("/c/<slug>/letters/<template_slug>/languages/<language>", methods=["GET", "POST"])
+@bodies.takes_a_letter
 def translation(slug: str, template_slug: str, language: str):
     """One language's version of a letter: written beside the letter's own text, checked like it, kept as a version."""
     found = managed_campaign(slug)
