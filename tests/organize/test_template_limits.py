@@ -172,3 +172,38 @@ def test_a_supporter_on_the_pages_keeps_everything_they_typed(client, trapped_ca
     assert "Everything you typed is still here" in words
     for value in typed.values():
         assert html.escape(value) in response.get_data(as_text=True), value
+
+
+# Hostile or careless shapes that used to reach the organizer as Python's own words ("RecursionError: maximum
+# recursion depth exceeded", "ValueError: Exceeds the limit (4300 digits) …"): each is refused in plain words that
+# say what to change, on the save and in the live preview.
+SHAPES = [
+    pytest.param(
+        "{{ target.name" + "|upper" * 5000 + " }}", "this is nested more than 40 levels deep", id="5000-filters"
+    ),
+    pytest.param("{{ " + "+".join(["1"] * 5000) + " }}", "this is nested more than 40 levels deep", id="1+1+1-chain"),
+    pytest.param("{{ target" + ".name" * 5000 + " }}", "this is nested more than 40 levels deep", id="attribute-chain"),
+    pytest.param("{{ " + "(" * 400 + "1" + ")" * 400 + " }}", "this is nested more than 40 levels deep", id="brackets"),
+    pytest.param("{{ " + "7" * 5000 + " }}", "a number here has thousands of digits", id="5000-digits"),
+]
+PYTHON_WORDS = re.compile(r"\b[A-Z]\w*(Error|Exception)\b|recursion depth|sys\.set_int_max_str_digits")
+
+
+@pytest.mark.parametrize("line,message", SHAPES)
+def test_a_hostile_shape_is_refused_in_plain_words_on_save_and_preview(as_organizer, own_campaign, line, message):
+    body = f"Dear {{{{ target.name }}}},\n{line}\n{NOTE}"
+    url = f"/organize/c/{own_campaign}/letters/new"
+    saved = as_organizer.post(url, data={"csrf_token": form_token(as_organizer, url), **letter_form(body)})
+    assert saved.status_code == 422
+    words = plain(saved)
+    assert f"Body, line 2: {message}" in words, words[:300]
+    assert not PYTHON_WORDS.search(words), PYTHON_WORDS.search(words)
+    previewed = as_organizer.post(
+        f"/organize/c/{own_campaign}/letters/preview",
+        json={"subject": "Hello", "body": body, "target": "dana-example", "target_ids": ["dana-example"]},
+        headers={"X-CSRFToken": form_token(as_organizer, url)},
+    )
+    assert previewed.status_code == 200
+    problems = previewed.get_json()["problems"]
+    assert [(p["field"], p["line"]) for p in problems] == [("body", 2)], problems
+    assert message in problems[0]["message"] and not PYTHON_WORDS.search(problems[0]["message"]), problems

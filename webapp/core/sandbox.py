@@ -31,6 +31,7 @@ from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 SUBJECT_OUTPUT_MAX = 200
@@ -38,6 +39,10 @@ BODY_OUTPUT_MAX = 20_000
 SEQUENCE_MAX = 10_000  # longest string or list an expression inside a template may build
 RANGE_MAX = 1_000
 INT_BITS_MAX = 64  # numbers in letters are counts and years; a product past 2**64 is a number grown on purpose
+# How deep a template may nest, checked on the parsed tree before anything walks it recursively or compiles it. The
+# shipped letters are 5 levels deep; a filter, operator or attribute chain, or a block inside a block, is one level
+# each. Deeper trees overflow Python's stack in Jinja's compiler.
+NESTING_MAX = 40
 
 # The render process's limits (see the module docstring). A letter needs about 1 MiB and a millisecond.
 MEMORY_LIMIT_BYTES = 160 * 2**20  # the whole process, Python and Jinja2 included (they take about 25 MiB)
@@ -241,9 +246,59 @@ _sandbox = LetterSandbox()
 _spent: set[str] = set()  # "memory" or "time" once this request ran out of either
 
 
+NESTED_TOO_DEEPLY = (
+    f"this is nested more than {NESTING_MAX} levels deep, far more than a letter needs: use fewer filters, "
+    "operators or attributes in a row (a {% set %} can hold part of it) and fewer blocks inside blocks"
+)
+TOO_MANY_DIGITS = (
+    "a number here has thousands of digits, far more than a letter needs (numbers in letters are counts and "
+    "years): shorten it, or write it as text outside {{ }}"
+)
+CANNOT_READ = "this template could not be read: simplify the line it names, or rewrite it in smaller parts"
+
+
+def parse(field: str, source: str) -> nodes.Template:
+    """The template's tree, held to NESTING_MAX; a LetterTemplateError if it cannot be read or is nested
+    deeper. Everything that parses template text (the check, every compile) comes through here."""
+    try:
+        parsed = _sandbox.parse(source)
+    except TemplateSyntaxError as exc:
+        raise LetterTemplateError(field, exc.message or "syntax error", exc.lineno) from None
+    except RecursionError as exc:  # e.g. brackets inside brackets, a few hundred deep: Jinja's parser recurses
+        raise LetterTemplateError(field, NESTED_TOO_DEEPLY, _parser_line(exc)) from None
+    except ValueError:  # the lexer's int(): a literal past Python's 4,300-digit limit for turning text into numbers
+        digits = re.search(rf"\d[\d_]{{{sys.get_int_max_str_digits() or 4300},}}", source)
+        line = source.count("\n", 0, digits.start()) + 1 if digits else None
+        raise LetterTemplateError(field, TOO_MANY_DIGITS if digits else CANNOT_READ, line) from None
+    _hold_to_shape(field, parsed)
+    return parsed
+
+
+def _parser_line(exc: BaseException) -> int | None:
+    """The line Jinja's parser had reached when it failed, from the parser in the traceback."""
+    tb, line = exc.__traceback__, None
+    while tb is not None:
+        parser = tb.tb_frame.f_locals.get("self")
+        if isinstance(parser, Parser):
+            line = parser.stream.current.lineno
+        tb = tb.tb_next
+    return line
+
+
+def _hold_to_shape(field: str, parsed: nodes.Template) -> None:
+    """One pass over the tree with a stack of its own (Jinja's walks recurse), stopping at the first part past
+    NESTING_MAX."""
+    stack: list[tuple[nodes.Node, int]] = [(parsed, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > NESTING_MAX:
+            raise LetterTemplateError(field, NESTED_TOO_DEEPLY, getattr(node, "lineno", None))
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+
+
 @lru_cache(maxsize=64)
-def _compile(source: str):
-    return _sandbox.from_string(source)
+def _compile(field: str, source: str):
+    return _sandbox.from_string(parse(field, source))
 
 
 def _message(exc: BaseException) -> str:
@@ -255,7 +310,7 @@ def _message(exc: BaseException) -> str:
 def _render(field: str, source: str, context: dict[str, Any], limit: int) -> str:
     """One part rendered; every exception becomes a LetterTemplateError with the line it happened on."""
     try:
-        template = _compile(source)
+        template = _compile(field, source)
         parts, size = [], 0
         for chunk in template.generate(context):
             size += len(chunk)
@@ -311,7 +366,7 @@ def _as_template_error(field: str, exc: Exception) -> LetterTemplateError:
             line,
         )
     if isinstance(exc, RecursionError):
-        return LetterTemplateError(field, "the template is nested too deeply, or calls itself without end", line)
+        return LetterTemplateError(field, NESTED_TOO_DEEPLY, line)
     return LetterTemplateError(field, _message(exc), line)
 
 
@@ -436,12 +491,9 @@ def check_source(
             problems.append(LetterTemplateError(field, "is empty"))
             continue
         try:
-            parsed = _sandbox.parse(source)
-        except TemplateSyntaxError as exc:
-            problems.append(LetterTemplateError(field, exc.message or "syntax error", exc.lineno))
-            continue
-        except RecursionError:
-            problems.append(LetterTemplateError(field, "the template is nested too deeply"))
+            parsed = parse(field, source)
+        except LetterTemplateError as exc:
+            problems.append(exc)
             continue
         problems += _structure_problems(field, parsed)
         unknown = sorted(meta.find_undeclared_variables(parsed) - set(VARIABLES))
@@ -614,8 +666,8 @@ def serve(memory_bytes: int = MEMORY_LIMIT_BYTES, cpu_seconds: float = CPU_SECON
         except (MemoryError, RenderTimeout) as exc:  # outside a render: parsing or walking a huge template
             _spent.add("memory" if isinstance(exc, MemoryError) else "time")
             answer = {"fatal": "the template needs more memory or time than a letter may use"}
-        except Exception as exc:  # noqa: BLE001 - e.g. a template nested deeper than the parser's stack
-            answer = {"fatal": _message(exc)}
+        except Exception:  # noqa: BLE001 - nothing known reaches here (parse() holds the shape); words, not a name
+            answer = {"fatal": CANNOT_READ}
         failed = (
             "fatal" in answer or answer.get("problems") or any(isinstance(r, dict) for r in answer.get("results", ()))
         )
