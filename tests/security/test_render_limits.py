@@ -388,3 +388,42 @@ def test_a_render_process_killed_from_outside_mid_letter_is_a_try_again_and_the_
         assert pool.started == 2
     finally:
         pool.close()
+
+
+# ---- the template's shape ------------------------------------------------------------------------------------------
+#
+# The cap is on what a template builds (sandbox.NESTING_MAX levels, sandbox.PARTS_MAX parts), checked in one walk
+# before Jinja's own walks and compile, which for 200 nested loops took ~7 s before the preview refused it. The quick
+# pool's CPU budget is 0.3 s: a refusal of the shape's kind (not "takes longer") says it came before that.
+
+LOOPS_200_DEEP = "".join(f"{{% for x{n} in range(2) %}}" for n in range(200)) + "x" + "{% endfor %}" * 200
+
+
+def test_two_hundred_nested_loops_are_refused_by_their_shape_at_once(quick_pool):
+    body = f"Dear {{{{ target.name }}}},\n{LOOPS_200_DEEP}\n{NOTE}"
+    problems = quick_pool.check("Subject", body)
+    assert [(p.field, p.line, p.message) for p in problems] == [("body", 2, sandbox.NESTED_TOO_DEEPLY)]
+    context = context_for(
+        supporter=SAMPLE_SUPPORTER, target=SAMPLE_TARGETS["ceo"], campaign={"title": "T", "slug": "t"}
+    )
+    with pytest.raises(LetterTemplateError) as refused:  # the live preview's render, unchecked text
+        quick_pool.render_many([("Subject", body, context)])
+    assert refused.value.message == sandbox.NESTED_TOO_DEEPLY
+
+
+def test_a_template_of_more_parts_than_a_letter_needs_is_refused_by_its_size():
+    """3,000 small blocks: 24,000 parts, 8 s of Jinja's analysis and compile, past the 2 s CPU budget; refused once
+    PARTS_MAX parts are counted, within the budget (parsing it takes a few tenths of a second)."""
+    body = "\n".join("{% if supporter.name %}{{ target.name|upper }} x{% endif %}" for _ in range(3000)) + NOTE
+    problems = check_template("Subject", body)
+    assert [p.message for p in problems] == [sandbox.TOO_BIG]
+    assert "5,000 parts" in sandbox.TOO_BIG and "shorten it" in sandbox.TOO_BIG
+
+
+def test_loops_inside_loops_are_each_named_once(quick_pool):
+    """The save check names each inner loop once (before: once for every loop around it, 19,900 for 200 deep)."""
+    depth = 20
+    body = "".join(f"{{% for x{n} in range(2) %}}\n" for n in range(depth)) + "x" + "{% endfor %}" * depth + NOTE
+    problems = quick_pool.check("Subject", body)
+    assert sorted(p.line for p in problems) == list(range(2, depth + 1))
+    assert {p.message for p in problems} == {"a loop inside a loop is not available in letters"}

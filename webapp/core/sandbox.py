@@ -11,6 +11,10 @@ by webapp/core/rendering.py) holds Jinja2 and nothing else. Everything that pars
   and the kernel ends the process (RLIMIT_CPU) if it is stuck inside one long C call; the serving process also
   keeps a wall-clock deadline and kills a render process that overstays it.
 
+Before any of that, parse() holds the template's shape to NESTING_MAX levels and PARTS_MAX parts in one walk of its
+own, so no shape (thousands of chained filters, hundreds of nested loops) reaches Jinja's recursive walks or its
+compile, where it would overflow the stack or take seconds.
+
 The checks inside the sandbox (sizes of repetitions, joins, widths, numbers) are not the limit: they refuse the
 known tricks early, with a clearer message. Whatever they miss meets the process's limits.
 """
@@ -39,10 +43,12 @@ BODY_OUTPUT_MAX = 20_000
 SEQUENCE_MAX = 10_000  # longest string or list an expression inside a template may build
 RANGE_MAX = 1_000
 INT_BITS_MAX = 64  # numbers in letters are counts and years; a product past 2**64 is a number grown on purpose
-# How deep a template may nest, checked on the parsed tree before anything walks it recursively or compiles it. The
-# shipped letters are 5 levels deep; a filter, operator or attribute chain, or a block inside a block, is one level
-# each. Deeper trees overflow Python's stack in Jinja's compiler.
+# What a template may build, checked on the parsed tree in one pass before anything walks it recursively or compiles
+# it. The shipped letters are under 50 parts and 5 levels deep; a filter, operator or attribute chain, or a block
+# inside a block, is one level each. Deeper trees overflow Python's stack in Jinja's compiler, and the compile of a
+# large one takes seconds: the cap is on the shape, so no trick of shape gets that far.
 NESTING_MAX = 40
+PARTS_MAX = 5_000
 
 # The render process's limits (see the module docstring). A letter needs about 1 MiB and a millisecond.
 MEMORY_LIMIT_BYTES = 160 * 2**20  # the whole process, Python and Jinja2 included (they take about 25 MiB)
@@ -254,12 +260,16 @@ TOO_MANY_DIGITS = (
     "a number here has thousands of digits, far more than a letter needs (numbers in letters are counts and "
     "years): shorten it, or write it as text outside {{ }}"
 )
+TOO_BIG = (
+    f"this template is made of more than {PARTS_MAX:,} parts (text, variables, filters, blocks), far more than a "
+    "letter needs: shorten it"
+)
 CANNOT_READ = "this template could not be read: simplify the line it names, or rewrite it in smaller parts"
 
 
 def parse(field: str, source: str) -> nodes.Template:
-    """The template's tree, held to NESTING_MAX; a LetterTemplateError if it cannot be read or is nested
-    deeper. Everything that parses template text (the check, every compile) comes through here."""
+    """The template's tree, held to NESTING_MAX and PARTS_MAX; a LetterTemplateError if it cannot be read or
+    is past them. Everything that parses template text (the check, every compile) comes through here."""
     try:
         parsed = _sandbox.parse(source)
     except TemplateSyntaxError as exc:
@@ -287,12 +297,16 @@ def _parser_line(exc: BaseException) -> int | None:
 
 def _hold_to_shape(field: str, parsed: nodes.Template) -> None:
     """One pass over the tree with a stack of its own (Jinja's walks recurse), stopping at the first part past
-    NESTING_MAX."""
+    NESTING_MAX or PARTS_MAX: it visits at most PARTS_MAX parts, whatever the template."""
     stack: list[tuple[nodes.Node, int]] = [(parsed, 0)]
+    parts = 0
     while stack:
         node, depth = stack.pop()
+        parts += 1
         if depth > NESTING_MAX:
             raise LetterTemplateError(field, NESTED_TOO_DEEPLY, getattr(node, "lineno", None))
+        if parts > PARTS_MAX:
+            raise LetterTemplateError(field, TOO_BIG, getattr(node, "lineno", None))
         stack.extend((child, depth + 1) for child in node.iter_child_nodes())
 
 
@@ -535,13 +549,13 @@ def _structure_problems(field: str, parsed: nodes.Template) -> list[LetterTempla
     for node_type, message in _FORBIDDEN_NODES.items():
         for node in parsed.find_all(node_type):
             problems.append(LetterTemplateError(field, message, node.lineno))
+    inner_loops: dict[int, nodes.For] = {}  # each once, however many loops it is inside
     for loop in parsed.find_all(nodes.For):
         if loop.recursive:
             problems.append(LetterTemplateError(field, "recursive loops are not available in letters", loop.lineno))
-        for inner in [*loop.find_all(nodes.For)]:
-            problems.append(
-                LetterTemplateError(field, "a loop inside a loop is not available in letters", inner.lineno)
-            )
+        inner_loops.update((id(inner), inner) for inner in loop.find_all(nodes.For))
+    for inner in inner_loops.values():
+        problems.append(LetterTemplateError(field, "a loop inside a loop is not available in letters", inner.lineno))
     return problems
 
 
@@ -665,7 +679,7 @@ def serve(memory_bytes: int = MEMORY_LIMIT_BYTES, cpu_seconds: float = CPU_SECON
                 signal.setitimer(signal.ITIMER_PROF, 0)
         except (MemoryError, RenderTimeout) as exc:  # outside a render: parsing or walking a huge template
             _spent.add("memory" if isinstance(exc, MemoryError) else "time")
-            answer = {"fatal": "the template needs more memory or time than a letter may use"}
+            answer = {"fatal": "the template needs more memory or time than a letter may use: shorten it"}
         except Exception:  # noqa: BLE001 - nothing known reaches here (parse() holds the shape); words, not a name
             answer = {"fatal": CANNOT_READ}
         failed = (
