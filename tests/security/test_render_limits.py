@@ -141,6 +141,7 @@ def test_a_render_process_that_overstays_the_wall_clock_deadline_is_killed_and_r
     """The CPU budget works inside the template; the deadline here is for a render process stuck anywhere else."""
     pool = RenderPool(size=1, cpu_seconds=60, wall_seconds=1)
     try:
+        assert pool.check("Subject", "Hello\n" + NOTE) == []  # started: the deadline also counts a start
         problems = pool.check("Subject", CPU_BOMB)
         assert len(problems) == 1 and "so it was stopped" in problems[0].message
         assert pool.check("Subject", "Dear {{ target.name }},\n" + NOTE) == []
@@ -349,6 +350,29 @@ def test_the_wait_for_a_free_render_process_has_a_deadline():
         os.kill(pool_process_pids(pool)[0], signal.SIGKILL)  # end the slow one rather than wait 30 s for it
         thread.join(30)
         assert pool.render_many([("Subject", "Hello at last", {})])[0].body == "Hello at last"
+    finally:
+        pool.close()
+
+
+def test_one_deadline_covers_the_wait_the_start_and_the_render():
+    """A request that waited for the only render process has only what is left of its one deadline (wall_seconds,
+    from the moment it asked) to start a new one and render: it never gets a fresh wall_seconds after the wait.
+    Before, it did (and up to 60 s more for a cold start): wait 10 s + start 60 s + render 10 s, ~80 s at worst.
+    Here the first request holds the process until its deadline kills it; the second, asked just after, gets the
+    freed slot with a fraction of a second left, so it is told to try again instead of being run for 3 s more and
+    blamed on its template."""
+    pool = RenderPool(size=1, cpu_seconds=60, wall_seconds=3, wait_seconds=3)
+    try:
+        assert pool.render_many([("Subject", "Hello", {})])[0].body == "Hello"
+        first, first_outcome = _render_in_background(pool, CPU_BOMB)
+        _busy(pool)
+        second, second_outcome = _render_in_background(pool, CPU_BOMB)
+        first.join(30)
+        second.join(30)
+        ((first_result,), (second_result,)) = first_outcome, second_outcome
+        assert isinstance(first_result, LetterTemplateError) and "takes longer" in first_result.message, first_result
+        assert isinstance(second_result, RendererUnavailable), second_result
+        assert pool.render_many([("Subject", "Hello again", {})])[0].body == "Hello again"
     finally:
         pool.close()
 

@@ -4,13 +4,15 @@ every editor uses.
 The template code itself is in webapp/core/sandbox.py and runs only in small child processes (a few per
 serving process, started on first use): the process that serves requests never parses or renders template text,
 so no template can take its memory or its time. Each render process has its address space capped and a CPU
-budget per request (see sandbox.py); here, every request also has a wall-clock deadline, after which the
-render process is killed and the template's error says so. A render process that died or was killed is
-replaced on the next request.
+budget per request (see sandbox.py); here, every request also has one wall-clock deadline, WALL_SECONDS from the
+moment it asks, for the whole conversation: the wait for a free render process (itself at most WAIT_SECONDS), the
+start of a new one, and the render. A render process still working at the deadline is killed and the template's
+error says so. A render process that died or was killed is replaced on the next request.
 
-When no render process can take a request — none can be started, every one stayed busy past WAIT_SECONDS, or the
-one writing it was killed from outside (SIGKILL: the OOM killer) — the render raises RendererUnavailable: not the
-template's fault nor the supporter's, a 503 to try again later (the template check says so as its one problem).
+When no render process can take a request — none can be started in time, every one stayed busy past WAIT_SECONDS,
+the wait and the start left its render too little of the deadline, or the one writing it was killed from outside
+(SIGKILL: the OOM killer) — the render raises RendererUnavailable: not the template's fault nor the supporter's, a
+503 to try again later (the template check says so as its one problem).
 """
 
 from __future__ import annotations
@@ -95,9 +97,10 @@ def target_variables(target: Target) -> dict[str, Any]:
 
 SANDBOX_SCRIPT = Path(__file__).with_name("sandbox.py")
 RENDER_PROCESSES = 2  # per serving process: renders take about a millisecond, so two rarely keep anyone waiting
-WALL_SECONDS = 10.0  # per request, however busy the machine; CPU_SECONDS (sandbox.py) is the usual limit
-STARTUP_SECONDS = 60.0  # a cold start on a loaded machine; not counted in a request's deadline
-WAIT_SECONDS = 10.0  # the longest a request waits for a free render process before it is answered "try again"
+# The one deadline of a request, however busy the machine: waiting, starting a render process (a cold start takes
+# about 0.2 s) and rendering (CPU_SECONDS, sandbox.py, is the usual limit there) all come out of it.
+WALL_SECONDS = 10.0
+WAIT_SECONDS = 5.0  # of which waiting for a free render process, at most, before the answer is "try again"
 RETRY_AFTER_SECONDS = 30  # what a 503 tells the supporter's browser (and an API client) to wait
 _FRAME_BYTES = 4
 
@@ -125,19 +128,23 @@ class _Killed(RenderProcessLost):
     """The render process was killed from outside (SIGKILL: the OOM killer, an operator) while it worked."""
 
 
+class _Overstayed(RenderProcessLost):
+    """The render process was still working at the deadline; it has been killed."""
+
+
 class _RenderProcess:
     """One child running `sandbox.serve()`, spoken to with length-prefixed JSON over its stdin and stdout."""
 
-    def __init__(self, memory_bytes: int, cpu_seconds: float):
+    def __init__(self, memory_bytes: int, cpu_seconds: float, deadline: float):
         try:
-            self._start(memory_bytes, cpu_seconds)
+            self._start(memory_bytes, cpu_seconds, deadline)
         except (OSError, RenderProcessLost) as exc:
             if hasattr(self, "process"):
                 self.kill()
             log.error("render.process_unstarted error=%s", exc)
             raise _Unstarted(str(exc)) from None
 
-    def _start(self, memory_bytes: int, cpu_seconds: float) -> None:
+    def _start(self, memory_bytes: int, cpu_seconds: float, deadline: float) -> None:
         self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and file, no shell
             [sys.executable, "-I", str(SANDBOX_SCRIPT), str(memory_bytes), repr(float(cpu_seconds))],
             stdin=subprocess.PIPE,
@@ -151,7 +158,7 @@ class _RenderProcess:
         # poll(), not select(): a busy gunicorn process may hold more than select()'s 1,024 descriptors.
         self._poller = select.poll()
         self._poller.register(self.process.stdout.fileno(), select.POLLIN)
-        if self._read(time.monotonic() + STARTUP_SECONDS) != b"ready":
+        if self._read(deadline) != b"ready":
             self.kill()
             raise RenderProcessLost("the render process did not start")
 
@@ -159,7 +166,7 @@ class _RenderProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def ask(self, request: dict[str, Any], wall_seconds: float) -> dict[str, Any]:
+    def ask(self, request: dict[str, Any], deadline: float) -> dict[str, Any]:
         payload = json.dumps(request).encode()
         try:
             self.process.stdin.write(len(payload).to_bytes(_FRAME_BYTES, "big") + payload)
@@ -167,7 +174,7 @@ class _RenderProcess:
         except OSError:
             self.kill()
             raise _Gone("the render process had gone") from None
-        answer = self._read(time.monotonic() + wall_seconds)
+        answer = self._read(deadline)
         try:
             return json.loads(answer)
         except ValueError:
@@ -186,7 +193,7 @@ class _RenderProcess:
             if remaining <= 0 or not self._poller.poll(max(1, int(remaining * 1000))):
                 self.kill()
                 log.warning("render.process_killed reason=deadline")
-                raise RenderProcessLost("the render process overstayed its deadline")
+                raise _Overstayed("the render process overstayed its deadline")
             chunk = os.read(fd, min(missing, 1 << 20))
             if not chunk:
                 code = self.process.wait()
@@ -238,16 +245,28 @@ class RenderPool:
     def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         """Send one request to an idle render process (starting one if needed) and return its answer.
 
-        Raises RenderProcessLost if the process overstayed `wall_seconds`, died or answered nonsense, and
-        RendererUnavailable if none was free within `wait_seconds`, none could start, or it was killed from outside."""
-        if not self._slots.acquire(timeout=self.wait_seconds):
-            log.warning("render.pool_busy waited=%gs", self.wait_seconds)
+        The whole of it (the wait for a free process, a start, the render) has one deadline, `wall_seconds` from
+        now. Raises RenderProcessLost if the process rendered past a full `wall_seconds`, died or answered nonsense,
+        and RendererUnavailable if none was free within `wait_seconds`, none could start before the deadline, the
+        wait and the start left the render less than half of `wall_seconds` and it overstayed that, or the process
+        was killed from outside."""
+        asked = time.monotonic()
+        deadline = asked + self.wall_seconds
+        if not self._slots.acquire(timeout=min(self.wait_seconds, self.wall_seconds)):
+            log.warning("render.pool_busy waited=%.1fs", time.monotonic() - asked)
             raise RendererUnavailable("every render process stayed busy")
         try:
             for attempt in (1, 2):
-                process = self._take()
+                process = self._take(deadline)
+                waited = time.monotonic() - asked  # for a free slot, and for a start: not the template's time
                 try:
-                    answer = process.ask(request, self.wall_seconds)
+                    answer = process.ask(request, deadline)
+                except _Overstayed:
+                    process.kill()
+                    if waited > self.wall_seconds / 2:  # the render had less than half its time: not too slow
+                        log.warning("render.deadline_after_wait waited=%.1fs", waited)
+                        raise RendererUnavailable("the wait for a render process left too little time") from None
+                    raise
                 except _Gone:
                     if attempt == 2:  # killed twice before it could be asked: something outside is killing them
                         raise RendererUnavailable("the render processes were killed before they could answer") from None
@@ -270,7 +289,7 @@ class RenderPool:
         finally:
             self._slots.release()
 
-    def _take(self) -> _RenderProcess:
+    def _take(self, deadline: float) -> _RenderProcess:
         with self._lock:
             while self._idle:
                 process = self._idle.pop()
@@ -278,7 +297,7 @@ class RenderPool:
                     return process
                 process.kill()
             self.started += 1
-        return _RenderProcess(self.memory_bytes, self.cpu_seconds)
+        return _RenderProcess(self.memory_bytes, self.cpu_seconds, deadline)
 
     def close(self) -> None:
         with self._lock:
