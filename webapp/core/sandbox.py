@@ -315,10 +315,26 @@ def _compile(field: str, source: str):
     return _sandbox.from_string(parse(field, source))
 
 
+# Python's own exceptions in a render, in the organizer's words: what went wrong, Python's detail in brackets (it
+# says which value, e.g. "expected length >= 3, got -5"), then what to change. Never the exception's name.
+_PLAIN_WORDS: tuple[tuple[type[BaseException], str, str], ...] = (
+    (ZeroDivisionError, "this divides by zero", "change the number after the /, // or %"),
+    (ArithmeticError, "this number can't be worked out", "change the calculation"),
+    (TypeError, "this puts together values that don't fit together", "change the values or the filter"),
+    (AssertionError, "a filter here was given a value it can't use", "change the value"),  # truncate(-5) asserts
+    (ValueError, "a value here can't be used", "change it"),
+    (LookupError, "this looks up something that isn't there", "change the name or the number"),
+)
+
+
 def _message(exc: BaseException) -> str:
-    """An unexpected exception in words for the organizer, without object addresses or class reprs."""
-    text = re.sub(r"<[^<>]*>", "…", str(exc)).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    """An unexpected exception in words for the organizer, without its name, object addresses or class reprs."""
+    what, change = next(
+        ((what, change) for kind, what, change in _PLAIN_WORDS if isinstance(exc, kind)),
+        ("this line can't be written", "change it"),
+    )
+    detail = re.sub(r"<[^<>]*>", "…", str(exc)).strip()
+    return f"{what} ({detail}): {change}" if detail else f"{what}: {change}"
 
 
 def _render(field: str, source: str, context: dict[str, Any], limit: int) -> str:
