@@ -93,3 +93,13 @@ def test_the_privacy_notice_on_the_preview_and_the_status_page_is_in_spanish(cli
     for text in (page, status):
         assert "We keep your name" not in text and "never store your IP address" not in text
         assert "Guardamos tu nombre" in text and "30 días" in text
+
+
+def test_members_of_congress_found_by_zip_show_their_party_in_spanish(client):
+    """A Spanish reader who looks up their ZIP code saw "Republican · TX" and "Democrat · TX" among Spanish words."""
+    page = text_of(client.get(f"/c/{LAUNCH}?zip=78201", headers=SPANISH))
+    assert "John Cornyn, del Senado" in page
+    assert "Partido Republicano · TX" in page and "Partido Demócrata · TX · distrito 20" in page
+    assert "Republican ·" not in page and "Democrat ·" not in page
+    english = text_of(client.get(f"/c/{LAUNCH}?zip=78201"))
+    assert "Republican · TX" in english and "Democrat · TX · district 20" in english
