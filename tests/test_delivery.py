@@ -471,6 +471,8 @@ def test_sending_again_to_a_paused_mail_server_says_so_on_the_status_page(
     text = again.get_data(as_text=True)
     assert "so we&#39;ve paused sending from there for now" in text
     assert 'name="smtp_password"' in text, "the status page again, its form ready for later (not an error page)"
+    # Its language switch leads back to the status page, not to a GET of the POST-only /retry (a 405 error page).
+    assert re.search(rf'name="next" value="{status_url}"', text)
     # Said like every other refused form: the title starts with "Error:", and a summary at the top takes the focus
     # (so a phone scrolls to it and a screen reader reads it), linking to the form to send again.
     assert re.search(r"<title>Error: ", text)

@@ -10,6 +10,7 @@ import re
 
 from tests.conftest import csrf_token
 from tests.mailauth.test_settings_check import JSON, SEND, send_form
+from tests.support import pages
 from tests.support.forms import form_fields
 from tests.support.letters import LAUNCH
 from tests.support.pages import preview
@@ -93,3 +94,34 @@ def test_the_privacy_notice_on_the_preview_and_the_status_page_is_in_spanish(cli
     for text in (page, status):
         assert "We keep your name" not in text and "never store your IP address" not in text
         assert "Guardamos tu nombre" in text and "30 días" in text
+
+
+def test_members_of_congress_found_by_zip_show_their_party_in_spanish(client):
+    """A Spanish reader who looks up their ZIP code saw "Republican · TX" and "Democrat · TX" among Spanish words."""
+    page = text_of(client.get(f"/c/{LAUNCH}?zip=78201", headers=SPANISH))
+    assert "John Cornyn, del Senado" in page
+    assert "Partido Republicano · TX" in page and "Partido Demócrata · TX · distrito 20" in page
+    assert "Republican ·" not in page and "Democrat ·" not in page
+    english = text_of(client.get(f"/c/{LAUNCH}?zip=78201"))
+    assert "Republican · TX" in english and "Democrat · TX · district 20" in english
+
+
+def language_next(page: str) -> str:
+    """Where the language switch at the top of the page leads back to."""
+    return html.unescape(re.search(r'name="next" value="([^"]*)"', page).group(1))
+
+
+def test_switching_language_on_the_preview_a_post_answered_leads_back_to_the_preview(client, supporter):
+    """The preview with a problem is answered by POST /send: its language switch led to a GET of that POST-only
+    address, a 405 error page, in the middle of sending a letter."""
+    shown = preview(client, supporter)
+    draft_url = shown.request.path
+    fields = pages.send_form(shown)
+    fields.update(action=["smtp"], provider=["other"], smtp_host=[""], smtp_password=[""])
+    problem = client.post(pages.SEND, data=fields)
+    assert problem.status_code == 422
+    page = problem.get_data(as_text=True)
+    assert language_next(page) == draft_url
+    switched = client.post("/language", data={"csrf_token": csrf_token(page), "language": "es", "next": draft_url})
+    assert switched.status_code == 303 and switched.headers["Location"] == draft_url
+    assert "Revisa y edita tu carta" in text_of(client.get(draft_url))

@@ -259,10 +259,11 @@ def test_the_poster_and_its_qr_code(client):
 
 
 def test_the_supporter_pages_stylesheet_and_script_stay_small():
-    """No framework: the one stylesheet and the one script every supporter page loads, together under 24 KB
-    (about 6.5 KB gzipped; 20 KB before the send step's Test my settings and the CWC address step)."""
+    """No framework: the one stylesheet and the one script every supporter page loads, together under 25 KB
+    (about 7.8 KB gzipped; 20 KB before the send step's Test my settings and the CWC address step, 24 KB before the
+    language switch kept what the supporter had typed)."""
     from tests.conftest import PROJECT
 
     static = PROJECT / "webapp" / "static"
     size = (static / "css" / "outcry.css").stat().st_size + (static / "js" / "outcry.js").stat().st_size
-    assert size <= 24_000, size
+    assert size <= 25_000, size

@@ -211,3 +211,18 @@ def test_dashboard_shows_the_charts_and_the_downloads_have_the_right_numbers(app
         "day", "target_id", "target_name", "template", "template_version", "channel", "status", "outcome",
         "personal_share", "failure_reason",
     }  # fmt: skip
+
+
+def test_every_campaign_tab_is_on_screen_on_a_phone(new_page, people):
+    """At 390 px the tab row (Settings, Targets, Congress, Letters, Dashboard) used to scroll sideways inside itself
+    with no scrollbar on a phone, so Dashboard sat off the screen and an organizer never knew it was there."""
+    phone = new_page(width=390, height=844, mobile=True)
+    log_in(phone, ADMIN)
+    phone.goto(f"/organize/c/{LAUNCH}/letters")
+    tabs = phone.get_by_role("navigation", name="Campaign").get_by_role("link")
+    names = tabs.all_inner_texts()
+    assert "Dashboard" in names and "Congress" in names, names
+    for index in range(tabs.count()):
+        box = tabs.nth(index).bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (names[index], box)
+    screenshot(phone, "organizer-tabs-phone")

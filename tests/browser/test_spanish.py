@@ -161,3 +161,40 @@ def test_the_switch_changes_the_language_for_the_rest_of_the_visit(new_page):
     page.get_by_role("button", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_role("heading", name="Take action")).to_be_visible()
+
+
+def test_switching_language_midway_keeps_what_was_typed(new_page):
+    """A supporter who switches to Spanish halfway through the letter keeps everything they typed (the switch posts a
+    form of its own, so before, the page came back empty), and so does one who edited the letter on the preview."""
+    page = new_page(**PHONE)
+    page.goto(f"/c/{LAUNCH}")
+    page.get_by_role("link", name="Write: Ask the UN to speak up for separated children").click()
+    note = "Mi abuela cruzó esta frontera en 1962 y nunca olvidó el miedo de perder a sus hijos. " * 70
+    page.get_by_label("Your name").fill("María José Peña")
+    page.get_by_label("Your email address").fill(USERNAME)
+    page.get_by_label("Postal address (optional)").fill("123 Calle Ñandú\nSan Antonio, TX 78201")
+    page.get_by_label("In your own words (optional)").fill(note)  # pasted, past the 5,000-character limit
+    page.get_by_role("button", name="Español").click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Escribe tu carta")
+    expect(page.get_by_label("Tu nombre")).to_have_value("María José Peña")
+    expect(page.get_by_label("Tu dirección de correo")).to_have_value(USERNAME)
+    expect(page.get_by_label("Dirección postal (opcional)")).to_have_value("123 Calle Ñandú\nSan Antonio, TX 78201")
+    expect(page.get_by_label("Con tus propias palabras (opcional)")).to_have_value(note)
+    expect(page.locator("[data-counter-for='note']")).to_contain_text("recorta")  # the counter follows, in Spanish
+    assert page.evaluate("sessionStorage.length") == 0  # read once, then gone
+    page.get_by_label("Con tus propias palabras (opcional)").fill(note[:300])
+    page.get_by_role("button", name="Ver mi carta").click()
+
+    body = page.locator("textarea[name$='-body']").first
+    edited = body.input_value() + "\n\nP.D. ¡Reúnan a las familias ya!"
+    body.fill(edited)
+    page.get_by_label("Tu proveedor de correo").select_option("other")
+    page.get_by_label("Contraseña o contraseña de aplicación").fill("never carried")
+    page.get_by_role("button", name="English", exact=True).click()
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Check and edit your letter")
+    expect(page.locator("textarea[name$='-body']").first).to_have_value(edited)
+    expect(page.get_by_label("Your email provider")).to_have_value("other")
+    expect(page.get_by_label("Password or app password")).to_have_value("")  # a password is never carried
+    check(page, "preview after switching language with an edited letter (phone)")

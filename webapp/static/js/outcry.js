@@ -1,5 +1,6 @@
 // Outcry's only script: copy buttons, provider presets, a note counter, live status and totals, the focus on a
-// form's error summary, the ZIP field shown only for Congress, the share button and "Test my settings".
+// form's error summary, the ZIP field shown only for Congress, the share button, "Test my settings", and what was
+// typed kept across the language switch.
 // Every page works without it; it only saves taps and reloads.
 (function () {
   "use strict";
@@ -279,7 +280,36 @@
     });
   }
 
+  // The language switch posts a form of its own: what was changed here (never a password) goes in this tab's
+  // sessionStorage and comes back, once, on the page it returns to.
+  function typed(each) {
+    document.querySelectorAll("main form").forEach(function (form, f) {
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (el.name && !/^(hidden|password|file|submit|button)$/.test(el.type)) each(el, f + " " + el.name, /^(checkbox|radio)$/.test(el.type));
+      });
+    });
+  }
+  function keepTyped() {
+    var switcher = document.querySelector("form.language-switch"), kept = [], saved;
+    try { saved = JSON.parse(sessionStorage.getItem("outcry-typed")); sessionStorage.removeItem("outcry-typed"); } catch (e) { return kept; }
+    if (saved && saved[0] === location.pathname + location.search) typed(function (el, key, box) {
+      saved[1].forEach(function (k) {
+        if (k[0] === key && (!box || k[1] === el.value)) { if (box) el.checked = k[2]; else el.value = k[1]; kept.push(el); }
+      });
+    });
+    if (switcher) switcher.addEventListener("submit", function () {
+      var list = [];
+      typed(function (el, key, box) {
+        var o = el.options && el.options[el.selectedIndex];
+        if (box ? el.checked !== el.defaultChecked : o ? !o.defaultSelected : el.value !== el.defaultValue) list.push([key, el.value, el.checked]);
+      });
+      try { sessionStorage.setItem("outcry-typed", JSON.stringify([switcher.elements.next.value, list])); } catch (e) { /* full */ }
+    });
+    return kept;
+  }
+
   onReady(function () {
+    var kept = keepTyped();
     setupErrorSummary();
     setupZipField();
     setupShare();
@@ -291,5 +321,6 @@
     setupStatus();
     setupTotals();
     setupSettingsTest();
+    kept.forEach(function (el) { el.dispatchEvent(new Event("input", { bubbles: true })); });  // counters, meter
   });
 })();
