@@ -109,6 +109,19 @@ def test_edits_on_the_preview_are_kept(client, supporter):
     assert "These are my own words from start to end." in status
 
 
+def test_letter_numbers_in_other_digits_are_not_letters(client, supporter):
+    """A send whose letter fields are numbered '²' or '٣' (str.isdigit takes both; int() refuses the first, a 500
+    before, and reads the second as 3) sends the letters the preview showed, as numbered there, and no other."""
+    fields = send_form(preview(client, supporter))
+    fields["letters-0-body"] = ["Dear Office,\n\nThese are my own words from start to end."]
+    fields.update({"letters-²-body": ["Not a letter."], "letters-٣-body": ["Nor this."], "action": ["mailto"]})
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 303
+    status = text_of(client.get(response.headers["Location"]))
+    assert "These are my own words from start to end." in status and "Not a letter." not in status
+    assert "Nor this." not in status
+
+
 @pytest.mark.usefixtures("celery_worker")
 def test_send_through_own_smtp_and_watch_it_turn_sent(client, supporter, mail_server):
     fields = send_form(preview(client, supporter))

@@ -141,10 +141,23 @@ class LetterEditForm(Form):
     )  # no maxlength: see WriteForm.note
 
 
+class LetterList(FieldList):
+    """The preview's letters, numbered `letters-0-…` in ASCII digits only. WTForms reads any str.isdigit() number:
+    '²' then makes int() raise (a 500), and '٣' reads as 3 (a second field for the same letter)."""
+
+    def _extract_indices(self, prefix, formdata):
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                number = key[offset:].split(self._field_separator, 1)[0]
+                if number.isascii() and number.isdigit():
+                    yield int(number)
+
+
 class SendForm(PostalFields, WriteForm):
     """Step two: the edited letters and how to send them. SMTP fields matter only for own-email sending."""
 
-    letters = FieldList(FormField(LetterEditForm))
+    letters = LetterList(FormField(LetterEditForm))
     provider = SelectField(
         _l("Your email provider"),
         choices=[
