@@ -109,21 +109,25 @@ def test_a_website_stored_before_links_were_checked_does_not_break_the_page(
     app, as_organizer, congress_campaign, client
 ):
     """A member whose stored website can't be read (saved before websites were checked): their own site is then
-    unknown, so a link is held to their chamber's domain, as for a member with no website; never a 500."""
+    unknown, so a link is held to their chamber's domain, as for a member with no website; no page links to it
+    (supporters get no contact-form hand-off, the other ways stay); never a 500."""
     with app.app_context():
         db.session.execute(update(Target).where(Target.id == PELOSI).values(website="https://[pelosi.house.gov"))
         db.session.commit()
         member = db.session.get(Target, PELOSI)
         assert "house.gov" in congress_links.form_link_problem(member, "https://evil.example/pelosi")
-    assert as_organizer.get(f"/organize/c/{congress_campaign}/congress?state=CA").status_code == 200
-    answer = client.post(
-        "/api/v1/submissions",
-        json={
-            "campaign": LAUNCH, "template": "congress-reunite-and-investigate", "targets": [PELOSI],
-            "supporter": {"name": "Maria", "email": "maria@example.org", "zip": "94110"}, "channel": "contact_form",
+    page = as_organizer.get(f"/organize/c/{congress_campaign}/congress?state=CA")
+    assert page.status_code == 200 and 'href="https://[pelosi' not in page.get_data(as_text=True)
+    letter = {
+        "campaign": LAUNCH, "template": "congress-reunite-and-investigate", "targets": [PELOSI],
+        "supporter": {
+            "name": "Maria", "email": "maria@example.org", "zip": "94110",
+            "address": "500 Valencia St\nSan Francisco, CA 94110",
         },
-    )  # fmt: skip
-    assert answer.status_code == 202 and client.get(f"/s/{answer.get_json()['id']}").status_code == 200
+    }  # fmt: skip
+    assert client.post("/api/v1/submissions", json={**letter, "channel": "contact_form"}).status_code == 422
+    printed = client.post("/api/v1/submissions", json={**letter, "channel": "print"})
+    assert printed.status_code == 202 and client.get(f"/s/{printed.get_json()['id']}").status_code == 200
     refused = save(as_organizer, congress_campaign, PELOSI, "https://evil.example/pelosi")
     assert refused.status_code == 422 and "Use a page on house.gov" in text(refused)
     assert save(as_organizer, congress_campaign, PELOSI, PELOSI_FORM).status_code == 302
