@@ -17,6 +17,7 @@ _.outcry_password_failed  # g's flag, read by its name as a string (security/lim
 # WTForms reads these.
 _.choices  # a field's choices, set by the view before validation
 _.widget, _.option_widget  # a field class's widgets (letters/forms.py, organize/forms.py)
+_._extract_indices  # FieldList reads a form's entry numbers with it (letters/forms.py: LetterList)
 
 # Celery reads these.
 _.include  # app.conf.include (tasks/celery.py)

@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from flask import request_started
+from sqlalchemy import func, select
 
 from tests.support.forms import form_fields
-from tests.support.letters import LAUNCH
+from tests.support.letters import LAUNCH, UN_LETTER
 from tests.support.pages import SEND, WRITE, own_email, preview, send_form, text_of, write_form
 from tests.support.waiting import wait_for
 from webapp.core import validation
@@ -106,6 +107,19 @@ def test_edits_on_the_preview_are_kept(client, supporter):
     response = client.post(SEND, data=fields)
     status = text_of(client.get(response.headers["Location"]))
     assert "These are my own words from start to end." in status
+
+
+def test_letter_numbers_in_other_digits_are_not_letters(client, supporter):
+    """A send whose letter fields are numbered '²' or '٣' (str.isdigit takes both; int() refuses the first, a 500
+    before, and reads the second as 3) sends the letters the preview showed, as numbered there, and no other."""
+    fields = send_form(preview(client, supporter))
+    fields["letters-0-body"] = ["Dear Office,\n\nThese are my own words from start to end."]
+    fields.update({"letters-²-body": ["Not a letter."], "letters-٣-body": ["Nor this."], "action": ["mailto"]})
+    response = client.post(SEND, data=fields)
+    assert response.status_code == 303
+    status = text_of(client.get(response.headers["Location"]))
+    assert "These are my own words from start to end." in status and "Not a letter." not in status
+    assert "Nor this." not in status
 
 
 @pytest.mark.usefixtures("celery_worker")
@@ -312,3 +326,52 @@ def test_a_note_pasted_too_long_comes_back_whole_and_says_how_much_to_cut(client
     text = text_of(response)
     assert pasted in text
     assert "Your personal note must be at most 5,000 characters; it has 5,114, so please cut 114." in text
+
+
+@pytest.fixture
+def many_un_offices(app):
+    """LETTERS_MAX + 1 offices the UN letter may go to, on the launch campaign (taken away afterwards)."""
+    from webapp.models import Campaign, CampaignTarget, LetterTemplate, Target
+
+    ids = [f"un-office-{n}" for n in range(validation.LETTERS_MAX)]
+    with app.app_context():
+        campaign = db.session.scalar(select(Campaign).where(Campaign.slug == LAUNCH))
+        template = db.session.scalar(select(LetterTemplate).where(LetterTemplate.slug == UN_LETTER))
+        before = list(template.target_ids)
+        for n, target_id in enumerate(ids):
+            db.session.add(Target(id=target_id, kind="un_office", name=f"UN office {n}", email=f"{n}@un.example"))
+            campaign.target_links.append(CampaignTarget(target_id=target_id, position=100 + n))
+        template.target_ids = [*before, *ids]
+        db.session.commit()
+    yield ["ohchr", *ids]
+    with app.app_context():
+        campaign = db.session.scalar(select(Campaign).where(Campaign.slug == LAUNCH))
+        for link in [link for link in campaign.target_links if link.target_id in ids]:
+            campaign.target_links.remove(link)
+        db.session.scalar(select(LetterTemplate).where(LetterTemplate.slug == UN_LETTER)).target_ids = before
+        db.session.flush()
+        for target_id in ids:
+            db.session.delete(db.session.get(Target, target_id))
+        db.session.commit()
+
+
+def test_one_send_writes_to_at_most_letters_max_people_as_the_api_does(client, supporter, many_un_offices):
+    """The API's cap (validation.LETTERS_MAX targets, which the request size limit is made for) holds on the pages
+    too, said next to the choice of people, with what was typed kept; LETTERS_MAX is fine."""
+    assert len(many_un_offices) == validation.LETTERS_MAX + 1
+    refused = preview(client, supporter, targets=many_un_offices, note="My own story, kept.")
+    assert refused.status_code == 422
+    text = text_of(refused)
+    assert f"Choose at most {validation.LETTERS_MAX} people to write to at once" in text
+    assert "My own story, kept." in text and 'value="Maria Lopez"' in text
+    fits = preview(client, supporter, targets=many_un_offices[: validation.LETTERS_MAX])
+    assert fits.status_code == 200 and "Check and edit your letter" in text_of(fits)
+    # The send step holds the same rule: a form edited to name one more person is refused, nothing written.
+    data = send_form(fits)
+    data["targets"] = many_un_offices
+    data["action"] = ["mailto"]
+    sent = client.post(SEND, data=data)
+    assert sent.status_code == 422
+    assert f"Choose at most {validation.LETTERS_MAX} people to write to at once" in text_of(sent)
+    with client.application.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Letter)) == 0

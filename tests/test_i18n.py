@@ -204,6 +204,27 @@ def test_the_switch_goes_back_only_to_this_site(client):
         assert answer.status_code == 303 and answer.headers["Location"] == "/", target
 
 
+@pytest.mark.parametrize(
+    "target",
+    [
+        "http://[::1",
+        "//[::1",
+        "http://[",
+        "/x\r\nSet-Cookie: a=b",
+        "/\t/evil.example",
+        "/\x00",
+        "/x\x7f",
+        "https://[::1]:99999/",
+    ],
+)
+def test_the_switch_goes_back_home_from_a_next_it_cannot_read(client, target):
+    """A `next` no page of ours would send (a broken IPv6 host, a line break, a tab browsers drop, a NUL) goes to the
+    home page, never a 500 nor another site."""
+    html = client.get("/").get_data(as_text=True)
+    answer = client.post("/language", data={"csrf_token": csrf_token(html), "language": "es", "next": target})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/"
+
+
 def test_the_switch_refuses_a_language_we_dont_have(client):
     html = client.get("/").get_data(as_text=True)
     answer = client.post("/language", data={"csrf_token": csrf_token(html), "language": "xx", "next": "/"})

@@ -50,8 +50,9 @@ def test_hand_offs_go_through_while_redis_is_down(redis_down, supporter, log_rec
 def test_own_email_sending_says_try_again_while_redis_is_down(redis_down, supporter, mail_server):
     response = redis_down.post(API, json=un_letter(supporter, "smtp", smtp=mail_server.smtp_settings()))
     assert response.status_code == 503
-    assert response.get_json()["error"] == (
-        "Your password could not be stored safely just now; please try again in a minute."
+    assert response.get_json()["error"] == (  # the pages' words (test_send_flow.py), from one place
+        "Sending from your own mail account is briefly unavailable on our side, so nothing was sent. Everything you "
+        "wrote is still here: please try again in a minute, or choose another way to send it."
     )
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.core import framing
+from webapp.core import framing, validation
 from webapp.extensions import db
 from webapp.i18n import gettext, roles
 
@@ -231,8 +231,10 @@ class Target(db.Model):
 
     @property
     def contact_url(self) -> str | None:
-        """The web form letters can be pasted into: the contact form, else a legislator's website."""
-        return self.contact_form or (self.website if self.is_legislator else None)
+        """The web form letters can be pasted into: the contact form, else a legislator's website; None when neither
+        is a link that leads somewhere (one stored before links were checked: no page links to it)."""
+        url = self.contact_form or (self.website if self.is_legislator else None)
+        return url if url and validation.is_link(url) else None
 
     @property
     def display_name(self) -> str:

@@ -7,6 +7,7 @@ import csv
 import html
 
 import pytest
+from sqlalchemy import update
 
 from tests.organize.conftest import ADMIN, ORGANIZER, form_token
 from tests.support.letters import LAUNCH
@@ -102,6 +103,36 @@ def test_an_organizer_fills_in_a_missing_form_and_supporters_get_it(app, as_orga
         },
     ).get_json()["letters"][0]  # fmt: skip
     assert letter["contact_url"] == PELOSI_FORM  # no longer the home page
+
+
+def test_a_website_stored_before_links_were_checked_does_not_break_the_page(
+    app, as_organizer, congress_campaign, client
+):
+    """A member whose stored website can't be read (saved before websites were checked): their own site is then
+    unknown, so a link is held to their chamber's domain, as for a member with no website; no page links to it
+    (supporters get no contact-form hand-off, the other ways stay); never a 500."""
+    with app.app_context():
+        db.session.execute(update(Target).where(Target.id == PELOSI).values(website="https://[pelosi.house.gov"))
+        db.session.commit()
+        member = db.session.get(Target, PELOSI)
+        assert "house.gov" in congress_links.form_link_problem(member, "https://evil.example/pelosi")
+    page = as_organizer.get(f"/organize/c/{congress_campaign}/congress?state=CA")
+    assert page.status_code == 200 and 'href="https://[pelosi' not in page.get_data(as_text=True)
+    letter = {
+        "campaign": LAUNCH, "template": "congress-reunite-and-investigate", "targets": [PELOSI],
+        "supporter": {
+            "name": "Maria", "email": "maria@example.org", "zip": "94110",
+            "address": "500 Valencia St\nSan Francisco, CA 94110",
+        },
+    }  # fmt: skip
+    assert client.post("/api/v1/submissions", json={**letter, "channel": "contact_form"}).status_code == 422
+    printed = client.post("/api/v1/submissions", json={**letter, "channel": "print"})
+    assert printed.status_code == 202 and client.get(f"/s/{printed.get_json()['id']}").status_code == 200
+    refused = save(as_organizer, congress_campaign, PELOSI, "https://evil.example/pelosi")
+    assert refused.status_code == 422 and "Use a page on house.gov" in text(refused)
+    assert save(as_organizer, congress_campaign, PELOSI, PELOSI_FORM).status_code == 302
+    with app.app_context():
+        assert db.session.get(Target, PELOSI).contact_form == PELOSI_FORM
 
 
 def test_a_bad_link_is_refused_next_to_the_field_and_what_was_typed_stays(as_organizer, congress_campaign):

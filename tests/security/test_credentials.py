@@ -46,7 +46,7 @@ def test_a_redis_that_writes_to_disk_never_receives_a_password(make_app, app, su
     caplog.set_level(logging.ERROR, logger="webapp.delivery.credentials")
     refused = client.post("/api/v1/submissions", json=un_letter(supporter, "smtp", smtp=mail_server.smtp_settings()))
     assert refused.status_code == 503
-    assert "could not be stored safely" in refused.get_json()["error"]
+    assert "Sending from your own mail account is briefly unavailable on our side" in refused.get_json()["error"]
     assert any("credentials.store_refused reason=persistent" in r.getMessage() for r in caplog.records)
     with persistent.app_context():
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 0

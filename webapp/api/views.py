@@ -18,7 +18,7 @@ from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
 from webapp.extensions import csrf, db
 from webapp.i18n import reasons
-from webapp.letters import drafting, reporting, service
+from webapp.letters import drafting, mail_account, reporting, service
 from webapp.letters.errors import NotFound
 from webapp.security import bodies
 from webapp.totals.service import campaign_totals
@@ -137,7 +137,7 @@ def create_submission():
     except RefusedHost as exc:
         raise Invalid({"smtp.host": [reasons.translate(str(exc))]}) from None
     except RedisError:
-        abort(503, description="Your password could not be stored safely just now; please try again in a minute.")
+        abort(503, description=mail_account.unavailable())
     db.session.commit()
     service.queue(submission)
     view = reporting.submission_view(submission)

@@ -8,7 +8,6 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -81,20 +80,7 @@ def campaign_text_problems(title: str, summary: str, position: int | None = None
     return errors
 
 
-LINK_MAX = 500
 LINK_RULE = "Links must start with https:// (or http://) and name the site, like https://acme.example/contact"
-
-
-def is_link(url: str) -> bool:
-    """Whether `url` (stripped) is a web address that leads somewhere: http(s), a host, at most LINK_MAX characters,
-    one line with nothing hidden in it (a NUL, which PostgreSQL refuses, a bidi override, a zero-width space)."""
-    try:
-        validation.single_line(url, "The link", LINK_MAX)
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (read for its check: ValueError past 65535)
-    except (validation.FieldError, ValueError):  # ValueError: an unclosed [IPv6] host, a port past 65535
-        return False
-    return parts.scheme in ("https", "http") and bool(parts.hostname) and not any(c.isspace() for c in url)
 
 
 def clean_update(date: Any, text: str) -> tuple[dt.date, str]:
@@ -130,7 +116,7 @@ def clean_resource(kind: str, name: str, url: str | None, description: str = "")
         errors["name"] = ["Give it a name (up to 200 characters)."]
     else:
         _field_problem(validation.single_line, name, "The name", 200, "name", errors)
-    if url is not None and not is_link(url):
+    if url is not None and not validation.is_link(url):
         errors["url"] = [f"{LINK_RULE} — or leave it empty."]
     if len(description) > 1000:
         errors["description"] = ["Keep the description under 1,000 characters."]
@@ -210,7 +196,7 @@ class TargetContent(BaseModel):
     @classmethod
     def _link(cls, value: Any) -> str | None:
         raw = _text(value)
-        if raw and not is_link(raw):
+        if raw and not validation.is_link(raw):
             raise ValueError(f"{LINK_RULE}.")
         return raw or None
 

@@ -23,6 +23,15 @@ def _site(host: str) -> str:
     return host.lower().removeprefix("www.")
 
 
+def _own_site(target: Target) -> str:
+    """The host of the member's website, "" when none is known or the stored one can't be read (a website saved
+    before they were checked): the link is then held to the chamber's domain, as for a member with no website."""
+    try:
+        return _site(urlsplit(target.website).hostname or "") if target.website else ""
+    except ValueError:
+        return ""
+
+
 def form_link_problem(target: Target, url: str) -> str | None:
     """Why `url` can't be `target`'s contact form, in a sentence; None when it can.
 
@@ -43,7 +52,7 @@ def form_link_problem(target: Target, url: str) -> str | None:
         port = parts.port
     except ValueError:
         return "That doesn't look like a web address."
-    own = _site(urlsplit(target.website).hostname or "") if target.website else ""
+    own = _own_site(target)
     if parts.scheme != "https" or not parts.hostname or parts.username or parts.password or port not in (None, 443):
         where = own or f"a {domain} site"
         return f"Use the https:// address of the form on {where}, like https://{own or 'name.' + domain}/contact."

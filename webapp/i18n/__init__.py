@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date as babel_format_date
@@ -120,11 +119,15 @@ def choose(language: str) -> bool:
 
 
 def safe_next(target: str | None, fallback: str) -> str:
-    """Where the switch goes back to: a path on this site only, never another host."""
-    if not target:
+    """Where a `next` (the switch's, the organizer log-in's) goes back to: a path on this site, else `fallback`.
+
+    Only "/…", never "//…" (another host), nor a backslash or a control character: browsers read a backslash, or
+    a slash, a tab and a slash, as "//" (another host), and a line break can't go in a header. Such a path has no
+    scheme and no host, so nothing here parses it (urlsplit raises on "http://[::1", and a 500 is no answer).
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return fallback
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if any(ord(c) < 32 or ord(c) == 127 for c in target):
         return fallback
     return target
 

@@ -26,7 +26,7 @@ from webapp.core import validation
 from webapp.cwc.forms import PostalFields
 from webapp.delivery import ssrf
 from webapp.delivery.credentials import SECURITY_CHOICES, SmtpAccount
-from webapp.i18n import gettext
+from webapp.i18n import gettext, ngettext
 from webapp.i18n import lazy_gettext as _l
 from webapp.mailauth.providers import BY_KEY, PROVIDERS
 from webapp.mailauth.service import clients as oauth_clients
@@ -89,6 +89,15 @@ class WriteForm(FlaskForm):
     def validate_targets(self, field) -> None:
         if not field.data:
             raise ValidationError(gettext("Choose at least one person to write to."))
+        # The API's cap too (its `targets`): the request size limit, validation.REQUEST_MAX, is made for this many.
+        if len(set(field.data)) > validation.LETTERS_MAX:
+            raise ValidationError(
+                ngettext(
+                    "Choose at most %(num)d person to write to at once; you can write to the others afterwards.",
+                    "Choose at most %(num)d people to write to at once; you can write to the others afterwards.",
+                    validation.LETTERS_MAX,
+                )
+            )
 
     def validate_zip(self, field) -> None:
         field.data = _zip_when_needed(field.data, bool(set(self.targets.data or []) & self.legislator_ids))
@@ -132,10 +141,23 @@ class LetterEditForm(Form):
     )  # no maxlength: see WriteForm.note
 
 
+class LetterList(FieldList):
+    """The preview's letters, numbered `letters-0-…` in ASCII digits only. WTForms reads any str.isdigit() number:
+    '²' then makes int() raise (a 500), and '٣' reads as 3 (a second field for the same letter)."""
+
+    def _extract_indices(self, prefix, formdata):
+        offset = len(prefix) + 1
+        for key in formdata:
+            if key.startswith(prefix):
+                number = key[offset:].split(self._field_separator, 1)[0]
+                if number.isascii() and number.isdigit():
+                    yield int(number)
+
+
 class SendForm(PostalFields, WriteForm):
     """Step two: the edited letters and how to send them. SMTP fields matter only for own-email sending."""
 
-    letters = FieldList(FormField(LetterEditForm))
+    letters = LetterList(FormField(LetterEditForm))
     provider = SelectField(
         _l("Your email provider"),
         choices=[

@@ -29,6 +29,16 @@ def check_smtp_host(host: str, port: int) -> None:
         log.warning("smtp_host.lookup_too_long_at_intake")
 
 
+def unavailable() -> str:
+    """Why own-email sending stopped when the Redis that keeps passwords and sign-ins (CREDENTIALS_REDIS_URL) is
+    unreachable or refused (the pages and the API say the same): our side, briefly; nothing the supporter typed is
+    wrong or lost."""
+    return gettext(
+        "Sending from your own mail account is briefly unavailable on our side, so nothing was sent. Everything "
+        "you wrote is still here: please try again in a minute, or choose another way to send it."
+    )
+
+
 class SignInsPaused(limits.RateLimited):
     """Workers have stopped offering passwords to this mail server, or to this account, for now (too many refused
     sign-ins: webapp/delivery/budget.py): a 429 that says so at once, instead of a letter that would only wait.

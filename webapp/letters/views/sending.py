@@ -18,7 +18,7 @@ from webapp.delivery.credentials import SmtpAccount
 from webapp.delivery.ssrf import RefusedHost
 from webapp.extensions import db
 from webapp.i18n import gettext, ngettext, reasons
-from webapp.letters import choosing, drafting, reporting, service
+from webapp.letters import choosing, drafting, mail_account, reporting, service
 from webapp.letters import visit as visits
 from webapp.letters.errors import NotFound, SubmissionInvalid
 from webapp.letters.forms import RetryForm, SendForm, WriteForm
@@ -195,7 +195,7 @@ def _send_claimed(visit: visits.Visit, form, campaign, targets, templates, actio
         renderer_unavailable(form)
         return None, try_again_later(_preview_or_write(form, campaign, targets, templates), exc)
     except RedisError:  # the credentials Redis (CREDENTIALS_REDIS_URL): ours, not the supporter's password
-        form.provider.errors = [*form.provider.errors, _mail_unavailable()]
+        form.provider.errors = [*form.provider.errors, mail_account.unavailable()]
         return None, _preview_or_write(form, campaign, targets, templates, 503)
     except limits.RateLimited as exc:
         field = form.server_field(getattr(exc, "field", "targets"))  # a paused mail server or account: its field
@@ -286,7 +286,7 @@ def _start_sign_in(provider: str, campaign: Campaign, form: SendForm, targets, t
         form.provider.errors = [*form.provider.errors, exc.translated()]
         return _preview_or_write(form, campaign, targets, templates)
     except RedisError:
-        form.provider.errors = [*form.provider.errors, _mail_unavailable()]
+        form.provider.errors = [*form.provider.errors, mail_account.unavailable()]
         return _preview_or_write(form, campaign, targets, templates, 503)
     return redirect(url, 303)
 
@@ -297,15 +297,6 @@ _SIGN_IN_SESSION = "mail_sign_in"
 # The last callback this browser finished, {"state", "to", "back"}: reloading it (a phone reloads the page, back and
 # forward) leads to the same status page again, and nothing is sent twice.
 _SIGNED_IN_SESSION = "mail_signed_in"
-
-
-def _mail_unavailable() -> str:
-    """Why own-email sending stopped when the Redis that keeps passwords and sign-ins (CREDENTIALS_REDIS_URL) is
-    unreachable: our side, briefly; nothing the supporter typed is wrong or lost."""
-    return gettext(
-        "Sending from your own mail account is briefly unavailable on our side, so nothing was sent. Everything "
-        "you wrote is still here: please try again in a minute, or choose another way to send it."
-    )
 
 
 def _begin_sign_in(provider: str, login_hint: str, purpose: dict, *, back: str) -> str:
@@ -340,7 +331,7 @@ def signed_in(provider: str):
     except RedisError:
         if waiting.get("id"):  # still waiting, should the supporter come back here once the store is back
             session[_SIGN_IN_SESSION] = waiting
-        return render_template("letters/sign_in_failed.html", reason=_mail_unavailable(), back=back), 503
+        return render_template("letters/sign_in_failed.html", reason=mail_account.unavailable(), back=back), 503
     if sign_in is None or sign_in.provider != provider:
         return render_template("letters/sign_in_failed.html", reason=gettext(mailauth.EXPIRED), back=back), 400
     try:
@@ -416,7 +407,7 @@ def retry(submission_id: str):
         except mailauth.SignInFailed as exc:
             return status_page(submission.id, retry_error=exc.translated(), status=422)
         except RedisError:
-            return status_page(submission.id, retry_error=_mail_unavailable(), status=503)
+            return status_page(submission.id, retry_error=mail_account.unavailable(), status=503)
         return redirect(url, 303)
     account = form.smtp_account(submission)
     if account is None:
@@ -439,7 +430,7 @@ def _retry_with(submission_id: str, account):
         page, status = status_page(submission_id, retry_error=exc.description, status=429)
         return page, status, {"Retry-After": str(exc.retry_after_seconds)}
     except RedisError:
-        return status_page(submission_id, retry_error=_mail_unavailable(), status=503)
+        return status_page(submission_id, retry_error=mail_account.unavailable(), status=503)
     service.queue(submission)
     return redirect(url_for("letters.status", submission_id=submission_id), 303)
 

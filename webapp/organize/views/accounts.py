@@ -3,13 +3,12 @@ account and API tokens, organizers (admins only) and a campaign's team. The rule
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_limiter.errors import RateLimitExceeded
 from flask_login import current_user, login_user, logout_user
 from wtforms.fields.choices import SelectChoice
 
+from webapp import i18n
 from webapp.errors import rate_limited
 from webapp.extensions import db
 from webapp.organize.forms import (
@@ -25,15 +24,6 @@ from webapp.organize.views.workspace import admin_only, bp, current_organizer, m
 from webapp.organizers import accounts
 from webapp.organizers.models import Organizer
 from webapp.security import limits
-
-
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: a link to /organize/login?next=https://evil.example must not send anyone away."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc else None
-
 
 # ---- logging in and out ---------------------------------------------------------------------------------------
 
@@ -61,7 +51,7 @@ def login():
                     "and change your password.",
                     "error",
                 )
-            return redirect(_safe_next(request.args.get("next")) or url_for("organize.index"))
+            return redirect(i18n.safe_next(request.args.get("next"), url_for("organize.index")))
         form.password.errors = ["That email address and password don't match an organizer account."]
         status = 401
     elif request.method == "POST":
