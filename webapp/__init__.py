@@ -66,7 +66,9 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.organize.api import bp as organize_api
     from webapp.organize.views import bp as organize
     from webapp.organizers import accounts
+    from webapp.security import paths
 
+    paths.init_app(app)  # before any route: no address part holds a control character
     for blueprint in (campaigns, letters, api, congress, cwc, health, language, organize, organize_api, embed):
         app.register_blueprint(blueprint)
     accounts.init_app(app)  # who an organizer's log-in cookie names, and where the logged-out are sent

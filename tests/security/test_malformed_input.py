@@ -199,6 +199,14 @@ def test_odd_bodies_on_every_post(app, client, sweep, supporter):
             b'"channel": "mailto", "outcome": {}, "confirmed": "yes"}',
         ),
         ("JSON, NUL", b"application/json", b'{"\\u0000": "\\u0000", "targets": ["\\u0000"]}'),
+        (  # PostgreSQL refuses a NUL in any query: each must be refused before one is made
+            "JSON of the right shape, NUL in every string",
+            b"application/json",
+            b'{"campaign": "' + LAUNCH.encode() + b'", "template": "un-\\u0000", "targets": ["ohchr\\u0000"], '
+            b'"supporter": {"name": "M\\u0000", "email": "m\\u0000@example.org", "zip": "94110\\u0000"}, '
+            b'"channel": "mailto", "outcome": "\\u0000", "subject": "\\u0000", "body": "\\u0000"}',
+        ),
+        ("JSON, a NUL campaign", b"application/json", b'{"campaign": "\\u0000", "template": "x", "targets": ["x"]}'),
         ("JSON, deep", b"application/json", b"[" * 5000 + b"]" * 5000),
     ]
     for method, rule in routes(app):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 
 from webapp.campaigns.cache import get_cache
 from webapp.campaigns.content import (
+    SLUG,
     TARGET_FIELDS,
     TARGET_ID,
     TARGET_ID_RULE,
@@ -280,7 +281,10 @@ def published_campaigns() -> list[Campaign]:
 def find_campaign(slug: str, *, page: bool = True) -> Campaign | None:
     """A published campaign with its letters and targets loaded up front (one query each); with `page`,
     also the updates and resources its page shows. Writing a letter or reading totals needs neither, and
-    is served from the per-process copy (webapp/campaigns/cache.py)."""
+    is served from the per-process copy (webapp/campaigns/cache.py). What is no slug at all (a NUL, which
+    PostgreSQL refuses in a query; a space; 500 characters) names no campaign and asks the database nothing."""
+    if not isinstance(slug, str) or not SLUG.fullmatch(slug):
+        return None
     if page:
         return _load_campaign(db.session, slug, page=True)
     return get_cache().find(slug, lambda session: _load_campaign(session, slug, page=False))
