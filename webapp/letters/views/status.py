@@ -3,10 +3,11 @@ their data, and the receipt of everything done in the visit."""
 
 from __future__ import annotations
 
-from flask import abort, get_flashed_messages, redirect, render_template, request, url_for
+from flask import abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
+from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
 from webapp.letters import actions, mail_account, reporting, service
 from webapp.letters import visit as visits
@@ -22,6 +23,8 @@ from webapp.security import limits
 # The flashed message's category for letters saved whose delivery could not be asked for at once (the broker out of
 # reach): the status page says so at the top, once.
 DELAYED = "delayed"
+# The category of "done" messages every supporter page shows once at the top (base.html), e.g. details forgotten.
+DONE = "done"
 
 
 @bp.route("/s/<submission_id>")
@@ -219,6 +222,13 @@ def forget_visit():
     if not VisitForm().validate_on_submit():
         abort(400)
     visits.end()
+    flash(
+        gettext(
+            "Done: this device has forgotten your details (your name, email, ZIP code, address and note), your "
+            "drafts and its list of what you did. What you sent stays as it is."
+        ),
+        DONE,
+    )
     back = request.form.get("campaign")
     campaign = find_campaign(back, page=False) if back else None
     return redirect(url_for("campaigns.campaign", slug=campaign.slug) if campaign else url_for("campaigns.index"), 303)
