@@ -67,6 +67,24 @@ def test_forgetting_the_visit_deletes_it_and_the_key(app, client, supporter):
     assert 'value="Maria Lopez"' not in client.get(f"{WRITE}?target=ohchr").get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("headers", "said"),
+    [
+        ({}, "Done: this device has forgotten your details"),
+        ({"Accept-Language": "es-MX,es;q=0.9"}, "Listo: este dispositivo olvidó tus datos"),
+    ],
+)
+def test_forgetting_my_details_says_what_was_forgotten_once(client, supporter, headers, said):
+    """ "Forget my details now" leads back to the campaign page, which says what went (and that what was sent stays),
+    like "Delete everything I sent today" does; once, not on the next visit to the page."""
+    write(client, supporter)
+    page = client.get(f"/c/{LAUNCH}/receipt", headers=headers).get_data(as_text=True)
+    response = client.post("/visit/forget", data={"csrf_token": csrf_token(page), "campaign": LAUNCH}, headers=headers)
+    back = text_of(client.get(response.headers["Location"], headers=headers))
+    assert said in back
+    assert said not in text_of(client.get(f"/c/{LAUNCH}", headers=headers))
+
+
 def test_without_redis_the_pages_still_work_and_answer_the_post_itself(client, supporter, monkeypatch):
     def unreachable():
         raise RedisError("connection refused")

@@ -148,7 +148,7 @@ def test_an_office_that_refuses_fails_that_letter_with_a_reason_and_the_others_g
     assert _sent_counts(stack)[PELOSI] == (0, 2)  # still not `sent`: two hand-offs, counted as hand-offs
     delivered = letters[PADILLA]
     again = client.post(f"/api/v1/letters/{delivered.id}/hand-off", json={"channel": "print"})
-    assert again.status_code == 422 and "did not take" in str(again.get_json())
+    assert again.status_code == 422 and "was not sent can be sent another way" in str(again.get_json())
     assert client.post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "smtp"}).status_code == 422
     no_address = client.post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "cwc"})
     assert no_address.status_code == 422 and "full postal address" in str(no_address.get_json())
@@ -358,8 +358,11 @@ def test_a_refused_letter_whose_letter_was_retired_since_is_refused_plainly_on_e
         handed = client.post(f"/api/v1/letters/{refused.id}/hand-off", json={"channel": "contact_form"})
         assert handed.status_code == 422
         assert "no longer offer this letter" in handed.get_json()["errors"]["letter"][0]
+        status = html.unescape(client.get(f"/s/{refused.submission_id}").get_data(as_text=True))
+        assert "no longer offer this letter" in status and 'name="channel"' not in status
         by_hand = client.post(f"/l/{refused.id}/another-way", data={"channel": "print", "csrf_token": token})
-        assert by_hand.status_code == 303 and f"/s/{refused.submission_id}" in by_hand.headers["Location"]
+        assert by_hand.status_code == 422
+        assert "no longer offer this letter" in html.unescape(by_hand.get_data(as_text=True))
         fields = {f"postal_{name}": value for name, value in POSTAL.items()}
         corrected = client.post(f"/l/{refused.id}/address", data={**fields, "csrf_token": token})
         assert corrected.status_code == 422
@@ -394,7 +397,11 @@ def test_a_refused_address_can_be_corrected_and_the_same_letter_delivered(stack,
     (again,) = _finished(stack, again_id).values()
     assert again.status == SENT and again.body == refused.body and again.subject == refused.subject
     assert cwc_server.received[-1].text("Constituent/Address1") == POSTAL["street"]
-    # The other way out: the member's contact form, as a hand-off.
+    # The other ways out: the member's contact form or a printed letter, never a mail app (members have no address).
+    status = html.unescape(client.get(f"/s/{refused.submission_id}").get_data(as_text=True))
+    block = status.split(f'id="another-way-{refused.id}"', 1)[1].split("</div>", 1)[0]
+    assert re.findall(r'name="channel" value="(\w+)"', block) == ["contact_form", "print"]
+    assert "Correct my address and deliver it again" in block
     handed = client.post(f"/l/{refused.id}/another-way", data={"channel": "contact_form", "csrf_token": token})
     assert handed.status_code == 303
     status = html.unescape(client.get(handed.headers["Location"]).get_data(as_text=True))

@@ -107,7 +107,7 @@ class ConfirmIn(_Strict):
 
 
 class HandOffIn(_Strict):
-    channel: Literal["contact_form", "print", "cwc"]
+    channel: Literal["mailto", "contact_form", "print", "cwc"]
     postal: PostalIn | None = None  # for cwc: the corrected address
 
 

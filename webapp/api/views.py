@@ -154,8 +154,8 @@ def submission(submission_id: str):
 
 @bp.route("/letters/<letter_id>/hand-off", methods=["POST"])
 def hand_off_letter(letter_id: str):
-    """A letter Congress's system refused, sent another way: the member's contact form, a printed letter, or CWC
-    again with a corrected address."""
+    """A failed letter sent another way: the supporter's mail app, the target's contact form, a printed letter, or
+    (refused by Congress's system) CWC again with a corrected address."""
     letter = reporting.find_letter(letter_id)
     if letter is None:
         abort(404, description="No such letter.")

@@ -83,7 +83,3 @@ class PostalFields:
 
 class AddressForm(PostalFields, FlaskForm):
     """Fixing the address of a letter Congress's system refused, and sending it again."""
-
-
-class AnotherWayForm(FlaskForm):
-    """Sending a refused letter through the member's contact form or on paper: a button and its CSRF token."""

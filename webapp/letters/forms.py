@@ -285,6 +285,10 @@ class ConfirmForm(FlaskForm):
     outcome = HiddenField(validators=[DataRequired()])
 
 
+class AnotherWayForm(FlaskForm):
+    """Sending a failed letter another way (the mail app, the contact form, on paper): a button and its CSRF token."""
+
+
 class ForgetForm(FlaskForm):
     """The "delete my data now" button, protected like every other change."""
 

@@ -1,11 +1,12 @@
-"""A letter Congress's system refused, sent again: with a corrected address, or by hand (contact form, print)."""
+"""A letter Congress's system refused, delivered again with a corrected address (every failed letter's hand-offs,
+its contact form or a printed letter, are webapp/letters/views/status.py's `another_way`)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from webapp.congress import service as congress
-from webapp.cwc.forms import AddressForm, AnotherWayForm
+from webapp.cwc.forms import AddressForm
 from webapp.extensions import db
 from webapp.letters import reporting, service
 from webapp.letters.errors import SubmissionInvalid
@@ -24,23 +25,6 @@ def _refused(letter_id: str) -> Letter:
 
 def _status(letter: Letter):
     return redirect(url_for("letters.status", submission_id=letter.submission_id, _anchor=f"letter-{letter.id}"), 303)
-
-
-@bp.route("/l/<letter_id>/another-way", methods=["POST"])
-def another_way(letter_id: str):
-    """The same letter through the member's contact form or as a printed letter: a new hand-off."""
-    letter = _refused(letter_id)
-    if not AnotherWayForm().validate_on_submit():
-        abort(400)
-    try:
-        submission = service.send_another_way(letter, request.form.get("channel", ""))
-    except SubmissionInvalid:
-        return _status(letter)  # the status page says what can still be done
-    except limits.RateLimited as exc:
-        abort(429, description=exc.description)
-    db.session.commit()
-    service.queue(submission)
-    return redirect(url_for("letters.status", submission_id=submission.id), 303)
 
 
 @bp.route("/l/<letter_id>/address", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from flask import current_app
 from redis.exceptions import RedisError
 
 from webapp import outbox
+from webapp.campaigns.service import active_templates
 from webapp.core import validation
 from webapp.cwc import address as cwc_address
 from webapp.cwc import service as cwc
@@ -20,7 +21,7 @@ from webapp.delivery.credentials import Account, OAuthAccount, SmtpAccount
 from webapp.extensions import db
 from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
-from webapp.letters.choosing import choose, ensure_open
+from webapp.letters.choosing import CampaignClosed, choose, ensure_open
 from webapp.letters.drafting import Draft, Supporter, check_language, default_language, draft_letters
 from webapp.letters.errors import NotFound, SubmissionInvalid
 from webapp.letters.mail_account import check_account, origin
@@ -31,6 +32,7 @@ from webapp.models import (
     DELIVERED_CHANNELS,
     FAILED,
     HANDED_OFF,
+    MAILTO,
     OUTCOMES,
     PRINT,
     QUEUED,
@@ -315,34 +317,58 @@ LETTER_RETIRED = _l(
 )
 
 
-# Where a letter Congress's system refused can still go, by hand, in the order the status page offers them.
-FALLBACK_CHANNELS = (CONTACT_FORM, PRINT)
+# Where a letter that failed can still go, by hand, in the order the status page offers them: each only where the
+# letter's target takes it (`LetterTemplate.channels_for`, which every hand-off obeys).
+ANOTHER_WAYS = (MAILTO, CONTACT_FORM, PRINT)
+
+
+def _current_template(submission: Submission) -> LetterTemplate | None:
+    """The letter the submission was written from, while the organizers still offer it."""
+    return next((t for t in active_templates(submission.campaign) if t.id == submission.template_id), None)
+
+
+def another_ways(letter: Letter) -> list[str]:
+    """The hand-offs a failed letter (own email, or Congress's system) may still take: the ways its target really
+    has, as the letter allows them; a printed letter only with the supporter's address to sign it with. None once
+    the data is erased, the campaign closed or the letter retired (`ways_closed` says which)."""
+    submission = letter.submission
+    if letter.status != FAILED or letter.channel not in (SMTP, CWC) or ways_closed(letter):
+        return []
+    template = _current_template(submission)
+    offered = template.channels_for(letter.target) if template is not None else []
+    return [
+        channel for channel in ANOTHER_WAYS if channel in offered and (channel != PRINT or submission.supporter_address)
+    ]
+
+
+def ways_closed(letter: Letter) -> str | None:
+    """Why a failed letter can't be sent another way from here at all (its data erased, the campaign closed, the
+    letter retired), or None."""
+    submission = letter.submission
+    if submission.purged_at is not None or not submission.supporter_email:
+        return gettext("Your details were deleted as promised, so this letter can't be sent again from here.")
+    if submission.campaign.closed_at is not None:
+        return str(CampaignClosed(submission.campaign).errors["campaign"][0])
+    if _current_template(submission) is None:
+        return str(LETTER_RETIRED)
+    return None
 
 
 def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None = None) -> Submission:
-    """The same letter, as the supporter approved it, after Congress's system refused it or gave up: through
-    `channel` (their contact form or a printed letter: a new hand-off), or through CWC again with the corrected
-    address `postal`. A new submission, counted on its own; the refused letter stays `failed`. Raises
-    SubmissionInvalid when it can't be (not a failed CWC letter, the data erased, the letter retired since, an
-    address outside the seat).
-    The caller commits, then `queue`s."""
+    """The same letter, as the supporter approved it and in its language, after it failed (their own mail server
+    refused it, or Congress's system did): as a hand-off through `channel` (their mail app, the contact form or a
+    printed letter), or, for a letter to Congress, through CWC again with the corrected address `postal`. A new
+    submission, counted on its own; the failed letter stays `failed`. Raises SubmissionInvalid when it can't be (not
+    a failed letter, the data erased, the letter retired since, a way the target doesn't have, an address outside the
+    seat). The caller commits, then `queue`s."""
     submission = letter.submission
-    if letter.channel != CWC or letter.status != FAILED:
-        raise SubmissionInvalid(
-            {"letter": [gettext("Only a letter Congress's system did not take can be sent another way.")]}
-        )
-    if submission.purged_at is not None or not submission.supporter_email:
-        raise SubmissionInvalid(
-            {
-                "letter": [
-                    gettext("Your details were deleted as promised, so this letter can't be sent again from here.")
-                ]
-            }
-        )
-    if channel not in (*FALLBACK_CHANNELS, CWC):
-        raise SubmissionInvalid(
-            {"channel": [gettext("Choose their contact form, a printed letter, or a corrected address.")]}
-        )
+    if letter.channel not in (SMTP, CWC) or letter.status != FAILED:
+        raise SubmissionInvalid({"letter": [gettext("Only a letter that was not sent can be sent another way.")]})
+    closed = ways_closed(letter)
+    if closed is not None:
+        raise SubmissionInvalid({"letter": [closed]})
+    if channel not in (*ANOTHER_WAYS, *((CWC,) if letter.channel == CWC else ())):
+        raise SubmissionInvalid({"channel": [gettext("Choose your mail app, their contact form or a printed letter.")]})
     supporter = Supporter(
         name=submission.supporter_name,
         email=submission.supporter_email,
@@ -365,6 +391,7 @@ def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None 
         reader=language,
     )
     try:
+        # `choose` checks the way against the target's record, as every hand-off is checked.
         return send(submission.campaign, order)
     except NotFound:
         # The letter exists; what it was written from is gone since (the organizers retired the letter or removed

@@ -64,8 +64,8 @@ SUBMISSION_ENDPOINTS = (
     "letters.calls",  # the call step-through: each call the supporter made is a submission (letters.call writes none)
     "letters.retry",
     "api.create_submission",
-    # A letter Congress's system refused, sent again another way (webapp/letters/refused.py, the API).
-    "cwc.another_way",
+    # A failed letter sent again another way (its hand-offs, Congress's system with a corrected address), the API's too.
+    "letters.another_way",
     "cwc.fix_address",
     "api.hand_off_letter",
 )

@@ -1,26 +1,30 @@
-"""After sending: a submission's status page, the supporter's confirmations, erasing their data, and the receipt of
-everything done in the visit."""
+"""After sending: a submission's status page, a failed letter sent another way, the supporter's confirmations, erasing
+their data, and the receipt of everything done in the visit."""
 
 from __future__ import annotations
 
-from flask import abort, get_flashed_messages, redirect, render_template, request, url_for
+from flask import abort, flash, get_flashed_messages, redirect, render_template, request, url_for
 
 from webapp.campaigns.service import find_campaign
 from webapp.extensions import db
+from webapp.i18n import gettext
 from webapp.i18n import lazy_gettext as _l
 from webapp.letters import actions, mail_account, reporting, service
 from webapp.letters import visit as visits
 from webapp.letters.errors import SubmissionInvalid
-from webapp.letters.forms import ConfirmForm, ForgetForm, RetryForm, VisitForm, error_items
+from webapp.letters.forms import AnotherWayForm, ConfirmForm, ForgetForm, RetryForm, VisitForm, error_items
 from webapp.letters.views import bp
 from webapp.letters.views.calls import callable_targets
 from webapp.mailauth.service import clients as oauth_clients
-from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP
+from webapp.models import CALL, CONTACT_FORM, FAILED, MAILTO, PRINT, SMTP
 from webapp.privacy import service as privacy
+from webapp.security import limits
 
 # The flashed message's category for letters saved whose delivery could not be asked for at once (the broker out of
 # reach): the status page says so at the top, once.
 DELAYED = "delayed"
+# The category of "done" messages every supporter page shows once at the top (base.html), e.g. details forgotten.
+DONE = "done"
 
 
 @bp.route("/s/<submission_id>")
@@ -28,7 +32,15 @@ def status(submission_id: str):
     return status_page(submission_id)
 
 
-def status_page(submission_id: str, *, retry_error: str | None = None, retry_form=None, status: int = 200):
+def status_page(
+    submission_id: str,
+    *,
+    retry_error: str | None = None,
+    retry_form=None,
+    another_way_error: tuple[str, str] | None = None,
+    status: int = 200,
+):
+    """The status page; `another_way_error` is (letter id, message) when sending a letter another way was refused."""
     submission = reporting.find_submission(submission_id)
     if submission is None:
         abort(404)
@@ -44,12 +56,20 @@ def status_page(submission_id: str, *, retry_error: str | None = None, retry_for
     problems = error_items(retry_form) if retry_form is not None else []
     if retry_error:
         problems.append(("send-again", retry_error))
+    if another_way_error:
+        problems.append((f"another-way-{another_way_error[0]}", another_way_error[1]))
     return render_template(
         "letters/status.html",
         submission=submission,
         delayed=get_flashed_messages(category_filter=[DELAYED]),
         view=view,
         confirm_form=ConfirmForm(),
+        # Where each failed letter can still go by hand, and why not where it can't.
+        another_ways={letter.id: service.another_ways(letter) for letter in submission.letters},
+        ways_closed={
+            letter.id: service.ways_closed(letter) for letter in submission.letters if letter.status == FAILED
+        },
+        another_way_error=dict([another_way_error]) if another_way_error else {},
         forget_form=ForgetForm(),
         outcome_labels=OUTCOME_LABELS,
         # "their contact form" only where the data has one; otherwise the link is their website's home page.
@@ -68,6 +88,27 @@ def status_page(submission_id: str, *, retry_error: str | None = None, retry_for
         retry_error=retry_error,
         problems=problems,
     ), status
+
+
+@bp.route("/l/<letter_id>/another-way", methods=["POST"])
+def another_way(letter_id: str):
+    """The same failed letter through the supporter's mail app, the target's contact form or on paper: a new
+    hand-off, shown on its own status page. (Once the address of Congress's refused letters only: the same URL.)"""
+    letter = reporting.find_letter(letter_id)
+    if letter is None:
+        abort(404)
+    if not AnotherWayForm().validate_on_submit():
+        abort(400)
+    try:
+        submission = service.send_another_way(letter, request.form.get("channel", ""))
+    except SubmissionInvalid as exc:
+        message = " ".join(m for messages in exc.errors.values() for m in messages)
+        return status_page(letter.submission_id, another_way_error=(letter.id, message), status=422)
+    except limits.RateLimited as exc:
+        abort(429, description=exc.description)
+    db.session.commit()
+    service.queue(submission)
+    return redirect(url_for("letters.status", submission_id=submission.id), 303)
 
 
 @bp.route("/s/<submission_id>/forget", methods=["POST"])
@@ -181,6 +222,13 @@ def forget_visit():
     if not VisitForm().validate_on_submit():
         abort(400)
     visits.end()
+    flash(
+        gettext(
+            "Done: this device has forgotten your details (your name, email, ZIP code, address and note), your "
+            "drafts and its list of what you did. What you sent stays as it is."
+        ),
+        DONE,
+    )
     back = request.form.get("campaign")
     campaign = find_campaign(back, page=False) if back else None
     return redirect(url_for("campaigns.campaign", slug=campaign.slug) if campaign else url_for("campaigns.index"), 303)
