@@ -191,10 +191,15 @@ def _sent_key(visit: Visit, draft_id: str | None) -> str | None:
     return _claim_key(visit, "draft", draft_id or "")
 
 
+def _call_key(visit: Visit, campaign_slug: str, target_id: str) -> str | None:
+    """A call's answer is claimed once a round of calls: a new round counts the same office again."""
+    return _claim_key(visit, "call", campaign_slug, visit.calls(campaign_slug).get("round", ""), target_id)
+
+
 def claim_call(visit: Visit, campaign_slug: str, target_id: str) -> bool:
     """Claim the answer to this call, in this round of calls: True for the one request that records it (and when
     nothing can be claimed: no kept visit, no Redis), False for a second tap while the claim holds."""
-    key = _claim_key(visit, "call", campaign_slug, visit.calls(campaign_slug).get("round", ""), target_id)
+    key = _call_key(visit, campaign_slug, target_id)
     try:
         return key is None or bool(get_redis().set(key, b"1", nx=True, ex=_lifetime()))
     except RedisError:
@@ -203,7 +208,7 @@ def claim_call(visit: Visit, campaign_slug: str, target_id: str) -> bool:
 
 def release_call(visit: Visit, campaign_slug: str, target_id: str) -> None:
     """The answer could not be recorded (refused, or too many at once): the next tap may record it."""
-    key = _claim_key(visit, "call", campaign_slug, visit.calls(campaign_slug).get("round", ""), target_id)
+    key = _call_key(visit, campaign_slug, target_id)
     if key is not None:
         with contextlib.suppress(RedisError):
             get_redis().delete(key)
