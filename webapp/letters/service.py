@@ -327,31 +327,27 @@ def _current_template(submission: Submission) -> LetterTemplate | None:
     return next((t for t in active_templates(submission.campaign) if t.id == submission.template_id), None)
 
 
-def another_ways(letter: Letter) -> list[str]:
-    """The hand-offs a failed letter (own email, or Congress's system) may still take: the ways its target really
-    has, as the letter allows them; a printed letter only with the supporter's address to sign it with. None once
-    the data is erased, the campaign closed or the letter retired (`ways_closed` says which)."""
+def ways_out(letter: Letter) -> tuple[list[str], str | None]:
+    """Where a failed letter (own email, or Congress's system) may still go by hand, and why nowhere when it can't.
+
+    The ways are those its target really has, as the letter allows them (`LetterTemplate.channels_for`, which every
+    hand-off obeys); a printed letter only with the supporter's address to sign it with. None, with the reason, once
+    its data is erased, the campaign closed or the letter retired. A letter that did not fail: none, no reason."""
     submission = letter.submission
-    if letter.status != FAILED or letter.channel not in (SMTP, CWC) or ways_closed(letter):
-        return []
+    if letter.status != FAILED or letter.channel not in (SMTP, CWC):
+        return [], None
+    if submission.purged_at is not None or not submission.supporter_email:
+        return [], gettext("Your details were deleted as promised, so this letter can't be sent again from here.")
+    if submission.campaign.closed_at is not None:
+        return [], str(CampaignClosed(submission.campaign).errors["campaign"][0])
     template = _current_template(submission)
-    offered = template.channels_for(letter.target) if template is not None else []
-    return [
+    if template is None:
+        return [], str(LETTER_RETIRED)
+    offered = template.channels_for(letter.target)
+    ways = [
         channel for channel in ANOTHER_WAYS if channel in offered and (channel != PRINT or submission.supporter_address)
     ]
-
-
-def ways_closed(letter: Letter) -> str | None:
-    """Why a failed letter can't be sent another way from here at all (its data erased, the campaign closed, the
-    letter retired), or None."""
-    submission = letter.submission
-    if submission.purged_at is not None or not submission.supporter_email:
-        return gettext("Your details were deleted as promised, so this letter can't be sent again from here.")
-    if submission.campaign.closed_at is not None:
-        return str(CampaignClosed(submission.campaign).errors["campaign"][0])
-    if _current_template(submission) is None:
-        return str(LETTER_RETIRED)
-    return None
+    return ways, None
 
 
 def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None = None) -> Submission:
@@ -364,7 +360,7 @@ def send_another_way(letter: Letter, channel: str, postal: PostalAddress | None 
     submission = letter.submission
     if letter.channel not in (SMTP, CWC) or letter.status != FAILED:
         raise SubmissionInvalid({"letter": [gettext("Only a letter that was not sent can be sent another way.")]})
-    closed = ways_closed(letter)
+    _ways, closed = ways_out(letter)
     if closed is not None:
         raise SubmissionInvalid({"letter": [closed]})
     if channel not in (*ANOTHER_WAYS, *((CWC,) if letter.channel == CWC else ())):

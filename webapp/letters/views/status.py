@@ -16,7 +16,7 @@ from webapp.letters.forms import AnotherWayForm, ConfirmForm, ForgetForm, RetryF
 from webapp.letters.views import bp
 from webapp.letters.views.calls import callable_targets
 from webapp.mailauth.service import clients as oauth_clients
-from webapp.models import CALL, CONTACT_FORM, FAILED, MAILTO, PRINT, SMTP
+from webapp.models import CALL, CONTACT_FORM, MAILTO, PRINT, SMTP
 from webapp.privacy import service as privacy
 from webapp.security import limits
 
@@ -58,6 +58,7 @@ def status_page(
         problems.append(("send-again", retry_error))
     if another_way_error:
         problems.append((f"another-way-{another_way_error[0]}", another_way_error[1]))
+    ways_out = {letter.id: service.ways_out(letter) for letter in submission.letters}  # each looked up once
     return render_template(
         "letters/status.html",
         submission=submission,
@@ -65,10 +66,8 @@ def status_page(
         view=view,
         confirm_form=ConfirmForm(),
         # Where each failed letter can still go by hand, and why not where it can't.
-        another_ways={letter.id: service.another_ways(letter) for letter in submission.letters},
-        ways_closed={
-            letter.id: service.ways_closed(letter) for letter in submission.letters if letter.status == FAILED
-        },
+        another_ways={letter_id: ways for letter_id, (ways, _closed) in ways_out.items()},
+        ways_closed={letter_id: closed for letter_id, (_ways, closed) in ways_out.items()},
         another_way_error=dict([another_way_error]) if another_way_error else {},
         forget_form=ForgetForm(),
         outcome_labels=OUTCOME_LABELS,
